@@ -1,0 +1,48 @@
+"""The project's two exception families, and where bad input was found.
+
+A rejected program is not an exception: it is a result with a message and a
+`Coord`. Exceptions are for bad input (`InputError`, one line, exit status 2)
+and for the project's own bugs (`InternalError`, which keeps its traceback).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Coord:
+    """A place in an input: `file:section:offset` for objects, `file:line` for text."""
+
+    file: str
+    section: str | None = None
+    offset: int | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.file]
+        if self.line is not None:
+            parts.append(str(self.line))
+        else:
+            if self.section is not None:
+                parts.append(self.section)
+            if self.offset is not None:
+                parts.append(f"0x{self.offset:x}" if self.section is not None else str(self.offset))
+        return ":".join(parts)
+
+
+class FrameworkError(Exception):
+    """Base of the project's exceptions."""
+
+
+class InputError(FrameworkError):
+    """Input the project cannot use: bad ELF, bad assembly, unknown opcode or kfunc."""
+
+    def __init__(self, coord: Coord | str, message: str) -> None:
+        super().__init__(f"{coord}: {message}")
+        self.coord = coord
+        self.message = message
+
+
+class InternalError(FrameworkError):
+    """A bug in the project; shown with its traceback."""

@@ -1,0 +1,59 @@
+"""Bytes to instructions and back.
+
+A program's code is a tuple of slots, indexed by pc as the kernel indexes
+`prog->insnsi`: the second slot of an `ld_imm64` is `None`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from framework.isa.insn import SLOT, Insn, UnknownOpcode, make, unpack_slot
+from framework.isa.opcodes import Kind
+
+Slots = tuple[Insn | None, ...]
+
+
+class DecodeError(ValueError):
+    """Bytes that are not a BPF program; `offset` is the byte offset of the bad slot."""
+
+    def __init__(self, offset: int, message: str) -> None:
+        super().__init__(message)
+        self.offset = offset
+        self.message = message
+
+
+def decode(data: bytes) -> Slots:
+    """Decode a whole code section; raises DecodeError on the first bad slot."""
+    if len(data) % SLOT:
+        raise DecodeError(len(data) - len(data) % SLOT, f"code size {len(data)} is not a multiple of {SLOT}")
+    slots: list[Insn | None] = []
+    at = 0
+    while at < len(data):
+        code, dst, src, off, imm = unpack_slot(data, at)
+        try:
+            insn = make(code, dst, src, off, imm)
+        except UnknownOpcode as exc:
+            raise DecodeError(at, str(exc)) from None
+        if insn.kind is Kind.LD_IMM64:
+            if at + SLOT >= len(data):
+                raise DecodeError(at, "ld_imm64 is missing its second slot")
+            hi_code, hi_dst, hi_src, hi_off, hi_imm = unpack_slot(data, at + SLOT)
+            insn = make(code, dst, src, off, imm, hi_imm, hi_code, (hi_src << 4) | hi_dst, hi_off)
+            slots.extend((insn, None))
+            at += 2 * SLOT
+            continue
+        slots.append(insn)
+        at += SLOT
+    return tuple(slots)
+
+
+def encode(slots: Sequence[Insn | None]) -> bytes:
+    return b"".join(insn.encode() for insn in slots if insn is not None)
+
+
+def iter_insns(slots: Sequence[Insn | None]) -> Iterator[tuple[int, Insn]]:
+    """(pc, insn) for every instruction, skipping ld_imm64's second slots."""
+    for pc, insn in enumerate(slots):
+        if insn is not None:
+            yield pc, insn

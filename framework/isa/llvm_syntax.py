@@ -1,0 +1,201 @@
+"""LLVM's BPF assembly syntax: the printer matches `llvm-objdump-19 -d --mcpu=v4`.
+
+One `_fmt_<kind>` per instruction kind. Where LLVM 19 has no syntax (load-acquire
+and store-release, added in LLVM 21) the printer uses LLVM 21's; where LLVM drops
+a field (`ld_imm64` pseudo offsets, `LD_IND`'s imm) the printer adds it only when
+it is non-zero, so text and bytes round-trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn
+from framework.isa.opcodes import Kind
+
+ALU_SYMBOLS = {
+    op.ADD: "+=",
+    op.SUB: "-=",
+    op.MUL: "*=",
+    op.DIV: "/=",
+    op.OR: "|=",
+    op.AND: "&=",
+    op.LSH: "<<=",
+    op.RSH: ">>=",
+    op.MOD: "%=",
+    op.XOR: "^=",
+    op.MOV: "=",
+    op.ARSH: "s>>=",
+}
+JMP_SYMBOLS = {
+    op.JEQ: "==",
+    op.JGT: ">",
+    op.JGE: ">=",
+    op.JSET: "&",
+    op.JNE: "!=",
+    op.JSGT: "s>",
+    op.JSGE: "s>=",
+    op.JLT: "<",
+    op.JLE: "<=",
+    op.JSLT: "s<",
+    op.JSLE: "s<=",
+}
+SIZE_TYPES = {op.B: "u8", op.H: "u16", op.W: "u32", op.DW: "u64"}
+SIGNED_SIZE_TYPES = {op.B: "s8", op.H: "s16", op.W: "s32"}
+
+
+def hex_signed(value: int) -> str:
+    return f"-0x{-value:x}" if value < 0 else f"0x{value:x}"
+
+
+def _offset(value: int) -> str:
+    """A jump offset as LLVM prints it: always signed."""
+    return f"-0x{-value:x}" if value < 0 else f"+0x{value:x}"
+
+
+def _mem(base: int, off: int) -> str:
+    sign = "-" if off < 0 else "+"
+    return f"(r{base} {sign} 0x{abs(off):x})"
+
+
+def _reg(insn_is_64: bool, reg: int) -> str:
+    return f"{'r' if insn_is_64 else 'w'}{reg}"
+
+
+def _fmt_alu(insn: Insn) -> str:
+    wide = insn.alu64
+    dst = _reg(wide, insn.dst)
+    if insn.op == op.MOV and insn.uses_reg_src and insn.alu64 and insn.off == 1:
+        return f"r{insn.dst} = addr_space_cast(r{insn.src}, 0x{(insn.imm & 0xFFFFFFFF) >> 16:x}, 0x{insn.imm & 0xFFFF:x})"
+    if insn.op == op.MOV and insn.off in (8, 16, 32):
+        return f"{dst} = (s{insn.off}){_reg(wide, insn.src)}"
+    symbol = ALU_SYMBOLS[insn.op]
+    if insn.op in (op.DIV, op.MOD) and insn.off == 1:
+        symbol = "s" + symbol
+    rhs = _reg(wide, insn.src) if insn.uses_reg_src else hex_signed(insn.imm)
+    return f"{dst} {symbol} {rhs}"
+
+
+def _fmt_neg(insn: Insn) -> str:
+    dst = _reg(insn.alu64, insn.dst)
+    return f"{dst} = -{dst}"
+
+
+def _fmt_end(insn: Insn) -> str:
+    if insn.alu64:
+        name = "bswap"
+    else:
+        name = "be" if insn.uses_reg_src else "le"
+    return f"r{insn.dst} = {name}{insn.imm} r{insn.dst}"
+
+
+def _fmt_ja(insn: Insn) -> str:
+    if insn.jmp32:
+        return f"gotol {_offset(insn.imm)}"
+    return f"goto {_offset(insn.off)}"
+
+
+def _fmt_jcond(insn: Insn) -> str:
+    wide = not insn.jmp32
+    rhs = _reg(wide, insn.src) if insn.uses_reg_src else hex_signed(insn.imm)
+    return f"if {_reg(wide, insn.dst)} {JMP_SYMBOLS[insn.op]} {rhs} goto {_offset(insn.off)}"
+
+
+def _fmt_may_goto(insn: Insn) -> str:
+    return f"may_goto {_offset(insn.off)}"
+
+
+def _fmt_call(insn: Insn) -> str:
+    return f"call {hex_signed(insn.imm)}"
+
+
+def _fmt_callx(insn: Insn) -> str:
+    return f"callx r{insn.dst}"
+
+
+def _fmt_exit(insn: Insn) -> str:
+    return "exit"
+
+
+def _fmt_ld_imm64(insn: Insn) -> str:
+    if insn.src == 0:
+        value = insn.imm64
+        signed = value - (1 << 64) if value >> 63 else value
+        return f"r{insn.dst} = {hex_signed(signed)} ll"
+    text = f"ld_pseudo\tr{insn.dst}, {hex_signed(insn.src)}, {hex_signed(insn.imm)}"
+    if insn.imm_hi:  # LLVM drops the second slot's imm (a map value's offset)
+        text += f", {hex_signed(insn.imm_hi)}"
+    return text
+
+
+def _fmt_ld_pkt(insn: Insn) -> str:
+    size = SIZE_TYPES[insn.code & 0x18]
+    if insn.code & 0xE0 == op.ABS:
+        return f"r0 = *({size} *)skb[{hex_signed(insn.imm)}]"
+    if insn.imm:  # LLVM prints LD_IND without its imm
+        return f"r0 = *({size} *)skb[r{insn.src} + {hex_signed(insn.imm)}]"
+    return f"r0 = *({size} *)skb[r{insn.src}]"
+
+
+def _fmt_load(insn: Insn) -> str:
+    size = insn.code & 0x18
+    if insn.code & 0xE0 == op.MEMSX:
+        return f"r{insn.dst} = *({SIGNED_SIZE_TYPES[size]} *){_mem(insn.src, insn.off)}"
+    return f"{_reg(size == op.DW, insn.dst)} = *({SIZE_TYPES[size]} *){_mem(insn.src, insn.off)}"
+
+
+def _fmt_store_imm(insn: Insn) -> str:
+    return f"*({SIZE_TYPES[insn.code & 0x18]} *){_mem(insn.dst, insn.off)} = {hex_signed(insn.imm)}"
+
+
+def _fmt_store_reg(insn: Insn) -> str:
+    size = insn.code & 0x18
+    return f"*({SIZE_TYPES[size]} *){_mem(insn.dst, insn.off)} = {_reg(size == op.DW, insn.src)}"
+
+
+def _fmt_atomic(insn: Insn) -> str:
+    size = insn.code & 0x18
+    wide = size == op.DW
+    ty = SIZE_TYPES[size]
+    src = _reg(wide, insn.src)
+    addr = _mem(insn.dst, insn.off)
+    if insn.imm == op.LOAD_ACQ:  # LLVM 21 syntax
+        return f"{_reg(wide, insn.dst)} = load_acquire(({ty} *){_mem(insn.src, insn.off)})"
+    if insn.imm == op.STORE_REL:
+        return f"store_release(({ty} *){addr}, {src})"
+    bits = "64" if wide else "32_32"
+    inner = addr[1:-1]
+    if insn.imm == op.XCHG:
+        return f"{src} = xchg{'_64' if wide else '32_32'}({inner}, {src})"
+    if insn.imm == op.CMPXCHG:
+        r0 = _reg(wide, 0)
+        return f"{r0} = cmpxchg{'_64' if wide else bits}({inner}, {r0}, {src})"
+    alu = insn.imm & 0xF0
+    if insn.imm & op.FETCH:
+        return f"{src} = atomic_fetch_{op.ATOMIC_OPS[alu]}(({ty} *){addr}, {src})"
+    return f"lock *({ty} *){addr} {ALU_SYMBOLS[alu]} {src}"
+
+
+FORMATTERS: dict[Kind, Callable[[Insn], str]] = {
+    Kind.ALU: _fmt_alu,
+    Kind.NEG: _fmt_neg,
+    Kind.END: _fmt_end,
+    Kind.JA: _fmt_ja,
+    Kind.JCOND: _fmt_jcond,
+    Kind.MAY_GOTO: _fmt_may_goto,
+    Kind.CALL: _fmt_call,
+    Kind.CALLX: _fmt_callx,
+    Kind.EXIT: _fmt_exit,
+    Kind.LD_IMM64: _fmt_ld_imm64,
+    Kind.LD_PKT: _fmt_ld_pkt,
+    Kind.LOAD: _fmt_load,
+    Kind.STORE_IMM: _fmt_store_imm,
+    Kind.STORE_REG: _fmt_store_reg,
+    Kind.ATOMIC: _fmt_atomic,
+}
+
+
+def format_insn(insn: Insn) -> str:
+    """The instruction as llvm-objdump-19 prints it (without the branch-target comment)."""
+    return FORMATTERS[insn.kind](insn)
