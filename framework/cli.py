@@ -1,0 +1,208 @@
+"""`bakeoff`: the command line (DESIGN.md's contract; other tools parse `--json`).
+
+Only this module prints. Bad input is one line on stderr and exit status 2; a
+bug keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from framework.errors import InputError
+from framework.load.program import Program
+
+EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
+
+CORPUS = Path(__file__).resolve().parents[1] / "programs"
+
+
+def _load(path: str) -> tuple[Program, ...]:
+    from framework.load import load_path
+
+    return load_path(path)
+
+
+def _select(programs: tuple[Program, ...], name: str | None, path: str) -> tuple[Program, ...]:
+    if name is None:
+        return programs
+    chosen = tuple(p for p in programs if p.name == name)
+    if not chosen:
+        known = ", ".join(p.name for p in programs) or "none"
+        raise InputError(path, f"no program named '{name}' (programs: {known})")
+    return chosen
+
+
+def _one(programs: tuple[Program, ...], name: str | None, path: str) -> Program:
+    chosen = _select(programs, name, path)
+    if len(chosen) > 1:
+        names = ", ".join(p.name for p in chosen)
+        raise InputError(path, f"holds {len(chosen)} programs ({names}); choose one with --program")
+    return chosen[0]
+
+
+def corpus_objects(root: Path = CORPUS) -> list[Path]:
+    """The corpus: every object under programs/obj and every assembly file under programs/asm."""
+    found = sorted((root / "obj").glob("*.o")) + sorted((root / "asm").glob("*.s"))
+    return found
+
+
+def _paths(given: Sequence[str]) -> list[str]:
+    if given:
+        return list(given)
+    objects = corpus_objects()
+    if not objects:
+        raise InputError(str(CORPUS), "no corpus objects found (build them with: python programs/build.py)")
+    return [str(p) for p in objects]
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_disasm(args: argparse.Namespace) -> int:
+    from framework.listing import listing
+    from framework.plugins import get_strategy
+
+    strategy = get_strategy(args.strategy)
+    programs = _select(_load(args.path), args.program, args.path)
+    for i, program in enumerate(programs):
+        if i:
+            print()
+        print(listing(strategy.prepare(program)), end="")
+    return EXIT_OK
+
+
+def cmd_strategies(args: argparse.Namespace) -> int:
+    from framework.plugins import strategies
+
+    rows = [
+        {"name": r.strategy.name, "version": r.strategy.version, "summary": r.strategy.summary, "origin": r.origin}
+        for r in strategies().values()
+    ]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from tabulate import tabulate
+
+    print(
+        tabulate(
+            [[r["name"], r["version"], r["origin"], r["summary"]] for r in rows],
+            headers=["strategy", "version", "origin", "summary"],
+        )
+    )
+    return EXIT_OK
+
+
+def _program_row(program: Program) -> dict[str, Any]:
+    return {
+        "program": program.name,
+        "object": program.source,
+        "section": program.section,
+        "prog_type": program.prog_type,
+        "insns": sum(1 for _ in program.insns()),
+        "subprogs": [s.name for s in program.subprogs],
+        "exception_cb": program.exception_cb.name if program.exception_cb else None,
+        "maps": [m.name for m in program.maps],
+        "kfuncs": list(program.kfuncs),
+        "sha256": program.sha256,
+    }
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from framework.listing import listing
+    from framework.plugins import get_strategy
+
+    names = args.strategy or ["stock"]
+    chosen = [get_strategy(n) for n in names]
+    rows: list[dict[str, Any]] = []
+    out = Path(args.out) if args.out else None
+    for path in _paths(args.paths):
+        for program in _load(path):
+            for strategy in chosen:
+                prepared = strategy.prepare(program)
+                row = _program_row(prepared) | {"strategy": strategy.name}
+                rows.append(row)
+                if out is not None:
+                    target = out / "listings" / strategy.name / f"{Path(path).stem}.{program.name}.txt"
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(listing(prepared))
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "programs.json").write_text(json.dumps(rows, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    from tabulate import tabulate
+
+    table = [
+        [
+            r["program"],
+            Path(r["object"]).name,
+            r["strategy"],
+            r["prog_type"],
+            r["insns"],
+            len(r["subprogs"]),
+            r["exception_cb"] or "-",
+            ", ".join(r["kfuncs"]) or "-",
+        ]
+        for r in rows
+    ]
+    print(tabulate(table, headers=["program", "object", "strategy", "type", "insns", "funcs", "exc. cb", "kfuncs"]))
+    print(
+        f"\n{len(rows)} program(s) loaded and disassembled; verification, JIT and measurements arrive with later issues."
+    )
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bakeoff", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bake-off over the corpus (or PATHs)")
+    run.add_argument("paths", nargs="*", metavar="PATH")
+    run.add_argument("--strategy", action="append", metavar="NAME")
+    run.add_argument("--out", metavar="DIR")
+    run.add_argument("--jobs", type=int, default=1, metavar="N")
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(func=cmd_run)
+
+    disasm = sub.add_parser("disasm", help="disassemble a program as llvm-objdump does")
+    disasm.add_argument("path", metavar="PATH")
+    disasm.add_argument("--program", metavar="NAME")
+    disasm.add_argument("--strategy", default="stock", metavar="NAME")
+    disasm.set_defaults(func=cmd_disasm)
+
+    strat = sub.add_parser("strategies", help="list the registered strategies")
+    strat.add_argument("--json", action="store_true")
+    strat.set_defaults(func=cmd_strategies)
+
+    for register in EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+# Commands contributed by later stages: each registers its own subparser.
+EXTRA_COMMANDS: list[Callable[[Any], None]] = []
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"bakeoff: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())
