@@ -152,9 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         for r in rows
     ]
     print(tabulate(table, headers=["program", "object", "strategy", "type", "insns", "funcs", "exc. cb", "kfuncs"]))
-    print(
-        f"\n{len(rows)} program(s) loaded and disassembled; verification, JIT and measurements arrive with later issues."
-    )
+    print(f"\n{len(rows)} program(s) loaded and disassembled.")
     return EXIT_OK
 
 
