@@ -123,9 +123,10 @@ def _fmt_ld_imm64(insn: Insn) -> str:
         value = insn.imm64
         signed = value - (1 << 64) if value >> 63 else value
         return f"r{insn.dst} = {hex_signed(signed)} ll"
-    text = f"ld_pseudo\tr{insn.dst}, {hex_signed(insn.src)}, {hex_signed(insn.imm)}"
+    # LLVM prints the pseudo's imm unsigned (`ld_pseudo r1, 0x2, 0xffffffff`).
+    text = f"ld_pseudo\tr{insn.dst}, 0x{insn.src:x}, 0x{insn.imm & 0xFFFFFFFF:x}"
     if insn.imm_hi:  # LLVM drops the second slot's imm (a map value's offset)
-        text += f", {hex_signed(insn.imm_hi)}"
+        text += f", 0x{insn.imm_hi & 0xFFFFFFFF:x}"
     return text
 
 
