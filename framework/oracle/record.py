@@ -1,0 +1,176 @@
+"""What the running kernel says about one program: `KernelRecord`.
+
+The verifier's statistics come from its log at BPF_LOG_STATS (kernel/bpf/verifier.c
+print_verification_stats): `verification time N usec`, `stack depth a+b+c` (one
+number per subprog, hidden subprogs included) and `processed N insns ...`.
+Timings are BPF_PROG_TEST_RUN's own `duration` (the kernel's mean ns per run
+over `repeat` runs, bpf_test_timer_leave); one figure is the median of
+`batches` such calls, and the spread is their min and max.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from framework.load.program import Program
+from framework.oracle import bpf_syscall as sys_
+from framework.oracle.loader import load
+
+__all__ = [
+    "BATCHES",
+    "REPEAT",
+    "Input",
+    "InputRun",
+    "KernelRecord",
+    "LogStats",
+    "last_error_line",
+    "parse_stats",
+    "record",
+]
+
+BATCHES = 11
+REPEAT = 1000
+
+_PROCESSED = re.compile(r"^processed (\d+) insns \(limit \d+\)", re.M)
+_VTIME = re.compile(r"^verification time (\d+) usec", re.M)
+_STACK = re.compile(r"^stack depth ([\d+]+)\s*$", re.M)
+_STATS_LINE = re.compile(r"^(processed \d+ insns|verification time \d+ usec|stack depth [\d+]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Input:
+    """One declared input: the packet (tc: data_in) and an optional context."""
+
+    name: str
+    data: bytes = b""
+    ctx: bytes = b""
+
+
+@dataclass(frozen=True, slots=True)
+class InputRun:
+    """BPF_PROG_TEST_RUN of one input: retval and ns per run (median of `batches` x `repeat`)."""
+
+    input: str
+    retval: int
+    ns: float  # median over batches of the kernel's mean ns per run
+    ns_min: int
+    ns_max: int
+    batches: int
+    repeat: int
+
+
+@dataclass(frozen=True, slots=True)
+class LogStats:
+    insns_processed: int | None
+    verification_usec: int | None
+    stack_depth: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class KernelRecord:
+    """One program as the running kernel verified, JITed and ran it."""
+
+    program: str
+    verdict: str  # "accepted" / "rejected"
+    message: str | None  # the kernel's last error line; None when accepted
+    errno: int
+    stack_depth: tuple[int, ...]
+    insns_processed: int | None
+    verification_usec: int | None
+    bytes_xlated: int | None
+    bytes_jited: int | None
+    jited_image: bytes
+    jited_ksyms: tuple[int, ...]
+    jited_func_lens: tuple[int, ...]
+    jited_lines: tuple[sys_.JitedLine, ...]  # per line_info record: insn_off and native address
+    runs: tuple[InputRun, ...]
+    log: str
+
+
+def parse_stats(log: str) -> LogStats:
+    processed = _PROCESSED.search(log)
+    vtime = _VTIME.search(log)
+    stack = _STACK.search(log)
+    return LogStats(
+        int(processed.group(1)) if processed else None,
+        int(vtime.group(1)) if vtime else None,
+        tuple(int(x) for x in stack.group(1).split("+")) if stack else (),
+    )
+
+
+def last_error_line(log: str, errno: int) -> str:
+    """The last log line before the statistics, as selftests' `__msg` match it; else strerror."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not _STATS_LINE.match(ln)]
+    if lines:
+        return lines[-1]
+    return os.strerror(errno) if errno else "rejected"
+
+
+def measure(prog: sys_.Fd, inp: Input, *, batches: int = BATCHES, repeat: int = REPEAT) -> InputRun:
+    """`batches` BPF_PROG_TEST_RUN calls of `repeat` runs each; retval from the first."""
+    first = sys_.prog_test_run(prog, inp.data, ctx_in=inp.ctx, repeat=1)
+    durations = [sys_.prog_test_run(prog, inp.data, ctx_in=inp.ctx, repeat=repeat).duration_ns for _ in range(batches)]
+    return InputRun(
+        inp.name,
+        first.retval,
+        float(statistics.median(durations)),
+        min(durations),
+        max(durations),
+        batches,
+        repeat,
+    )
+
+
+def record(
+    program: Program,
+    inputs: Sequence[Input] = (),
+    *,
+    log_level: int = 1,
+    batches: int = BATCHES,
+    repeat: int = REPEAT,
+) -> KernelRecord:
+    """Load `program` (a framework `Program`), read its info, test-run each input, close everything."""
+    with load(program, log_level=log_level) as loaded:
+        stats = parse_stats(loaded.log)
+        if loaded.prog is None:
+            return KernelRecord(
+                program=program.name,
+                verdict="rejected",
+                message=last_error_line(loaded.log, loaded.errno),
+                errno=loaded.errno,
+                stack_depth=stats.stack_depth,
+                insns_processed=stats.insns_processed,
+                verification_usec=stats.verification_usec,
+                bytes_xlated=None,
+                bytes_jited=None,
+                jited_image=b"",
+                jited_ksyms=(),
+                jited_func_lens=(),
+                jited_lines=(),
+                runs=(),
+                log=loaded.log,
+            )
+        info = sys_.prog_info(loaded.prog)
+        runs = tuple(measure(loaded.prog, i, batches=batches, repeat=repeat) for i in inputs)
+        return KernelRecord(
+            program=program.name,
+            verdict="accepted",
+            message=None,
+            errno=0,
+            stack_depth=stats.stack_depth,
+            insns_processed=stats.insns_processed,
+            verification_usec=stats.verification_usec,
+            bytes_xlated=info.xlated_prog_len,
+            bytes_jited=info.jited_prog_len,
+            jited_image=info.jited_prog_insns,
+            jited_ksyms=info.jited_ksyms,
+            jited_func_lens=info.jited_func_lens,
+            jited_lines=info.jited_lines,
+            runs=runs,
+            log=loaded.log,
+        )
