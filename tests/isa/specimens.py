@@ -69,6 +69,10 @@ def specimens(spec: Spec) -> list[Insn]:
         _fields(spec, 0, 10, 0x7FFF, 0x7FFFFFFF, 0x12345678),
         _fields(spec, 3, 0, -0x8000, -0x80000000, 0),
     ]
+    if spec.kind is Kind.LD_PKT:
+        out.append(_fields(spec, 0, 5, 0, 0))  # LD_IND as LLVM writes it, without imm
+    if spec.kind is Kind.LD_IMM64:
+        out += [make(spec.code, 2, src, imm=src * 3) for src in op.LD_IMM64_SOURCES]
     if spec.kind is Kind.CALL:
         out = [
             _fields(spec, 0, 0, 0, 1),
