@@ -1,0 +1,143 @@
+"""An object's maps: BTF-defined maps in `.maps`, and global data sections as array maps."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from framework.errors import Coord, InputError
+from framework.load.btf import VAR_STATIC, Btf, Kind
+from framework.load.elf_file import SHT_NOBITS, SHT_PROGBITS, ElfObject, Section
+from framework.load.program import MapDef
+from framework.platform.sections import map_type_name
+
+BPF_OBJ_NAME_LEN = 16
+BPF_F_RDONLY_PROG = 0x80
+BPF_F_MMAPABLE = 0x400
+_INT_FIELDS = ("type", "max_entries", "map_flags", "numa_node", "key_size", "value_size", "map_extra", "pinning")
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectMaps:
+    maps: tuple[MapDef, ...]
+    by_maps_offset: dict[int, int]  # offset in .maps -> map index
+    by_data_section: dict[int, int]  # data section index -> map index
+
+
+def object_name(path: str) -> str:
+    """libbpf: bpf_object_new (basename, at most 15 characters, cut at the first '.')."""
+    return os.path.basename(path)[: BPF_OBJ_NAME_LEN - 1].split(".", 1)[0]
+
+
+def internal_map_name(obj_name: str, real_name: str) -> str:
+    """libbpf: internal_map_name."""
+    sfx_len = min(max(7, len(real_name)), BPF_OBJ_NAME_LEN - 1)
+    pfx_len = 0 if "." in real_name[1:] else min(BPF_OBJ_NAME_LEN - sfx_len - 1, len(obj_name))
+    name = (obj_name[:pfx_len] + real_name[:sfx_len])[: BPF_OBJ_NAME_LEN - 1]
+    return "".join(c if c.isascii() and (c.isalnum() or c in "_.") else "_" for c in name)
+
+
+def data_kind(sec: Section) -> str | None:
+    """'data', 'rodata' or 'bss' for a global data section (libbpf: bpf_object__elf_collect)."""
+    for kind, want in (("data", SHT_PROGBITS), ("rodata", SHT_PROGBITS), ("bss", SHT_NOBITS)):
+        if sec.type == want and (sec.name == "." + kind or sec.name.startswith("." + kind + ".")):
+            return kind
+    return None
+
+
+def collect_maps(elf: ElfObject, btf: Btf | None) -> ObjectMaps:
+    """libbpf: bpf_object__init_user_btf_maps, then bpf_object__init_global_data_maps."""
+    maps: list[MapDef] = []
+    by_off: dict[int, int] = {}
+    by_sec: dict[int, int] = {}
+    maps_sec = elf.by_name(".maps")
+    if maps_sec is not None:
+        if btf is None:
+            raise InputError(Coord(elf.path, ".maps", 0), "BTF-defined maps need a .BTF section")
+        sec_id = btf.find(".maps", Kind.DATASEC)
+        if sec_id is None:
+            raise InputError(Coord(elf.path, ".maps", 0), "no DATASEC '.maps' in BTF")
+        for info in btf.type(sec_id).secinfos():
+            by_off[info.offset] = len(maps)
+            maps.append(_btf_map(elf.path, btf, info.type, info.offset))
+    obj = object_name(elf.path)
+    for sec in elf.sections:
+        kind = data_kind(sec)
+        if kind is None or sec.size == 0:
+            continue
+        value_id = btf.find(sec.name, Kind.DATASEC) if btf is not None else None
+        flags = BPF_F_RDONLY_PROG if kind == "rodata" else 0
+        if btf is not None and value_id is not None and _mmapable(btf, value_id):
+            flags |= BPF_F_MMAPABLE
+        by_sec[sec.index] = len(maps)
+        maps.append(
+            MapDef(
+                name=internal_map_name(obj, sec.name),
+                map_type="array",
+                key_size=4,
+                value_size=sec.size,
+                max_entries=1,
+                flags=flags,
+                section=sec.name,
+                initial=sec.data if kind != "bss" else bytes(sec.size),
+                btf_value_type_id=value_id or 0,
+            )
+        )
+    return ObjectMaps(tuple(maps), by_off, by_sec)
+
+
+def _mmapable(btf: Btf, datasec: int) -> bool:
+    """libbpf: map_is_mmapable (some VAR is not static)."""
+    for info in btf.type(datasec).secinfos():
+        t = btf.type(info.type)
+        if t.kind is Kind.VAR and t.linkage != VAR_STATIC:
+            return True
+    return False
+
+
+def _btf_map(path: str, btf: Btf, var_id: int, offset: int) -> MapDef:
+    """libbpf: parse_btf_map_def."""
+    var = btf.type(var_id)
+    name = btf.string(var.name_off)
+    where = Coord(path, ".maps", offset)
+    if var.kind is not Kind.VAR:
+        raise InputError(where, f"map '{name}': unexpected BTF kind {var.kind.name} in .maps")
+    def_id = btf.skip_mods(var.type)
+    struct_t = btf.type(def_id)
+    if struct_t.kind is not Kind.STRUCT:
+        raise InputError(where, f"map '{name}': unexpected def kind {struct_t.kind.name}")
+    ints: dict[str, int] = {}
+    key_id = value_id = 0
+    for m in struct_t.members():
+        field = btf.string(m.name_off)
+        if field in ("values",):
+            continue  # inner maps: not supported by the corpus
+        ptr = btf.type(btf.skip_mods(m.type))
+        if ptr.kind is not Kind.PTR:
+            raise InputError(where, f"map '{name}': attr '{field}': expected PTR, got {ptr.kind.name}")
+        if field in _INT_FIELDS:
+            target = btf.type(btf.skip_mods(ptr.type))
+            if target.kind is not Kind.ARRAY:
+                raise InputError(where, f"map '{name}': attr '{field}': expected ARRAY, got {target.kind.name}")
+            ints[field] = target.array.nelems
+        elif field in ("key", "value"):
+            if field == "key":
+                key_id = ptr.type
+            else:
+                value_id = ptr.type
+            ints[field + "_size"] = btf.size(ptr.type)
+        else:
+            raise InputError(where, f"map '{name}': unknown field '{field}'")
+    map_type = map_type_name(ints.get("type", 0))
+    if map_type is None or map_type == "unspec":
+        raise InputError(where, f"map '{name}': unknown map type {ints.get('type', 0)}")
+    return MapDef(
+        name=name,
+        map_type=map_type,
+        key_size=ints.get("key_size", 0),
+        value_size=ints.get("value_size", 0),
+        max_entries=ints.get("max_entries", 0),
+        flags=ints.get("map_flags", 0),
+        btf_key_type_id=key_id,
+        btf_value_type_id=value_id,
+    )
