@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from framework.isa import opcodes as op
-from framework.isa.insn import Insn, UnknownOpcode, make
+from framework.isa.insn import Insn, UnknownOpcode
+from framework.isa.insn import make as _unchecked_make
 from framework.isa.llvm_syntax import ALU_SYMBOLS, JMP_SYMBOLS
 
 _NUM = r"[+-]?(?:0x[0-9a-fA-F]+|\d+)"
@@ -24,6 +25,20 @@ _ALU_BY_SYMBOL = {sym: code for code, sym in ALU_SYMBOLS.items()}
 _JMP_BY_SYMBOL = {sym: code for code, sym in JMP_SYMBOLS.items()}
 _ATOMIC_BY_NAME = {name: code for code, name in op.ATOMIC_OPS.items()}
 _ADDR = rf"\((?P<base>{_REG})\s*(?P<sign>[+-])\s*(?P<off>{_NUM})\)"
+
+
+def make(code: int, dst: int = 0, src: int = 0, off: int = 0, imm: int = 0, imm_hi: int = 0) -> Insn:
+    """`insn.make`, refusing operands that do not fit their field instead of wrapping them.
+
+    llvm-mc refuses an off outside -32768..32767; an imm may be written signed or
+    unsigned (`w1 = 0xffffffff` is `w1 = -1`), so -2**31..2**32-1.
+    """
+    if not -(1 << 15) <= off < (1 << 15):
+        raise ValueError(f"offset {off} does not fit in 16 bits")
+    for value in (imm, imm_hi):
+        if not -(1 << 31) <= value < (1 << 32):
+            raise ValueError(f"immediate {value} does not fit in 32 bits")
+    return _unchecked_make(code, dst, src, off, imm, imm_hi)
 
 
 class AsmError(ValueError):
@@ -75,11 +90,16 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(rf"(?P<dst>{_REG})\s*=\s*(?P<value>{_NUM}|{_SYM})\s+ll"), "ld_imm64"),
     (
-        re.compile(rf"ld_pseudo\s+(?P<dst>{_REG})\s*,\s*(?P<src>{_NUM})\s*,\s*(?P<imm>{_NUM})(?:\s*,\s*(?P<hi>{_NUM}))?"),
+        re.compile(
+            rf"ld_pseudo\s+(?P<dst>{_REG})\s*,\s*(?P<src>{_NUM})\s*,\s*(?P<imm>{_NUM})(?:\s*,\s*(?P<hi>{_NUM}))?"
+        ),
         "ld_pseudo",
     ),
     (
-        re.compile(rf"r0\s*=\s*\*\((?P<size>u8|u16|u32) \*\)skb\[(?:(?P<src>{_REG})(?:\s*\+\s*(?P<imm2>{_NUM}))?|(?P<imm>{_NUM}))\]"),
+        re.compile(
+            rf"r0\s*=\s*\*\((?P<size>u8|u16|u32) \*\)skb"
+            rf"\[(?:(?P<src>{_REG})(?:\s*\+\s*(?P<imm2>{_NUM}))?|(?P<imm>{_NUM}))\]"
+        ),
         "ld_pkt",
     ),
     (re.compile(rf"(?P<dst>{_REG})\s*=\s*\*\((?P<size>[us]\d+) \*\){_ADDR}"), "load"),
@@ -87,12 +107,15 @@ _PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"lock\s+\*\((?P<size>u\d+) \*\){_ADDR}\s*(?P<alu>[+&|^])=\s*(?P<src>{_REG})"), "atomic"),
     (
         re.compile(
-            rf"(?P<dst>{_REG})\s*=\s*atomic_fetch_(?P<alu>add|and|or|xor)\(\((?P<size>u\d+) \*\){_ADDR},\s*(?P<src>{_REG})\)"
+            rf"(?P<dst>{_REG})\s*=\s*atomic_fetch_(?P<alu>add|and|or|xor)"
+            rf"\(\((?P<size>u\d+) \*\){_ADDR},\s*(?P<src>{_REG})\)"
         ),
         "atomic_fetch",
     ),
     (
-        re.compile(rf"(?P<dst>{_REG})\s*=\s*(?P<fn>xchg_64|xchg32_32)\((?P<base>{_REG})\s*(?P<sign>[+-])\s*(?P<off>{_NUM}),\s*(?P<src>{_REG})\)"),
+        re.compile(
+            rf"(?P<dst>{_REG})\s*=\s*(?P<fn>xchg_64|xchg32_32)\((?P<base>{_REG})\s*(?P<sign>[+-])\s*(?P<off>{_NUM}),\s*(?P<src>{_REG})\)"
+        ),
         "xchg",
     ),
     (
@@ -177,7 +200,10 @@ def _b_ld_imm64(m: re.Match[str]) -> Insn | Unresolved:
     value = m["value"]
     if not re.fullmatch(_NUM, value):
         return Unresolved(make(op.LD | op.IMM | op.DW, dst), value, "ld_imm64")
-    v = number(value) & 0xFFFFFFFFFFFFFFFF
+    v = number(value)
+    if not -(1 << 63) <= v < (1 << 64):
+        raise ValueError(f"immediate {value} does not fit in 64 bits")
+    v &= 0xFFFFFFFFFFFFFFFF
     return make(op.LD | op.IMM | op.DW, dst, imm=v & 0xFFFFFFFF, imm_hi=v >> 32)
 
 
@@ -276,7 +302,10 @@ def _b_movsx(m: re.Match[str]) -> Insn:
 
 
 def _b_addr_space_cast(m: re.Match[str]) -> Insn:
-    imm = (number(m["das"]) << 16) | (number(m["sas"]) & 0xFFFF)
+    das, sas = number(m["das"]), number(m["sas"])
+    if not (0 <= das <= 0xFFFF and 0 <= sas <= 0xFFFF):
+        raise ValueError("address spaces are 16-bit")
+    imm = (das << 16) | sas
     return make(op.ALU64 | op.MOV | op.X, _reg(m["dst"])[1], _reg(m["src"])[1], 1, imm)
 
 

@@ -67,7 +67,9 @@ def _fmt_alu(insn: Insn) -> str:
     wide = insn.alu64
     dst = _reg(wide, insn.dst)
     if insn.op == op.MOV and insn.uses_reg_src and insn.alu64 and insn.off == 1:
-        return f"r{insn.dst} = addr_space_cast(r{insn.src}, 0x{(insn.imm & 0xFFFFFFFF) >> 16:x}, 0x{insn.imm & 0xFFFF:x})"
+        return (
+            f"r{insn.dst} = addr_space_cast(r{insn.src}, 0x{(insn.imm & 0xFFFFFFFF) >> 16:x}, 0x{insn.imm & 0xFFFF:x})"
+        )
     if insn.op == op.MOV and insn.off in (8, 16, 32):
         return f"{dst} = (s{insn.off}){_reg(wide, insn.src)}"
     symbol = ALU_SYMBOLS[insn.op]
@@ -83,10 +85,7 @@ def _fmt_neg(insn: Insn) -> str:
 
 
 def _fmt_end(insn: Insn) -> str:
-    if insn.alu64:
-        name = "bswap"
-    else:
-        name = "be" if insn.uses_reg_src else "le"
+    name = "bswap" if insn.alu64 else "be" if insn.uses_reg_src else "le"
     return f"r{insn.dst} = {name}{insn.imm} r{insn.dst}"
 
 
