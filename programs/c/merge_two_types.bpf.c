@@ -15,6 +15,7 @@
 #include "bakeoff.h"
 
 #define ERR_SHORT 31
+#define KTHREADD 2 /* a pid every Linux has: kthreadd */
 
 struct small {
 	long a;
@@ -47,7 +48,7 @@ int two_kinds(struct __sk_buff *ctx)
 	if (is_obj)
 		slot = bpf_obj_new(struct small);
 	else
-		slot = bpf_task_from_pid(1);
+		slot = bpf_task_from_pid(KTHREADD);
 	if (!slot)
 		return TC_ACT_SHOT;
 	if (ctx->len < ETH_HLEN + 20)
@@ -89,7 +90,7 @@ int two_kinds_clean(struct __sk_buff *ctx)
 	if (is_obj)
 		slot = bpf_obj_new(struct small);
 	else
-		slot = bpf_task_from_pid(1);
+		slot = bpf_task_from_pid(KTHREADD);
 	if (!slot)
 		return TC_ACT_SHOT;
 	if (is_obj)
