@@ -59,11 +59,18 @@ class Loaded:
         self.errno = 0
         self.log = ""
         self.log_level = 0
+        self.maps: dict[str, sys_.Fd] = {}
         self._stack = contextlib.ExitStack()
 
     @property
     def accepted(self) -> bool:
         return self.prog is not None
+
+    def map_fd(self, name: str) -> sys_.Fd:
+        """The created map of that name (InputError if the program has none)."""
+        if name not in self.maps:
+            raise InputError(self.program.source, f"{self.program.name}: no map named '{name}'")
+        return self.maps[name]
 
     def own(self, fd: sys_.Fd) -> sys_.Fd:
         return self._stack.enter_context(fd)
@@ -234,4 +241,5 @@ def _create_map(loaded: Loaded, m: MapDef, btf_fd: int) -> int:
         sys_.map_update(fd, struct.pack("<I", 0), m.initial.ljust(m.value_size, b"\0"))
     if internal and m.section.startswith(".rodata"):
         sys_.map_freeze(fd)
+    loaded.maps[m.name] = fd
     return fd.fd

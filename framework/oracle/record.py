@@ -48,6 +48,7 @@ class Input:
     name: str
     data: bytes = b""
     ctx: bytes = b""
+    maps: tuple[tuple[str, bytes, bytes], ...] = ()  # (map name, key, value) written before the run
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +157,11 @@ def record(
                 log=loaded.log,
             )
         info = sys_.prog_info(loaded.prog)
-        runs = tuple(measure(loaded.prog, i, batches=batches, repeat=repeat) for i in inputs)
+        runs = []
+        for inp in inputs:
+            for map_name, key, value in inp.maps:
+                sys_.map_update(loaded.map_fd(map_name), key, value)
+            runs.append(measure(loaded.prog, inp, batches=batches, repeat=repeat))
         return KernelRecord(
             program=program.name,
             verdict="accepted",
@@ -171,6 +176,6 @@ def record(
             jited_ksyms=info.jited_ksyms,
             jited_func_lens=info.jited_func_lens,
             jited_lines=info.jited_lines,
-            runs=runs,
+            runs=tuple(runs),
             log=loaded.log,
         )
