@@ -27,6 +27,7 @@ __all__ = [
     "InputRun",
     "KernelRecord",
     "LogStats",
+    "image_offsets",
     "last_error_line",
     "parse_stats",
     "record",
@@ -90,6 +91,31 @@ class KernelRecord:
     jited_lines: tuple[sys_.JitedLine, ...]  # per line_info record: insn_off and native address
     runs: tuple[InputRun, ...]
     log: str
+
+
+def image_offsets(rec: KernelRecord) -> tuple[tuple[int, int], ...]:
+    """(xlated insn_off, byte offset in `jited_image`) per line_info record.
+
+    The image is the JITed functions back to back, in `jited_ksyms` order
+    (bpf_prog_get_info_by_fd copies each func's image in turn); an address is
+    placed in the function whose [ksym, ksym + len) holds it; a line outside
+    every function is left out. Empty when the kernel hides addresses.
+    Seen on Linux 6.18: in a program that throws, jited_line_info[0] holds the
+    hidden exception callback's address (JITed, but not in jited_ksyms:
+    func_cnt excludes hidden subprogs), so main's first line is left out.
+    """
+    starts = []
+    at = 0
+    for ksym, length in zip(rec.jited_ksyms, rec.jited_func_lens, strict=False):
+        starts.append((ksym, length, at))
+        at += length
+    out = []
+    for line in rec.jited_lines:
+        for ksym, length, base in starts:
+            if ksym and ksym <= line.jited_addr < ksym + length:
+                out.append((line.insn_off, base + line.jited_addr - ksym))
+                break
+    return tuple(out)
 
 
 def parse_stats(log: str) -> LogStats:

@@ -14,6 +14,8 @@ and writes a table and a plot to `out_dir`; it is `bakeoff kernel-throw-cost`.
 from __future__ import annotations
 
 import hashlib
+import os
+import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -84,6 +86,8 @@ class ThrowCostResult:
     depths: tuple[DepthCost, ...]
     too_deep: KernelRecord
     table: str
+    ret_fit: tuple[float, float]  # (ns at 0 frames, ns per frame), least squares over the medians
+    throw_fit: tuple[float, float]
     table_path: Path
     plot_path: Path
     batches: int
@@ -165,14 +169,29 @@ def measure_family(*, batches: int = 11, repeat: int = 1000) -> tuple[tuple[Dept
     return depths, too_deep
 
 
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
 def throw_cost(out_dir: Path | str, *, batches: int = 11, repeat: int = 1000) -> ThrowCostResult:
     """Measure the family and write `throw_cost.txt` and `throw_cost.png` into `out_dir`."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     depths, too_deep = measure_family(batches=batches, repeat=repeat)
     table = render_table(depths)
+    ret_fit, throw_fit = _fit([d.normal for d in depths]), _fit([d.throw for d in depths])
     note = (
-        f"\n\n{MAX_FRAMES + 1} frames: {too_deep.verdict}: {too_deep.message}\n"
+        f"\n\nLinux {os.uname().release} on {_cpu_model()}, {os.cpu_count()} CPUs; tc program, 64-byte packet;"
+        " bpf_throw with the default exception callback (returns the cookie).\n"
+        f"Least squares over the medians: return {ret_fit[0]:.0f} ns + {ret_fit[1]:.1f} ns/frame;"
+        f" throw {throw_fit[0]:.0f} ns + {throw_fit[1]:.1f} ns/frame.\n"
+        f"{MAX_FRAMES + 1} frames: {too_deep.verdict}: {too_deep.message}\n"
         f"ns: median of {batches} BPF_PROG_TEST_RUN calls x {repeat} repeats"
         " (the kernel's mean per run); min-max over batches.\n"
     )
@@ -180,4 +199,10 @@ def throw_cost(out_dir: Path | str, *, batches: int = 11, repeat: int = 1000) ->
     table_path.write_text(table + note)
     plot_path = out / "throw_cost.png"
     _plot(depths, plot_path, batches, repeat)
-    return ThrowCostResult(depths, too_deep, table + note, table_path, plot_path, batches, repeat)
+    return ThrowCostResult(depths, too_deep, table + note, ret_fit, throw_fit, table_path, plot_path, batches, repeat)
+
+
+def _fit(records: list[KernelRecord]) -> tuple[float, float]:
+    xs = list(range(1, len(records) + 1))
+    line = statistics.linear_regression(xs, [_ns(r) for r in records])
+    return line.intercept, line.slope

@@ -17,7 +17,7 @@ from framework.load.program import FuncInfo, Linkage, MapDef, Program, Subprog
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.btf_fixup import fixup_btf
 from framework.oracle.loader import load
-from framework.oracle.record import Input, record
+from framework.oracle.record import Input, image_offsets, record
 from oracle.btf_build import BtfBuilder
 
 PKT = Input("pkt", bytes(64))
@@ -131,3 +131,25 @@ def test_btf_fixups_make_clangs_btf_loadable(tmp_path: Path) -> None:
         sys_.btf_load(raw).close()
     with sys_.btf_load(fixup_btf(raw, sizes, symbols)) as fd:
         assert not fd.closed
+
+
+@pytest.mark.kernel
+@pytest.mark.usefixtures("bpf")
+def test_jited_line_info_maps_into_the_image() -> None:
+    from framework.load.elf import load_object
+
+    root = Path(__file__).resolve().parents[2]
+    obj = root / "programs" / "obj" / "basic_throw.o"
+    if not obj.is_file():
+        pytest.skip("the corpus is not in the tree")
+    program = next(p for p in load_object(str(obj)) if p.name == "throw_static")
+    rec = record(program)
+    assert rec.verdict == "accepted"
+    offsets = image_offsets(rec)
+    assert len(rec.jited_lines) == len(program.line_info)
+    assert all(0 <= off < len(rec.jited_image) for _, off in offsets)
+    # Linux 6.18 quirk: a program that throws gets a hidden exception callback, JITed but not in
+    # jited_ksyms, and its address lands in jited_line_info[0] (main's first line).
+    missing = {line.insn_off for line in rec.jited_lines} - {insn for insn, _ in offsets}
+    assert missing <= {0}
+    assert sum(rec.jited_func_lens) == rec.bytes_jited
