@@ -19,6 +19,8 @@ from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.platform.helpers import helper_name
 
+__all__ = ["NameHook", "format_insn"]
+
 NameHook = Callable[[Insn], str | None]
 
 # bpf_alu_string, bpf_alu_sign_string (kernel/bpf/disasm.c)

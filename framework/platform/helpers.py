@@ -8,6 +8,8 @@ are kfuncs (see `framework.platform.kfuncs`).
 
 from __future__ import annotations
 
+__all__ = ["HELPER_NAMES", "MAX_ID", "func_id_name", "helper_id", "helper_name"]
+
 # Index = helper id (uapi `enum bpf_func_id`, BPF_FUNC_<name>).
 HELPER_NAMES: tuple[str, ...] = (
     "unspec",  # 0

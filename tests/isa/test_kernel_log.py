@@ -83,9 +83,11 @@ def _printable(insn: Insn) -> bool:
 
 
 def _program(body: Sequence[Insn], throw: int) -> list[Insn]:
-    """`body`, then helper, kfunc and BPF-to-BPF calls (`call pc+1` to the subprog after exit)."""
+    """`body`, then helper, kfunc and BPF-to-BPF calls and a subprog address, exit, and the subprog."""
     tail = [make(op.JMP | op.CALL, imm=5), make(op.JMP | op.CALL, imm=211)]
     tail.append(make(op.JMP | op.CALL, src=op.PSEUDO_KFUNC_CALL, imm=throw))
+    # `r1 = <subprog>` (BPF_PSEUDO_FUNC: imm is the subprog's pc relative to the next slot)
+    tail.append(make(op.LD | op.IMM | op.DW, 1, op.PSEUDO_FUNC, imm=3))
     tail += [make(op.JMP | op.CALL, src=op.PSEUDO_CALL, imm=1), make(op.JMP | op.EXIT)]
     tail += [make(op.ALU64 | op.MOV | op.K, 0, imm=0), make(op.JMP | op.EXIT)]
     return [*body, *tail]
