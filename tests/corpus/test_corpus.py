@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -24,6 +25,8 @@ from elftools.elf.sections import SymbolTableSection
 from framework.isa.decode import decode, iter_insns
 from framework.isa.llvm_asm import parse_line
 from framework.isa.opcodes import SPECS
+from framework.load.btf import Btf, parse_btf
+from framework.load.btf import Kind as BtfKind
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = ROOT / "programs"
@@ -255,3 +258,57 @@ def test_stock_expectations_match_the_running_kernel() -> None:
     for name in checked:
         assert f":{name}: " in done.stdout, name
     assert done.stdout.count(" -- ok") >= len(checked)
+
+
+_EXTERN = re.compile(r"^extern\s+(?P<ret>[\w\s\*]+?)\s*\b(?P<name>bpf_\w+)\((?P<params>[^)]*)\)\s*__ksym;", re.M)
+
+
+def _c_type(btf: Btf, type_id: int) -> str:
+    """A BTF type as the header would spell it, without qualifier spacing games."""
+    if type_id == 0:
+        return "void"
+    t = btf.type(type_id)
+    kind = btf.kind(type_id)
+    if kind is BtfKind.PTR:
+        return _c_type(btf, t.type) + " *"
+    if kind is BtfKind.CONST:
+        return "const " + _c_type(btf, t.type)
+    if kind in (BtfKind.STRUCT, BtfKind.UNION, BtfKind.FWD):
+        return ("union " if kind is BtfKind.UNION else "struct ") + btf.name(type_id)
+    return btf.name(type_id)
+
+
+def _normal(text: str) -> str:
+    """`__u64` and `u64` are one type to the kernel's kfunc check; spacing around `*` is free."""
+    text = re.sub(r"\b__([us]\d+)\b", r"\1", text)
+    text = re.sub(r"\s*\*\s*", " *", text)
+    return " ".join(text.split()).replace("* ", "*")
+
+
+def _param_type(param: str) -> str:
+    """`const struct bpf_dynptr *p` -> `const struct bpf_dynptr *`."""
+    param = param.strip()
+    if param in ("void", ""):
+        return ""
+    return _normal(re.sub(r"\w+$", "", param))
+
+
+@pytest.mark.kernel
+def test_kfunc_prototypes_match_the_running_kernel() -> None:
+    vmlinux = Path("/sys/kernel/btf/vmlinux")
+    if not vmlinux.is_file():
+        pytest.skip("no /sys/kernel/btf/vmlinux (kernel without CONFIG_DEBUG_INFO_BTF)")
+    btf = parse_btf(vmlinux.read_bytes(), source=str(vmlinux))
+    header = (PROGRAMS / "include" / "bakeoff.h").read_text()
+    externs = list(_EXTERN.finditer(header))
+    assert len(externs) >= 20
+    for m in externs:
+        name = m["name"]
+        func = btf.find(name, BtfKind.FUNC)
+        assert func is not None, f"the running kernel has no kfunc {name}"
+        proto = btf.type(btf.type(func).type)
+        want_ret = _normal(_c_type(btf, proto.type))
+        want = [_normal(_c_type(btf, p.type)) for p in proto.params()]
+        got = [t for t in (_param_type(p) for p in m["params"].split(",")) if t]
+        assert _normal(m["ret"]) == want_ret, f"{name} returns {want_ret} in the kernel"
+        assert got == want, f"{name} takes ({', '.join(want)}) in the kernel, bakeoff.h says ({', '.join(got)})"
