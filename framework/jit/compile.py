@@ -1,0 +1,271 @@
+"""The pass driver: Linux's bpf_int_jit_compile / do_jit / jit_subprogs, over iced-x86.
+
+Each subprog is JITed on its own, as jit_subprogs does (own prologue, own
+callee-saved set, own stack depth), in passes: the first assumes 64 bytes per
+instruction, every pass computes jump displacements from the previous pass's
+`addrs`, picks rel8 when `is_imm8_jmp_offset`, and the loop stops when the layout
+no longer changes. The subprogs are then laid end to end and encoded once more
+with the real call targets (calls are always rel32, so sizes do not move).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from iced_x86 import Code, Encoder, Instruction
+from iced_x86 import Register as _R
+
+from framework.isa.decode import Slots
+from framework.isa.insn import Insn
+from framework.isa.opcodes import Kind
+from framework.jit import x86
+from framework.jit.image import FrameLayout, NativeImage
+from framework.jit.lower import LOWER, Back, Branch, CallTo, Item, JitError, Resolver
+from framework.jit.x86 import X86_REG_R12
+
+CODE_BASE = 0x1000_0000  # the machine's code region (Linux's images live at 0xffffffffa...)
+_RSP = _R.RSP
+MAX_PASSES = 20  # bpf_int_jit_compile's MAX_PASSES, before jmp padding kicks in
+_EXTRA_PASSES = 40  # Linux then pads jumps; we only allow more passes and say so
+
+
+@dataclass(frozen=True, slots=True)
+class SubprogSpec:
+    """What the JIT needs of one subprog (a `framework.load.program.Subprog` suffices)."""
+
+    name: str
+    start: int
+    end: int
+    is_exception_cb: bool = False
+
+
+def _no_resolver(pc: int, insn: Insn) -> int:
+    raise JitError(pc, f"no resolver for {insn.spec.name} (imm {insn.imm})")
+
+
+@dataclass(slots=True)
+class _Pass:
+    """do_jit's per-pass state (the `Ctx` the lowerings see)."""
+
+    addrs: list[int]
+    start: int
+    callee_regs: tuple[int, ...]
+    exception_boundary: bool
+    bmi2: bool
+    subprog_address: Callable[[int], int]
+    resolve: Resolver
+    proglen: int = 0
+    cleanup_addr: int = 0
+    seen_exit: bool = False
+    chunks: list[bytes] = field(default_factory=list)
+
+
+def _encode_items(items: Sequence[Item], ip: int, enc: Encoder) -> bytes:
+    """Encode one BPF instruction's items at address `ip`."""
+    out = bytearray()
+    starts: list[int] = []
+    for item in items:
+        starts.append(ip + len(out))
+        here = ip + len(out)
+        if isinstance(item, Instruction):
+            ins = item
+        elif isinstance(item, Branch):
+            short = x86.is_imm8_jmp_offset(item.offset)
+            code = item.short if short else item.near
+            size = 2 if short else (5 if code == Code.JMP_REL32_64 else 6)
+            ins = Instruction.create_branch(code, here + size + item.offset)
+        elif isinstance(item, Back):
+            ins = Instruction.create_branch(item.code, starts[item.to])
+        else:
+            assert isinstance(item, CallTo)
+            ins = Instruction.create_branch(Code.CALL_REL32_64, item.target)
+        enc.encode(ins, here)
+        out += enc.take_buffer()
+    return bytes(out)
+
+
+def _detect_reg_usage(slots: Slots, sub: SubprogSpec) -> tuple[int, ...]:
+    """detect_reg_usage: which of R6-R9 the subprog names as dst or src."""
+    used: set[int] = set()
+    for pc in range(sub.start, sub.end):
+        insn = slots[pc]
+        if insn is None:
+            continue
+        used.update(r for r in (insn.dst, insn.src) if r in x86.CALLEE_SAVED)
+    return tuple(r for r in x86.CALLEE_SAVED if r in used)
+
+
+def _prologue(depth: int, is_subprog: bool, exception_cb: bool, pushes: tuple[int, ...]) -> list[Instruction]:
+    """emit_prologue (no CFI preamble, not tail-call reachable) and do_jit's pushes."""
+    out = x86.nops(5)  # the 5-byte patch site for trampolines
+    out += x86.nops(3)  # nop3 where a tail-call-reachable main prog zeroes rax
+    if exception_cb:  # reuse the boundary's frame: rsp = sp, rbp = fp from bpf_throw
+        out.append(x86.i_rr(Code.MOV_RM64_R64, _RSP, x86.reg(2)))
+        out.append(x86.i_rr(Code.MOV_RM64_R64, x86.reg(10), x86.reg(3)))
+        out += [x86.pop(r) for r in reversed(x86.CALLEE_SAVED)]
+        out.append(x86.pop(X86_REG_R12))
+        out.append(x86.i_rr(Code.MOV_RM64_R64, _RSP, x86.reg(10)))  # mov rsp, rbp
+    else:
+        out.append(x86.push(10))  # push rbp
+        out.append(x86.i_rr(Code.MOV_RM64_R64, x86.reg(10), _RSP))  # mov rbp, rsp
+    if depth:  # sub rsp, round_up(stack_depth, 8): always imm32 (48 81 EC)
+        out.append(x86.i_ri(Code.SUB_RM64_IMM32, _RSP, _round8(depth)))
+    out += [x86.push(r) for r in pushes]
+    return out
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+def _jit_subprog(
+    slots: Slots,
+    sub: SubprogSpec,
+    index: int,
+    depth: int,
+    boundary: bool,
+    bmi2: bool,
+    address: int,
+    subprog_address: Callable[[int], int],
+    resolve: Resolver,
+    fixed_addrs: list[int] | None,
+) -> tuple[bytes, list[int], int, tuple[int, ...], int]:
+    """Passes of do_jit for one subprog at `address`; returns (code, addrs, passes, pushes, body)."""
+    enc = Encoder(64)
+    n = sub.end - sub.start
+    if boundary:  # push r12 then rbx, r13, r14, r15, whatever the body uses
+        pushes: tuple[int, ...] = (X86_REG_R12, *x86.CALLEE_SAVED)
+    else:
+        pushes = _detect_reg_usage(slots, sub)
+    callee_regs = pushes
+    prologue = _encode_items(_prologue(depth, index > 0, sub.is_exception_cb, pushes), address, enc)
+    # bpf_int_jit_compile's first guess: 64 bytes per instruction.
+    addrs = [64 * (k + 1) for k in range(n + 1)] if fixed_addrs is None else fixed_addrs
+    passes = 0
+    limit = MAX_PASSES + _EXTRA_PASSES
+    while True:
+        passes += 1
+        st = _Pass(addrs, sub.start, callee_regs, boundary, bmi2, subprog_address, resolve)
+        st.cleanup_addr = addrs[-1]
+        st.proglen = len(prologue)
+        new = [0] * (n + 1)
+        new[0] = st.proglen
+        chunks: list[bytes] = []
+        for k in range(n):
+            pc = sub.start + k
+            insn = slots[pc]
+            if insn is None:  # ld_imm64's second slot
+                new[k + 1] = st.proglen
+                continue
+            items = LOWER[insn.kind](insn, pc, st)
+            code = _encode_items(items, address + st.proglen, enc)
+            chunks.append(code)
+            st.proglen += len(code)
+            new[k + 1] = st.proglen
+        if new == addrs:
+            return prologue + b"".join(chunks), addrs, passes, pushes, len(prologue)
+        if passes >= limit or fixed_addrs is not None:
+            raise JitError(sub.start, f"JIT layout did not converge after {passes} passes")
+        addrs = new
+
+
+def default_stack_depth(slots: Slots, sub: SubprogSpec) -> int:
+    """A stand-in for the verifier's stack depth: the deepest fp-relative access,
+    or 512 when R10 escapes into another register."""
+    deepest = 0
+    for pc in range(sub.start, sub.end):
+        insn = slots[pc]
+        if insn is None:
+            continue
+        if insn.kind is Kind.ALU and insn.uses_reg_src and insn.src == 10:
+            return 512
+        if insn.kind is Kind.LOAD and insn.src == 10:
+            deepest = max(deepest, -insn.off)
+        if insn.kind in (Kind.STORE_IMM, Kind.STORE_REG, Kind.ATOMIC) and insn.dst == 10:
+            deepest = max(deepest, -insn.off)
+    return _round8(deepest)
+
+
+def jit(
+    slots: Slots,
+    subprogs: Sequence[SubprogSpec] | None = None,
+    *,
+    stack_depths: Sequence[int] | None = None,
+    resolver: Resolver | None = None,
+    base: int = CODE_BASE,
+    bmi2: bool = True,
+    exception_boundary: bool | None = None,
+) -> NativeImage:
+    """JIT a program the way Linux 6.18's x86 JIT would (no CFI, no IBT, no retpolines).
+
+    `subprogs` defaults to one main program covering all slots; `stack_depths`
+    to `default_stack_depth`; `exception_boundary` to "the program has an
+    exception callback". The resolver maps helper/kfunc calls, `callx` and
+    ld_imm64 pseudo sources to addresses or values.
+    """
+    subs = list(subprogs) if subprogs else [SubprogSpec("main", 0, len(slots))]
+    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in subs]
+    depths = list(stack_depths) if stack_depths is not None else [default_stack_depth(slots, s) for s in subs]
+    if exception_boundary is None:
+        exception_boundary = any(s.is_exception_cb for s in subs)
+    resolve: Resolver = resolver or _no_resolver
+    by_start = {s.start: i for i, s in enumerate(subs)}
+    entries = [0] * len(subs)
+
+    def subprog_address(pc: int) -> int:
+        if pc not in by_start:
+            raise JitError(pc, f"call target pc {pc} is not the start of a subprog")
+        return base + entries[by_start[pc]]
+
+    # First: each subprog on its own until it converges (targets of calls unknown).
+    first = []
+    for i, s in enumerate(subs):
+        boundary = exception_boundary and i == 0
+        first.append(_jit_subprog(slots, s, i, depths[i], boundary, bmi2, base, subprog_address, resolve, None))
+    at = 0
+    for i, (code, *_rest) in enumerate(first):
+        entries[i] = at
+        at += len(code)
+    # Then the extra pass with the real addresses (jit_subprogs' last pass).
+    parts: list[bytes] = []
+    frames: list[FrameLayout] = []
+    pc_offsets: list[int | None] = [None] * len(slots)
+    pc_ends: list[int | None] = [None] * len(slots)
+    passes: list[int] = []
+    for i, s in enumerate(subs):
+        boundary = exception_boundary and i == 0
+        _, addrs, npass, pushes, body = first[i]
+        code, addrs, _, _, _ = _jit_subprog(
+            slots, s, i, depths[i], boundary, bmi2, base + entries[i], subprog_address, resolve, addrs
+        )
+        parts.append(code)
+        passes.append(npass)
+        for k in range(s.end - s.start):
+            if slots[s.start + k] is not None:
+                pc_offsets[s.start + k] = entries[i] + addrs[k]
+                pc_ends[s.start + k] = entries[i] + addrs[k + 1]
+        frames.append(
+            FrameLayout(
+                subprog=i,
+                name=s.name,
+                start_pc=s.start,
+                end_pc=s.end,
+                entry=entries[i],
+                body=entries[i] + body,
+                end=entries[i] + len(code),
+                stack_depth=depths[i],
+                stack_size=_round8(depths[i]),
+                pushed=tuple(_x86_name(r) for r in pushes),
+                exception_boundary=boundary,
+                exception_cb=s.is_exception_cb,
+            )
+        )
+    return NativeImage(b"".join(parts), base, tuple(frames), tuple(pc_offsets), tuple(pc_ends), tuple(passes))
+
+
+def _x86_name(bpf: int) -> str:
+    return {6: "rbx", 7: "r13", 8: "r14", 9: "r15", X86_REG_R12: "r12"}[bpf]
+
+
+__all__ = ["CODE_BASE", "SubprogSpec", "default_stack_depth", "jit"]
