@@ -146,7 +146,7 @@ def test_jited_line_info_maps_into_the_image() -> None:
     rec = record(program)
     assert rec.verdict == "accepted"
     offsets = image_offsets(rec)
-    assert len(rec.jited_lines) == len(program.line_info)
+    assert 0 < len(rec.jited_lines) <= len(program.line_info)  # dead code (after a throw) loses its lines
     assert all(0 <= off < len(rec.jited_image) for _, off in offsets)
     # Linux 6.18 quirk: a program that throws gets a hidden exception callback, JITed but not in
     # jited_ksyms, and its address lands in jited_line_info[0] (main's first line).
