@@ -1,0 +1,718 @@
+"""The emulated kernel: the helpers and kfuncs the corpus calls, shared by every engine.
+
+Each service takes its arguments (r1-r5) and returns r0; it reaches guest memory
+only through `self.memory` and BPF code only through `Engine.invoke`, so the
+interpreter and the JIT's trap stubs call the very same code. Every acquire and
+release is recorded in the ledger, with the pc of the call; a release made while
+an unwinder runs (`unwinding`) is recorded as the unwinder's. Behaviour mirrors
+the kernel function named beside each service; what a test run would make
+nondeterministic (time, random numbers) is made deterministic.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn
+from framework.kernel.api import Engine, KernelFault
+from framework.kernel.ctx import Context, build_context
+from framework.kernel.ledger import Ledger, Resource
+from framework.kernel.maps import MapState
+from framework.kernel.memory import AddressSpace, Region
+from framework.kernel.objects import CURRENT_PID, ROOT_CGROUP_ID, Objects, RunInput
+from framework.load.program import Program
+from framework.platform.helpers import helper_name
+
+__all__ = ["FUNC_BASE", "EmulatedKernel"]
+
+MASK64 = (1 << 64) - 1
+FUNC_BASE = 0xFFFF_FFFF_C000_0000  # where ld_imm64 of a BPF function points: FUNC_BASE + 8 * pc
+EINVAL, ENOENT, E2BIG, EFAULT, ENOMEM = 22, 2, 7, 14, 12
+BPF_MAX_LOOPS = 8 * 1024 * 1024  # bpf_loop's and bpf_iter_num_new's limit
+DYNPTR_TYPE_SHIFT, DYNPTR_LOCAL, DYNPTR_RINGBUF = 28, 1, 2  # include/linux/bpf.h
+DYNPTR_SIZE_MASK = (1 << DYNPTR_TYPE_SHIFT) - 1
+KTIME_START, KTIME_STEP = 1_000_000_000, 1_000  # ktime: starts at 1 s, 1 us per call
+
+Service = Callable[["EmulatedKernel", Sequence[int], Engine], int]
+_HELPERS: dict[str, Service] = {}
+_KFUNCS: dict[str, Service] = {}
+
+
+def _helper(name: str) -> Callable[[Service], Service]:
+    def register(fn: Service) -> Service:
+        _HELPERS[name] = fn
+        return fn
+
+    return register
+
+
+def _kfunc(*names: str) -> Callable[[Service], Service]:
+    def register(fn: Service) -> Service:
+        for name in names:
+            _KFUNCS[name] = fn
+        return fn
+
+    return register
+
+
+def _neg(errno: int) -> int:
+    return -errno & MASK64
+
+
+def _s32(v: int) -> int:
+    v &= 0xFFFFFFFF
+    return v - (1 << 32) if v >> 31 else v
+
+
+@dataclass(eq=False, slots=True)
+class _Alloc:
+    """An object from bpf_obj_new / bpf_percpu_obj_new with its refcount (bpf_refcount)."""
+
+    region: Region
+    kind: str
+    refs: int = 1
+
+
+@dataclass(eq=False)
+class EmulatedKernel:
+    """One test run's kernel: memory, objects, maps, ctx, ledger and the services."""
+
+    program: Program
+    run_input: RunInput = field(default_factory=RunInput)
+    memory: AddressSpace = field(default_factory=AddressSpace)
+    ledger: Ledger = field(default_factory=Ledger)
+    unwinding: bool = False
+    calls: dict[str, int] = field(default_factory=dict)  # service name -> times called
+    trace: list[str] = field(default_factory=list)  # bpf_trace_printk formats, in call order
+
+    def __post_init__(self) -> None:
+        self.objects = Objects.build(self.memory, self.run_input)
+        self.maps = [MapState.create(self.memory, m) for m in self.program.maps]
+        by_name = {m.mdef.name: m for m in self.maps}
+        for entry in self.run_input.maps:
+            if entry.name not in by_name:
+                raise KernelFault(f"input sets map '{entry.name}', which the program does not have")
+            by_name[entry.name].update(entry.key, entry.value, 0)
+        self.context: Context = build_context(
+            self.memory, self.program.prog_type, self.run_input.packet, self.run_input.ctx
+        )
+        self._allocs: dict[int, _Alloc] = {}
+        self._ksyms: dict[int, Region] = {}
+        self._clock = KTIME_START
+        self._random = 0x2545F491
+
+    # -- the Kernel interface -----------------------------------------------------------
+
+    def helper(self, func_id: int, args: Sequence[int], engine: Engine) -> int:
+        name = helper_name(func_id)  # "bpf_<name>"
+        service = _HELPERS.get((name or "").removeprefix("bpf_"))
+        if service is None or name is None:
+            raise KernelFault(f"helper {name or '?'} (id {func_id}) is not emulated")
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return service(self, args, engine) & MASK64
+
+    def kfunc(self, name: str, args: Sequence[int], engine: Engine) -> int:
+        service = _KFUNCS.get(name)
+        if service is None:
+            raise KernelFault(f"kfunc {name} is not emulated")
+        self.calls[name] = self.calls.get(name, 0) + 1
+        return service(self, args, engine) & MASK64
+
+    def ld_imm64(self, insn: Insn, pc: int) -> int:
+        if insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX_VALUE, op.PSEUDO_MAP_VALUE):
+            if not 0 <= insn.imm < len(self.maps):
+                raise KernelFault(f"ld_imm64 names map {insn.imm}; the program has {len(self.maps)}")
+            state = self.maps[insn.imm]
+            if insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD):
+                return state.obj.base
+            if state.values is None:
+                raise KernelFault(f"map {state.mdef.name} has no direct value address")
+            return state.values.base + (insn.imm_hi & 0xFFFFFFFF)
+        if insn.src == op.PSEUDO_BTF_ID:  # a ksym: a zeroed kernel variable
+            if insn.imm not in self._ksyms:
+                self._ksyms[insn.imm] = self.memory.map(f"ksym btf id {insn.imm}", "object", bytes(256))
+            return self._ksyms[insn.imm].base
+        raise KernelFault(f"ld_imm64 with pseudo source {insn.src} is not emulated")
+
+    def packet(self) -> tuple[int, int] | None:
+        return self.context.packet_span
+
+    def func_address(self, pc: int) -> int:
+        return FUNC_BASE + 8 * pc
+
+    def func_pc(self, addr: int) -> int | None:
+        if addr >= FUNC_BASE and (addr - FUNC_BASE) % 8 == 0:
+            return (addr - FUNC_BASE) // 8
+        return None
+
+    # -- shared plumbing ----------------------------------------------------------------------
+
+    def _acquire(self, kind: str, handle: int, engine: Engine, by: str) -> Resource:
+        return self.ledger.acquire(kind, handle, engine.pc, by)
+
+    def _release(self, kind: str, handle: int | None, engine: Engine, by: str) -> Resource | None:
+        return self.ledger.release(kind, handle, engine.pc, by, unwinder=self.unwinding)
+
+    def _map(self, addr: int) -> MapState:
+        for state in self.maps:
+            if state.obj.base == addr:
+                return state
+        raise KernelFault(f"0x{addr:x} is not a map")
+
+    def _watch_freed(self, region: Region, resource: Resource | None) -> None:
+        """Freed memory stays mapped; touching it is recorded as a use after release."""
+        self.memory.free(region)
+        if resource is None:
+            return
+        ledger = self.ledger
+
+        def on_access(_r: Region, _off: int, _write: bool) -> None:
+            ledger.use(resource, -1, "memory access")
+
+        region.on_access = on_access
+
+    @functools.cached_property
+    def _btf(self) -> object:
+        from framework.load.btf import parse_btf
+
+        return parse_btf(self.program.btf, source=self.program.source) if self.program.btf else None
+
+    def _type_size(self, type_id: int) -> int:
+        from framework.load.btf import Btf
+
+        btf = self._btf
+        if not isinstance(btf, Btf):
+            raise KernelFault("bpf_obj_new needs the program's BTF")
+        return btf.size(type_id)
+
+    def _new_obj(self, kind: str, type_id: int, engine: Engine, by: str) -> int:
+        size = self._type_size(type_id)  # do_misc_fixups passes the size; the loader keeps the type id
+        region = self.memory.map(f"{kind} (btf type {type_id})", "object", bytes(max(size, 1)))
+        self._allocs[region.base] = _Alloc(region, kind)
+        region.resource = self._acquire(kind, region.base, engine, by).id
+        return region.base
+
+    def _drop_obj(self, kind: str, addr: int, engine: Engine, by: str) -> int:
+        res = self._release(kind, addr, engine, by)
+        alloc = self._allocs.get(addr)
+        if alloc is not None and res is not None:
+            alloc.refs -= 1
+            if alloc.refs == 0:
+                self._watch_freed(alloc.region, res)
+        return 0
+
+
+# -- maps (kernel/bpf/helpers.c, arraymap.c, hashtab.c) ---------------------------------------
+
+
+@_helper("map_lookup_elem")
+def _map_lookup_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    state = k._map(a[0])
+    return state.lookup(k.memory.read(a[1], state.mdef.key_size))
+
+
+@_helper("map_update_elem")
+def _map_update_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    state = k._map(a[0])
+    key = k.memory.read(a[1], state.mdef.key_size)
+    return state.update(key, k.memory.read(a[2], state.mdef.value_size), a[3]) & MASK64
+
+
+@_helper("map_delete_elem")
+def _map_delete_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    state = k._map(a[0])
+    return state.delete(k.memory.read(a[1], state.mdef.key_size)) & MASK64
+
+
+@_helper("for_each_map_elem")
+def _for_each_map_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # bpf_for_each_array_elem / bpf_for_each_hash_elem: callback(map, key, value, ctx); 1 stops
+    if a[3]:
+        return _neg(EINVAL)
+    state = k._map(a[0])
+    done = 0
+    for key in state.all_keys():
+        value = state.lookup(key)
+        if not value:
+            continue
+        key_region = k.memory.map("for_each key", "mem", key, writable=False)
+        done += 1
+        if e.invoke(a[1], (a[0], key_region.base, value, a[2], 0)):
+            break
+    return done
+
+
+# -- time, randomness, the current task (kernel/bpf/helpers.c) ---------------------------------
+
+
+@_helper("ktime_get_ns")
+@_helper("ktime_get_boot_ns")
+@_helper("ktime_get_coarse_ns")
+@_helper("ktime_get_tai_ns")
+def _ktime(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._clock += KTIME_STEP
+    return k._clock
+
+
+@_helper("get_prandom_u32")
+def _prandom(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    x = k._random  # xorshift32: deterministic stand-in for bpf_user_rnd_u32
+    x ^= (x << 13) & 0xFFFFFFFF
+    x ^= x >> 17
+    x ^= (x << 5) & 0xFFFFFFFF
+    k._random = x
+    return x
+
+
+@_helper("get_smp_processor_id")
+@_helper("get_numa_node_id")
+def _cpu0(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return 0
+
+
+@_helper("get_current_pid_tgid")
+def _pid_tgid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return (CURRENT_PID << 32) | CURRENT_PID
+
+
+@_helper("get_current_uid_gid")
+def _uid_gid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return 0  # root runs the test
+
+
+@_helper("get_current_comm")
+def _comm(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    size = a[1] & 0xFFFFFFFF
+    if size:
+        k.memory.write(a[0], b"bakeoff".ljust(16, b"\0")[:size][:-1] + b"\0")
+    return 0
+
+
+@_helper("get_current_task")
+@_helper("get_current_task_btf")
+def _current_task(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    assert k.objects.current is not None
+    return k.objects.current.addr
+
+
+@_helper("get_current_cgroup_id")
+def _current_cgroup_id(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return ROOT_CGROUP_ID
+
+
+@_helper("trace_printk")
+def _trace_printk(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    fmt = k.memory.read(a[0], a[1] & 0xFFFFFFFF).split(b"\0", 1)[0].decode("latin-1")
+    k.trace.append(fmt)
+    return len(fmt)
+
+
+@_helper("skb_load_bytes")
+def _skb_load_bytes(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    span = k.packet()
+    off, length = _s32(a[1]), a[3] & 0xFFFFFFFF
+    if span is None or off < 0 or off + length > span[1]:
+        if length:
+            k.memory.write(a[2], bytes(length))  # the kernel clears the buffer on failure
+        return _neg(EFAULT)
+    k.memory.write(a[2], k.memory.read(span[0] + off, length))
+    return 0
+
+
+@_helper("loop")
+def _loop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel/bpf/bpf_iter.c bpf_loop: callback(i, ctx); a nonzero return stops after i + 1
+    nr, flags = a[0] & 0xFFFFFFFF, a[3]
+    if flags:
+        return _neg(EINVAL)
+    if nr > BPF_MAX_LOOPS:
+        return _neg(E2BIG)
+    for i in range(nr):
+        if e.invoke(a[1], (i, a[2], 0, 0, 0)):
+            return i + 1
+    return nr
+
+
+# -- locks and sections -----------------------------------------------------------------------
+
+
+@_helper("spin_lock")
+def _spin_lock(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k.memory.store(a[0], 4, 1)
+    k._acquire("spin_lock", a[0], e, "bpf_spin_lock")
+    return 0
+
+
+@_helper("spin_unlock")
+def _spin_unlock(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k.memory.store(a[0], 4, 0)
+    k._release("spin_lock", a[0], e, "bpf_spin_unlock")
+    return 0
+
+
+def _section(kind: str, enter: str, leave: str) -> None:
+    """A nesting section (RCU read side, preemption off): each level is one ledger entry."""
+
+    def on_enter(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+        k._acquire(kind, 0, e, enter)
+        return 0
+
+    def on_leave(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+        k._release(kind, 0, e, leave)
+        return 0
+
+    _KFUNCS[enter] = on_enter
+    _KFUNCS[leave] = on_leave
+
+
+_section("rcu", "bpf_rcu_read_lock", "bpf_rcu_read_unlock")
+_section("preempt", "bpf_preempt_disable", "bpf_preempt_enable")
+
+
+@_kfunc("bpf_local_irq_save")
+def _irq_save(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k.memory.store(a[0], 8, 0x246)  # the saved flags (IF set), opaque to the program
+    k._acquire("irq", a[0], e, "bpf_local_irq_save")
+    return 0
+
+
+@_kfunc("bpf_local_irq_restore")
+def _irq_restore(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._release("irq", a[0], e, "bpf_local_irq_restore")
+    return 0
+
+
+# -- allocated objects (kernel/bpf/helpers.c bpf_obj_new_impl and friends) -----------------------
+
+
+@_kfunc("bpf_obj_new_impl")
+def _obj_new(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return k._new_obj("obj", a[0] & 0xFFFFFFFF, e, "bpf_obj_new_impl")
+
+
+@_kfunc("bpf_percpu_obj_new_impl")
+def _percpu_obj_new(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return k._new_obj("percpu_obj", a[0] & 0xFFFFFFFF, e, "bpf_percpu_obj_new_impl")
+
+
+@_kfunc("bpf_obj_drop_impl")
+def _obj_drop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return k._drop_obj("obj", a[0], e, "bpf_obj_drop_impl")
+
+
+@_kfunc("bpf_percpu_obj_drop_impl")
+def _percpu_obj_drop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return k._drop_obj("percpu_obj", a[0], e, "bpf_percpu_obj_drop_impl")
+
+
+@_kfunc("bpf_refcount_acquire_impl")
+def _refcount_acquire(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # refcount_inc_not_zero: NULL once the object is gone
+    alloc = k._allocs.get(a[0])
+    if alloc is None or alloc.refs == 0:
+        gone = [r for r in k.ledger.resources if r.kind == "obj" and r.handle == a[0]]
+        if gone:
+            k.ledger.use(gone[-1], e.pc, "bpf_refcount_acquire_impl")
+        return 0
+    alloc.refs += 1
+    k._acquire("obj", a[0], e, "bpf_refcount_acquire_impl")
+    return a[0]
+
+
+# -- tasks and cgroups (kernel/bpf/helpers.c) -----------------------------------------------------
+
+
+@_kfunc("bpf_task_from_pid", "bpf_task_from_vpid")
+def _task_from_pid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    task = k.objects.find_task(_s32(a[0]))
+    if task is None:
+        return 0
+    k._acquire("task", task.addr, e, "bpf_task_from_pid")
+    return task.addr
+
+
+@_kfunc("bpf_task_acquire")
+def _task_acquire(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._acquire("task", a[0], e, "bpf_task_acquire")
+    return a[0]
+
+
+@_kfunc("bpf_task_release")
+def _task_release(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._release("task", a[0], e, "bpf_task_release")
+    return 0
+
+
+@_kfunc("bpf_cgroup_from_id")
+def _cgroup_from_id(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    cgrp = k.objects.cgroups.get(a[0])
+    if cgrp is None:
+        return 0
+    k._acquire("cgroup", cgrp.addr, e, "bpf_cgroup_from_id")
+    return cgrp.addr
+
+
+@_kfunc("bpf_cgroup_acquire")
+def _cgroup_acquire(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._acquire("cgroup", a[0], e, "bpf_cgroup_acquire")
+    return a[0]
+
+
+@_kfunc("bpf_cgroup_ancestor")
+def _cgroup_ancestor(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # every declared cgroup is a child of the root: level 0 is the root, its own level is itself
+    cgrp = k.objects.by_address(a[0])
+    level = _s32(a[1])
+    if cgrp is None or cgrp.kind != "cgroup":
+        return 0
+    own_level = int.from_bytes(k.memory.read(a[0] + _cgroup_level_offset(), 4), "little", signed=True)
+    if level == own_level:
+        target = cgrp
+    elif level == 0:
+        target = k.objects.cgroups[ROOT_CGROUP_ID]
+    else:
+        return 0
+    k._acquire("cgroup", target.addr, e, "bpf_cgroup_ancestor")
+    return target.addr
+
+
+def _cgroup_level_offset() -> int:
+    from framework.kernel.objects import cgroup_layout
+
+    return cgroup_layout()[0]
+
+
+@_kfunc("bpf_cgroup_release")
+def _cgroup_release(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._release("cgroup", a[0], e, "bpf_cgroup_release")
+    return 0
+
+
+@_kfunc("bpf_cpumask_create")
+def _cpumask_create(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    region = k.memory.map("cpumask", "object", bytes(16))
+    region.resource = k._acquire("cpumask", region.base, e, "bpf_cpumask_create").id
+    return region.base
+
+
+@_kfunc("bpf_cpumask_release")
+def _cpumask_release(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._release("cpumask", a[0], e, "bpf_cpumask_release")
+    return 0
+
+
+# -- sockets (net/core/filter.c bpf_sk_lookup_tcp / bpf_sk_release) --------------------------------
+
+
+def _sk_lookup(k: EmulatedKernel, a: Sequence[int], e: Engine, proto: str, by: str) -> int:
+    size, flags = a[2] & 0xFFFFFFFF, a[4]
+    if flags:
+        return 0
+    if size == 12:  # sizeof(tuple->ipv4)
+        t = k.memory.read(a[1], 12)
+        family, saddr, daddr, sport, dport = "ipv4", t[0:4], t[4:8], t[8:10], t[10:12]
+    elif size == 36:  # sizeof(tuple->ipv6)
+        t = k.memory.read(a[1], 36)
+        family, saddr, daddr, sport, dport = "ipv6", t[0:16], t[16:32], t[32:34], t[34:36]
+    else:
+        return 0
+    sock = k.objects.find_socket(
+        proto, family, daddr, int.from_bytes(dport, "big"), saddr, int.from_bytes(sport, "big")
+    )
+    if sock is None:
+        return 0
+    k._acquire("socket", sock.addr, e, by)
+    return sock.addr
+
+
+@_helper("sk_lookup_tcp")
+def _sk_lookup_tcp(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _sk_lookup(k, a, e, "tcp", "bpf_sk_lookup_tcp")
+
+
+@_helper("skc_lookup_tcp")
+def _skc_lookup_tcp(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _sk_lookup(k, a, e, "tcp", "bpf_skc_lookup_tcp")
+
+
+@_helper("sk_lookup_udp")
+def _sk_lookup_udp(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _sk_lookup(k, a, e, "udp", "bpf_sk_lookup_udp")
+
+
+@_helper("sk_release")
+def _sk_release(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k._release("socket", a[0], e, "bpf_sk_release")
+    return 0
+
+
+# -- ring buffers and dynptrs (kernel/bpf/ringbuf.c, helpers.c) ---------------------------------------
+
+
+@_helper("ringbuf_reserve")
+def _ringbuf_reserve(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    state = k._map(a[0])
+    size = a[1]
+    if a[2] or not state.is_ringbuf or size > state.mdef.max_entries or not state.ring_reserve(size):
+        return 0
+    region = k.memory.map(f"ringbuf {state.mdef.name} record", "object", bytes(max(size, 1)))
+    region.resource = k._acquire("ringbuf", region.base, e, "bpf_ringbuf_reserve").id
+    return region.base
+
+
+def _ringbuf_commit(k: EmulatedKernel, addr: int, e: Engine, by: str) -> int:
+    res = k._release("ringbuf", addr, e, by)
+    region = k.memory.region_at(addr)
+    if region is not None and res is not None and region.base == addr:
+        k._watch_freed(region, res)
+    return 0
+
+
+@_helper("ringbuf_submit")
+def _ringbuf_submit(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _ringbuf_commit(k, a[0], e, "bpf_ringbuf_submit")
+
+
+@_helper("ringbuf_discard")
+def _ringbuf_discard(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _ringbuf_commit(k, a[0], e, "bpf_ringbuf_discard")
+
+
+@_helper("ringbuf_output")
+def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    state = k._map(a[0])
+    k.memory.read(a[1], a[2] & 0xFFFFFFFF)
+    return 0 if state.is_ringbuf and state.ring_reserve(a[2]) else _neg(11)  # -EAGAIN when full
+
+
+def _dynptr_write(k: EmulatedKernel, ptr: int, data: int, size: int, kind: int) -> None:
+    k.memory.write(
+        ptr, data.to_bytes(8, "little") + ((kind << DYNPTR_TYPE_SHIFT) | size).to_bytes(4, "little") + bytes(4)
+    )
+
+
+def _dynptr_read(k: EmulatedKernel, ptr: int) -> tuple[int, int, int]:
+    raw = k.memory.read(ptr, 16)
+    data = int.from_bytes(raw[0:8], "little")
+    word = int.from_bytes(raw[8:12], "little")
+    return data, word & DYNPTR_SIZE_MASK, int.from_bytes(raw[12:16], "little")
+
+
+@_helper("ringbuf_reserve_dynptr")
+def _ringbuf_reserve_dynptr(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # the dynptr needs submit/discard even when the reservation fails (it is then NULL)
+    state = k._map(a[0])
+    size, ptr = a[1] & 0xFFFFFFFF, a[3]
+    k._acquire("ringbuf_dynptr", ptr, e, "bpf_ringbuf_reserve_dynptr")
+    if a[2]:
+        _dynptr_write(k, ptr, 0, 0, 0)
+        return _neg(EINVAL)
+    if size > DYNPTR_SIZE_MASK or not state.is_ringbuf or not state.ring_reserve(size):
+        _dynptr_write(k, ptr, 0, 0, 0)
+        return _neg(E2BIG if size > DYNPTR_SIZE_MASK else ENOMEM)
+    region = k.memory.map(f"ringbuf {state.mdef.name} record", "object", bytes(max(size, 1)))
+    _dynptr_write(k, ptr, region.base, size, DYNPTR_RINGBUF)
+    return 0
+
+
+def _ringbuf_dynptr_commit(k: EmulatedKernel, a: Sequence[int], e: Engine, by: str) -> int:
+    data, _size, _off = _dynptr_read(k, a[0])
+    res = k._release("ringbuf_dynptr", a[0], e, by)
+    region = k.memory.region_at(data) if data else None
+    if region is not None and res is not None:
+        k._watch_freed(region, res)
+    _dynptr_write(k, a[0], 0, 0, 0)
+    return 0
+
+
+@_helper("ringbuf_submit_dynptr")
+def _ringbuf_submit_dynptr(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _ringbuf_dynptr_commit(k, a, e, "bpf_ringbuf_submit_dynptr")
+
+
+@_helper("ringbuf_discard_dynptr")
+def _ringbuf_discard_dynptr(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _ringbuf_dynptr_commit(k, a, e, "bpf_ringbuf_discard_dynptr")
+
+
+@_helper("dynptr_from_mem")
+def _dynptr_from_mem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    size = a[1] & 0xFFFFFFFF
+    if a[2] or size > DYNPTR_SIZE_MASK:
+        _dynptr_write(k, a[3], 0, 0, 0)
+        return _neg(EINVAL if a[2] else E2BIG)
+    _dynptr_write(k, a[3], a[0], size, DYNPTR_LOCAL)
+    return 0
+
+
+@_helper("dynptr_data")
+def _dynptr_data(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    data, size, off = _dynptr_read(k, a[0])
+    offset, length = a[1] & 0xFFFFFFFF, a[2] & 0xFFFFFFFF
+    if not data or offset + length > size:
+        return 0
+    return data + off + offset
+
+
+@_helper("dynptr_read")
+def _dynptr_read_helper(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    data, size, off = _dynptr_read(k, a[2])
+    length, offset = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF
+    if not data or offset + length > size:
+        return _neg(EINVAL if not data else E2BIG)
+    k.memory.write(a[0], k.memory.read(data + off + offset, length))
+    return 0
+
+
+@_helper("dynptr_write")
+def _dynptr_write_helper(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    data, size, off = _dynptr_read(k, a[0])
+    offset, length = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF
+    if not data or offset + length > size:
+        return _neg(EINVAL if not data else E2BIG)
+    k.memory.write(data + off + offset, k.memory.read(a[2], length))
+    return 0
+
+
+@_kfunc("bpf_dynptr_size")
+def _dynptr_size(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return _dynptr_read(k, a[0])[1]
+
+
+# -- numeric iterators (kernel/bpf/bpf_iter.c bpf_iter_num_*) -------------------------------------------
+
+
+@_kfunc("bpf_iter_num_new")
+def _iter_num_new(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # struct bpf_iter_num_kern { int cur; int end; }: cur starts one before `start`
+    it, start, end = a[0], _s32(a[1]), _s32(a[2])
+    k._acquire("iter_num", it, e, "bpf_iter_num_new")  # destroy is due even when new fails
+    if start > end:
+        k.memory.write(it, bytes(8))
+        return _neg(EINVAL)
+    if end - start > BPF_MAX_LOOPS:
+        k.memory.write(it, bytes(8))
+        return _neg(E2BIG)
+    k.memory.write(it, (start - 1).to_bytes(4, "little", signed=True) + end.to_bytes(4, "little", signed=True))
+    return 0
+
+
+@_kfunc("bpf_iter_num_next")
+def _iter_num_next(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    raw = k.memory.read(a[0], 8)
+    cur, end = int.from_bytes(raw[0:4], "little", signed=True), int.from_bytes(raw[4:8], "little", signed=True)
+    if cur + 1 >= end:
+        k.memory.write(a[0], bytes(8))
+        return 0
+    k.memory.write(a[0], (cur + 1).to_bytes(4, "little", signed=True))
+    return a[0]  # &s->cur
+
+
+@_kfunc("bpf_iter_num_destroy")
+def _iter_num_destroy(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    k.memory.write(a[0], bytes(8))
+    k._release("iter_num", a[0], e, "bpf_iter_num_destroy")
+    return 0
