@@ -46,9 +46,8 @@ def _one(programs: tuple[Program, ...], name: str | None, path: str) -> Program:
 
 
 def corpus_objects(root: Path = CORPUS) -> list[Path]:
-    """The corpus: every object under programs/obj and every assembly file under programs/asm."""
-    found = sorted((root / "obj").glob("*.o")) + sorted((root / "asm").glob("*.s"))
-    return found
+    """The corpus: every object under programs/obj (assembly sources are built into objects there too)."""
+    return sorted((root / "obj").glob("*.o"))
 
 
 def _paths(given: Sequence[str]) -> list[str]:

@@ -1,0 +1,212 @@
+"""The command line as a user runs it: output, JSON keys, exit statuses, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import struct
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from framework import cli
+from framework.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+OBJ = ROOT / "programs" / "obj"
+
+
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(argv)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_error_line(code: int, err: str, path: str, where: str | None = None) -> None:
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith(f"bakeoff: error: {path}:"), lines[0]
+    assert "Traceback" not in err
+    if where is not None:
+        assert where in lines[0], lines[0]
+
+
+def test_disasm_lists_functions_line_info_and_kfuncs(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["disasm", str(OBJ / "throw_bounds_cb.o")], capsys)
+    assert code == 0, err
+    assert "<bounds_check>: (global)" in out
+    assert "<bounds_error>: (global, exception callback)" in out
+    assert "call 0x0 <bpf_throw>" in out
+    assert "; bpf_throw(ERR_TRUNCATED);" in out
+
+
+def test_disasm_selects_one_program(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["disasm", str(OBJ / "basic_throw.o"), "--program", "throw_static"], capsys)
+    assert code == 0
+    assert "program throw_static" in out
+    assert "program throw_no_cb" not in out
+
+
+def test_disasm_unknown_program_is_bad_input(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "basic_throw.o")
+    code, _, err = run(["disasm", path, "--program", "nope"], capsys)
+    assert_one_error_line(code, err, path, "no program named 'nope'")
+
+
+def test_strategies_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["strategies", "--json"], capsys)
+    assert code == 0
+    rows = json.loads(out)
+    assert {"name", "version", "summary", "origin"} == set(rows[0])
+    assert any(r["name"] == "stock" and r["origin"] == "built-in" for r in rows)
+
+
+def test_run_writes_listings_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["run", str(OBJ / "basic_throw.o"), "--out", str(tmp_path), "--json"], capsys)
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {r["program"] for r in rows} == {"throw_no_cb", "throw_static", "assert_range"}
+    assert json.loads((tmp_path / "programs.json").read_text()) == rows
+    listing = tmp_path / "listings" / "stock" / "basic_throw.throw_static.txt"
+    assert "<throw_static>" in listing.read_text()
+
+
+def test_default_run_covers_the_whole_corpus(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["run", "--json"], capsys)
+    assert code == 0
+    objects = {Path(r["object"]).name for r in json.loads(out)}
+    assert objects == {p.name for p in OBJ.glob("*.o")}
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = str(tmp_path / "nothing.o")
+    code, _, err = run(["disasm", path], capsys)
+    assert_one_error_line(code, err, path)
+
+
+def test_truncated_elf(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "cut.o"
+    path.write_bytes((OBJ / "basic_throw.o").read_bytes()[:200])
+    code, _, err = run(["disasm", str(path)], capsys)
+    assert_one_error_line(code, err, str(path))
+
+
+def test_non_bpf_elf(capsys: pytest.CaptureFixture[str]) -> None:
+    true = shutil.which("true") or "/bin/true"
+    code, _, err = run(["disasm", true], capsys)
+    assert_one_error_line(code, err, true)
+
+
+def _text_section_offset(data: bytes, name: bytes) -> int:
+    """File offset of a section's bytes, read straight from the ELF64 headers."""
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    strtab_off = struct.unpack_from("<Q", data, shoff + shstrndx * shentsize + 0x18)[0]
+    for i in range(shnum):
+        hdr = shoff + i * shentsize
+        name_off = struct.unpack_from("<I", data, hdr)[0]
+        end = data.index(b"\0", strtab_off + name_off)
+        if data[strtab_off + name_off : end] == name:
+            return int(struct.unpack_from("<Q", data, hdr + 0x18)[0])
+    raise AssertionError(name)
+
+
+def test_unknown_opcode_names_section_and_offset(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = bytearray((OBJ / "basic_throw.o").read_bytes())
+    at = _text_section_offset(bytes(data), b"tc")
+    data[at + 8] = 0x01  # class LD, mode IMM, size W: not an instruction
+    path = tmp_path / "bad_opcode.o"
+    path.write_bytes(bytes(data))
+    code, _, err = run(["disasm", str(path)], capsys)
+    assert_one_error_line(code, err, str(path), f"{path}:tc:0x8")
+    assert "unknown opcode 0x01" in err
+
+
+def test_garbage_assembly_names_the_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "bad.s"
+    path.write_text("# program: p\n# type: tc\np:\n\tr0 = 0\n\tr0 +== r1\n\texit\n")
+    code, _, err = run(["disasm", str(path)], capsys)
+    assert_one_error_line(code, err, str(path), f"{path}:5")
+
+
+def test_unknown_kfunc_in_assembly(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "kf.s"
+    path.write_text("# program: p\n# type: tc\n# kfunc: bpf_no_such_thing\np:\n\tcall bpf_no_such_thing\n\texit\n")
+    code, _, err = run(["disasm", str(path)], capsys)
+    assert_one_error_line(code, err, str(path), "bpf_no_such_thing")
+
+
+def test_internal_error_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(program: object) -> str:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("framework.listing.listing", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["disasm", str(OBJ / "basic_throw.o")])
+
+
+# ---------------------------------------------------------------- property: mutated input
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_objects_load_or_fail_in_one_line(
+    data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    objects = sorted(OBJ.glob("*.o"))
+    source = data.draw(st.sampled_from(objects), label="object")
+    blob = bytearray(source.read_bytes())
+    how = data.draw(st.sampled_from(["flip", "truncate", "splice"]), label="mutation")
+    if how == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            at = data.draw(st.integers(0, len(blob) - 1))
+            blob[at] = data.draw(st.integers(0, 255))
+    elif how == "truncate":
+        del blob[data.draw(st.integers(0, len(blob) - 1)) :]
+    else:
+        at = data.draw(st.integers(0, len(blob) - 1))
+        blob[at:at] = data.draw(st.binary(min_size=1, max_size=32))
+    path = tmp_path / "mutant.o"
+    path.write_bytes(bytes(blob))
+    code, _, err = run(["disasm", str(path)], capsys)
+    if code != 0:
+        assert_one_error_line(code, err, str(path))
+
+
+ASM = """# program: p
+# type: tc
+p:
+\tr1 = 1
+\tif r1 > 2 goto out
+\tr0 = *(u32 *)(r10 - 4)
+\tlock *(u64 *)(r10 - 8) += r1
+out:
+\tr0 = 0
+\texit
+"""
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_mutated_assembly_loads_or_fails_at_a_line(
+    data: st.DataObject, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = list(ASM)
+    for _ in range(data.draw(st.integers(1, 4))):
+        at = data.draw(st.integers(0, len(text) - 1))
+        text[at] = data.draw(st.sampled_from([*list("r0123456789+-*/=<>()[]:#x lwgotif\t\n"), "", "ll", "0x"]))
+    path = tmp_path / "mutant.s"
+    path.write_text("".join(text))
+    code, _, err = run(["disasm", str(path)], capsys)
+    if code != 0:
+        assert_one_error_line(code, err, str(path))
+
+
+def test_corpus_is_found_from_the_package() -> None:
+    assert cli.corpus_objects(), "programs/obj is empty"
