@@ -39,3 +39,37 @@ def test_written_truth_reloads_without_disagreement(tmp_path: Path) -> None:
     assert read_kernel_truth(copy)["throw_no_cb"]["retval"] == {"eth_short": 64, "ipv4_tcp": 0}
     assert copy.read_text().startswith(src.read_text().splitlines()[0])  # the leading comment survives
     assert check_corpus_truth([copy]) == []
+
+
+def _stock_cases() -> list[tuple[Path, str]]:
+    import tomllib
+
+    cases = []
+    for manifest in MANIFESTS:
+        for program in tomllib.loads(manifest.read_text()).get("program", ()):
+            stock = program.get("expect", {}).get("stock", {})
+            if stock.get("source") == "kernel":
+                cases.append((manifest, program["name"]))
+    return cases
+
+
+STOCK = _stock_cases()
+
+
+@pytest.mark.parametrize(("manifest", "name"), STOCK, ids=[f"{m.stem}:{n}" for m, n in STOCK])
+def test_our_loader_meets_the_manifests_kernel_expectations(manifest: Path, name: str) -> None:
+    """Every `[program.expect.stock]` with source = "kernel", exception callbacks included."""
+    import tomllib
+
+    from framework.oracle.manifest import corpus_entries
+    from framework.oracle.record import record
+
+    spec = next(p for p in tomllib.loads(manifest.read_text())["program"] if p["name"] == name)
+    expect = spec["expect"]["stock"]
+    entry = next(e for e in corpus_entries(manifest) if e.program.name == name)
+    rec = record(entry.program, entry.inputs, batches=1, repeat=1)
+    assert rec.verdict == expect["verdict"], rec.log[-2000:]
+    if "message" in expect:
+        assert rec.message is not None and expect["message"] in rec.log
+    got = {run.input: run.retval for run in rec.runs}
+    assert {k: got.get(k) for k in expect.get("retval", {})} == expect.get("retval", {})
