@@ -153,3 +153,19 @@ def test_jited_line_info_maps_into_the_image() -> None:
     missing = {line.insn_off for line in rec.jited_lines} - {insn for insn, _ in offsets}
     assert missing <= {0}
     assert sum(rec.jited_func_lens) == rec.bytes_jited
+
+
+@pytest.mark.kernel
+@pytest.mark.usefixtures("bpf")
+def test_ctrl_c_during_a_test_run_closes_everything(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = sys_.loaded_prog_ids()
+
+    def interrupted(*args: object, **kwargs: object) -> sys_.TestRun:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys_, "prog_test_run", interrupted)
+    rodata = MapDef(".rodata", "array", 4, 4, 1, section=".rodata", initial=struct.pack("<I", 1))
+    prog = _program("ctrl_c", ["ld_pseudo r1, 6, 0, 0", "r0 = *(u32 *)(r1 + 0)", "exit"], maps=(rodata,))
+    with pytest.raises(KeyboardInterrupt):
+        record(prog, (PKT,))
+    assert sys_.loaded_prog_ids() == before
