@@ -1,9 +1,10 @@
 """Conformance mode: run bpf_conformance cases on the JIT, with the suite's harness conventions.
 
 R1 = the case's memory, R2 = its length (0 and 0 without memory); every subprog
-gets the suite's 512-byte stack; helper 5 (also through `callx`) returns 0
-without effect. Before the JIT, the division guards and the cmpxchg zero
-extension are applied (`framework.jit.fixups`), as the kernel's fixups would.
+gets the suite's 512-byte stack; helper 5 (also through `callx`) returns
+without effect, r0 = r1, as `framework.kernel.harness.ConformanceKernel` does.
+Before the JIT, the division guards and the cmpxchg zero extension are applied
+(`framework.jit.fixups`), as the kernel's fixups would.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def subprog_bounds(slots: Slots) -> list[tuple[int, int]]:
 
 
 def _harness_helper(call: ServiceCall) -> int:
-    return 0
+    return call.args[0]
 
 
 def run_case(case: ConformanceCase) -> CaseResult:
