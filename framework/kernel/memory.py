@@ -119,11 +119,24 @@ class AddressSpace:
                 return region
         return None
 
+    def _below(self, addr: int) -> Region | None:
+        at = bisect.bisect_right(self._bases, addr) - 1
+        return self._regions[at] if at >= 0 else None
+
     def _find(self, addr: int, size: int, write: bool) -> Region:
         region = self.region_at(addr)
         if region is None:
+            verb = "write" if write else "read"
+            below = self._below(addr)
+            if below is not None and addr - below.end < PAGE:
+                raise Fault(
+                    addr,
+                    size,
+                    f"{verb} of {size} bytes at 0x{addr:x} runs past the end of {below.name} "
+                    f"(offset {addr - below.base}, size {len(below.data)})",
+                )
             what = "NULL pointer dereference" if addr < PAGE else "unmapped address"
-            raise Fault(addr, size, f"{'write' if write else 'read'} of {size} bytes at 0x{addr:x}: {what}")
+            raise Fault(addr, size, f"{verb} of {size} bytes at 0x{addr:x}: {what}")
         if addr + size > region.end:
             raise Fault(
                 addr,

@@ -112,7 +112,7 @@ class _Frame:
     caller_fp: int
     call_pc: int
     subprog: str
-    may_goto: int = BPF_MAX_LOOPS
+    may_goto: int
 
 
 class _Throw(Exception):
@@ -152,6 +152,7 @@ class Interpreter:
         conformance: bool = False,
         unwinder: Unwinder | None = None,
         max_insns: int = 200_000_000,
+        may_goto_budget: int = BPF_MAX_LOOPS,
     ) -> None:
         self.slots = slots
         self.kernel = kernel
@@ -161,6 +162,7 @@ class Interpreter:
         self.conformance = conformance
         self.unwinder = unwinder
         self.max_insns = max_insns
+        self.may_goto_budget = may_goto_budget
         self.r = [0] * 11
         self.frames: list[_Frame] = []
         self.count = 0
@@ -205,7 +207,7 @@ class Interpreter:
         self.high_water = 0
         self._ensure_stack(0)
         self.r[10] = STACK_TOP
-        self.frames.append(_Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry)))
+        self.frames.append(_Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), self.may_goto_budget))
         self._used[0] = 0
         threw = False
         cookie: int | None = None
@@ -275,7 +277,7 @@ class Interpreter:
             return
         # the callback runs on the boundary's frame (x86 JIT emit_prologue for exception_cb)
         main = self.frames[0]
-        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name)
+        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name, self.may_goto_budget)
         self.r[1] = throw.cookie & MASK64
         self.r[10] = STACK_TOP
         self._loop(cb.start)
@@ -301,7 +303,8 @@ class Interpreter:
             raise _Bad(f"the call stack of {depth + 1} frames is too deep")
         self._ensure_stack(depth)
         r = self.r
-        self.frames.append(_Frame(return_pc, (r[6], r[7], r[8], r[9]), r[10], call_pc, self._subprog_name(target)))
+        name = self._subprog_name(target)
+        self.frames.append(_Frame(return_pc, (r[6], r[7], r[8], r[9]), r[10], call_pc, name, self.may_goto_budget))
         self._used[depth] = 0
         r[10] = STACK_TOP - depth * STACK_STRIDE
 
