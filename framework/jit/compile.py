@@ -21,11 +21,12 @@ from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import x86
 from framework.jit.image import FrameLayout, NativeImage
-from framework.jit.lower import LOWER, Back, Branch, CallTo, Item, JitError, Resolver
+from framework.jit.lower import LOWER, Back, Branch, Item, JitError, JumpTo, Resolver
 from framework.jit.x86 import X86_REG_R12
 
 CODE_BASE = 0x1000_0000  # the machine's code region (Linux's images live at 0xffffffffa...)
 _RSP = _R.RSP
+RETURN_THUNK = 0x0800_4900  # the machine's __x86_return_thunk (a `ret`)
 MAX_PASSES = 20  # bpf_int_jit_compile's MAX_PASSES, before jmp padding kicks in
 _EXTRA_PASSES = 40  # Linux then pads jumps; we only allow more passes and say so
 
@@ -55,6 +56,7 @@ class _Pass:
     bmi2: bool
     subprog_address: Callable[[int], int]
     resolve: Resolver
+    return_thunk: int | None = None
     proglen: int = 0
     cleanup_addr: int = 0
     seen_exit: bool = False
@@ -77,8 +79,9 @@ def _encode_items(items: Sequence[Item], ip: int, enc: Encoder) -> bytes:
             ins = Instruction.create_branch(code, here + size + item.offset)
         elif isinstance(item, Back):
             ins = Instruction.create_branch(item.code, starts[item.to])
+        elif isinstance(item, JumpTo):
+            ins = Instruction.create_branch(Code.JMP_REL32_64, item.target)
         else:
-            assert isinstance(item, CallTo)
             ins = Instruction.create_branch(Code.CALL_REL32_64, item.target)
         enc.encode(ins, here)
         out += enc.take_buffer()
@@ -126,6 +129,7 @@ def _jit_subprog(
     depth: int,
     boundary: bool,
     bmi2: bool,
+    return_thunk: int | None,
     address: int,
     subprog_address: Callable[[int], int],
     resolve: Resolver,
@@ -146,7 +150,7 @@ def _jit_subprog(
     limit = MAX_PASSES + _EXTRA_PASSES
     while True:
         passes += 1
-        st = _Pass(addrs, sub.start, callee_regs, boundary, bmi2, subprog_address, resolve)
+        st = _Pass(addrs, sub.start, callee_regs, boundary, bmi2, subprog_address, resolve, return_thunk)
         st.cleanup_addr = addrs[-1]
         st.proglen = len(prologue)
         new = [0] * (n + 1)
@@ -195,14 +199,17 @@ def jit(
     resolver: Resolver | None = None,
     base: int = CODE_BASE,
     bmi2: bool = True,
+    return_thunk: int | None = RETURN_THUNK,
     exception_boundary: bool | None = None,
 ) -> NativeImage:
     """JIT a program the way Linux 6.18's x86 JIT would (no CFI, no IBT, no retpolines).
 
     `subprogs` defaults to one main program covering all slots; `stack_depths`
     to `default_stack_depth`; `exception_boundary` to "the program has an
-    exception callback". The resolver maps helper/kfunc calls, `callx` and
-    ld_imm64 pseudo sources to addresses or values.
+    exception callback". `return_thunk` is where emit_return jumps instead of
+    `ret` (X86_FEATURE_RETHUNK, on in the live kernel); None emits `ret`. The
+    resolver maps helper/kfunc calls, `callx` and ld_imm64 pseudo sources to
+    addresses or values.
     """
     subs = list(subprogs) if subprogs else [SubprogSpec("main", 0, len(slots))]
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in subs]
@@ -222,7 +229,9 @@ def jit(
     first = []
     for i, s in enumerate(subs):
         boundary = exception_boundary and i == 0
-        first.append(_jit_subprog(slots, s, i, depths[i], boundary, bmi2, base, subprog_address, resolve, None))
+        first.append(
+            _jit_subprog(slots, s, i, depths[i], boundary, bmi2, return_thunk, base, subprog_address, resolve, None)
+        )
     at = 0
     for i, (code, *_rest) in enumerate(first):
         entries[i] = at
@@ -237,7 +246,7 @@ def jit(
         boundary = exception_boundary and i == 0
         _, addrs, npass, pushes, body = first[i]
         code, addrs, _, _, _ = _jit_subprog(
-            slots, s, i, depths[i], boundary, bmi2, base + entries[i], subprog_address, resolve, addrs
+            slots, s, i, depths[i], boundary, bmi2, return_thunk, base + entries[i], subprog_address, resolve, addrs
         )
         parts.append(code)
         passes.append(npass)
@@ -268,4 +277,4 @@ def _x86_name(bpf: int) -> str:
     return {6: "rbx", 7: "r13", 8: "r14", 9: "r15", X86_REG_R12: "r12"}[bpf]
 
 
-__all__ = ["CODE_BASE", "SubprogSpec", "default_stack_depth", "jit"]
+__all__ = ["CODE_BASE", "RETURN_THUNK", "SubprogSpec", "default_stack_depth", "jit"]

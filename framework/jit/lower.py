@@ -4,8 +4,8 @@ Each function re-expresses one part of do_jit (arch/x86/net/bpf_jit_comp.c, Linu
 6.18) and returns a list of items: iced `Instruction`s, plus three placeholders the
 pass driver (`framework.jit.compile`) resolves once it knows where the code lands:
 `Branch` (a jump whose displacement do_jit computed from the previous pass's
-addrs), `Back` (a rel8 jump to an earlier item of the same sequence) and `CallTo`
-(a rel32 call to an absolute address).
+addrs), `Back` (a rel8 jump to an earlier item of the same sequence), `CallTo`
+and `JumpTo` (rel32 call / jmp to an absolute address).
 """
 
 from __future__ import annotations
@@ -47,7 +47,14 @@ class CallTo:
     target: int
 
 
-Item = Instruction | Branch | Back | CallTo
+@dataclass(frozen=True, slots=True)
+class JumpTo:
+    """`jmp rel32` to an absolute address (emit_jump, e.g. to the return thunk)."""
+
+    target: int
+
+
+Item = Instruction | Branch | Back | CallTo | JumpTo
 
 
 class JitError(Exception):
@@ -77,6 +84,7 @@ class Ctx(Protocol):
     bmi2: bool
     callee_regs: tuple[int, ...]  # BPF registers pushed after the frame (in push order)
     exception_boundary: bool
+    return_thunk: int | None  # emit_return: jmp to the return thunk, or a plain ret
 
     def subprog_address(self, pc: int) -> int:
         """The address of the subprog starting at `pc`."""
@@ -326,7 +334,10 @@ def lower_exit(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
     ctx.cleanup_addr = ctx.proglen
     out: list[Item] = [x86.pop(r) for r in reversed(ctx.callee_regs)]
     out.append(x86.i_0(Code.LEAVEQ))
-    out.append(x86.i_0(Code.RETNQ))  # emit_return without a return thunk
+    if ctx.return_thunk is None:  # emit_return
+        out.append(x86.i_0(Code.RETNQ))
+    else:
+        out.append(JumpTo(ctx.return_thunk))
     return out
 
 

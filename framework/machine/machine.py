@@ -128,6 +128,7 @@ class Machine:
         uc.mem_map(mm.STUB_BASE, mm.STUB_SIZE, UC_PROT_READ | UC_PROT_EXEC)
         stub = bytes([0xCC, 0xC3]) + bytes([0xF4]) * (mm.STUB_SLOT - 2)  # int3; ret; hlt...
         uc.mem_write(mm.STUB_BASE, stub * (mm.STUB_SIZE // mm.STUB_SLOT))
+        uc.mem_write(mm.RETURN_THUNK, bytes([0xC3, 0xCC]))  # __x86_return_thunk: ret; int3
         size = mm.round_page(max(len(image.code), 1))
         uc.mem_map(image.base, size, UC_PROT_READ | UC_PROT_EXEC)
         uc.mem_write(image.base, image.code)
@@ -137,7 +138,7 @@ class Machine:
         self._blocks: dict[int, int] = {}
         self._entries = {image.base + f.entry: f.rsp_below_entry for f in image.frames}
         self._st = _RunState()
-        ranges = [(image.base, image.base + len(image.code)), *count_ranges]
+        ranges = [(image.base, image.base + len(image.code)), (mm.RETURN_THUNK, mm.RETURN_THUNK + 1), *count_ranges]
         for lo, hi in ranges:
             uc.hook_add(UC_HOOK_BLOCK, self._on_block, begin=lo, end=hi - 1)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
@@ -276,9 +277,10 @@ class Machine:
         lo, hi = self.image.base, self.image.base + len(self.image.code)
 
         def on_code(uc: Any, address: int, size: int, _user: object) -> None:
-            counted[0] += 1
+            if lo <= address < hi or address == mm.RETURN_THUNK:
+                counted[0] += 1
 
-        handle = self.uc.hook_add(UC_HOOK_CODE, on_code, begin=lo, end=hi - 1)
+        handle = self.uc.hook_add(UC_HOOK_CODE, on_code)
         self.uc.ctl_flush_tb()  # hooks apply only to blocks translated after they are added
         try:
             self.run(args, entry)

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
-from framework.jit.compile import CODE_BASE
+from framework.jit.compile import CODE_BASE, RETURN_THUNK
 from framework.jit.lower import JitError
 
 PAGE = 0x1000
-__all__ = ["CODE_BASE", "StubResolver"]
+__all__ = ["CODE_BASE", "RETURN_THUNK", "StubResolver"]
 
 STUB_BASE = 0x0800_0000  # trap stubs: `int3; ret` per service
 STUB_SLOT = 16
@@ -24,6 +24,7 @@ HELPER_STUBS = STUB_BASE  # helper id N at HELPER_STUBS + 16 * N (ids < 512)
 KFUNC_STUBS = STUB_BASE + 0x2000  # kfunc index N (Program.kfuncs) at KFUNC_STUBS + 16 * N
 CALLX_STUB = STUB_BASE + 0x4000  # `callx`: helper number in r11
 RETURN_ADDRESS = STUB_BASE + 0x4800  # where the program returns to: emulation stops there
+assert RETURN_THUNK == STUB_BASE + 0x4900  # `ret`, counted like the program's code
 STUB_SIZE = 0x5000
 MAX_HELPERS = 512
 MAX_KFUNCS = 512

@@ -10,12 +10,19 @@ from iced_x86 import Decoder, Formatter, FormatterSyntax
 from framework.isa.decode import Slots
 from framework.isa.llvm_asm import assemble
 from framework.isa.opcodes import Kind
-from framework.jit import LOWER, JitError, SubprogSpec, jit
+from framework.jit import LOWER, JitError, NativeImage, SubprogSpec
+from framework.jit import jit as _jit
 from framework.jit import lower as lower_mod
 from framework.machine import StubResolver
 
 NOP5_NOP3 = "0f1f440000" + "0f1f00"
 PUSH_RBP_MOV = "55" + "4889e5"
+
+
+def jit(*args: object, **kw: object) -> NativeImage:
+    """The JIT with a plain `ret` (no return thunk), as emit_return emits without RETHUNK."""
+    kw.setdefault("return_thunk", None)
+    return _jit(*args, **kw)  # type: ignore[arg-type]
 
 
 def asm(*lines: str) -> Slots:
@@ -190,3 +197,11 @@ def test_unsupported_instructions_are_errors_with_a_pc() -> None:
     with pytest.raises(JitError) as info:
         jit(asm("r0 = 0", "call 1", "exit"), stack_depths=[0])  # no resolver for helper calls
     assert info.value.pc == 1
+
+
+def test_return_thunk_is_a_jmp_rel32() -> None:
+    from framework.jit import RETURN_THUNK
+
+    image = _jit(asm("r0 = 0", "exit"), stack_depths=[0])
+    last = list(Decoder(64, image.code, ip=image.base))[-1]
+    assert last.near_branch_target == RETURN_THUNK and last.len == 5
