@@ -155,6 +155,62 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _manifest_inputs(path: str) -> dict[str, tuple[Any, ...]]:
+    """Inputs the corpus manifest declares for the programs of `path` (none outside the corpus)."""
+    from framework.oracle.manifest import corpus_entries
+
+    target = Path(path).resolve()
+    for manifest in sorted(CORPUS.glob("*/*.toml")):
+        doc = manifest.read_text()
+        if target.name not in doc:
+            continue
+        entries = corpus_entries(manifest)
+        if entries and Path(entries[0].program.source).resolve() == target:
+            return {e.program.name: e.inputs for e in entries}
+    return {}
+
+
+def cmd_kernel_check(args: argparse.Namespace) -> int:
+    from framework.oracle.check import available, kernel_check, render, to_json
+    from framework.oracle.record import Input
+
+    reason = available()
+    if reason is not None:
+        print(f"bakeoff kernel-check: {reason}; nothing checked")
+        return EXIT_OK
+    records = []
+    for path in _paths(args.paths):
+        programs = _load(path)
+        if args.data_in:
+            try:
+                packet = Path(args.data_in).read_bytes()
+            except OSError as exc:
+                raise InputError(args.data_in, f"cannot read: {exc.strerror}") from None
+            inputs = {p.name: (Input(Path(args.data_in).name, packet),) for p in programs}
+        else:
+            inputs = {name: tuple(found[:1]) for name, found in _manifest_inputs(path).items()}
+        records += kernel_check(programs, inputs)
+    if args.json:
+        print(json.dumps([to_json(r) for r in records], indent=2))
+    else:
+        print(render(records))
+    return EXIT_OK
+
+
+def cmd_kernel_throw_cost(args: argparse.Namespace) -> int:
+    from framework.oracle.check import available
+    from framework.oracle.throw_family import throw_cost
+
+    reason = available()
+    if reason is not None:
+        print(f"bakeoff kernel-throw-cost: {reason}; nothing measured")
+        return EXIT_OK
+    result = throw_cost(args.out, batches=args.batches, repeat=args.repeat)
+    print(result.table)
+    print(f"\nwritten to {args.out}")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -179,6 +235,18 @@ def build_parser() -> argparse.ArgumentParser:
     strat = sub.add_parser("strategies", help="list the registered strategies")
     strat.add_argument("--json", action="store_true")
     strat.set_defaults(func=cmd_strategies)
+
+    kcheck = sub.add_parser("kernel-check", help="what the running kernel says of each program")
+    kcheck.add_argument("paths", nargs="*", metavar="PATH")
+    kcheck.add_argument("--data-in", metavar="FILE", help="packet to test-run (default: the manifest's first input)")
+    kcheck.add_argument("--json", action="store_true")
+    kcheck.set_defaults(func=cmd_kernel_check)
+
+    kcost = sub.add_parser("kernel-throw-cost", help="measure the stock throw on the running kernel, by depth")
+    kcost.add_argument("--out", default="reports/kernel", metavar="DIR")
+    kcost.add_argument("--batches", type=int, default=11, metavar="N")
+    kcost.add_argument("--repeat", type=int, default=1000, metavar="N")
+    kcost.set_defaults(func=cmd_kernel_throw_cost)
 
     for register in EXTRA_COMMANDS:
         register(sub)

@@ -210,3 +210,40 @@ def test_mutated_assembly_loads_or_fails_at_a_line(
 
 def test_corpus_is_found_from_the_package() -> None:
     assert cli.corpus_objects(), "programs/obj is empty"
+
+
+def test_kernel_check_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    from framework.oracle.check import available
+
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+    code, out, err = run(["kernel-check", str(OBJ / "throw_bounds_cb.o"), "--json"], capsys)
+    assert code == 0, err
+    (row,) = json.loads(out)
+    assert list(row) == [
+        "program",
+        "verdict",
+        "message",
+        "stack_depth",
+        "insns_processed",
+        "verification_usec",
+        "bytes_jited",
+        "retval",
+        "ns",
+    ]
+    assert row["program"] == "bounds_check" and row["verdict"] == "accepted"
+    assert row["retval"] == 2  # the exception callback maps the truncated packet's cookie to TC_ACT_SHOT
+
+
+def test_kernel_check_data_in(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from framework.oracle.check import available
+
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+    packet = tmp_path / "big.bin"
+    packet.write_bytes(bytes(64))
+    code, out, _ = run(["kernel-check", str(OBJ / "throw_bounds_cb.o"), "--data-in", str(packet), "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)[0]["retval"] == 0  # long enough: no throw, TC_ACT_OK
