@@ -66,6 +66,8 @@ _REFERS = frozenset(
     | {Kind.TYPE_TAG, Kind.FUNC_PROTO}
 )
 
+_INFO_MASK = 0x9F00FFFF  # kernel: BTF_INFO_MASK
+
 # BTF_FUNC_* (FUNC's vlen) and BTF_VAR_* (VAR's linkage word).
 FUNC_STATIC, FUNC_GLOBAL, FUNC_EXTERN = 0, 1, 2
 VAR_STATIC, VAR_GLOBAL_ALLOCATED, VAR_GLOBAL_EXTERN = 0, 1, 2
@@ -418,6 +420,8 @@ def parse_btf(data: bytes, base: Btf | None = None, source: str = "<btf>", secti
             raise fail(hdr_len + type_off + w * 4, "truncated BTF type")
         name_off, info, size_type = words[w : w + 3]
         kind_no = (info >> 24) & 0x1F
+        if info & ~_INFO_MASK:  # kernel: btf_check_meta
+            raise fail(hdr_len + type_off + w * 4, f"invalid btf_info 0x{info:x}")
         if kind_no == 0 or kind_no >= len(kinds):
             raise fail(hdr_len + type_off + w * 4, f"unknown BTF kind {kind_no}")
         kind = kinds[kind_no]

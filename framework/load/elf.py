@@ -31,7 +31,7 @@ from framework.load.elf_file import (
     Symbol,
     read_elf,
 )
-from framework.load.maps import ObjectMaps, collect_maps, data_kind
+from framework.load.maps import ObjectMaps, collect_maps, data_kind, fixup_datasecs
 from framework.load.program import CoreRelo, FuncInfo, LineInfo, Linkage, Program, Subprog
 from framework.platform import kfuncs
 from framework.platform.sections import match_section
@@ -68,7 +68,9 @@ class _Object:
         self.elf: ElfObject = read_elf(path, data)
         btf_sec = self.elf.by_name(".BTF")
         self.btf: Btf | None = parse_btf(btf_sec.data, source=path) if btf_sec is not None else None
-        self.btf_bytes = btf_sec.data if btf_sec is not None else b""
+        if self.btf is not None:
+            self.btf = fixup_datasecs(self.elf, self.btf)
+        self.btf_bytes = self.btf.encode() if self.btf is not None else b""
         ext_sec = self.elf.by_name(".BTF.ext")
         self.ext = parse_btf_ext(ext_sec.data, self.btf, source=path) if ext_sec is not None and self.btf else BtfExt()
         lic = self.elf.by_name("license")

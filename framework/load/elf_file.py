@@ -21,6 +21,7 @@ SHF_EXECINSTR = 0x4
 SHN_UNDEF, SHN_LORESERVE = 0, 0xFF00
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION = 0, 1, 2, 3
+STV_DEFAULT, STV_INTERNAL, STV_HIDDEN = 0, 1, 2
 
 # What pyelftools raises on damaged input.
 _ELF_ERRORS = (ELFError, struct.error, ValueError, IndexError, KeyError, UnicodeDecodeError)
@@ -52,6 +53,7 @@ class Symbol:
     bind: int
     type: int
     shndx: int
+    visibility: int = 0  # STV_*
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +142,12 @@ def _symbols(path: str, symtab: Section, sections: list[Section]) -> tuple[Symbo
     strtab = sections[symtab.link].data
     out = []
     for index, at in enumerate(range(0, len(symtab.data), 24)):
-        name_off, info, _other, shndx, value, size = struct.unpack_from("<IBBHQQ", symtab.data, at)
+        name_off, info, other, shndx, value, size = struct.unpack_from("<IBBHQQ", symtab.data, at)
         if name_off >= max(len(strtab), 1) and name_off:
             raise InputError(Coord(path, symtab.name, at), f"symbol name offset {name_off} out of range")
         end = strtab.find(b"\0", name_off)
         name = strtab[name_off : end if end >= 0 else len(strtab)].decode("utf-8", "replace")
-        out.append(Symbol(index, name, value, size, info >> 4, info & 0xF, shndx))
+        out.append(Symbol(index, name, value, size, info >> 4, info & 0xF, shndx, other & 0x3))
     return tuple(out)
 
 

@@ -6,8 +6,16 @@ import os
 from dataclasses import dataclass
 
 from framework.errors import Coord, InputError
-from framework.load.btf import VAR_STATIC, Btf, Kind
-from framework.load.elf_file import SHT_NOBITS, SHT_PROGBITS, ElfObject, Section
+from framework.load.btf import VAR_STATIC, Btf, BtfType, Kind
+from framework.load.elf_file import (
+    SHT_NOBITS,
+    SHT_PROGBITS,
+    STT_OBJECT,
+    STV_HIDDEN,
+    STV_INTERNAL,
+    ElfObject,
+    Section,
+)
 from framework.load.program import MapDef
 from framework.platform.sections import map_type_name
 
@@ -45,6 +53,43 @@ def data_kind(sec: Section) -> str | None:
     return None
 
 
+def fixup_datasecs(elf: ElfObject, btf: Btf) -> Btf:
+    """DATASEC sizes from the ELF sections, VAR offsets from the symbols (libbpf: btf_fixup_datasec)."""
+    changes: dict[int, BtfType] = {}
+    for type_id in range(1, len(btf.types)):
+        t = btf.types[type_id]
+        if t.kind is not Kind.DATASEC:
+            continue
+        name = btf.string(t.name_off)
+        if name in (".ksyms", ".kconfig"):
+            continue  # extern-backing datasecs: laid out by the kernel loader
+        sec = elf.by_name(name)
+        where = Coord(elf.path, ".BTF", None)
+        if sec is None:
+            raise InputError(where, f"sec '{name}': failed to determine size from ELF")
+        if sec.size >= 1 << 32:
+            raise InputError(Coord(elf.path, name, None), f"section '{name}' is too large ({sec.size} bytes)")
+        words = list(t.extra)
+        for i in range(0, len(words), 3):
+            var = btf.type(words[i])
+            var_name = btf.string(var.name_off)
+            sym = next(
+                (s for s in elf.symbols if s.name == var_name and s.shndx == sec.index and s.type == STT_OBJECT),
+                None,
+            )
+            if sym is None:
+                raise InputError(where, f"failed to find symbol for variable '{var_name}' in section '{name}'")
+            if sym.value + words[i + 2] > sec.size:
+                raise InputError(where, f"variable '{var_name}' lies outside section '{name}'")
+            words[i + 1] = sym.value
+            if var.kind is Kind.VAR and sym.visibility in (STV_HIDDEN, STV_INTERNAL) and var.linkage != VAR_STATIC:
+                changes[words[i]] = BtfType(var.kind, var.name_off, var.info, var.size_type, (VAR_STATIC,))
+        triples = sorted((tuple(words[i : i + 3]) for i in range(0, len(words), 3)), key=lambda w: w[1])
+        extra = tuple(x for triple in triples for x in triple)
+        changes[type_id] = BtfType(t.kind, t.name_off, t.info, t.size_type or sec.size, extra)
+    return btf.with_types(changes) if changes else btf
+
+
 def collect_maps(elf: ElfObject, btf: Btf | None) -> ObjectMaps:
     """libbpf: bpf_object__init_user_btf_maps, then bpf_object__init_global_data_maps."""
     maps: list[MapDef] = []
@@ -65,6 +110,8 @@ def collect_maps(elf: ElfObject, btf: Btf | None) -> ObjectMaps:
         kind = data_kind(sec)
         if kind is None or sec.size == 0:
             continue
+        if sec.size >= 1 << 32:
+            raise InputError(Coord(elf.path, sec.name, None), f"section '{sec.name}' is too large ({sec.size} bytes)")
         value_id = btf.find(sec.name, Kind.DATASEC) if btf is not None else None
         flags = BPF_F_RDONLY_PROG if kind == "rodata" else 0
         if btf is not None and value_id is not None and _mmapable(btf, value_id):

@@ -104,7 +104,7 @@ class Program:
     attach_to: str | None = None  # e.g. the fentry target, from the section name
     maps: tuple[MapDef, ...] = ()
     kfuncs: tuple[str, ...] = ()
-    btf: bytes = b""  # the program's raw .BTF, as the object holds it
+    btf: bytes = b""  # the object's .BTF after libbpf's DATASEC fix-up (sizes, VAR offsets from the ELF)
     func_info: tuple[FuncInfo, ...] = ()
     line_info: tuple[LineInfo, ...] = ()
     core_relos: tuple[CoreRelo, ...] = ()
