@@ -19,7 +19,7 @@ from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
-from framework.kernel.api import Kernel, KernelFault
+from framework.kernel.api import Engine, Kernel, KernelFault
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
 
@@ -89,7 +89,9 @@ class ThrowState:
     frames: tuple[FrameState, ...]  # main program first
 
 
-Unwinder = Callable[[ThrowState, Kernel], None]
+# Called at a throw, before the frames are dropped, with `Kernel.unwinding` set: what it
+# releases through the kernel's services is recorded as released by the unwinder.
+Unwinder = Callable[[ThrowState, Kernel, Engine], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,7 +265,7 @@ class Interpreter:
         if self.unwinder is not None:
             self.kernel.unwinding = True
             try:
-                self.unwinder(ThrowState(throw.pc, throw.cookie, tuple(frames)), self.kernel)
+                self.unwinder(ThrowState(throw.pc, throw.cookie, tuple(frames)), self.kernel, self)
             finally:
                 self.kernel.unwinding = False
         for d in range(1, len(self.frames)):

@@ -265,7 +265,7 @@ exit
         Subprog("inner", 7, 11, Linkage.STATIC),
     )
     seen: list[ThrowState] = []
-    out = run(text, kfuncs=("bpf_throw",), subprogs=subprogs, unwinder=lambda state, kernel: seen.append(state))
+    out = run(text, kfuncs=("bpf_throw",), subprogs=subprogs, unwinder=lambda state, kernel, engine: seen.append(state))
     assert out.fault is None and out.threw and out.cookie == 5 and out.r0 == 15
     assert out.stack_high_water == 64
     (state,) = seen
