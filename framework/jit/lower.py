@@ -118,7 +118,7 @@ def lower_alu(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
                 return list(x86.mov_reg(is64, dst, src))
             if is64 and insn.off == 1:
                 raise JitError(pc, "addr_space_cast needs an arena (not supported)")
-            return [_movsx(insn.off, is64, dst, src)]  # emit_movsx_reg
+            return _movsx(insn.off, is64, dst, src)  # emit_movsx_reg
         return list(x86.mov_imm32(is64, dst, imm))  # emit_mov_imm32
     if o in _OPS.values():
         name = _alu_name(insn)
@@ -148,13 +148,23 @@ def lower_alu(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
     raise JitError(pc, f"unknown ALU op 0x{o:02x}")
 
 
-def _movsx(width: int, is64: bool, dst: int, src: int) -> Instruction:
-    """emit_movsx_reg."""
+_NEEDS_REX_8 = {1, 2, 10}  # dil, sil, bpl need a REX prefix as byte registers
+
+
+def _movsx(width: int, is64: bool, dst: int, src: int) -> list[Item]:
+    """emit_movsx_reg. For `movsx r32, r8` Linux always emits a REX prefix (0x40
+    plus the extension bits); iced emits one only when a register needs it, so an
+    empty REX (0x40) is prepended as an iced `db` where iced would leave it out."""
     if is64:
         codes = {8: Code.MOVSX_R64_RM8, 16: Code.MOVSX_R64_RM16, 32: Code.MOVSXD_R64_RM32}
-        return x86.i_rr(codes[width], reg(dst), reg(src, width))
-    codes = {8: Code.MOVSX_R32_RM8, 16: Code.MOVSX_R32_RM16}
-    return x86.i_rr(codes[width], reg(dst, 32), reg(src, width))
+        return [x86.i_rr(codes[width], reg(dst), reg(src, width))]
+    if width == 16:
+        return [x86.i_rr(Code.MOVSX_R32_RM16, reg(dst, 32), reg(src, 16))]
+    out: list[Item] = []
+    if not (x86.is_ereg(dst) or x86.is_ereg(src) or src in _NEEDS_REX_8):
+        out.append(Instruction.create_declare_byte_1(0x40))
+    out.append(x86.i_rr(Code.MOVSX_R32_RM8, reg(dst, 32), reg(src, 8)))
+    return out
 
 
 def _divmod(insn: Insn) -> list[Item]:

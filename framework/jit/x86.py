@@ -233,6 +233,11 @@ def pop(bpf: int) -> Instruction:
     return i_r(Code.POP_R64, reg(bpf))
 
 
+def is_ereg(bpf: int) -> bool:
+    """is_ereg: the BPF register lives in r8-r15 (needs a REX bit)."""
+    return bpf in (5, 7, 8, 9, REG_AX, AUX_REG, X86_REG_R9, X86_REG_R12)
+
+
 def is_imm8(value: int) -> bool:
     """is_imm8."""
     return -128 <= value <= 127
