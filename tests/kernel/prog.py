@@ -1,7 +1,8 @@
 """Hand-written programs for kernel tests: LLVM-syntax text to a `Program`, without a verifier.
 
-`call <name>` becomes a kfunc call (imm = index in `kfuncs`), `rX = <map> ll` a map
-reference (src BPF_PSEUDO_MAP_IDX, imm = index in `maps`), as Program encodes them.
+`call <name>` becomes a kfunc call (imm = index in `kfuncs`), `rX = <label> ll` a
+function's address (BPF_PSEUDO_FUNC), `rX = <map> ll` a map reference (src
+BPF_PSEUDO_MAP_IDX, imm = index in `maps`), as Program encodes them.
 Labels listed in `subprogs` start functions; the first function is main.
 """
 
@@ -31,6 +32,8 @@ def program(
         assert insn is not None
         if fld == "call":
             slots[pc] = insn.replace(src=op.PSEUDO_KFUNC_CALL, imm=list(kfuncs).index(symbol))
+        elif symbol in asm.labels:  # a function's address: BPF_PSEUDO_FUNC, pc-relative
+            slots[pc] = insn.replace(src=op.PSEUDO_FUNC, imm=asm.labels[symbol] - pc - 1)
         else:
             slots[pc] = insn.replace(src=op.PSEUDO_MAP_IDX, imm=names.index(symbol))
     starts = sorted({0, *(asm.labels[s] for s in subprogs)})
