@@ -40,7 +40,8 @@ PROGRAMS: dict[str, list[str]] = {
              "r1 = 0x1122334455667788 ll", "r1 = 0xffffffff ll", "r1 = -5 ll", "r0 = r5", "exit"],
     "stack_and_atomics": [RANDOM, "*(u64 *)(r10 - 8) = r0", "*(u32 *)(r10 - 16) = 7", "*(u16 *)(r10 - 18) = 9",
                           "*(u8 *)(r10 - 19) = 1", "r1 = 3", "lock *(u64 *)(r10 - 8) += r1",
-                          "r1 = atomic_fetch_or((u64 *)(r10 - 8), r1)", "r2 = 1", "w2 = atomic_fetch_xor((u32 *)(r10 - 16), w2)",
+                          "r1 = atomic_fetch_or((u64 *)(r10 - 8), r1)", "r2 = 1",
+                          "w2 = atomic_fetch_xor((u32 *)(r10 - 16), w2)",
                           "r1 = xchg_64(r10 - 8, r1)", "r0 = 5", "w0 = cmpxchg32_32(r10 - 16, w0, w1)",
                           "r3 = *(s16 *)(r10 - 18)", "r0 += r3", "r3 = *(u8 *)(r10 - 19)", "r0 += r3", "exit"],
     "callee_saved": [RANDOM, "r6 = r0", RANDOM, "r7 = r0", "r8 = r6", "r9 = r7", "r0 = r6", "r0 += r9", "exit"],
@@ -59,7 +60,7 @@ def _skip_unless_bpf() -> None:
 
 def _instructions(code: bytes) -> list[tuple[int, bytes]]:
     """(iced code, bytes) per instruction; rel32 calls and jumps out of the function keep only their opcode."""
-    out = []
+    out: list[tuple[int, bytes]] = []
     for ins in Decoder(64, code):
         raw = code[ins.ip : ins.ip + ins.len]
         leaves = ins.len == 5 and raw[0] in (0xE8, 0xE9) and not 0 <= ins.near_branch_target < len(code)
