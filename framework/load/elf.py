@@ -17,7 +17,7 @@ from framework.isa.decode import DecodeError, decode
 from framework.isa.insn import SLOT, Insn, UnknownOpcode
 from framework.isa.opcodes import Kind as IKind
 from framework.load import core
-from framework.load.btf import FUNC_GLOBAL, Btf, Kind, parse_btf
+from framework.load.btf import FUNC_GLOBAL, FUNC_STATIC, Btf, BtfType, Kind, parse_btf
 from framework.load.btf_ext import BtfExt, parse_btf_ext
 from framework.load.elf_file import (
     SHN_LORESERVE,
@@ -26,6 +26,8 @@ from framework.load.elf_file import (
     STT_FUNC,
     STT_NOTYPE,
     STT_SECTION,
+    STV_HIDDEN,
+    STV_INTERNAL,
     ElfObject,
     Section,
     Symbol,
@@ -48,6 +50,7 @@ class _Func:
     start: int
     end: int
     global_sym: bool
+    hidden: bool = False  # global with hidden/internal visibility: static to the kernel
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,6 @@ class _Object:
         self.btf: Btf | None = parse_btf(btf_sec.data, source=path) if btf_sec is not None else None
         if self.btf is not None:
             self.btf = fixup_datasecs(self.elf, self.btf)
-        self.btf_bytes = self.btf.encode() if self.btf is not None else b""
         ext_sec = self.elf.by_name(".BTF.ext")
         self.ext = parse_btf_ext(ext_sec.data, self.btf, source=path) if ext_sec is not None and self.btf else BtfExt()
         lic = self.elf.by_name("license")
@@ -85,6 +87,9 @@ class _Object:
                     raise InputError(Coord(path, sec.name, exc.offset), exc.message) from None
         self.text = self.elf.by_name(".text")
         self.funcs = self._functions()
+        if self.btf is not None:
+            self.btf = self._mark_hidden_static(self.btf)
+        self.btf_bytes = self.btf.encode() if self.btf is not None else b""
         self.relos = self._relocations()
         self.core_kept = self._apply_core()
 
@@ -104,8 +109,19 @@ class _Object:
             start, end = sym.value // SLOT, (sym.value + sym.size) // SLOT
             if self.code[sec.index][start] is None:
                 raise InputError(where, f"function '{sym.name}' starts inside an ld_imm64")
-            funcs.append(_Func(sym.name, sec, start, end, sym.bind != STB_LOCAL))
+            hidden = sym.bind != STB_LOCAL and sym.visibility in (STV_HIDDEN, STV_INTERNAL)
+            funcs.append(_Func(sym.name, sec, start, end, sym.bind != STB_LOCAL, hidden))
         return funcs
+
+    def _mark_hidden_static(self, btf: Btf) -> Btf:
+        """Hidden global functions become static FUNCs (libbpf: mark_btf_static in bpf_object_fixup_btf)."""
+        changes = {}
+        for f in self.funcs:
+            type_id = btf.find(f.name, Kind.FUNC) if f.hidden else None
+            if type_id is not None:
+                t = btf.type(type_id)
+                changes[type_id] = BtfType(t.kind, t.name_off, t.info & ~0xFFFF | FUNC_STATIC, t.size_type, t.extra)
+        return btf.with_types(changes) if changes else btf
 
     def _text_func_at(self, insn_idx: int) -> _Func | None:
         """libbpf: find_prog_by_sec_insn on .text."""
@@ -217,7 +233,7 @@ class _Object:
     def linkage(self, f: _Func, type_id: int | None) -> Linkage:
         if self.btf is not None and type_id is not None and self.btf.kind(type_id) is Kind.FUNC:
             return Linkage.GLOBAL if self.btf.type(type_id).linkage == FUNC_GLOBAL else Linkage.STATIC
-        return Linkage.GLOBAL if f.global_sym else Linkage.STATIC
+        return Linkage.GLOBAL if f.global_sym and not f.hidden else Linkage.STATIC
 
     def exception_cb(self, prog: _Func) -> _Func | None:
         """libbpf: bpf_prog_assign_exc_cb."""
@@ -234,7 +250,7 @@ class _Object:
             raise InputError(where, f"prog '{prog.name}': multiple exception callback tags for main subprog")
         for f in self.funcs:
             if self.text is not None and f.sec.index == self.text.index and f.name == names[0]:
-                if not f.global_sym:
+                if not f.global_sym or f.hidden:
                     raise InputError(
                         where, f"prog '{prog.name}': exception callback {f.name} must be a global non-hidden function"
                     )

@@ -183,3 +183,39 @@ def test_same_instruction_count_as_bpftool(compile_c: Callable[[str, str], Path]
     finally:
         pin.unlink()
     assert json.loads(shown.stdout)["bytes_xlated"] // 8 == len(prog.slots)
+
+
+HIDDEN = """
+#define SEC(name) __attribute__((section(name), used))
+__attribute__((noinline, visibility("hidden"))) int helper(int x) { return x + 1; }
+__attribute__((noinline)) int shown(int x) { return x + 2; }
+SEC("tc") int p(void *ctx) { return helper((long)ctx) + shown((long)ctx); }
+"""
+
+
+def test_hidden_global_function_is_static(compile_c: Callable[[str, str], Path]) -> None:
+    (prog,) = load_object(str(compile_c(HIDDEN, "hidden")))
+    linkage = {s.name: s.linkage for s in prog.subprogs}
+    assert linkage == {"p": Linkage.GLOBAL, "helper": Linkage.STATIC, "shown": Linkage.GLOBAL}
+    btf = parse_btf(prog.btf)
+    helper, shown = btf.find("helper", Kind.FUNC), btf.find("shown", Kind.FUNC)
+    assert helper is not None and shown is not None
+    assert (btf.type(helper).linkage, btf.type(shown).linkage) == (0, 1)
+
+
+CORPUS_OBJ = sorted((Path(__file__).resolve().parents[2] / "programs" / "obj").glob("*.o"))
+
+
+@pytest.mark.parametrize("path", CORPUS_OBJ, ids=[p.name for p in CORPUS_OBJ])
+def test_corpus_objects_load(path: Path) -> None:
+    progs = load_object(str(path))
+    assert progs
+    for prog in progs:
+        assert [f.pc for f in prog.func_info] == [s.start for s in prog.subprogs]
+        assert prog.subprogs[-1].end == len(prog.slots)
+        assert all(0 <= li.pc < len(prog.slots) for li in prog.line_info)
+        for pc, insn in prog.insns():
+            if insn.kind is IKind.CALL and insn.src == op.PSEUDO_CALL:
+                assert insn.jump_target(pc) in {s.start for s in prog.subprogs}
+            if insn.kind is IKind.CALL and insn.src == op.PSEUDO_KFUNC_CALL:
+                assert 0 <= insn.imm < len(prog.kfuncs)
