@@ -174,6 +174,10 @@ class Interpreter:
         self.high_water = 0
         self._stacks_mapped = 0
         self._table: dict[Kind, Callable[[Insn, int], int]] = {k: getattr(self, name) for k, name in HANDLERS.items()}
+        # per pc: the instruction and the method of its kind (None for ld_imm64's second slot)
+        self._code = [
+            None if i is None else (i, self._table[i.spec.kind], i.spec.kind in (Kind.CALL, Kind.CALLX)) for i in slots
+        ]
 
     # -- the Engine interface the kernel services see -------------------------------
 
@@ -235,22 +239,31 @@ class Interpreter:
         return Outcome(self.r[0], False, None, self.count, self.high_water, f"pc {self._pc}: {reason}", self._pc)
 
     def _loop(self, pc: int) -> None:
-        slots = self.slots
-        table = self._table
+        code = self._code
+        n = len(code)
         limit = self.max_insns
-        while True:
-            if not 0 <= pc < len(slots):
-                raise _Bad(f"jump out of the program (to pc {pc})")
-            insn = slots[pc]
-            if insn is None:
-                raise _Bad("jump into the middle of ld_imm64")
-            self._pc = pc
-            self.count += 1
-            if self.count > limit:
-                raise _Bad(f"instruction limit of {limit} reached")
-            pc = table[insn.spec.kind](insn, pc)
-            if pc == _STOP:
-                return
+        count = self.count
+        try:
+            while True:
+                if not 0 <= pc < n:
+                    raise _Bad(f"jump out of the program (to pc {pc})")
+                entry = code[pc]
+                if entry is None:
+                    raise _Bad("jump into the middle of ld_imm64")
+                self._pc = pc
+                count += 1
+                if count > limit:
+                    raise _Bad(f"instruction limit of {limit} reached")
+                if entry[2]:  # a call may run BPF code (callbacks) that counts too
+                    self.count = count
+                    pc = entry[1](entry[0], pc)
+                    count = self.count
+                else:
+                    pc = entry[1](entry[0], pc)
+                if pc == _STOP:
+                    return
+        finally:
+            self.count = count
 
     def _throw(self, throw: _Throw) -> None:
         """bpf_throw: unwind to the main frame, then run the exception callback (helpers.c bpf_throw)."""

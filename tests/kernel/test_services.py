@@ -65,6 +65,7 @@ exit
 """
     result = run_program(program(text, subprogs=("cb",)))
     assert result.fault is None and result.r0 == 4  # stopped after i = 3: i + 1 iterations
+    assert result.bpf_insns == 6 + 3 * 3 + 4  # the callback's instructions count too
 
 
 def test_array_map_lookup_and_update() -> None:

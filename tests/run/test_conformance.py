@@ -11,6 +11,7 @@ from framework.isa import opcodes as op
 from framework.kernel.harness import ConformanceKernel
 from framework.load.conformance import load_case, parse_case
 from framework.run.interp import Interpreter
+from framework.run.result import run_conformance
 
 SUITE = Path(__file__).parents[2] / "../shared/conformance/bpf_conformance"
 FILES = sorted(SUITE.glob("*.data")) if SUITE.is_dir() else []
@@ -134,3 +135,25 @@ def test_callx_outside_conformance_faults() -> None:
     kernel = ConformanceKernel(b"")
     out = Interpreter(case.slots, kernel).run(kernel.args)
     assert out.fault is not None and "callx" in out.fault and out.fault_pc == 1
+
+
+@needs_suite
+def test_run_conformance_reports_313_of_313() -> None:
+    report = run_conformance([SUITE])
+    assert (report.passed, report.failed) == (313, 0)
+    data = report.to_json()
+    assert list(data) == ["engine", "passed", "failed", "cases"] and data["engine"] == "interp"
+    first = report.cases[0].to_json()
+    assert list(first) == ["name", "ok", "expected", "got"]
+
+
+def test_run_conformance_reports_a_wrong_result_and_a_fault(tmp_path: Path) -> None:
+    (tmp_path / "wrong.data").write_text("-- asm\nmov %r0, 1\nexit\n-- result\n0x2\n")
+    (tmp_path / "fault.data").write_text("-- asm\nldxdw %r0, [%r1+0]\nexit\n-- result\n0x0\n")
+    (tmp_path / "error.data").write_text("-- asm\ncall 9\nexit\n-- error\nbad helper\n")
+    report = run_conformance([tmp_path])
+    by_name = {c.name: c for c in report.cases}
+    assert (report.passed, report.failed) == (1, 2)
+    assert by_name["wrong"].got == 1 and not by_name["wrong"].ok
+    assert isinstance(by_name["fault"].got, str) and "pc 0" in by_name["fault"].got
+    assert by_name["error"].ok and by_name["error"].expected == "bad helper"
