@@ -568,11 +568,9 @@ def _scalar32_min_max_lsh(d: _Reg, s: _Reg) -> None:
 
 def _scalar64_min_max_lsh_bounds(d: _Reg, umin_val: int, umax_val: int) -> None:
     # kernel: __scalar64_min_max_lsh
-    if umin_val == 32 and umax_val == 32:
-        d.smax = d.s32_max << 32
-        d.smin = d.s32_min << 32
-    else:
-        d.smin, d.smax = S64_MIN, S64_MAX
+    # <<32 is how compilers start sign-extending a subregister: keep non-negative s32 bounds
+    d.smax = d.s32_max << 32 if umin_val == 32 and umax_val == 32 and d.s32_max >= 0 else S64_MAX
+    d.smin = d.s32_min << 32 if umin_val == 32 and umax_val == 32 and d.s32_min >= 0 else S64_MIN
     if d.umax > 1 << (63 - umax_val):
         d.umin, d.umax = 0, U64
     else:
