@@ -271,34 +271,45 @@ class _Assembler:
         self.placed: dict[tuple[int, int], int] = {}  # (section, start) -> pc
         self.order: list[_Func] = []
         self.kfuncs: list[str] = []
+        self.stack: list[tuple[_Func, int, int]] = []  # (function, its pc, next instruction)
 
     def append(self, f: _Func) -> None:
-        """libbpf: bpf_object__append_subprog_code, then bpf_object__reloc_code on it."""
+        """libbpf: bpf_object__append_subprog_code, then bpf_object__reloc_code on it.
+
+        libbpf recurses into a subprog as soon as it appends it; an explicit stack
+        gives the same depth-first order without Python's recursion limit.
+        """
+        self._place(f)
+        while self.stack:
+            g, base, i = self.stack[-1]
+            if i >= g.end - g.start:
+                self.stack.pop()
+                continue
+            self.stack[-1] = (g, base, i + 1)
+            insn = self.out[base + i]
+            if insn is None:
+                continue
+            sec_insn = g.start + i
+            where = Coord(self.obj.path, g.sec.name, sec_insn * SLOT)
+            relo = self.obj.relos.get((g.sec.index, sec_insn))
+            try:
+                self.out[base + i] = self._relocate(g, base + i, sec_insn, insn, relo, where)
+            except UnknownOpcode as exc:
+                raise InputError(where, str(exc)) from None
+
+    def _place(self, f: _Func) -> None:
         base = len(self.out)
         self.placed[(f.sec.index, f.start)] = base
         self.order.append(f)
         self.out.extend(self.obj.code[f.sec.index][f.start : f.end])
-        self.reloc(f, base)
-
-    def reloc(self, f: _Func, base: int) -> None:
-        for i in range(f.end - f.start):
-            insn = self.out[base + i]
-            if insn is None:
-                continue
-            sec_insn = f.start + i
-            where = Coord(self.obj.path, f.sec.name, sec_insn * SLOT)
-            relo = self.obj.relos.get((f.sec.index, sec_insn))
-            try:
-                self.out[base + i] = self._relocate(f, base + i, sec_insn, insn, relo, where)
-            except UnknownOpcode as exc:
-                raise InputError(where, str(exc)) from None
+        self.stack.append((f, base, 0))
 
     def _target(self, sub_insn: int, where: Coord) -> int:
         sub = self.obj._text_func_at(sub_insn)
         if sub is None:
             raise InputError(where, f"call target {sub_insn} is not in a .text function")
         if (sub.sec.index, sub.start) not in self.placed:
-            self.append(sub)
+            self._place(sub)  # processed next, before the rest of the caller
         return self.placed[(sub.sec.index, sub.start)] + (sub_insn - sub.start)
 
     def _relocate(self, f: _Func, pc: int, sec_insn: int, insn: Insn, relo: _Relo | None, where: Coord) -> Insn:

@@ -220,3 +220,28 @@ def test_corpus_objects_load(path: Path) -> None:
                 assert insn.jump_target(pc) in {s.start for s in prog.subprogs}
             if insn.kind is IKind.CALL and insn.src == op.PSEUDO_KFUNC_CALL:
                 assert 0 <= insn.imm < len(prog.kfuncs)
+
+
+def test_depth_first_order_and_deep_chains(compile_c: Callable[[str, str], Path]) -> None:
+    order = """
+#define SEC(name) __attribute__((section(name), used))
+#define N __attribute__((noinline))
+static N int c(int x) { return x ^ 3; }
+static N int b(int x) { return x + 2; }
+static N int a(int x) { return c(x) * 5; }
+SEC("tc") int p(void *ctx) { long x = (long)ctx; return a(x) + b(x); }
+"""
+    (prog,) = load_object(str(compile_c(order, "order")))
+    assert [s.name for s in prog.subprogs] == ["p", "a", "c", "b"]
+    depth = 1200  # deeper than Python's recursion limit allows a recursive walk
+    chain = [f"static __attribute__((noinline)) int f{i}(int x) {{ return f{i + 1}(x) + {i}; }}" for i in range(depth)]
+    chain.reverse()
+    text = "\n".join(
+        ["#define SEC(name) __attribute__((section(name), used))"]
+        + [f"static int f{i}(int x);" for i in range(depth + 1)]
+        + [f"static __attribute__((noinline)) int f{depth}(int x) {{ return x; }}", *chain]
+        + ['SEC("tc") int p(void *ctx) { return f0((long)ctx); }']
+    )
+    (deep,) = load_object(str(compile_c(text, "deep")))
+    # (clang may fold the innermost function into its caller)
+    assert [s.name for s in deep.subprogs][: depth + 1] == ["p"] + [f"f{i}" for i in range(depth)]
