@@ -24,9 +24,9 @@ from framework.jit.image import FrameLayout, NativeImage
 from framework.jit.lower import LOWER, Back, Branch, Item, JitError, JumpTo, Resolver
 from framework.jit.x86 import X86_REG_R12
 
-CODE_BASE = 0x1000_0000  # the machine's code region (Linux's images live at 0xffffffffa...)
+CODE_BASE = 0x0400_0000  # the machine's code region (Linux's images live at 0xffffffffa...)
 _RSP = _R.RSP
-RETURN_THUNK = 0x0800_4900  # the machine's __x86_return_thunk (a `ret`)
+RETURN_THUNK = 0x0200_4900  # the machine's __x86_return_thunk (a `ret`)
 MAX_PASSES = 20  # bpf_int_jit_compile's MAX_PASSES, before jmp padding kicks in
 _EXTRA_PASSES = 40  # Linux then pads jumps; we only allow more passes and say so
 

@@ -1,8 +1,9 @@
 """Conformance mode: run bpf_conformance cases on the JIT, with the suite's harness conventions.
 
-R1 = the case's memory, R2 = its length (0 and 0 without memory); every subprog
-gets the suite's 512-byte stack; helper 5 (also through `callx`) returns
-without effect, r0 = r1, as `framework.kernel.harness.ConformanceKernel` does.
+The harness is `framework.kernel.harness.ConformanceKernel` behind the trap
+stubs (`KernelBridge`): R1 = the case's memory, R2 = its length; helper 5 (also
+through `callx`) returns without effect. Every subprog gets the suite's
+512-byte stack.
 Before the JIT, the division guards and the cmpxchg zero extension are applied
 (`framework.jit.fixups`), as the kernel's fixups would.
 """
@@ -10,48 +11,21 @@ Before the JIT, the division guards and the cmpxchg zero extension are applied
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.jit import JitError, SubprogSpec, jit
 from framework.jit.fixups import apply
+from framework.kernel.harness import ConformanceKernel
 from framework.load.conformance import ConformanceCase, load_case
-from framework.machine.machine import Machine, ServiceCall
-from framework.machine.memory import StubResolver
+from framework.machine.bridge import KernelBridge, KernelResolver
+from framework.machine.machine import Machine, RunResult
+from framework.run.result import CaseResult, ConformanceReport
 
 STACK = 512  # the suite's (and ubpf's) stack per frame
 MASK64 = (1 << 64) - 1
-
-
-@dataclass(frozen=True, slots=True)
-class CaseResult:
-    name: str
-    ok: bool
-    expected: int | None
-    got: int | None
-    error: str | None = None
-    x86_insns: int | None = None
-    stack_high_water: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ConformanceReport:
-    engine: str
-    passed: int
-    failed: int
-    cases: tuple[CaseResult, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "engine": self.engine,
-            "passed": self.passed,
-            "failed": self.failed,
-            "cases": [{"name": c.name, "ok": c.ok, "expected": c.expected, "got": c.got} for c in self.cases],
-        }
 
 
 def subprog_bounds(slots: Slots) -> list[tuple[int, int]]:
@@ -69,35 +43,33 @@ def subprog_bounds(slots: Slots) -> list[tuple[int, int]]:
     return [(s, e) for s, e in zip(ordered, [*ordered[1:], len(slots)], strict=True)]
 
 
-def _harness_helper(call: ServiceCall) -> int:
-    return call.args[0]
-
-
-def run_case(case: ConformanceCase) -> CaseResult:
-    """JIT one case and run it; a JIT error or fault is a failed case, never an exception."""
+def run_case(case: ConformanceCase) -> tuple[CaseResult, RunResult | None]:
+    """JIT one case and run it: its `CaseResult` (as `framework.run.result` builds
+    them for the interpreter) and the machine's `RunResult` (None if the JIT refused)."""
     try:
         fixed = apply(case.slots, subprog_bounds(case.slots))
         subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]
-        image = jit(fixed.slots, subs, stack_depths=[STACK] * len(subs), resolver=StubResolver())
+        kernel = ConformanceKernel(case.mem)
+        image = jit(fixed.slots, subs, stack_depths=[STACK] * len(subs), resolver=KernelResolver(kernel))
     except JitError as exc:
-        return CaseResult(case.name, False, case.expected, None, f"jit: {exc}")
-    machine = Machine(image, helpers={5: _harness_helper})
-    args = (0, 0)
-    if case.mem:
-        args = (machine.map_region("mem", case.mem), len(case.mem))
-    result = machine.run(args)
-    if result.fault is not None:
-        return CaseResult(case.name, False, case.expected, None, f"fault: {result.fault}", result.x86_insns)
-    got = result.retval & MASK64
-    expected = None if case.expected is None else case.expected & MASK64
-    return CaseResult(case.name, got == expected, expected, got, None, result.x86_insns, result.stack_high_water)
+        got = f"jit: {exc}"
+        expected = case.error if case.error is not None else case.expected
+        return CaseResult(case.name, case.error is not None, expected, got), None
+    machine = Machine(image)
+    KernelBridge(machine, kernel)
+    result = machine.run(kernel.args)
+    fault = None if result.fault is None else str(result.fault)
+    r0 = result.retval & MASK64
+    if case.error is not None:
+        return CaseResult(case.name, fault is not None, case.error, fault or r0), result
+    if fault is not None:
+        return CaseResult(case.name, False, case.expected, fault), result
+    return CaseResult(case.name, r0 == case.expected, case.expected, r0), result
 
 
 def run_conformance_jit(paths: Iterable[str | Path]) -> ConformanceReport:
-    """Every `.data` file under `paths` (files or directories), in name order."""
+    """Every `.data` file under `paths` (files or directories), in name order, on the JIT."""
     files: list[Path] = []
     for p in map(Path, paths):
         files += sorted(p.glob("*.data")) if p.is_dir() else [p]
-    cases = tuple(run_case(load_case(f)) for f in files)
-    passed = sum(c.ok for c in cases)
-    return ConformanceReport("jit", passed, len(cases) - passed, cases)
+    return ConformanceReport("jit", tuple(run_case(load_case(f))[0] for f in files))

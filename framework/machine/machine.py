@@ -44,6 +44,8 @@ from unicorn import x86_const as X
 from unicorn.unicorn import Uc, UcError
 
 from framework.jit.image import NativeImage
+from framework.kernel.api import KernelFault
+from framework.kernel.memory import Fault as MemoryFault
 from framework.machine import memory as mm
 
 _ARG_REGS = (X.UC_X86_REG_RDI, X.UC_X86_REG_RSI, X.UC_X86_REG_RDX, X.UC_X86_REG_RCX, X.UC_X86_REG_R8)
@@ -191,9 +193,17 @@ class Machine:
             self._st.calls += 1
             rax = self._dispatch(stub)
             uc.reg_write(X.UC_X86_REG_RAX, rax & 0xFFFFFFFFFFFFFFFF)
+        except (KernelFault, MemoryFault, LookupError) as exc:  # refused by the service: a fault at the call
+            self._stop(Fault(f"service refused the call: {exc}", rip, self.caller_pc()))
         except Exception as exc:  # a service's bug: stop and re-raise after emu_start
             self._st.pending.append(exc)
             uc.emu_stop()
+
+    def caller_pc(self) -> int | None:
+        """Inside a stub: the BPF pc of the call, from the return address at [rsp]."""
+        rsp = self.uc.reg_read(X.UC_X86_REG_RSP)
+        ret = int.from_bytes(bytes(self.uc.mem_read(rsp, 8)), "little")
+        return self._pc(ret - 1)
 
     def _dispatch(self, stub: int) -> int:
         uc = self.uc

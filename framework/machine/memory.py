@@ -18,7 +18,7 @@ from framework.jit.lower import JitError
 PAGE = 0x1000
 __all__ = ["CODE_BASE", "RETURN_THUNK", "StubResolver"]
 
-STUB_BASE = 0x0800_0000  # trap stubs: `int3; ret` per service
+STUB_BASE = 0x0200_0000  # trap stubs: `int3; ret` per service
 STUB_SLOT = 16
 HELPER_STUBS = STUB_BASE  # helper id N at HELPER_STUBS + 16 * N (ids < 512)
 KFUNC_STUBS = STUB_BASE + 0x2000  # kfunc index N (Program.kfuncs) at KFUNC_STUBS + 16 * N
@@ -29,14 +29,15 @@ STUB_SIZE = 0x5000
 MAX_HELPERS = 512
 MAX_KFUNCS = 512
 
-RUNTIME_BASE = 0x1800_0000  # strategies' C runtimes (RX), counted like the program
+RUNTIME_BASE = 0x0600_0000  # strategies' C runtimes (RX), counted like the program
 
 STACK_SIZE = 0x4000  # THREAD_SIZE on x86-64
-STACK_BASE = 0x7000_0000  # [STACK_BASE, STACK_BASE + STACK_SIZE); the page below is a guard
+STACK_BASE = 0x0800_0000  # [STACK_BASE, STACK_BASE + STACK_SIZE); the page below is a guard
 STACK_TOP = STACK_BASE + STACK_SIZE
 ENTRY_RSP = STACK_TOP - 0x100  # rsp at the program's first instruction (holds the return address)
 
-DATA_BASE = 0x1_0000_0000  # ctx, packet, conformance memory, emulated kernel objects
+DATA_BASE = 0x1_0000_0000  # regions mapped with Machine.map_region
+KERNEL_BASE = 0x1000_0000  # where framework.kernel's AddressSpace places its regions (mirrored)
 
 
 def round_page(n: int) -> int:
