@@ -7,6 +7,8 @@ refine never drops a concrete pair from the edge that pair takes.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -44,7 +46,8 @@ from framework.verify.scalar import Scalar
 from . import concrete
 from .strategies import related_pairs, scalars_containing, u64s, value_and_scalar
 
-EXAMPLES = 200
+# raise for a soak run: BAKEOFF_HYPOTHESIS_EXAMPLES=5000 pytest tests/verify
+EXAMPLES = int(os.environ.get("BAKEOFF_HYPOTHESIS_EXAMPLES", "200"))
 BINARY = [ADD, SUB, MUL, DIV, OR, AND, LSH, RSH, MOD, XOR, ARSH]
 JUMPS = [JEQ, JNE, JGT, JGE, JLT, JLE, JSGT, JSGE, JSLT, JSLE, JSET]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -10,7 +12,8 @@ from framework.verify.tnum import U32, U64, Tnum
 from .concrete import sext
 from .strategies import tnums_containing, u64s
 
-EXAMPLES = 400
+# raise for a soak run: BAKEOFF_HYPOTHESIS_EXAMPLES=5000 pytest tests/verify
+EXAMPLES = int(os.environ.get("BAKEOFF_HYPOTHESIS_EXAMPLES", "400"))
 
 
 @st.composite
