@@ -31,6 +31,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 CLONE_NEWNET = 0x40000000
 LOG_SIZE = 1 << 22
+BPF_PROG_TYPE_SCHED_CLS = 3
 
 
 class _TestRunOpts(ctypes.Structure):
@@ -72,6 +73,7 @@ def _libbpf() -> ctypes.CDLL:
         ("bpf_map__update_elem", ctypes.c_int, [vp, cp, ctypes.c_size_t, cp, ctypes.c_size_t, ctypes.c_uint64]),
         ("bpf_prog_test_run_opts", ctypes.c_int, [ctypes.c_int, ctypes.POINTER(_TestRunOpts)]),
         ("libbpf_set_print", vp, [vp]),
+        ("libbpf_probe_bpf_prog_type", ctypes.c_int, [ctypes.c_int, vp]),
     ):
         fn = getattr(lib, name)
         fn.restype = res
@@ -191,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if str(HERE.parent) not in sys.path:
         sys.path.insert(0, str(HERE.parent))
+    if lib.libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_SCHED_CLS, None) != 1:
+        print("stock_check: this kernel will not load a tc program here (bpf() refused)", file=sys.stderr)
+        return 2
     named = packets()
     mismatches = 0
     for path in manifests(args.manifest):
