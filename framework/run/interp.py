@@ -12,7 +12,7 @@ The interpreter never prints; `run` returns an `Outcome`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.isa import opcodes as op
@@ -141,7 +141,9 @@ class Interpreter:
 
     `subprogs` (main first) name the frames and locate the exception callback;
     `kfuncs` resolves a kfunc call's imm (the `Program` encoding); `conformance`
-    allows `callx` and uses the suite's helper conventions (the kernel decides them).
+    allows `callx` and uses the suite's helper conventions (the kernel decides them);
+    `branch_overrides` forces conditional jumps at given pcs (taken or not), to drive
+    a run to a throw site its inputs do not reach.
     """
 
     def __init__(
@@ -155,6 +157,7 @@ class Interpreter:
         unwinder: Unwinder | None = None,
         max_insns: int = 200_000_000,
         may_goto_budget: int = BPF_MAX_LOOPS,
+        branch_overrides: Mapping[int, bool] | None = None,
     ) -> None:
         self.slots = slots
         self.kernel = kernel
@@ -165,6 +168,8 @@ class Interpreter:
         self.unwinder = unwinder
         self.max_insns = max_insns
         self.may_goto_budget = may_goto_budget
+        # pc of a conditional jump -> taken or not, whatever its operands (to force a throw site)
+        self.branch_overrides = dict(branch_overrides or {})
         self.r = [0] * 11
         self.frames: list[_Frame] = []
         self.count = 0
@@ -417,6 +422,8 @@ class Interpreter:
             taken = sa <= sb
         else:  # pragma: no cover - SPECS has no other conditional jump
             raise _Bad(f"unknown jump op 0x{o:x}")
+        if self.branch_overrides and pc in self.branch_overrides:
+            taken = self.branch_overrides[pc]
         return pc + 1 + insn.off if taken else pc + 1
 
     def may_goto(self, insn: Insn, pc: int) -> int:

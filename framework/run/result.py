@@ -126,8 +126,13 @@ def run_program(
     strategy: str = "stock",
     unwinder: Unwinder | None = None,
     max_insns: int = 200_000_000,
+    branch_overrides: Mapping[int, bool] | None = None,
 ) -> RunResult:
-    """Run `program` on `run_input` (default: an empty test run) in a fresh emulated kernel."""
+    """Run `program` on `run_input` (default: an empty test run) in a fresh emulated kernel.
+
+    `unwinder` runs at a throw (see `framework.run.interp.Unwinder`); `branch_overrides`
+    forces conditional jumps by pc (True: taken), e.g. the one guarding a throw.
+    """
     if engine not in ENGINES:
         raise InputError(Coord(program.source), f"engine '{engine}' is not available (have: {', '.join(ENGINES)})")
     run_input = run_input if run_input is not None else RunInput()
@@ -142,6 +147,7 @@ def run_program(
         kfuncs=program.kfuncs,
         unwinder=unwinder,
         max_insns=max_insns,
+        branch_overrides=branch_overrides,
     )
     main = program.subprogs[0].start if program.subprogs else 0
     out: Outcome = interp.run((kernel.context.ctx,), entry=main)

@@ -297,3 +297,10 @@ def test_jump_out_of_program_faults() -> None:
 def test_instruction_limit() -> None:
     out = run("loop:\ngoto loop", max_insns=1000)
     assert out.fault is not None and "instruction limit" in out.fault and out.insns == 1001
+
+
+def test_branch_overrides_force_a_jump() -> None:
+    text = "r0 = 1\nif r0 == 1 goto out\nr0 = 2\nout:\nexit"
+    assert run(text).r0 == 1
+    assert run(text, branch_overrides={1: False}).r0 == 2
+    assert run("r0 = 1\nif r0 == 2 goto out\nr0 = 2\nout:\nexit", branch_overrides={1: True}).r0 == 1
