@@ -4,10 +4,12 @@
  * The verifier checks the global function on its own, so while it walks main
  * it cannot see that the call into the global one throws; a strategy needs a
  * pre-pass to know that main's and relay's frames must be described.
- *  - global_chain: main holds a local object across the chain. Stock
- *    semantics (after "bpf: Check global subprog exception paths") reject
- *    it; Linux 6.18.44 lacks that check, accepts it and leaks the object.
- *  - global_chain_clean: main drops its object before the chain; both accept.
+ *  - global_chain: main holds a local object and relay a task across the
+ *    chain. Stock semantics (after "bpf: Check global subprog exception
+ *    paths") reject it; Linux 6.18.44 lacks that check, accepts it and leaks
+ *    both on a throw.
+ *  - global_chain_clean: main drops its object before the chain and relay
+ *    holds nothing; both accept.
  */
 #include "bakeoff.h"
 
@@ -31,6 +33,16 @@ __noinline int parse(struct __sk_buff *ctx)
 }
 
 static __noinline int relay(struct __sk_buff *ctx)
+{
+	struct task_struct *t = bpf_task_from_pid(2); /* kthreadd */
+	int ret = parse(ctx) + 1;                      /* may throw while t is held */
+
+	if (t)
+		bpf_task_release(t);
+	return ret;
+}
+
+static __noinline int relay_clean(struct __sk_buff *ctx)
 {
 	return parse(ctx) + 1;
 }
@@ -59,7 +71,7 @@ int global_chain_clean(struct __sk_buff *ctx)
 		return TC_ACT_SHOT;
 	s->seen = ctx->len;
 	bpf_obj_drop(s);
-	depth = relay(ctx);
+	depth = relay_clean(ctx);
 	return depth == 3 ? TC_ACT_OK : TC_ACT_UNSPEC;
 }
 
