@@ -120,6 +120,7 @@ class Machine:
         helpers: Mapping[int, Service] | None = None,
         kfuncs: Mapping[int, Service] | None = None,
         count_ranges: Sequence[tuple[int, int]] = (),
+        count: bool = True,
     ) -> None:
         self.image = image
         self.helpers = dict(helpers or {})
@@ -141,7 +142,7 @@ class Machine:
         self._entries = {image.base + f.entry: f.rsp_below_entry for f in image.frames}
         self._st = _RunState()
         ranges = [(image.base, image.base + len(image.code)), (mm.RETURN_THUNK, mm.RETURN_THUNK + 1), *count_ranges]
-        for lo, hi in ranges:
+        for lo, hi in ranges if count else ():  # count=False: no block hook (x86_insns stays 0)
             uc.hook_add(UC_HOOK_BLOCK, self._on_block, begin=lo, end=hi - 1)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_MEM_INVALID, self._on_invalid)
