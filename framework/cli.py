@@ -166,7 +166,7 @@ def _manifest_inputs(path: str) -> dict[str, tuple[Any, ...]]:
             continue
         entries = corpus_entries(manifest)
         if entries and Path(entries[0].program.source).resolve() == target:
-            return {e.program.name: e.inputs for e in entries}
+            return {e.program.name: e.live_inputs for e in entries}
     return {}
 
 

@@ -16,6 +16,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from framework.errors import InternalError
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.loader import load
@@ -183,25 +184,30 @@ def record(
                 log=loaded.log,
             )
         info = sys_.prog_info(loaded.prog)
-        runs = []
-        for inp in inputs:
+    # Each input runs on a program loaded afresh, so what one input's runs leave in
+    # maps (a full ring buffer, a counter) cannot change the next input's result.
+    runs = []
+    for inp in inputs:
+        with load(program, log_level=0) as fresh:
+            if fresh.prog is None:
+                raise InternalError(f"{program.name}: accepted once, then refused: {fresh.log[-500:]}")
             for map_name, key, value in inp.maps:
-                sys_.map_update(loaded.map_fd(map_name), key, value)
-            runs.append(measure(loaded.prog, inp, batches=batches, repeat=repeat))
-        return KernelRecord(
-            program=program.name,
-            verdict="accepted",
-            message=None,
-            errno=0,
-            stack_depth=stats.stack_depth,
-            insns_processed=stats.insns_processed,
-            verification_usec=stats.verification_usec,
-            bytes_xlated=info.xlated_prog_len,
-            bytes_jited=info.jited_prog_len,
-            jited_image=info.jited_prog_insns,
-            jited_ksyms=info.jited_ksyms,
-            jited_func_lens=info.jited_func_lens,
-            jited_lines=info.jited_lines,
-            runs=tuple(runs),
-            log=loaded.log,
-        )
+                sys_.map_update(fresh.map_fd(map_name), key, value)
+            runs.append(measure(fresh.prog, inp, batches=batches, repeat=repeat))
+    return KernelRecord(
+        program=program.name,
+        verdict="accepted",
+        message=None,
+        errno=0,
+        stack_depth=stats.stack_depth,
+        insns_processed=stats.insns_processed,
+        verification_usec=stats.verification_usec,
+        bytes_xlated=info.xlated_prog_len,
+        bytes_jited=info.jited_prog_len,
+        jited_image=info.jited_prog_insns,
+        jited_ksyms=info.jited_ksyms,
+        jited_func_lens=info.jited_func_lens,
+        jited_lines=info.jited_lines,
+        runs=tuple(runs),
+        log=loaded.log,
+    )

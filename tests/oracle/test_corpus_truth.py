@@ -67,9 +67,19 @@ def test_our_loader_meets_the_manifests_kernel_expectations(manifest: Path, name
     spec = next(p for p in tomllib.loads(manifest.read_text())["program"] if p["name"] == name)
     expect = spec["expect"]["stock"]
     entry = next(e for e in corpus_entries(manifest) if e.program.name == name)
-    rec = record(entry.program, entry.inputs, batches=1, repeat=1)
+    rec = record(entry.program, entry.live_inputs, batches=1, repeat=1)
     assert rec.verdict == expect["verdict"], rec.log[-2000:]
     if "message" in expect:
         assert rec.message is not None and expect["message"] in rec.log
     got = {run.input: run.retval for run in rec.runs}
     assert {k: got.get(k) for k in expect.get("retval", {})} == expect.get("retval", {})
+
+
+def test_known_leaking_programs_are_never_test_run_on_the_live_kernel() -> None:
+    """global_chain: rejected under the fixed semantics, accepted by 6.18.44, leaks on every throw."""
+    from framework.oracle.manifest import corpus_entries
+
+    manifest = Path(__file__).resolve().parents[2] / "programs" / "c" / "throw_global_chain.toml"
+    entries = {e.program.name: e for e in corpus_entries(manifest)}
+    assert entries["global_chain"].inputs and entries["global_chain"].live_inputs == ()
+    assert entries["global_chain_clean"].live_inputs == entries["global_chain_clean"].inputs
