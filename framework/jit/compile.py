@@ -20,6 +20,7 @@ from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import x86
+from framework.jit.counters import BlockCounter, block_targets
 from framework.jit.image import FrameLayout, NativeImage
 from framework.jit.lower import LOWER, Back, Branch, Item, JitError, JumpTo, Resolver
 from framework.jit.x86 import X86_REG_R12
@@ -134,8 +135,10 @@ def _jit_subprog(
     subprog_address: Callable[[int], int],
     resolve: Resolver,
     fixed_addrs: list[int] | None,
-) -> tuple[bytes, list[int], int, tuple[int, ...], int]:
-    """Passes of do_jit for one subprog at `address`; returns (code, addrs, passes, pushes, body)."""
+    counter: int | None = None,
+    counts: Sequence[int] = (),
+) -> tuple[bytes, list[int], int, tuple[int, ...], int, list[int]]:
+    """Passes of do_jit for one subprog at `address`: (code, addrs, passes, pushes, body, block counts)."""
     enc = Encoder(64)
     n = sub.end - sub.start
     if boundary:  # push r12 then rbx, r13, r14, r15, whatever the body uses
@@ -143,13 +146,17 @@ def _jit_subprog(
     else:
         pushes = _detect_reg_usage(slots, sub)
     callee_regs = pushes
-    prologue = _encode_items(_prologue(depth, index > 0, sub.is_exception_cb, pushes), address, enc)
+    prologue_items: list[Item] = list(_prologue(depth, index > 0, sub.is_exception_cb, pushes))
+    targets = block_targets(slots, sub.start, sub.end) if counter is not None else frozenset()
     # bpf_int_jit_compile's first guess: 64 bytes per instruction.
     addrs = [64 * (k + 1) for k in range(n + 1)] if fixed_addrs is None else fixed_addrs
     passes = 0
     limit = MAX_PASSES + _EXTRA_PASSES
     while True:
         passes += 1
+        blocks = None if counter is None else BlockCounter(counter, return_thunk, counts)
+        head = prologue_items if blocks is None else blocks.instrument(prologue_items, True)
+        prologue = _encode_items(head, address, enc)
         st = _Pass(addrs, sub.start, callee_regs, boundary, bmi2, subprog_address, resolve, return_thunk)
         st.cleanup_addr = addrs[-1]
         st.proglen = len(prologue)
@@ -163,15 +170,19 @@ def _jit_subprog(
                 new[k + 1] = st.proglen
                 continue
             items = LOWER[insn.kind](insn, pc, st)
+            if blocks is not None:
+                items = blocks.instrument(items, pc in targets)
             code = _encode_items(items, address + st.proglen, enc)
             chunks.append(code)
             st.proglen += len(code)
             new[k + 1] = st.proglen
-        if new == addrs:
-            return prologue + b"".join(chunks), addrs, passes, pushes, len(prologue)
-        if passes >= limit or fixed_addrs is not None:
+        stable = blocks is None or blocks.counts == counts
+        if new == addrs and stable:
+            return prologue + b"".join(chunks), addrs, passes, pushes, len(prologue), list(counts)
+        if passes >= limit or (fixed_addrs is not None and new != addrs):
             raise JitError(sub.start, f"JIT layout did not converge after {passes} passes")
         addrs = new
+        counts = [] if blocks is None else blocks.counts
 
 
 def default_stack_depth(slots: Slots, sub: SubprogSpec) -> int:
@@ -201,6 +212,7 @@ def jit(
     bmi2: bool = True,
     return_thunk: int | None = RETURN_THUNK,
     exception_boundary: bool | None = None,
+    counter: int | None = None,
 ) -> NativeImage:
     """JIT a program the way Linux 6.18's x86 JIT would (no CFI, no IBT, no retpolines).
 
@@ -209,7 +221,8 @@ def jit(
     exception callback". `return_thunk` is where emit_return jumps instead of
     `ret` (X86_FEATURE_RETHUNK, on in the live kernel); None emits `ret`. The
     resolver maps helper/kfunc calls, `callx` and ld_imm64 pseudo sources to
-    addresses or values.
+    addresses or values. With `counter`, every block adds its instruction count
+    to the 8 bytes at that address (`framework.jit.counters`).
     """
     subs = list(subprogs) if subprogs else [SubprogSpec("main", 0, len(slots))]
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in subs]
@@ -230,7 +243,9 @@ def jit(
     for i, s in enumerate(subs):
         boundary = exception_boundary and i == 0
         first.append(
-            _jit_subprog(slots, s, i, depths[i], boundary, bmi2, return_thunk, base, subprog_address, resolve, None)
+            _jit_subprog(
+                slots, s, i, depths[i], boundary, bmi2, return_thunk, base, subprog_address, resolve, None, counter
+            )
         )
     at = 0
     for i, (code, *_rest) in enumerate(first):
@@ -244,9 +259,21 @@ def jit(
     passes: list[int] = []
     for i, s in enumerate(subs):
         boundary = exception_boundary and i == 0
-        _, addrs, npass, pushes, body = first[i]
-        code, addrs, _, _, _ = _jit_subprog(
-            slots, s, i, depths[i], boundary, bmi2, return_thunk, base + entries[i], subprog_address, resolve, addrs
+        _, addrs, npass, pushes, body, counts = first[i]
+        code, addrs, _, _, _, _ = _jit_subprog(
+            slots,
+            s,
+            i,
+            depths[i],
+            boundary,
+            bmi2,
+            return_thunk,
+            base + entries[i],
+            subprog_address,
+            resolve,
+            addrs,
+            counter,
+            counts,
         )
         parts.append(code)
         passes.append(npass)
@@ -270,7 +297,8 @@ def jit(
                 exception_cb=s.is_exception_cb,
             )
         )
-    return NativeImage(b"".join(parts), base, tuple(frames), tuple(pc_offsets), tuple(pc_ends), tuple(passes))
+    code = b"".join(parts)
+    return NativeImage(code, base, tuple(frames), tuple(pc_offsets), tuple(pc_ends), tuple(passes), counter)
 
 
 def _x86_name(bpf: int) -> str:

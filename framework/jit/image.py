@@ -47,6 +47,7 @@ class NativeImage:
     pc_offsets: tuple[int | None, ...]  # by BPF pc: native offset of its first byte; None for ld_imm64's 2nd slot
     pc_ends: tuple[int | None, ...]  # by BPF pc: native offset one past its last byte
     passes: tuple[int, ...]  # do_jit passes until each subprog's size converged
+    counter: int | None = None  # address every block adds its instruction count to (None: no counters)
 
     @property
     def entries(self) -> tuple[int, ...]:

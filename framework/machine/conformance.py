@@ -22,6 +22,7 @@ from framework.kernel.harness import ConformanceKernel
 from framework.load.conformance import ConformanceCase, load_case
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
+from framework.machine.memory import COUNTER
 from framework.run.result import CaseResult, ConformanceReport
 
 STACK = 512  # the suite's (and ubpf's) stack per frame
@@ -50,7 +51,9 @@ def run_case(case: ConformanceCase) -> tuple[CaseResult, RunResult | None]:
         fixed = apply(case.slots, subprog_bounds(case.slots))
         subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]
         kernel = ConformanceKernel(case.mem)
-        image = jit(fixed.slots, subs, stack_depths=[STACK] * len(subs), resolver=KernelResolver(kernel))
+        image = jit(
+            fixed.slots, subs, stack_depths=[STACK] * len(subs), resolver=KernelResolver(kernel), counter=COUNTER
+        )
     except JitError as exc:
         got = f"jit: {exc}"
         expected = case.error if case.error is not None else case.expected

@@ -2,15 +2,17 @@
 
 - Helper/kfunc calls land on trap stubs (`int3; ret`): one Python callback per
   call (UC_HOOK_INTR), never one per instruction.
-- Instructions are counted per translated block: a UC_HOOK_BLOCK limited to the
-  counted code ranges adds the block's instruction count, decoded once per block
-  address with iced-x86. Stubs are not counted (their calls are, in `service_calls`).
+- Instructions are counted by the image itself when it was JITed with a counter
+  (`framework.jit.counters`: no callback at all), otherwise per translated block:
+  a UC_HOOK_BLOCK limited to the counted code ranges adds the block's
+  instruction count, decoded once per block address with iced-x86. Stubs are
+  not counted (their calls are, in `service_calls`).
 - The stack high-water mark is measured without per-instruction hooks: the stack
   is painted before the run and scanned after it for the lowest changed byte;
   every rsp decrement in JITed code below a frame's prologue is a push or a call,
   which writes. The one that need not write, the prologue's `sub rsp`, is
-  covered by reading rsp when a block starts at a subprog entry and adding the
-  frame's static size (FrameLayout.rsp_below_entry).
+  covered by a code hook on each subprog's first instruction (one callback per
+  call) that reads rsp and adds the frame's static size (rsp_below_entry).
 - A fault (unmapped access, guard page, #DE, invalid opcode) ends the run with
   a `Fault` carrying the BPF pc and a reason; the tool never crashes on it.
 """
@@ -141,9 +143,16 @@ class Machine:
         self._blocks: dict[int, int] = {}
         self._entries = {image.base + f.entry: f.rsp_below_entry for f in image.frames}
         self._st = _RunState()
-        ranges = [(image.base, image.base + len(image.code)), (mm.RETURN_THUNK, mm.RETURN_THUNK + 1), *count_ranges]
-        for lo, hi in ranges if count else ():  # count=False: no block hook (x86_insns stays 0)
+        if image.counter is not None:  # the image counts itself (framework.jit.counters)
+            uc.mem_map(image.counter & ~(mm.PAGE - 1), mm.PAGE, UC_PROT_READ | UC_PROT_WRITE)
+            ranges = list(count_ranges)
+        else:
+            ranges = [(image.base, image.base + len(image.code)), (mm.RETURN_THUNK, mm.RETURN_THUNK + 1)]
+            ranges += count_ranges
+        for lo, hi in ranges if count else ():  # count=False: no block hook
             uc.hook_add(UC_HOOK_BLOCK, self._on_block, begin=lo, end=hi - 1)
+        for entry in self._entries:  # one callback per subprog call, for the high-water mark
+            uc.hook_add(UC_HOOK_CODE, self._on_entry, begin=entry, end=entry)
         uc.hook_add(UC_HOOK_INTR, self._on_intr)
         uc.hook_add(UC_HOOK_MEM_INVALID, self._on_invalid)
 
@@ -177,12 +186,11 @@ class Machine:
             n = sum(1 for _ in Decoder(64, code, ip=address))
             self._blocks[address] = n
         self._st.count += n
-        below = self._entries.get(address)
-        if below is not None:
-            rsp = uc.reg_read(X.UC_X86_REG_RSP)
-            low = rsp - below
-            if low < self._st.frame_low:
-                self._st.frame_low = low
+
+    def _on_entry(self, uc: Any, address: int, _size: int, _user: object) -> None:
+        low = uc.reg_read(X.UC_X86_REG_RSP) - self._entries[address]
+        if low < self._st.frame_low:
+            self._st.frame_low = low
 
     def _on_intr(self, uc: Any, intno: int, _user: object) -> None:
         rip = uc.reg_read(X.UC_X86_REG_RIP)
@@ -254,6 +262,8 @@ class Machine:
             uc.reg_write(r, value & 0xFFFFFFFFFFFFFFFF)
         uc.reg_write(X.UC_X86_REG_RSP, mm.ENTRY_RSP)
         uc.reg_write(X.UC_X86_REG_RBP, 0)
+        if self.image.counter is not None:
+            uc.mem_write(self.image.counter, bytes(8))
         start = self.image.base + self.image.frames[entry].entry
         try:
             uc.emu_start(start, mm.RETURN_ADDRESS, timeout=timeout_us)
@@ -269,11 +279,16 @@ class Machine:
             fault = Fault("stopped before returning (timeout?)", rip, self._pc(rip))
         return RunResult(
             retval=uc.reg_read(X.UC_X86_REG_RAX),
-            x86_insns=self._st.count,
+            x86_insns=self._st.count + self._counted(),
             stack_high_water=mm.ENTRY_RSP - min(self._lowest_write(), self._st.frame_low),
             service_calls=self._st.calls,
             fault=fault,
         )
+
+    def _counted(self) -> int:
+        if self.image.counter is None:
+            return 0
+        return int.from_bytes(self.read(self.image.counter, 8), "little")
 
     def _lowest_write(self) -> int:
         data = self.read(mm.STACK_BASE, mm.ENTRY_RSP - mm.STACK_BASE)

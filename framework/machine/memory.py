@@ -29,6 +29,7 @@ STUB_SIZE = 0x5000
 MAX_HELPERS = 512
 MAX_KFUNCS = 512
 
+COUNTER = 0x0300_0000  # the instruction counter a counted image adds to (jit(counter=COUNTER))
 RUNTIME_BASE = 0x0600_0000  # strategies' C runtimes (RX), counted like the program
 
 STACK_SIZE = 0x4000  # THREAD_SIZE on x86-64

@@ -117,5 +117,19 @@ def test_block_counts_equal_per_instruction_counts(path: Path) -> None:
     m = Machine(image, helpers={5: lambda call: call.args[0]})
     args = (m.map_region("mem", case.mem), len(case.mem)) if case.mem else (0, 0)
     assert m.run(args).x86_insns == m.count_each_instruction(args)
-    verdict, run = run_case(case)
+    verdict, run = run_case(case)  # on an image that counts itself
     assert verdict.ok and run is not None and run.x86_insns == m.run(args).x86_insns
+
+
+def test_an_image_with_counters_counts_the_same_and_hides_them() -> None:
+    lines = ("r6 = 3", "loop:", "call f", "r6 -= 1", "if r6 != 0 goto loop",
+             "r2 = atomic_fetch_or((u64 *)(r10 - 8), r2)", "exit", "f:", "r0 = 1", "exit")  # fmt: skip
+    slots = asm(*lines)
+    subs = [SubprogSpec("main", 0, 6), SubprogSpec("f", 6, 8)]
+    plain = jit(slots, subs, stack_depths=[8, 0], resolver=StubResolver())
+    counted = jit(slots, subs, stack_depths=[8, 0], resolver=StubResolver(), counter=mm.COUNTER)
+    a, b = Machine(plain).run(), Machine(counted).run()
+    assert a.fault is None and b.fault is None
+    assert (a.retval, a.x86_insns, a.stack_high_water) == (b.retval, b.x86_insns, b.stack_high_water)
+    assert a.x86_insns == Machine(plain).count_each_instruction()
+    assert len(counted.code) > len(plain.code)  # sizes come from the plain image
