@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +48,11 @@ class NativeImage:
     pc_ends: tuple[int | None, ...]  # by BPF pc: native offset one past its last byte
     passes: tuple[int, ...]  # do_jit passes until each subprog's size converged
     counter: int | None = None  # address every block adds its instruction count to (None: no counters)
+    _starts: tuple[tuple[int, int], ...] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        starts = sorted((o, pc) for pc, o in enumerate(self.pc_offsets) if o is not None)
+        object.__setattr__(self, "_starts", tuple(starts))
 
     @property
     def entries(self) -> tuple[int, ...]:
@@ -64,9 +69,8 @@ class NativeImage:
 
     def pc_at(self, offset: int) -> int | None:
         """The BPF pc whose code holds native `offset`; None inside a prologue or padding."""
-        starts = [(o, pc) for pc, o in enumerate(self.pc_offsets) if o is not None]
-        keys = [o for o, _ in starts]
-        i = bisect.bisect_right(keys, offset) - 1
+        starts = self._starts
+        i = bisect.bisect_right(starts, (offset, len(self.pc_offsets))) - 1
         while i >= 0:
             o, pc = starts[i]
             end = self.pc_ends[pc]
