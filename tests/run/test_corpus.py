@@ -100,7 +100,9 @@ def test_corpus_matches_the_live_kernel() -> None:
     for manifest in MANIFESTS:
         specs = {p["name"]: p for p in tomllib.loads(manifest.read_text()).get("program", ())}
         for entry in corpus_entries(manifest):
-            rec = record(entry.program, entry.inputs, batches=1, repeat=1)
+            if not entry.live_inputs:  # accepted by 6.18.44 but leaks on a throw: never test-run there
+                continue
+            rec = record(entry.program, entry.live_inputs, batches=1, repeat=1)
             if rec.verdict != "accepted":
                 continue
             for run in rec.runs:
