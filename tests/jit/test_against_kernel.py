@@ -14,14 +14,19 @@ import os
 
 import pytest
 from iced_x86 import Decoder
+from oracle.btf_build import BtfBuilder
 
+from framework.isa import opcodes as op
 from framework.isa.decode import encode
 from framework.isa.llvm_asm import assemble
 from framework.jit import SubprogSpec, jit
 from framework.jit.fixups import apply
+from framework.load.program import FuncInfo, Linkage, Program, Subprog
 from framework.machine import StubResolver
 from framework.machine.conformance import subprog_bounds
 from framework.oracle import bpf_syscall as sys_
+from framework.oracle.check import available
+from framework.oracle.loader import load
 
 SOCKET_FILTER = 1
 RANDOM = "call 7"  # bpf_get_prandom_u32: an unknown scalar in r0
@@ -88,4 +93,50 @@ def test_same_code_as_the_kernel(name: str) -> None:
     at = 0
     for length in info.jited_func_lens:
         assert _instructions(ours[at : at + length]) == _instructions(kernel[at : at + length])
+        at += length
+
+
+def _exception_program() -> Program:
+    """main throws 7 half the time (no dead code for the verifier to drop); the callback returns cookie + 100."""
+    b = BtfBuilder()
+    int_ = b.int_("int", 4, signed=True)
+    u64 = b.int_("unsigned long long", 8)
+    main = b.func("prog", b.func_proto(int_, [("ctx", b.ptr(0))]))
+    cb = b.func("cb", b.func_proto(int_, [("cookie", u64)]))
+    b.decl_tag("exception_callback:cb", main)
+    lines = [RANDOM, "if r0 != 0 goto +2", "r1 = 7", "call 0", "r0 = 0", "exit", "r6 = r1", "r0 = r6", "exit"]
+    slots = list(assemble(lines).slots)
+    call = slots[3]
+    assert call is not None
+    slots[3] = call.replace(src=op.PSEUDO_KFUNC_CALL, imm=0)
+    return Program(
+        name="exc_cb",
+        section="tc",
+        prog_type="sched_cls",
+        slots=tuple(slots),
+        subprogs=(Subprog("prog", 0, 6, Linkage.GLOBAL, main), Subprog("cb", 6, 9, Linkage.GLOBAL, cb, True)),
+        source="<exc_cb>",
+        sha256="",
+        kfuncs=("bpf_throw",),
+        btf=b.encode(),
+        func_info=(FuncInfo(0, main), FuncInfo(6, cb)),
+    )
+
+
+def test_exception_boundary_and_callback_as_the_kernel_jits_them() -> None:
+    _skip_unless_bpf()
+    if (reason := available()) is not None:
+        pytest.skip(reason)
+    prog = _exception_program()
+    with load(prog) as loaded:
+        if loaded.prog is None:
+            pytest.fail(f"the kernel refused the program: {loaded.log[-400:]}")
+        info = sys_.prog_info(loaded.prog)
+    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
+    image = jit(prog.slots, subs, resolver=StubResolver())
+    assert image.frames[0].exception_boundary and image.frames[1].exception_cb
+    assert tuple(f.end - f.entry for f in image.frames) == tuple(info.jited_func_lens)
+    at = 0
+    for length in info.jited_func_lens:
+        assert _instructions(image.code[at : at + length]) == _instructions(info.jited_prog_insns[at : at + length])
         at += length
