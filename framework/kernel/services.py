@@ -21,7 +21,7 @@ from framework.kernel.api import Engine, KernelFault
 from framework.kernel.ctx import Context, build_context
 from framework.kernel.ledger import Ledger, Resource
 from framework.kernel.maps import MapState
-from framework.kernel.memory import AddressSpace, Region
+from framework.kernel.memory import AddressSpace, Fault, Region
 from framework.kernel.objects import CURRENT_PID, ROOT_CGROUP_ID, Objects, RunInput
 from framework.load.program import Program
 from framework.platform.helpers import helper_name
@@ -715,4 +715,44 @@ def _iter_num_next(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 def _iter_num_destroy(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     k.memory.write(a[0], bytes(8))
     k._release("iter_num", a[0], e, "bpf_iter_num_destroy")
+    return 0
+
+
+# -- per-CPU pointers, kptr stashing, kernel reads (kernel/bpf/helpers.c, kernel/trace/bpf_trace.c) ----
+
+
+@_helper("per_cpu_ptr")
+def _per_cpu_ptr(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return a[0] if a[1] == 0 else 0  # the emulated machine has one CPU
+
+
+@_helper("this_cpu_ptr")
+def _this_cpu_ptr(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    return a[0]
+
+
+@_helper("kptr_xchg")
+def _kptr_xchg(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # the map takes the program's reference; the old one, if any, becomes the program's
+    old = int.from_bytes(k.memory.read(a[0], 8), "little")
+    k.memory.write(a[0], (a[1] & MASK64).to_bytes(8, "little"))
+    if a[1]:
+        held = k.ledger.live(None, a[1])
+        k._release(held[-1].kind if held else "obj", a[1], e, "bpf_kptr_xchg")
+    if old:
+        known = [r for r in k.ledger.resources if r.handle == old]
+        k._acquire(known[-1].kind if known else "obj", old, e, "bpf_kptr_xchg")
+    return old
+
+
+@_helper("probe_read_kernel")
+@_helper("probe_read")
+def _probe_read_kernel(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    size = a[1] & 0xFFFFFFFF
+    try:
+        data = k.memory.read(a[2], size)
+    except Fault:
+        k.memory.write(a[0], bytes(size))  # a failed read zeroes the destination
+        return _neg(EFAULT)
+    k.memory.write(a[0], data)
     return 0

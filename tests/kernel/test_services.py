@@ -193,3 +193,55 @@ def test_time_and_current_task_are_deterministic() -> None:
 def test_unemulated_helper_faults_with_its_name() -> None:
     result = run_program(program("call 12\nexit"))
     assert result.fault == "pc 0: helper bpf_tail_call (id 12) is not emulated"
+
+
+def test_probe_read_kernel_zeroes_on_a_bad_source() -> None:
+    text = """
+r1 = -1
+*(u64 *)(r10 - 8) = r1
+r1 = r10
+r1 += -8
+r2 = 8
+r3 = 16
+call 113
+r1 = *(u64 *)(r10 - 8)
+r0 <<= 32
+r0 |= r1
+exit
+"""
+    result = run_program(program(text))
+    assert result.fault is None and result.r0 == ((-14) & 0xFFFFFFFF) << 32
+
+
+def test_kptr_xchg_moves_the_reference_into_the_map_and_back() -> None:
+    stash = MapDef("stash", "array", 4, 8, 1)
+    text = """
+r1 = 2
+call bpf_task_from_pid
+r6 = r0
+r1 = 0
+*(u32 *)(r10 - 4) = r1
+r1 = stash ll
+r2 = r10
+r2 += -4
+call 1
+r7 = r0
+r1 = r7
+r2 = r6
+call 194
+r1 = r7
+r2 = 0
+call 194
+r8 = r0
+r1 = r8
+call bpf_task_release
+r0 = r8
+r0 -= r6
+exit
+"""
+    kfuncs = ("bpf_task_from_pid", "bpf_task_release")
+    result = run_program(program(text, kfuncs=kfuncs, maps=(stash,)))
+    assert result.fault is None and result.r0 == 0  # the same task came back
+    assert result.leaked == () and result.double_released == ()
+    held = run_program(program(text.replace("call bpf_task_release\n", "r1 = 0\n"), kfuncs=kfuncs, maps=(stash,)))
+    assert [(r.kind, r.acquired_by) for r in held.leaked] == [("task", "bpf_kptr_xchg")]
