@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from importlib import metadata
+from typing import cast
 
 import pluggy
 
@@ -51,12 +52,8 @@ def get_plugin_manager() -> pluggy.PluginManager:
             continue
         module = metadata.EntryPoint(name, module_name, ENTRY_POINT_GROUP).load()
         pm.register(module, name)
-        _ORIGINS[id(module)] = "built-in" if dist == DISTRIBUTION else dist
     pm.check_pending()
     return pm
-
-
-_ORIGINS: dict[int, str] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +65,13 @@ class RegisteredStrategy:
 def strategies(pm: pluggy.PluginManager | None = None) -> dict[str, RegisteredStrategy]:
     """Every registered strategy by name; a name registered twice is an error."""
     pm = pm or get_plugin_manager()
+    dists = {name: dist for name, _, dist in _entry_points()}
     found: dict[str, RegisteredStrategy] = {}
     for impl in pm.hook.register_strategies.get_hookimpls():
-        origin = _ORIGINS.get(id(impl.plugin), impl.plugin_name)
-        for strategy in impl.function() or []:
+        dist = dists.get(impl.plugin_name, impl.plugin_name)
+        origin = "built-in" if dist == DISTRIBUTION else dist
+        provided = cast("list[Strategy]", impl.function() or [])
+        for strategy in provided:
             if strategy.name in found:
                 raise InputError(
                     impl.plugin_name, f"strategy '{strategy.name}' is registered twice ({found[strategy.name].origin})"

@@ -69,7 +69,13 @@ KFUNCS: dict[str, KfuncSpec] = {
         _k("bpf_local_irq_restore", (), "irq", _COMMON),
         _k("bpf_dynptr_from_mem", (), "", _COMMON),
         _k("bpf_dynptr_size", (), "", _COMMON),
-        _k("bpf_cpumask_create", (ACQUIRE, RET_NULL), "cpumask", "kernel/bpf/cpumask.c cpumask_kfunc_btf_ids", "bpf_cpumask_release"),
+        _k(
+            "bpf_cpumask_create",
+            (ACQUIRE, RET_NULL),
+            "cpumask",
+            "kernel/bpf/cpumask.c cpumask_kfunc_btf_ids",
+            "bpf_cpumask_release",
+        ),
         _k("bpf_cpumask_release", (RELEASE,), "cpumask", "kernel/bpf/cpumask.c cpumask_kfunc_btf_ids"),
     )
 }
