@@ -261,8 +261,10 @@ class Interpreter:
                     raise _Bad(f"instruction limit of {limit} reached")
                 if entry[2]:  # a call may run BPF code (callbacks) that counts too
                     self.count = count
-                    pc = entry[1](entry[0], pc)
-                    count = self.count
+                    try:
+                        pc = entry[1](entry[0], pc)
+                    finally:
+                        count = self.count
                 else:
                     pc = entry[1](entry[0], pc)
                 if pc == _STOP:

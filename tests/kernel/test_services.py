@@ -245,3 +245,27 @@ exit
     assert result.leaked == () and result.double_released == ()
     held = run_program(program(text.replace("call bpf_task_release\n", "r1 = 0\n"), kfuncs=kfuncs, maps=(stash,)))
     assert [(r.kind, r.acquired_by) for r in held.leaked] == [("task", "bpf_kptr_xchg")]
+
+
+def test_a_throw_inside_a_bpf_loop_callback_unwinds_everything_and_counts_it() -> None:
+    text = """
+r6 = 1
+r1 = 10
+r2 = cb ll
+r3 = 0
+r4 = 0
+call 181
+r0 = 0
+exit
+cb:
+if r1 != 2 goto out
+r1 = 77
+call bpf_throw
+out:
+r0 = 0
+exit
+"""
+    result = run_program(program(text, kfuncs=("bpf_throw",), subprogs=("cb",)))
+    assert result.fault is None and result.threw and result.retval == 77
+    # main up to the call: 6; callback i=0,1: 3 each; i=2: 3 up to the throw
+    assert result.bpf_insns == 6 + 3 + 3 + 3
