@@ -103,6 +103,7 @@ class EmulatedKernel:
         self._ksyms: dict[int, Region] = {}
         self._clock = KTIME_START
         self._random = 0x2545F491
+        self._engine: Engine | None = None  # the engine of the latest call: whose pc a memory watch reports
 
     # -- the Kernel interface -----------------------------------------------------------
 
@@ -112,6 +113,7 @@ class EmulatedKernel:
         if service is None or name is None:
             raise KernelFault(f"helper {name or '?'} (id {func_id}) is not emulated")
         self.calls[name] = self.calls.get(name, 0) + 1
+        self._engine = engine
         return service(self, args, engine) & MASK64
 
     def kfunc(self, name: str, args: Sequence[int], engine: Engine) -> int:
@@ -119,6 +121,7 @@ class EmulatedKernel:
         if service is None:
             raise KernelFault(f"kfunc {name} is not emulated")
         self.calls[name] = self.calls.get(name, 0) + 1
+        self._engine = engine
         return service(self, args, engine) & MASK64
 
     def ld_imm64(self, insn: Insn, pc: int) -> int:
@@ -169,8 +172,9 @@ class EmulatedKernel:
             return
         ledger = self.ledger
 
-        def on_access(_r: Region, _off: int, _write: bool) -> None:
-            ledger.use(resource, -1, "memory access")
+        def on_access(_r: Region, _off: int, write: bool) -> None:
+            pc = self._engine.pc if self._engine is not None else -1
+            ledger.use(resource, pc, "store" if write else "load")
 
         region.on_access = on_access
 

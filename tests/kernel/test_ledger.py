@@ -91,6 +91,7 @@ exit
     assert result.fault is None
     (use,) = result.used_after_release
     assert use.kind == "ringbuf" and use.acquired_pc == 4
+    assert use.released_pc == 11 and use.released_by == "store"  # the event: where and how it was used
     assert result.leaked == () and result.double_released == ()
 
 
