@@ -22,6 +22,8 @@ from typing import Any
 
 from framework.errors import InputError
 from framework.kernel.memory import AddressSpace, Region
+from framework.load.btf import Btf, Kind
+from framework.load.core import vmlinux_btf
 
 __all__ = [
     "CURRENT_PID",
@@ -124,22 +126,35 @@ class KernelObject:
         return self.region.base
 
 
+def _member_offset(btf: Btf, type_id: int, name: str) -> int | None:
+    """Bit offset of member `name` in a struct/union, looking through anonymous members."""
+    t = btf.type(btf.skip_mods(type_id))
+    if t.kind not in (Kind.STRUCT, Kind.UNION):
+        return None
+    for m in t.members():
+        m_name = btf.string(m.name_off)
+        if m_name == name:
+            return m.bit_offset
+        if not m_name:
+            inner = _member_offset(btf, m.type, name)
+            if inner is not None:
+                return m.bit_offset + inner
+    return None
+
+
 @functools.cache
 def _layout(struct: str, fields: tuple[str, ...], fallback: tuple[int, ...], fallback_size: int) -> tuple[int, ...]:
     """Byte offsets of `fields` in vmlinux's `struct`, and its size last; the fallback without BTF."""
-    from framework.load.btf import Kind
-    from framework.load.core import _find_member, vmlinux_btf
-
     btf = vmlinux_btf()
     if btf is not None:
         type_id = btf.find(struct, Kind.STRUCT)
         if type_id is not None:
             offsets = []
             for name in fields:
-                found = _find_member(btf, type_id, name)
-                if found is None:
+                bits = _member_offset(btf, type_id, name)
+                if bits is None:
                     break
-                offsets.append(found[0] // 8)
+                offsets.append(bits // 8)
             else:
                 return (*offsets, btf.size(type_id))
     return (*fallback, fallback_size)
