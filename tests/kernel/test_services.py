@@ -269,3 +269,15 @@ exit
     assert result.fault is None and result.threw and result.retval == 77
     # main up to the call: 6; callback i=0,1: 3 each; i=2: 3 up to the throw
     assert result.bpf_insns == 6 + 3 + 3 + 3
+
+
+def test_global_data_by_address_and_rodata_is_read_only() -> None:
+    data = MapDef("obj.data", "array", 4, 8, 1, section=".data", initial=bytes(range(8)))
+    rodata = MapDef("obj.rodata", "array", 4, 8, 1, flags=1 << 7, section=".rodata", initial=bytes(8))
+    maps = (data, rodata)
+    # ld_imm64 src BPF_PSEUDO_MAP_IDX_VALUE: imm = map index, second imm = offset into the value
+    read = program("ld_pseudo r1, 6, 0, 4\nr0 = *(u32 *)(r1 + 0)\nexit", maps=maps)
+    assert run_program(read).r0 == int.from_bytes(bytes(range(4, 8)), "little")
+    write = program("ld_pseudo r1, 6, 1, 0\nr2 = 1\n*(u8 *)(r1 + 0) = r2\nexit", maps=maps)
+    result = run_program(write)
+    assert result.fault is not None and "read-only map obj.rodata values" in result.fault
