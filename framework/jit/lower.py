@@ -16,6 +16,7 @@ from typing import Protocol
 
 from iced_x86 import Code, Instruction
 
+from framework.errors import FrameworkError
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
@@ -57,7 +58,7 @@ class JumpTo:
 Item = Instruction | Branch | Back | CallTo | JumpTo
 
 
-class JitError(Exception):
+class JitError(FrameworkError):
     """An instruction the x86 JIT does not accept (Linux would fail with -EINVAL/-EFAULT)."""
 
     def __init__(self, pc: int, message: str) -> None:

@@ -26,6 +26,7 @@ from framework.machine.memory import COUNTER
 from framework.run.result import CaseResult, ConformanceReport
 
 STACK = 512  # the suite's (and ubpf's) stack per frame
+TIMEOUT_US = 10_000_000  # a case still running after 10 s is a failure, not a hang
 MASK64 = (1 << 64) - 1
 
 
@@ -60,7 +61,7 @@ def run_case(case: ConformanceCase) -> tuple[CaseResult, RunResult | None]:
         return CaseResult(case.name, case.error is not None, expected, got), None
     machine = Machine(image)
     KernelBridge(machine, kernel)
-    result = machine.run(kernel.args)
+    result = machine.run(kernel.args, timeout_us=TIMEOUT_US)
     fault = None if result.fault is None else str(result.fault)
     r0 = result.retval & MASK64
     if case.error is not None:
