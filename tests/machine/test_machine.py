@@ -133,3 +133,9 @@ def test_an_image_with_counters_counts_the_same_and_hides_them() -> None:
     assert (a.retval, a.x86_insns, a.stack_high_water) == (b.retval, b.x86_insns, b.stack_high_water)
     assert a.x86_insns == Machine(plain).count_each_instruction()
     assert len(counted.code) > len(plain.code)  # sizes come from the plain image
+
+
+def test_a_program_that_never_returns_times_out_with_a_fault() -> None:
+    m = machine("loop:", "r0 += 1", "goto loop")
+    result = m.run(timeout_us=100_000)
+    assert result.fault is not None and "timeout" in result.fault.reason
