@@ -48,15 +48,23 @@ class KernelResolver:
 class _Engine:
     """The `framework.kernel.api.Engine` a service sees during a JIT run."""
 
-    def __init__(self, pc: int) -> None:
+    def __init__(self, pc: int, bridge: KernelBridge) -> None:
         self._pc = pc
+        self._bridge = bridge
 
     @property
     def pc(self) -> int:
         return self._pc
 
     def invoke(self, func_addr: int, args: Sequence[int]) -> int:
-        raise KernelFault("calling back into BPF (bpf_loop and friends) is not supported on the JIT machine yet")
+        """Run a BPF callback (bpf_loop): memory goes to Unicorn and back around it."""
+        image = self._bridge.machine.image
+        if not any(func_addr == image.base + f.entry for f in image.frames):
+            raise KernelFault(f"0x{func_addr:x} is not a function of this program")
+        self._bridge.sync_in()
+        r0 = self._bridge.machine.call_nested(func_addr, args)
+        self._bridge.sync_out()
+        return r0
 
 
 class KernelBridge:
@@ -127,7 +135,7 @@ class KernelBridge:
     # -- services ---------------------------------------------------------------
     def call(self, kind: str, call: ServiceCall) -> int:
         pc = self.machine.caller_pc()
-        engine = _Engine(pc if pc is not None else -1)
+        engine = _Engine(pc if pc is not None else -1, self)
         self.sync_out()
         if kind == "kfunc":
             if call.number >= len(self.kfunc_names):

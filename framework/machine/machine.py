@@ -208,6 +208,30 @@ class Machine:
             self._st.pending.append(exc)
             uc.emu_stop()
 
+    def call_nested(self, address: int, args: Sequence[int]) -> int:
+        """From inside a service: run the BPF function at `address` with R1.. = args
+        (bpf_loop's callback) on the same stack, and return its r0. Its
+        instructions are counted like the program's; a fault in it ends the run."""
+        uc = self.uc
+        saved = uc.context_save()
+        rsp = uc.reg_read(X.UC_X86_REG_RSP) - 8
+        uc.mem_write(rsp, mm.NESTED_RETURN.to_bytes(8, "little"))
+        uc.reg_write(X.UC_X86_REG_RSP, rsp)
+        for r, value in zip(_ARG_REGS, args, strict=False):
+            uc.reg_write(r, value & 0xFFFFFFFFFFFFFFFF)
+        try:
+            uc.emu_start(address, mm.NESTED_RETURN)
+        except UcError as exc:
+            if self._st.fault is None:
+                rip = uc.reg_read(X.UC_X86_REG_RIP)
+                self._st.fault = Fault(f"emulation error: {exc}", rip, self._pc(rip))
+        r0 = int(uc.reg_read(X.UC_X86_REG_RAX))
+        stopped = uc.reg_read(X.UC_X86_REG_RIP) != mm.NESTED_RETURN
+        uc.context_restore(saved)
+        if self._st.fault is not None or stopped:
+            raise KernelFault("the BPF callback did not return")
+        return r0
+
     def caller_pc(self) -> int | None:
         """Inside a stub: the BPF pc of the call, from the return address at [rsp]."""
         rsp = self.uc.reg_read(X.UC_X86_REG_RSP)

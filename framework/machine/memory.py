@@ -25,6 +25,7 @@ KFUNC_STUBS = STUB_BASE + 0x2000  # kfunc index N (Program.kfuncs) at KFUNC_STUB
 CALLX_STUB = STUB_BASE + 0x4000  # `callx`: helper number in r11
 RETURN_ADDRESS = STUB_BASE + 0x4800  # where the program returns to: emulation stops there
 assert RETURN_THUNK == STUB_BASE + 0x4900  # `ret`, counted like the program's code
+NESTED_RETURN = STUB_BASE + 0x4A00  # where a BPF callback run from a service returns to
 STUB_SIZE = 0x5000
 MAX_HELPERS = 512
 MAX_KFUNCS = 512

@@ -86,3 +86,23 @@ def test_map_values_are_shared_with_the_kernel() -> None:
 def test_a_refused_service_call_is_a_fault_at_its_pc() -> None:
     result, _ = run_jit(program("r1 = 0\ncall 1\nexit\n"))  # map_lookup_elem on NULL
     assert result.fault is not None and result.fault.pc == 1 and "refused" in result.fault.reason
+
+
+def test_bpf_loop_runs_the_callback_on_the_machine() -> None:
+    text = """
+r1 = 10
+r2 = cb ll
+r3 = 0
+r4 = 0
+call 181
+exit
+cb:
+r0 = 0
+if r1 != 3 goto out
+r0 = 1
+out:
+exit
+"""
+    prog = program(text, subprogs=("cb",))
+    result, _ = run_jit(prog)
+    assert result.fault is None and result.retval == 4 == run_program(prog).r0
