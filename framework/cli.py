@@ -155,24 +155,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _manifest_inputs(path: str) -> dict[str, tuple[Any, ...]]:
-    """Inputs the corpus manifest declares for the programs of `path` (none outside the corpus)."""
-    from framework.oracle.manifest import corpus_entries
-
-    target = Path(path).resolve()
-    for manifest in sorted(CORPUS.glob("*/*.toml")):
-        doc = manifest.read_text()
-        if target.name not in doc:
-            continue
-        entries = corpus_entries(manifest)
-        if entries and Path(entries[0].program.source).resolve() == target:
-            return {e.program.name: e.live_inputs for e in entries}
-    return {}
-
-
 def cmd_kernel_check(args: argparse.Namespace) -> int:
+    from framework.load.corpus import RunInput, entries_for_object
     from framework.oracle.check import available, kernel_check, render, to_json
-    from framework.oracle.record import Input
 
     reason = available()
     if reason is not None:
@@ -181,14 +166,15 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
     records = []
     for path in _paths(args.paths):
         programs = _load(path)
+        inputs: dict[str, tuple[RunInput, ...]]
         if args.data_in:
             try:
                 packet = Path(args.data_in).read_bytes()
             except OSError as exc:
                 raise InputError(args.data_in, f"cannot read: {exc.strerror}") from None
-            inputs = {p.name: (Input(Path(args.data_in).name, packet),) for p in programs}
+            inputs = {p.name: (RunInput(Path(args.data_in).name, packet),) for p in programs}
         else:
-            inputs = {name: tuple(found[:1]) for name, found in _manifest_inputs(path).items()}
+            inputs = {e.program.name: e.live_inputs[:1] for e in entries_for_object(path)}
         records += kernel_check(programs, inputs)
     if args.json:
         print(json.dumps([to_json(r) for r in records], indent=2))

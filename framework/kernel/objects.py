@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import functools
 import ipaddress
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from framework.errors import InputError
 from framework.kernel.memory import AddressSpace, Region
 from framework.load.btf import Btf, Kind
 from framework.load.core import vmlinux_btf
+from framework.load.corpus import CgroupSpec, MapEntry, RunInput, SocketSpec
 
 __all__ = [
     "CURRENT_PID",
@@ -44,73 +43,6 @@ AF_INET, AF_INET6 = 2, 10
 SOCK_STREAM, SOCK_DGRAM = 1, 2
 IPPROTO_TCP, IPPROTO_UDP = 6, 17
 BPF_SOCK_SIZE = 80  # sizeof(struct bpf_sock), uapi
-
-
-@dataclass(frozen=True, slots=True)
-class SocketSpec:
-    proto: str = "tcp"  # "tcp" | "udp"
-    family: str = "ipv4"  # "ipv4" | "ipv6"
-    local: str = "0.0.0.0:0"  # "addr:port" ("[addr]:port" for ipv6)
-    remote: str | None = None
-    state: str = "listen"  # "listen" | "established"
-
-
-@dataclass(frozen=True, slots=True)
-class CgroupSpec:
-    id: int
-    level: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class MapEntry:
-    """A map element set before the run (array key: the index, little-endian u32)."""
-
-    name: str
-    key: bytes
-    value: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class RunInput:
-    """One declared input of a program: the packet and the kernel state the run sees."""
-
-    name: str = "default"
-    packet: bytes | None = None
-    tasks: tuple[int, ...] = ()  # pids that exist besides the current task
-    sockets: tuple[SocketSpec, ...] = ()
-    cgroups: tuple[CgroupSpec, ...] = ()
-    maps: tuple[MapEntry, ...] = ()
-    ctx: bytes | None = None  # ctx_in, for program types that take one
-
-    @classmethod
-    def from_manifest(cls, entry: Mapping[str, Any], packets: Mapping[str, bytes], where: str = "manifest") -> RunInput:
-        """A `[[program.input]]` table: `builder` (a named packet) or `packet` (hex), tasks, sockets, cgroups, map."""
-        try:
-            if "packet" in entry or "hex" in entry:
-                packet: bytes | None = bytes.fromhex(entry.get("packet", entry.get("hex", "")))
-            elif "builder" in entry:
-                if entry["builder"] not in packets:
-                    raise InputError(where, f"unknown packet builder '{entry['builder']}'")
-                packet = packets[entry["builder"]]
-            else:
-                packet = None
-            sockets = tuple(SocketSpec(**s) for s in entry.get("sockets", ()))
-            cgroups = tuple(CgroupSpec(**c) for c in entry.get("cgroups", ()))
-            maps = tuple(
-                MapEntry(m["name"], bytes.fromhex(m["key"]), bytes.fromhex(m["value"])) for m in entry.get("map", ())
-            )
-            ctx = bytes.fromhex(entry["ctx"]) if "ctx" in entry else None
-            return cls(
-                str(entry.get("name", "default")),
-                packet,
-                tuple(int(p) for p in entry.get("tasks", ())),
-                sockets,
-                cgroups,
-                maps,
-                ctx,
-            )
-        except (TypeError, ValueError, KeyError) as exc:
-            raise InputError(where, f"bad program input: {exc}") from None
 
 
 @dataclass(eq=False, slots=True)
@@ -277,9 +209,3 @@ class Objects:
                 if obj.addr == addr:
                     return obj
         return None
-
-
-def parse_inputs(
-    entries: Sequence[Mapping[str, Any]], packets: Mapping[str, bytes], where: str
-) -> tuple[RunInput, ...]:
-    return tuple(RunInput.from_manifest(e, packets, where) for e in entries)

@@ -14,12 +14,11 @@ nothing is attached or pinned, and every fd is closed on exit, Ctrl-C included.
 
 from framework.oracle.check import JSON_KEYS, available, kernel_check, render, to_json
 from framework.oracle.manifest import check_corpus_truth, corpus_entries, write_corpus_truth
-from framework.oracle.record import Input, InputRun, KernelRecord, record
+from framework.oracle.record import InputRun, KernelRecord, record
 from framework.oracle.throw_family import ThrowCostResult, throw_cost
 
 __all__ = [
     "JSON_KEYS",
-    "Input",
     "InputRun",
     "KernelRecord",
     "ThrowCostResult",

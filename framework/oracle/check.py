@@ -11,9 +11,10 @@ import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from framework.load.corpus import RunInput
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
-from framework.oracle.record import BATCHES, REPEAT, Input, KernelRecord, record
+from framework.oracle.record import BATCHES, REPEAT, KernelRecord, record
 
 __all__ = ["JSON_KEYS", "available", "kernel_check", "render", "to_json"]
 
@@ -44,7 +45,7 @@ def available() -> str | None:
 
 def kernel_check(
     programs: Sequence[Program],
-    inputs: Mapping[str, Sequence[Input]] | None = None,
+    inputs: Mapping[str, Sequence[RunInput]] | None = None,
     *,
     batches: int = BATCHES,
     repeat: int = REPEAT,

@@ -6,10 +6,9 @@ to programs/, one `[[program]]` per program with its `[[program.input]]`s.
 and records what it said (release from uname -r, verdict, message,
 stack_depth, insns_processed, retval per input) with tomlkit, so comments and
 layout survive; `check_corpus_truth` reloads and lists every disagreement with
-what was recorded. Inputs: `builder` (a packet of programs/packets.toml) or
-`packet` (hex), and `map` entries written before the run; `tasks`, `cgroups`
-and `sockets` describe the emulated kernel and are not applied here (the live
-kernel has what the machine has).
+what was recorded. Inputs come from framework.load.corpus: the packet and
+`map` entries are applied; `tasks`, `cgroups` and `sockets` describe the
+emulated kernel and are not (the live kernel has what the machine has).
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +23,8 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from framework.errors import InputError
-from framework.load.program import Program
-from framework.oracle.record import Input, KernelRecord, record
+from framework.load.corpus import CorpusEntry, corpus_entries
+from framework.oracle.record import KernelRecord, record
 
 __all__ = [
     "CorpusEntry",
@@ -47,65 +45,6 @@ _COMPARED = ("verdict", "message", "stack_depth", "insns_processed")
 def release() -> str:
     """The running kernel's release (uname -r)."""
     return os.uname().release
-
-
-@dataclass(frozen=True, slots=True)
-class CorpusEntry:
-    manifest: Path
-    program: Program
-    inputs: tuple[Input, ...]
-    # False where the fixed semantics reject the program (DESIGN.md's known class: a throw
-    # from a global subprog while the caller holds a reference): Linux 6.18.44 accepts it
-    # and leaks what it holds on every throw, so it is loaded but never test-run.
-    live_safe: bool = True
-
-    @property
-    def live_inputs(self) -> tuple[Input, ...]:
-        """The inputs that may be test-run on the live kernel."""
-        return self.inputs if self.live_safe else ()
-
-
-def _programs_root(manifest: Path) -> Path:
-    # programs/c/<name>.toml and programs/asm/<name>.toml: paths inside are relative to programs/
-    return manifest.resolve().parent.parent
-
-
-def _packets(root: Path) -> dict[str, bytes]:
-    path = root / "packets.toml"
-    if not path.is_file():
-        return {}
-    table = tomllib.loads(path.read_text()).get("packet", {})
-    return {name: bytes.fromhex(entry["hex"]) for name, entry in table.items()}
-
-
-def _input(manifest: Path, packets: Mapping[str, bytes], spec: Mapping[str, Any]) -> Input:
-    name = str(spec["name"])
-    if "builder" in spec:
-        if spec["builder"] not in packets:
-            raise InputError(manifest.as_posix(), f"input '{name}': no packet '{spec['builder']}' in packets.toml")
-        data = packets[spec["builder"]]
-    else:
-        data = bytes.fromhex(spec.get("packet", ""))
-    maps = tuple((m["name"], bytes.fromhex(m["key"]), bytes.fromhex(m["value"])) for m in spec.get("map", ()))
-    return Input(name, data, maps=maps)
-
-
-def corpus_entries(manifest: Path) -> list[CorpusEntry]:
-    """Every program a manifest declares, loaded from its object, with its inputs."""
-    from framework.load.elf import load_object
-
-    root = _programs_root(manifest)
-    doc = tomllib.loads(manifest.read_text())
-    by_name = {p.name: p for p in load_object(str(root / doc["object"]))}
-    packets = _packets(root)
-    entries = []
-    for spec in doc.get("program", ()):
-        if spec["name"] not in by_name:
-            raise InputError(manifest.as_posix(), f"program '{spec['name']}' is not in {doc['object']}")
-        inputs = tuple(_input(manifest, packets, i) for i in spec.get("input", ()))
-        stock = spec.get("expect", {}).get("stock", {})
-        entries.append(CorpusEntry(manifest, by_name[spec["name"]], inputs, stock.get("verdict") != "rejected"))
-    return entries
 
 
 def kernel_table(rec: KernelRecord, kernel_release: str | None = None) -> dict[str, Any]:

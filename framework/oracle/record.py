@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from framework.errors import InternalError
+from framework.load.corpus import RunInput
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.loader import load
@@ -24,7 +25,6 @@ from framework.oracle.loader import load
 __all__ = [
     "BATCHES",
     "REPEAT",
-    "Input",
     "InputRun",
     "KernelRecord",
     "LogStats",
@@ -41,16 +41,6 @@ _PROCESSED = re.compile(r"^processed (\d+) insns \(limit \d+\)", re.M)
 _VTIME = re.compile(r"^verification time (\d+) usec", re.M)
 _STACK = re.compile(r"^stack depth ([\d+]+)\s*$", re.M)
 _STATS_LINE = re.compile(r"^(processed \d+ insns|verification time \d+ usec|stack depth [\d+]+)")
-
-
-@dataclass(frozen=True, slots=True)
-class Input:
-    """One declared input: the packet (tc: data_in) and an optional context."""
-
-    name: str
-    data: bytes = b""
-    ctx: bytes = b""
-    maps: tuple[tuple[str, bytes, bytes], ...] = ()  # (map name, key, value) written before the run
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,10 +129,11 @@ def last_error_line(log: str, errno: int) -> str:
     return os.strerror(errno) if errno else "rejected"
 
 
-def measure(prog: sys_.Fd, inp: Input, *, batches: int = BATCHES, repeat: int = REPEAT) -> InputRun:
+def measure(prog: sys_.Fd, inp: RunInput, *, batches: int = BATCHES, repeat: int = REPEAT) -> InputRun:
     """`batches` BPF_PROG_TEST_RUN calls of `repeat` runs each; retval from the first."""
-    first = sys_.prog_test_run(prog, inp.data, ctx_in=inp.ctx, repeat=1)
-    durations = [sys_.prog_test_run(prog, inp.data, ctx_in=inp.ctx, repeat=repeat).duration_ns for _ in range(batches)]
+    data, ctx = inp.packet or b"", inp.ctx or b""
+    first = sys_.prog_test_run(prog, data, ctx_in=ctx, repeat=1)
+    durations = [sys_.prog_test_run(prog, data, ctx_in=ctx, repeat=repeat).duration_ns for _ in range(batches)]
     return InputRun(
         inp.name,
         first.retval,
@@ -156,7 +147,7 @@ def measure(prog: sys_.Fd, inp: Input, *, batches: int = BATCHES, repeat: int = 
 
 def record(
     program: Program,
-    inputs: Sequence[Input] = (),
+    inputs: Sequence[RunInput] = (),
     *,
     log_level: int = 1,
     batches: int = BATCHES,
@@ -191,8 +182,8 @@ def record(
         with load(program, log_level=0) as fresh:
             if fresh.prog is None:
                 raise InternalError(f"{program.name}: accepted once, then refused: {fresh.log[-500:]}")
-            for map_name, key, value in inp.maps:
-                sys_.map_update(fresh.map_fd(map_name), key, value)
+            for entry in inp.maps:
+                sys_.map_update(fresh.map_fd(entry.name), entry.key, entry.value)
             runs.append(measure(fresh.prog, inp, batches=batches, repeat=repeat))
     return KernelRecord(
         program=program.name,

@@ -21,14 +21,15 @@ from pathlib import Path
 
 from framework.isa import opcodes as op
 from framework.isa.llvm_asm import assemble
+from framework.load.corpus import RunInput
 from framework.load.program import Linkage, Program, Subprog
-from framework.oracle.record import Input, KernelRecord, record
+from framework.oracle.record import KernelRecord, record
 
 __all__ = ["COOKIE", "MAX_FRAMES", "PACKET", "DepthCost", "ThrowCostResult", "family_member", "throw_cost"]
 
 COOKIE = 42
 MAX_FRAMES = 8
-PACKET = Input("pkt64", bytes(64))
+PACKET = RunInput("pkt64", bytes(64))
 
 
 def _source(depth: int, throws: bool) -> list[str]:

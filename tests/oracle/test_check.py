@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from framework.load.corpus import RunInput
 from framework.oracle.check import JSON_KEYS, available, kernel_check, render, to_json
-from framework.oracle.record import Input
 from framework.oracle.throw_family import COOKIE, family_member
 
 DESIGN_KEYS = [
@@ -34,7 +34,7 @@ def test_available_is_none_or_one_line() -> None:
 @pytest.mark.usefixtures("bpf")
 def test_kernel_check_records_and_renders() -> None:
     programs = [family_member(2, True), family_member(9, True)]
-    records = kernel_check(programs, {"throw_d2": [Input("pkt", bytes(64))]}, batches=3, repeat=50)
+    records = kernel_check(programs, {"throw_d2": [RunInput("pkt", bytes(64))]}, batches=3, repeat=50)
     ok, refused = (to_json(r) for r in records)
     assert list(ok) == DESIGN_KEYS and list(refused) == DESIGN_KEYS
     assert ok["verdict"] == "accepted" and ok["message"] is None and ok["retval"] == COOKIE

@@ -13,14 +13,15 @@ import pytest
 from framework.errors import InputError
 from framework.isa import opcodes as op
 from framework.isa.llvm_asm import assemble
+from framework.load.corpus import RunInput
 from framework.load.program import FuncInfo, Linkage, MapDef, Program, Subprog
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.btf_fixup import fixup_btf
 from framework.oracle.loader import load
-from framework.oracle.record import Input, image_offsets, record
+from framework.oracle.record import image_offsets, record
 from oracle.btf_build import BtfBuilder
 
-PKT = Input("pkt", bytes(64))
+PKT = RunInput("pkt", bytes(64))
 
 
 def _program(name: str, lines: list[str], **extra: object) -> Program:

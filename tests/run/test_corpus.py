@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from framework.kernel.objects import RunInput
+from framework.load.corpus import RunInput, packets
 from framework.load.elf import load_object
 from framework.load.program import Program
 from framework.run.result import run_program
@@ -24,10 +24,7 @@ MANIFESTS = sorted(PROGRAMS.glob("c/*.toml")) + sorted(PROGRAMS.glob("asm/*.toml
 
 
 def _packets() -> dict[str, bytes]:
-    path = PROGRAMS / "packets.toml"
-    if not path.is_file():
-        return {}
-    return {k: bytes.fromhex(v["hex"]) for k, v in tomllib.loads(path.read_text())["packet"].items()}
+    return packets(PROGRAMS)
 
 
 def _cases() -> list[tuple[Path, dict[str, Any], dict[str, Any]]]:
@@ -86,8 +83,8 @@ def test_every_accepted_program_has_truth_to_compare() -> None:
 
 @pytest.mark.kernel
 def test_corpus_matches_the_live_kernel() -> None:
+    from framework.load.corpus import corpus_entries
     from framework.oracle.check import available
-    from framework.oracle.manifest import corpus_entries
     from framework.oracle.record import record
 
     reason = available()
