@@ -155,6 +155,48 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_conformance(args: argparse.Namespace) -> int:
+    from framework.run.conformance import run_conformance
+
+    report = run_conformance(args.paths, args.engine)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        for case in report.cases:
+            if not case.ok:
+                print(f"FAIL {case.name}: expected {case.expected!r}, got {case.got!r}")
+        print(f"{report.engine}: {report.passed} passed, {report.failed} failed")
+    return EXIT_OK if report.failed == 0 else EXIT_REJECTED
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    from framework.load.corpus import RunInput, entries_for_object
+    from framework.plugins import get_strategy
+    from framework.run.result import run_program
+
+    if not args.no_verify:
+        raise InputError(args.path, "the verifier is not built yet (issue 5); pass --no-verify to run unverified")
+    strategy = get_strategy(args.strategy)
+    program = strategy.prepare(_one(_load(args.path), args.program, args.path))
+    if args.data_in:
+        try:
+            run_input = RunInput(Path(args.data_in).name, Path(args.data_in).read_bytes())
+        except OSError as exc:
+            raise InputError(args.data_in, f"cannot read: {exc.strerror}") from None
+    else:
+        declared = [e.inputs for e in entries_for_object(args.path) if e.program.name == program.name]
+        run_input = declared[0][0] if declared and declared[0] else RunInput()
+    result = run_program(program, run_input, args.engine, strategy=strategy.name)
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2))
+    else:
+        for key, value in result.to_json().items():
+            if isinstance(value, list):
+                value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
+            print(f"{key:>22}: {value}")
+    return EXIT_OK if result.fault is None else EXIT_REJECTED
+
+
 def cmd_kernel_check(args: argparse.Namespace) -> int:
     from framework.load.corpus import RunInput, entries_for_object
     from framework.oracle.check import available, kernel_check, render, to_json
@@ -221,6 +263,22 @@ def build_parser() -> argparse.ArgumentParser:
     strat = sub.add_parser("strategies", help="list the registered strategies")
     strat.add_argument("--json", action="store_true")
     strat.set_defaults(func=cmd_strategies)
+
+    exe = sub.add_parser("exec", help="run a program on an engine, in the emulated kernel")
+    exe.add_argument("path", metavar="PATH")
+    exe.add_argument("--program", metavar="NAME")
+    exe.add_argument("--strategy", default="stock", metavar="NAME")
+    exe.add_argument("--engine", default="interp", choices=["jit", "interp"])
+    exe.add_argument("--data-in", metavar="FILE", help="the packet (default: the manifest's first input)")
+    exe.add_argument("--no-verify", action="store_true", help="run without verifying first")
+    exe.add_argument("--json", action="store_true")
+    exe.set_defaults(func=cmd_exec)
+
+    conf = sub.add_parser("conformance", help="run bpf_conformance .data files with the suite's harness")
+    conf.add_argument("paths", nargs="+", metavar="PATH")
+    conf.add_argument("--engine", default="jit", choices=["jit", "interp"])
+    conf.add_argument("--json", action="store_true")
+    conf.set_defaults(func=cmd_conformance)
 
     kcheck = sub.add_parser("kernel-check", help="what the running kernel says of each program")
     kcheck.add_argument("paths", nargs="*", metavar="PATH")

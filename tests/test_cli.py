@@ -247,3 +247,63 @@ def test_kernel_check_data_in(capsys: pytest.CaptureFixture[str], tmp_path: Path
     code, out, _ = run(["kernel-check", str(OBJ / "throw_bounds_cb.o"), "--data-in", str(packet), "--json"], capsys)
     assert code == 0
     assert json.loads(out)[0]["retval"] == 0  # long enough: no throw, TC_ACT_OK
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_conformance_json_on_both_engines(
+    engine: str, conformance_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = run(["conformance", str(conformance_dir), "--engine", engine, "--json"], capsys)
+    report = json.loads(out)
+    assert list(report) == ["engine", "passed", "failed", "cases"]
+    assert report["engine"] == engine
+    assert (report["passed"], report["failed"]) == (313, 0)
+    assert code == 0
+    assert set(report["cases"][0]) == {"name", "ok", "expected", "got"}
+
+
+def test_conformance_failure_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    case = tmp_path / "wrong.data"
+    case.write_text("-- asm\nmov %r0, 1\nexit\n-- result\n0x2\n")
+    code, out, _ = run(["conformance", str(case), "--engine", "interp"], capsys)
+    assert code == 1
+    assert "FAIL wrong" in out and "1 failed" in out
+
+
+def test_exec_json_keys_and_the_ledger(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "cleanup_three_frames.o")
+    code, out, err = run(["exec", path, "--program", "three_frames", "--no-verify", "--json"], capsys)
+    assert code == 0, err
+    result = json.loads(out)
+    design_keys = [
+        "program",
+        "strategy",
+        "engine",
+        "retval",
+        "threw",
+        "cookie",
+        "x86_insns",
+        "stack_high_water",
+        "released_by_unwinder",
+        "leaked",
+        "double_released",
+    ]
+    assert list(result)[: len(design_keys)] == design_keys
+    assert result["threw"] and result["engine"] == "interp" and result["x86_insns"] is None
+    # stock releases nothing at a throw: what three_frames holds is leaked
+    assert result["leaked"] and result["released_by_unwinder"] == []
+
+
+def test_exec_data_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    packet = tmp_path / "pkt"
+    packet.write_bytes(bytes(64))
+    path = str(OBJ / "throw_bounds_cb.o")
+    code, out, _ = run(["exec", path, "--no-verify", "--data-in", str(packet), "--json"], capsys)
+    assert code == 0
+    assert json.loads(out)["threw"] is False
+
+
+def test_exec_needs_the_verifier_or_no_verify(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "throw_bounds_cb.o")
+    code, _, err = run(["exec", path], capsys)
+    assert_one_error_line(code, err, path, "--no-verify")

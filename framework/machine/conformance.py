@@ -10,20 +10,17 @@ Before the JIT, the division guards and the cmpxchg zero extension are applied
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from pathlib import Path
-
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.jit import JitError, SubprogSpec, jit
 from framework.jit.fixups import apply
 from framework.kernel.harness import ConformanceKernel
-from framework.load.conformance import ConformanceCase, load_case
+from framework.load.conformance import ConformanceCase
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
 from framework.machine.memory import COUNTER
-from framework.run.result import CaseResult, ConformanceReport
+from framework.run.cases import CaseResult
 
 STACK = 512  # the suite's (and ubpf's) stack per frame
 TIMEOUT_US = 10_000_000  # a case still running after 10 s is a failure, not a hang
@@ -69,11 +66,3 @@ def run_case(case: ConformanceCase) -> tuple[CaseResult, RunResult | None]:
     if fault is not None:
         return CaseResult(case.name, False, case.expected, fault), result
     return CaseResult(case.name, r0 == case.expected, case.expected, r0), result
-
-
-def run_conformance_jit(paths: Iterable[str | Path]) -> ConformanceReport:
-    """Every `.data` file under `paths` (files or directories), in name order, on the JIT."""
-    files: list[Path] = []
-    for p in map(Path, paths):
-        files += sorted(p.glob("*.data")) if p.is_dir() else [p]
-    return ConformanceReport("jit", tuple(run_case(load_case(f))[0] for f in files))

@@ -1,33 +1,26 @@
-"""What a run produced, and the two entry points that produce it.
+"""What a run produced, and the entry point that produces it.
 
 `run_program(program, run_input)` runs one program on one declared input in a fresh
 emulated kernel and returns a `RunResult` (DESIGN.md's `exec` keys, via `to_json`).
-`run_conformance(paths)` runs bpf_conformance `.data` files and returns a
-`ConformanceReport` (DESIGN.md's `conformance` keys).
+bpf_conformance cases run through `framework.run.conformance`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from framework.errors import Coord, InputError
 from framework.kernel.api import KernelFault
-from framework.kernel.harness import ConformanceKernel
 from framework.kernel.ledger import Event, Ledger, Resource
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
-from framework.load.conformance import load_case
 from framework.load.program import Program
 from framework.run.interp import Interpreter, Outcome, Unwinder
 
 __all__ = [
-    "CaseResult",
-    "ConformanceReport",
     "ResourceRecord",
     "RunResult",
-    "run_conformance",
     "run_program",
 ]
 
@@ -171,68 +164,3 @@ def run_program(
         fault=out.fault,
         service_calls=dict(kernel.calls),
     )
-
-
-@dataclass(frozen=True, slots=True)
-class CaseResult:
-    name: str
-    ok: bool
-    expected: int | str | None  # the `-- result` value, or the `-- error` text
-    got: int | str | None  # r0, or the fault
-
-    def to_json(self) -> dict[str, object]:
-        return {"name": self.name, "ok": self.ok, "expected": self.expected, "got": self.got}
-
-
-@dataclass(frozen=True, slots=True)
-class ConformanceReport:
-    engine: str
-    cases: tuple[CaseResult, ...]
-
-    @property
-    def passed(self) -> int:
-        return sum(c.ok for c in self.cases)
-
-    @property
-    def failed(self) -> int:
-        return len(self.cases) - self.passed
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "engine": self.engine,
-            "passed": self.passed,
-            "failed": self.failed,
-            "cases": [c.to_json() for c in self.cases],
-        }
-
-
-def _data_files(paths: Iterable[str | Path]) -> list[Path]:
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files.extend(sorted(p.glob("*.data")))
-        else:
-            files.append(p)
-    return files
-
-
-def run_conformance(paths: Iterable[str | Path], engine: str = "interp") -> ConformanceReport:
-    """Run `.data` files (or every `.data` in a directory) as the suite's harness does.
-
-    A case with `-- result` passes when r0 (all 64 bits) equals it; a case with
-    `-- error` passes when the run is refused (it faults). Bad files raise InputError.
-    """
-    if engine not in ENGINES:
-        raise InputError("conformance", f"engine '{engine}' is not available (have: {', '.join(ENGINES)})")
-    results = []
-    for path in _data_files(paths):
-        case = load_case(path)
-        kernel = ConformanceKernel(case.mem)
-        out = Interpreter(case.slots, kernel, conformance=True).run(kernel.args)
-        if case.error is not None:
-            results.append(CaseResult(case.name, out.fault is not None, case.error, out.fault or out.r0))
-        elif out.fault is not None:
-            results.append(CaseResult(case.name, False, case.expected, out.fault))
-        else:
-            results.append(CaseResult(case.name, out.r0 == case.expected, case.expected, out.r0))
-    return ConformanceReport(engine, tuple(results))

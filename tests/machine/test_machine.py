@@ -13,7 +13,8 @@ from framework.jit.fixups import apply
 from framework.load.conformance import load_case
 from framework.machine import Machine, ServiceCall, StubResolver
 from framework.machine import memory as mm
-from framework.machine.conformance import STACK, run_case, run_conformance_jit, subprog_bounds
+from framework.machine.conformance import STACK, run_case, subprog_bounds
+from framework.run.conformance import run_conformance
 
 SUITE = Path(__file__).parents[2] / "../shared/conformance/bpf_conformance"
 FILES = sorted(SUITE.glob("*.data")) if SUITE.is_dir() else []
@@ -100,7 +101,7 @@ def test_conformance_memory_is_r1_and_r2() -> None:
 
 @needs_suite
 def test_conformance_all_pass() -> None:
-    report = run_conformance_jit([SUITE])
+    report = run_conformance([SUITE], "jit")
     failures = [(c.name, c.expected, c.got) for c in report.cases if not c.ok]
     assert failures == []
     assert report.passed == len(FILES) == 313

@@ -10,8 +10,8 @@ from framework.errors import InputError
 from framework.isa import opcodes as op
 from framework.kernel.harness import ConformanceKernel
 from framework.load.conformance import load_case, parse_case
+from framework.run.conformance import run_conformance
 from framework.run.interp import Interpreter
-from framework.run.result import run_conformance
 
 SUITE = Path(__file__).parents[2] / "../shared/conformance/bpf_conformance"
 FILES = sorted(SUITE.glob("*.data")) if SUITE.is_dir() else []
