@@ -1,0 +1,1 @@
+"""Verify stage: Linux's verifier rules, strategy hooks inside (issue 5)."""
