@@ -205,6 +205,8 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
     if reason is not None:
         print(f"bakeoff kernel-check: {reason}; nothing checked")
         return EXIT_OK
+    if args.record:
+        return _record_kernel_truth()
     records = []
     for path in _paths(args.paths):
         programs = _load(path)
@@ -217,11 +219,23 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
             inputs = {p.name: (RunInput(Path(args.data_in).name, packet),) for p in programs}
         else:
             inputs = {e.program.name: e.live_inputs[:1] for e in entries_for_object(path)}
-        records += kernel_check(programs, inputs)
+        records += kernel_check(programs, inputs, log_level=args.log_level or 1)
     if args.json:
         print(json.dumps([to_json(r) for r in records], indent=2))
     else:
         print(render(records))
+    if args.log_level:
+        for rec in records:
+            print(f"\n--- {rec.program}: the kernel's verifier log (level {args.log_level})\n{rec.log.rstrip()}")
+    return EXIT_OK
+
+
+def _record_kernel_truth() -> int:
+    from framework.load.corpus import manifests
+    from framework.oracle.manifest import release, write_corpus_truth
+
+    records = write_corpus_truth(manifests())
+    print(f"recorded what Linux {release()} says of {len(records)} corpus programs in their manifests")
     return EXIT_OK
 
 
@@ -284,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     kcheck.add_argument("paths", nargs="*", metavar="PATH")
     kcheck.add_argument("--data-in", metavar="FILE", help="packet to test-run (default: the manifest's first input)")
     kcheck.add_argument("--json", action="store_true")
+    kcheck.add_argument("--log-level", type=int, choices=[1, 2], help="also print the kernel's verifier log")
+    kcheck.add_argument("--record", action="store_true", help="write the kernel's answers into the corpus manifests")
     kcheck.set_defaults(func=cmd_kernel_check)
 
     kcost = sub.add_parser("kernel-throw-cost", help="measure the stock throw on the running kernel, by depth")

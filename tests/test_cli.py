@@ -307,3 +307,16 @@ def test_exec_needs_the_verifier_or_no_verify(capsys: pytest.CaptureFixture[str]
     path = str(OBJ / "throw_bounds_cb.o")
     code, _, err = run(["exec", path], capsys)
     assert_one_error_line(code, err, path, "--no-verify")
+
+
+def test_kernel_check_prints_the_kernels_log_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    from framework.oracle.check import available
+
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+    code, out, _ = run(["kernel-check", str(OBJ / "merge_null_or_obj.o"), "--log-level", "2"], capsys)
+    assert code == 0
+    assert "--- null_or_obj: the kernel's verifier log (level 2)" in out
+    assert "bpf_throw would lead to reference leak" in out
+    assert "processed " in out and "(limit 1000000)" in out

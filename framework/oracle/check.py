@@ -49,10 +49,11 @@ def kernel_check(
     *,
     batches: int = BATCHES,
     repeat: int = REPEAT,
+    log_level: int = 1,
 ) -> list[KernelRecord]:
     """One record per program; `inputs` maps a program's name to its inputs (none: no test run)."""
     table = inputs or {}
-    return [record(p, table.get(p.name, ()), batches=batches, repeat=repeat) for p in programs]
+    return [record(p, table.get(p.name, ()), batches=batches, repeat=repeat, log_level=log_level) for p in programs]
 
 
 def to_json(rec: KernelRecord) -> dict[str, Any]:
