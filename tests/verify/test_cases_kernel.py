@@ -1,0 +1,79 @@
+"""Every case of tests/verify/cases/ held to the running kernel (Linux 6.18.44).
+
+Each program is loaded through framework.oracle (BPF_PROG_LOAD only, nothing
+attached, every fd closed) and the kernel's verdict, log line, last line and
+stack depth must be what the case says; so the data the verifier's own tests
+read is true of the kernel, not of our expectations.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from framework.oracle.check import available
+from framework.oracle.record import KernelRecord, record
+
+from .cases_loader import NoCompiler, VerifierCase, load_cases
+
+pytestmark = pytest.mark.kernel
+
+CASES = load_cases()
+
+
+def _kernel(case: VerifierCase) -> KernelRecord:
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+    try:
+        program = case.program()
+    except NoCompiler as exc:
+        pytest.skip(str(exc))
+    return record(program, log_level=2 if case.regs else 1)
+
+
+def regs_at(log: str, pc: int) -> dict[str, str]:
+    """Register values the level-2 log prints after insn `pc` (`pc: (op) ... ; R0_w=... R1=...`)."""
+    out: dict[str, str] = {}
+    for line in log.splitlines():
+        if not line.startswith(f"{pc}: ") or ";" not in line:
+            continue
+        for m in re.finditer(r"\b(R\d+|fp-?\d+)(?:_[rw])?=(\S+)", line.split(";", 1)[1]):
+            out[m.group(1).lower()] = m.group(2)
+    return out
+
+
+def _summary(rec: KernelRecord) -> str:
+    tail = "\n".join(rec.log.splitlines()[-12:])
+    return f"verdict={rec.verdict} message={rec.message!r} stack={rec.stack_depth}\n{tail}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_case_holds_on_the_kernel(case: VerifierCase) -> None:
+    rec = _kernel(case)
+    assert rec.verdict == case.verdict, _summary(rec)
+    if case.message is not None:
+        assert any(case.message in line for line in rec.log.splitlines()), _summary(rec)
+    if case.verdict == "rejected":
+        assert rec.message == case.last_line, _summary(rec)
+    if case.stack_depth is not None:
+        assert rec.stack_depth == case.stack_depth, _summary(rec)
+    if case.regs:
+        assert case.regs_at is not None
+        got = regs_at(rec.log, case.regs_at)
+        for reg, value in case.regs:
+            assert got.get(reg) == value, f"{reg} at {case.regs_at}: {got}\n{_summary(rec)}"
+
+
+def test_enough_distinct_scenarios() -> None:
+    assert len(CASES) >= 150
+    assert len({(c.asm, c.c, c.program_name) for c in CASES}) == len(CASES), "two cases load the same program"
+
+
+def test_every_rejection_says_why() -> None:
+    for case in CASES:
+        if case.verdict == "rejected":
+            assert case.message, case.id
+        else:
+            assert case.error_line is None, case.id
