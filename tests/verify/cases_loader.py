@@ -45,8 +45,8 @@ from framework.load.program import Program
 
 __all__ = [
     "CASES_DIR",
-    "CLANG",
     "CFLAGS",
+    "CLANG",
     "CaseError",
     "NoCompiler",
     "VerifierCase",
