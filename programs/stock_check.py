@@ -153,11 +153,12 @@ def run_program(
 
 def run_with_oracle(obj_path: Path, name: str, inputs: list[dict], named: dict[str, bytes], run: bool) -> Outcome:
     """Load and run through framework.oracle (bpf() directly), for what libbpf 1.1 cannot load."""
+    from framework.load.corpus import RunInput
     from framework.load.elf import load_object
-    from framework.oracle.record import Input, record
+    from framework.oracle.record import record
 
     program = next(p for p in load_object(str(obj_path)) if p.name == name)
-    runs = [Input(e["name"], input_bytes(e, named)) for e in inputs if not e.get("map")] if run else []
+    runs = [RunInput(e["name"], input_bytes(e, named)) for e in inputs if not e.get("map")] if run else []
     rec = record(program, runs, batches=1, repeat=1)
     return Outcome(rec.verdict, rec.message or "", {r.input: r.retval for r in rec.runs})
 
