@@ -165,6 +165,15 @@ def _clang_version(clang: str) -> str:
     return subprocess.run([clang, "--version"], capture_output=True, text=True, check=True).stdout
 
 
+def _multiarch_include() -> list[str]:
+    """Debian keeps <asm/types.h> under /usr/include/<triple> (as programs/build.py finds it)."""
+    for triple in ("x86_64-linux-gnu", "aarch64-linux-gnu"):
+        path = Path("/usr/include") / triple
+        if (path / "asm" / "types.h").exists():
+            return ["-idirafter", str(path)]
+    return []
+
+
 def _compile(source: str) -> Path:
     clang = shutil.which(CLANG)
     if clang is None:
@@ -180,11 +189,10 @@ def _compile(source: str) -> Path:
     _write_atomic(src, (PRELUDE + source).encode())
     fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".o.tmp")
     os.close(fd)
-    proc = subprocess.run(
-        [clang, *CFLAGS, "-I", str(INCLUDE), "-c", str(src), "-o", tmp], capture_output=True, text=True, check=False
-    )
+    cmd = [clang, *CFLAGS, "-I", str(INCLUDE), *_multiarch_include(), "-c", str(src), "-o", tmp]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        os.unlink(tmp)
+        Path(tmp).unlink(missing_ok=True)
         raise CaseError(f"clang-19 failed on {src}:\n{proc.stderr}")
     os.replace(tmp, out)
     return out
