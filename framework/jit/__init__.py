@@ -8,8 +8,7 @@ What differs from Linux, by design or not yet done:
 - BPF_TAIL_CALL, arena (addr_space_cast, PROBE_MEM32), PROBE_MEM, private stacks,
   BPF_NOSPEC and percpu moves are refused or absent (the ISA here lacks them);
 - LD_ABS/LD_IND and may_goto must be rewritten before the JIT, as the kernel does;
-  `framework.jit.fixups` only re-expresses the division guards and the 32-bit
-  cmpxchg zero extension;
+  the fixup stage (`framework.fixup`) holds the kernel's rewrites;
 - when do_jit would need jump padding (more than 20 passes) this JIT keeps
   iterating (up to 60 passes) instead;
 - addresses live in the lower half (Unicorn has no paging), so an ld_imm64 of a

@@ -172,7 +172,7 @@ def _divmod(insn: Insn) -> list[Item]:
     """do_jit's BPF_DIV/BPF_MOD: through rax:rdx, saving them unless they are dst.
 
     Division by zero and INT_MIN / -1 are made impossible before the JIT runs
-    (do_misc_fixups); see `framework.jit.fixups`."""
+    (do_misc_fixups); see `framework.fixup`."""
     is64 = insn.alu64
     bits = 64 if is64 else 32
     dst, src = insn.dst, insn.src

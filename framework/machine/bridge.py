@@ -12,7 +12,7 @@ only accesses to them cost a callback.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_PROT_READ, UC_PROT_WRITE
@@ -71,10 +71,24 @@ class KernelBridge:
     """Connects a `Machine` to a `Kernel`: helpers and kfuncs (by `kfunc_names`
     index) go to the kernel's services; memory is kept in step both ways."""
 
-    def __init__(self, machine: Machine, kernel: Kernel, kfunc_names: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        machine: Machine,
+        kernel: Kernel,
+        kfunc_names: Sequence[str] = (),
+        *,
+        pc_of: Callable[[int], int] | None = None,
+        args_of: Callable[[int, tuple[int, ...]], tuple[int, ...]] | None = None,
+    ) -> None:
+        """`pc_of` maps the JITed program's pc to the one the kernel should record
+        (the pc before the fixup stage); `args_of(pc, args)` gives a call's
+        arguments back as the emulated service takes them (fixup_kfunc_call's
+        size for bpf_obj_new becomes the type id again)."""
         self.machine = machine
         self.kernel = kernel
         self.kfunc_names = tuple(kfunc_names)
+        self.pc_of = pc_of
+        self.args_of = args_of
         self._pages: set[int] = set()
         self._hooked: set[int] = set()  # id() of regions with a memory hook
         self._mirrored: list[Region] = []
@@ -135,14 +149,19 @@ class KernelBridge:
     # -- services ---------------------------------------------------------------
     def call(self, kind: str, call: ServiceCall) -> int:
         pc = self.machine.caller_pc()
+        args: tuple[int, ...] = call.args
+        if pc is not None and self.args_of is not None:
+            args = self.args_of(pc, args)
+        if pc is not None and self.pc_of is not None:
+            pc = self.pc_of(pc)
         engine = _Engine(pc if pc is not None else -1, self)
         self.sync_out()
         if kind == "kfunc":
             if call.number >= len(self.kfunc_names):
                 raise KernelFault(f"kfunc #{call.number} has no name")
-            value = self.kernel.kfunc(self.kfunc_names[call.number], call.args, engine)
+            value = self.kernel.kfunc(self.kfunc_names[call.number], args, engine)
         else:
-            value = self.kernel.helper(call.number, call.args, engine)
+            value = self.kernel.helper(call.number, args, engine)
         self.sync_in()
         return value
 

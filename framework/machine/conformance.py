@@ -5,16 +5,16 @@ stubs (`KernelBridge`): R1 = the case's memory, R2 = its length; helper 5 (also
 through `callx`) returns without effect. Every subprog gets the suite's
 512-byte stack.
 Before the JIT, the division guards and the cmpxchg zero extension are applied
-(`framework.jit.fixups`), as the kernel's fixups would.
+(`framework.fixup.fixup_slots`), as the kernel's fixups would.
 """
 
 from __future__ import annotations
 
+from framework.fixup import fixup_slots
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.jit import JitError, SubprogSpec, jit
-from framework.jit.fixups import apply
 from framework.kernel.harness import ConformanceKernel
 from framework.load.conformance import ConformanceCase
 from framework.machine.bridge import KernelBridge, KernelResolver
@@ -46,7 +46,7 @@ def run_case(case: ConformanceCase) -> tuple[CaseResult, RunResult | None]:
     """JIT one case and run it: its `CaseResult` (as `framework.run.result` builds
     them for the interpreter) and the machine's `RunResult` (None if the JIT refused)."""
     try:
-        fixed = apply(case.slots, subprog_bounds(case.slots))
+        fixed = fixup_slots(case.slots, subprog_bounds(case.slots))
         subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]
         kernel = ConformanceKernel(case.mem)
         image = jit(

@@ -89,6 +89,7 @@ class RunResult:
     stack_high_water: int  # bytes below the rsp at entry (which holds the return address)
     service_calls: int  # trap-stub calls into Python services
     fault: Fault | None = None
+    split: tuple[tuple[str, int], ...] = ()  # instructions per named runtime range (add_counted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,6 +112,7 @@ class _RunState:
     frame_low: int = 0  # lowest rsp implied by entered frames' static sizes
     fault: Fault | None = None
     pending: list[BaseException] = field(default_factory=list)
+    split: dict[str, int] = field(default_factory=dict)
 
 
 class Machine:
@@ -143,6 +145,7 @@ class Machine:
         self._blocks: dict[int, int] = {}
         self._entries = {image.base + f.entry: f.rsp_below_entry for f in image.frames}
         self._st = _RunState()
+        self._split_names: list[str] = []
         if image.counter is not None:  # the image counts itself (framework.jit.counters)
             uc.mem_map(image.counter & ~(mm.PAGE - 1), mm.PAGE, UC_PROT_READ | UC_PROT_WRITE)
             ranges = list(count_ranges)
@@ -177,6 +180,25 @@ class Machine:
 
     def write(self, address: int, data: bytes) -> None:
         self.uc.mem_write(address, data)
+
+    def add_counted(self, name: str, lo: int, hi: int) -> None:
+        """Count instructions executed in [lo, hi) apart, as `RunResult.split[name]`
+        (one UC_HOOK_BLOCK callback per block there: for runtimes, which run at throw time)."""
+        self._split_names.append(name)
+
+        def on_block(uc: Any, address: int, size: int, _user: object) -> None:
+            n = self._blocks.get(address)
+            if n is None:
+                n = sum(1 for _ in Decoder(64, bytes(uc.mem_read(address, size)), ip=address))
+                self._blocks[address] = n
+            self._st.split[name] = self._st.split.get(name, 0) + n
+
+        self.uc.hook_add(UC_HOOK_BLOCK, on_block, begin=lo, end=hi - 1)
+
+    def map_code(self, address: int, code: bytes) -> None:
+        """Map more code (a runtime) read-execute at `address`."""
+        self.uc.mem_map(address, mm.round_page(max(len(code), 1)), UC_PROT_READ | UC_PROT_EXEC)
+        self.uc.mem_write(address, code)
 
     # -- hooks ----------------------------------------------------------------
     def _on_block(self, uc: Any, address: int, size: int, _user: object) -> None:
@@ -307,6 +329,7 @@ class Machine:
             stack_high_water=mm.ENTRY_RSP - min(self._lowest_write(), self._st.frame_low),
             service_calls=self._st.calls,
             fault=fault,
+            split=tuple((n, self._st.split.get(n, 0)) for n in dict.fromkeys(self._split_names)),
         )
 
     def _counted(self) -> int:

@@ -24,7 +24,7 @@ __all__ = [
     "run_program",
 ]
 
-ENGINES = ("interp",)
+ENGINES = ("interp", "jit")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +89,8 @@ class RunResult:
     used_after_release: tuple[ResourceRecord, ...] = ()
     fault: str | None = None  # "pc N: reason" when the run faulted
     service_calls: Mapping[str, int] = field(default_factory=dict)
+    # engine "jit": x86_insns split into "program", "walk", "lookup", "release" (the runtime)
+    x86_split: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """DESIGN.md's `exec` keys, then `input`, `fault`, `bpf_insns`, `used_after_release`."""
@@ -133,6 +135,8 @@ def run_program(
         kernel = EmulatedKernel(program, run_input)
     except KernelFault as exc:
         raise InputError(Coord(program.source), f"input '{run_input.name}': {exc}") from None
+    if engine == "jit":
+        return _run_jit(program, run_input, kernel, strategy, max_insns)
     interp = Interpreter(
         program.slots,
         kernel,
@@ -163,4 +167,48 @@ def run_program(
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=out.fault,
         service_calls=dict(kernel.calls),
+    )
+
+
+def _run_jit(program: Program, run_input: RunInput, kernel: EmulatedKernel, strategy: str, max_insns: int) -> RunResult:
+    """fixup -> jit -> machine (framework.machine.engine); the ledger as the interpreter keeps it."""
+    from framework.fixup import CtxError, fixup
+    from framework.jit import JitError
+    from framework.machine.engine import prepare, run_prepared
+
+    try:
+        fixed = fixup(program)
+        prepared = prepare(kernel, fixed)
+    except (CtxError, JitError) as exc:
+        raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None
+    run = run_prepared(kernel, prepared)
+    res = run.result
+    fault_pc = None
+    fault = None
+    if res.fault is not None:
+        fault_pc = fixed.original_pc(res.fault.pc) if res.fault.pc is not None else None
+        where = f"pc {fault_pc}" if fault_pc is not None else f"rip 0x{res.fault.rip:x}"
+        fault = f"{where}: {res.fault.reason}" + (f" at 0x{res.fault.address:x}" if res.fault.address else "")
+    ledger = kernel.ledger
+    ledger.finish(fault_pc if fault_pc is not None else -1)
+    runtime = sum(run.runtime_insns.values())
+    return RunResult(
+        program=program.name,
+        strategy=strategy,
+        engine="jit",
+        input=run_input.name,
+        retval=res.retval & 0xFFFFFFFF,
+        r0=res.retval,
+        threw=run.throw.threw,
+        cookie=run.throw.cookie if run.throw.threw else None,
+        x86_insns=run.program_insns + runtime,
+        bpf_insns=0,
+        stack_high_water=res.stack_high_water,
+        released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
+        leaked=tuple(ResourceRecord.of(r) for r in ledger.leaked),
+        double_released=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.double_released),
+        used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
+        fault=fault,
+        service_calls=dict(kernel.calls),
+        x86_split={"program": run.program_insns, **run.runtime_insns, "service_calls": res.service_calls},
     )

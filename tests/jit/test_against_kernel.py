@@ -2,7 +2,7 @@
 
 Each program is loaded with BPF_PROG_LOAD (socket filter), its JITed image read
 back with BPF_OBJ_GET_INFO_BY_FD, and compared with `jit` of the same
-instructions after `framework.jit.fixups` (the kernel's division guards and
+instructions after `framework.fixup.fixup_slots` (the kernel's division guards and
 cmpxchg zero extension). rel32 calls and jumps that leave a function (helpers,
 the return thunk, other subprogs) differ only in their displacement: they are
 compared by length and opcode. Skips where bpf() is not permitted.
@@ -16,11 +16,11 @@ import pytest
 from iced_x86 import Decoder
 from oracle.btf_build import BtfBuilder
 
+from framework.fixup import fixup_slots
 from framework.isa import opcodes as op
 from framework.isa.decode import encode
 from framework.isa.llvm_asm import assemble
 from framework.jit import SubprogSpec, jit
-from framework.jit.fixups import apply
 from framework.load.program import FuncInfo, Linkage, Program, Subprog
 from framework.machine import StubResolver
 from framework.machine.conformance import subprog_bounds
@@ -85,7 +85,7 @@ def test_same_code_as_the_kernel(name: str) -> None:
         pytest.fail(f"the kernel refused {name}: {loaded.log[-400:]}")
     with loaded.fd as fd:
         info = sys_.prog_info(fd)
-    fixed = apply(slots, subprog_bounds(slots))
+    fixed = fixup_slots(slots, subprog_bounds(slots))
     subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]
     image = jit(fixed.slots, subs, resolver=StubResolver())
     assert tuple(f.end - f.entry for f in image.frames) == tuple(info.jited_func_lens)

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from framework.fixup import fixup_slots
 from framework.isa.decode import Slots
 from framework.isa.llvm_asm import assemble
 from framework.jit import SubprogSpec, jit
-from framework.jit.fixups import apply
 from framework.load.conformance import load_case
 from framework.machine import Machine, ServiceCall, StubResolver
 from framework.machine import memory as mm
@@ -81,7 +81,7 @@ def test_division_by_zero_without_the_fixups_is_a_fault_not_a_crash() -> None:
 
 
 def test_division_guards_make_it_return_zero() -> None:
-    fixed = apply(asm("r1 = 0", "r0 = 5", "r0 /= r1", "w2 = -1", "w3 = 7", "w3 s%= w2", "r0 += r3", "exit"))
+    fixed = fixup_slots(asm("r1 = 0", "r0 = 5", "r0 /= r1", "w2 = -1", "w3 = 7", "w3 s%= w2", "r0 += r3", "exit"))
     result = Machine(jit(fixed.slots, stack_depths=[0])).run()
     assert result.fault is None and result.retval == 0
 
@@ -112,7 +112,7 @@ def test_conformance_all_pass() -> None:
 @pytest.mark.parametrize("path", FILES[::7], ids=[p.stem for p in FILES[::7]])
 def test_block_counts_equal_per_instruction_counts(path: Path) -> None:
     case = load_case(path)
-    fixed = apply(case.slots, subprog_bounds(case.slots))
+    fixed = fixup_slots(case.slots, subprog_bounds(case.slots))
     subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]
     image = jit(fixed.slots, subs, stack_depths=[STACK] * len(subs), resolver=StubResolver())
     m = Machine(image, helpers={5: lambda call: call.args[0]})

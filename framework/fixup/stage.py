@@ -1,0 +1,138 @@
+"""The fixup stage: Program -> Program, the kernel's post-verification rewrites, in bpf_check's order.
+
+1. opt_remove_dead_code / opt_remove_nops (privileged loads: as root here);
+2. convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
+3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), the division
+   guards, and add_hidden_subprog for the default exception callback
+   (`r0 = r1; exit`) when the program throws without one;
+4. opt_subreg_zext_lo32_rnd_hi32: the zero extension after a 32-bit cmpxchg.
+Each step is a patch with a pc map; `Fixed.pc_map` is their composition.
+Not modelled (named differences): map_gen_lookup and other helper inlining,
+bpf_loop inlining, LD_ABS/LD_IND (gen_ld_abs), may_goto, the verifier's
+path-sensitive dead branches (opt_hard_wire_dead_code_branches).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from framework.fixup.arith import div_patch, zext_patch
+from framework.fixup.ctx import convert_skb_load, ctx_loads
+from framework.fixup.dead import is_nop, reachable
+from framework.fixup.kfunc import KfuncFix, kfunc_fixes
+from framework.fixup.patch import compose, patch
+from framework.isa import opcodes as op
+from framework.isa.decode import Slots
+from framework.isa.insn import Insn, make
+from framework.isa.opcodes import Kind
+from framework.load.program import Linkage, Program, Subprog
+
+__all__ = ["HIDDEN_CB", "Fixed", "FixedSlots", "fixup", "fixup_slots"]
+
+HIDDEN_CB = "__hidden_exception_cb"
+_SKB_TYPES = ("sched_cls", "sched_act")
+
+
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """The rewritten program, old pc -> new pc, and what was patched."""
+
+    program: Program
+    pc_map: tuple[int, ...]  # by original pc (len = original slots + 1)
+    ctx_loads: int = 0  # __sk_buff loads converted
+    kfunc_calls: tuple[tuple[int, KfuncFix], ...] = ()  # (new pc of the call, its fixup)
+    hidden_cb: bool = False
+    removed: frozenset[int] = frozenset()  # original pcs removed as dead or nops
+
+    def original_pc(self, new_pc: int) -> int:
+        """The original pc whose patch holds `new_pc` (the last one at or before it)."""
+        best = 0
+        for old, new in enumerate(self.pc_map[:-1]):
+            if new <= new_pc:
+                best = old
+            else:
+                break
+        return best
+
+
+def _throw_pcs(slots: Slots, kfuncs: tuple[str, ...]) -> frozenset[int]:
+    return frozenset(
+        pc
+        for pc, i in enumerate(slots)
+        if i is not None and i.kind is Kind.CALL and i.src == op.PSEUDO_KFUNC_CALL
+        and 0 <= i.imm < len(kfuncs) and kfuncs[i.imm] == "bpf_throw"
+    )  # fmt: skip
+
+
+def _bounds(subprogs: tuple[Subprog, ...], pc_map: tuple[int, ...]) -> tuple[Subprog, ...]:
+    return tuple(dataclasses.replace(s, start=pc_map[s.start], end=pc_map[s.end]) for s in subprogs)
+
+
+@dataclass(frozen=True, slots=True)
+class FixedSlots:
+    """A bare instruction list after the arithmetic rewrites, its subprog bounds moved with it."""
+
+    slots: Slots
+    bounds: tuple[tuple[int, int], ...]
+    pc_map: tuple[int, ...]
+
+
+def fixup_slots(slots: Slots, bounds: Sequence[tuple[int, int]] | None = None) -> FixedSlots:
+    """Only the division guards and the cmpxchg zero extension (do_misc_fixups,
+    opt_subreg_zext_lo32_rnd_hi32): for bare instruction lists such as the ISA suite's."""
+    done = patch(slots, lambda pc, i: div_patch(pc, i) or zext_patch(pc, i))
+    moved = tuple((done.pc_map[s], done.pc_map[e]) for s, e in (bounds or [(0, len(slots))]))
+    return FixedSlots(done.slots, moved, done.pc_map)
+
+
+def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = True) -> Fixed:
+    """The kernel's post-verification rewrites of `program`, in bpf_check's order."""
+    slots = program.slots
+    subs = program.subprogs or (Subprog("main", 0, len(slots), Linkage.GLOBAL),)
+    throws = _throw_pcs(slots, program.kfuncs)
+    pc_map = tuple(range(len(slots) + 1))
+    removed: frozenset[int] = frozenset()
+    if remove_dead:  # opt_remove_dead_code, opt_remove_nops
+        roots = frozenset({subs[0].start} | {s.start for s in subs if s.is_exception_cb})
+        live = reachable(slots, roots, throws)
+        dead = frozenset(pc for pc, i in enumerate(slots) if i is not None and (pc not in live or is_nop(i)))
+        removed = dead
+        if dead:
+            done = patch(slots, lambda pc, i: [] if pc in dead else None)
+            slots, pc_map = done.slots, compose(pc_map, done.pc_map)
+            subs = tuple(s for s in _bounds(subs, done.pc_map) if s.end > s.start)
+            throws = _throw_pcs(slots, program.kfuncs)
+    loads: frozenset[int] = frozenset()
+    if convert_ctx and program.prog_type in _SKB_TYPES:  # convert_ctx_accesses
+        loads = ctx_loads(slots, [(s.start, s.end) for s in subs], subs[0].start, throws)
+        if loads:
+            done = patch(slots, lambda pc, i: convert_skb_load(i) if pc in loads else None)
+            slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
+    fixes = kfunc_fixes(slots, program.kfuncs, program.btf)  # do_misc_fixups: fixup_kfunc_call
+
+    def misc(pc: int, insn: Insn) -> list[Insn] | None:
+        if pc in fixes:
+            return fixes[pc].patch(insn)
+        return div_patch(pc, insn)
+
+    done = patch(slots, misc)
+    calls = {done.pc_map[pc] + len(f.patch(insn_of(slots, pc))) - 1: f for pc, f in fixes.items()}
+    slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
+    hidden = bool(throws) and not any(s.is_exception_cb for s in subs)
+    if hidden:  # add_hidden_subprog: the default callback returns the cookie
+        start = len(slots)
+        slots = (*slots, make(op.ALU64 | op.MOV | op.X, 0, 1), make(op.JMP | op.EXIT))
+        subs = (*subs, Subprog(HIDDEN_CB, start, start + 2, Linkage.STATIC, None, True))
+    done = patch(slots, zext_patch)  # opt_subreg_zext_lo32_rnd_hi32
+    calls = {done.pc_map[pc]: f for pc, f in calls.items()}
+    slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
+    fixed = dataclasses.replace(program, slots=slots, subprogs=subs)
+    return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed)
+
+
+def insn_of(slots: Slots, pc: int) -> Insn:
+    insn = slots[pc]
+    assert insn is not None
+    return insn

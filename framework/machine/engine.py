@@ -1,0 +1,183 @@
+"""Run a `Program` on the JIT: fixup -> jit -> machine, with the emulated kernel behind the stubs.
+
+- The fixup stage (`framework.fixup`) rewrites the program as the kernel does
+  after verification; its tc ctx loads then read the kernel's `struct sk_buff`
+  layout, so the ctx the program gets in r1 is an emulated `sk_buff` (len,
+  protocol, data, cb's data_meta/data_end, dev -> ifindex) built from the test
+  run's `__sk_buff`.
+- Stack depths: the kernel's rule (the deepest fp-relative byte the subprog
+  touches, directly or through an fp-derived pointer, rounded up to 8),
+  applied to the instructions (`stack_depths`), unless given (the oracle's).
+- `bpf_throw` calls the stock C runtime (`framework.runtime`), mapped at
+  RUNTIME_BASE; its instructions are counted apart, as walk / lookup / release.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from framework.fixup import SKB_LAYOUT, Fixed
+from framework.isa import opcodes as op
+from framework.isa.decode import Slots
+from framework.isa.insn import Insn
+from framework.isa.opcodes import Kind
+from framework.jit import NativeImage, SubprogSpec, jit
+from framework.kernel.services import EmulatedKernel
+from framework.machine import memory as mm
+from framework.machine.bridge import KernelBridge, KernelResolver
+from framework.machine.machine import Machine, RunResult
+from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
+
+__all__ = ["JitRun", "Prepared", "prepare", "run_prepared", "stack_depths"]
+
+TIMEOUT_US = 60_000_000
+_NET_DEVICE_SIZE = 256
+
+
+def _touched(slots: Slots, start: int, end: int) -> int:
+    """The deepest fp-relative byte one subprog touches (check_stack_access / update_stack_depth)."""
+    deepest = 0
+    fp_copies: dict[int, int] = {}  # register -> its offset from r10
+    for pc in range(start, end):
+        insn = slots[pc]
+        if insn is None:
+            continue
+        k = insn.kind
+        if k is Kind.ALU and insn.op == op.MOV and insn.alu64 and insn.uses_reg_src and insn.off == 0:
+            if insn.src == 10:
+                fp_copies[insn.dst] = 0
+            elif insn.src in fp_copies:
+                fp_copies[insn.dst] = fp_copies[insn.src]
+            else:
+                fp_copies.pop(insn.dst, None)
+            continue
+        if k is Kind.ALU and insn.op == op.ADD and insn.alu64 and not insn.uses_reg_src and insn.dst in fp_copies:
+            fp_copies[insn.dst] += insn.imm
+            deepest = max(deepest, -fp_copies[insn.dst])
+            continue
+        if k is Kind.LOAD and (insn.src == 10 or insn.src in fp_copies):
+            deepest = max(deepest, -(insn.off + (0 if insn.src == 10 else fp_copies[insn.src])))
+        elif k in (Kind.STORE_IMM, Kind.STORE_REG, Kind.ATOMIC) and (insn.dst == 10 or insn.dst in fp_copies):
+            deepest = max(deepest, -(insn.off + (0 if insn.dst == 10 else fp_copies[insn.dst])))
+        if insn.dst in fp_copies and k in (Kind.ALU, Kind.NEG, Kind.END, Kind.LOAD, Kind.LD_IMM64):
+            fp_copies.pop(insn.dst, None)
+        if k in (Kind.CALL, Kind.CALLX):
+            for r in range(6):
+                fp_copies.pop(r, None)
+    return (deepest + 7) & ~7
+
+
+def stack_depths(fixed: Fixed) -> tuple[int, ...]:
+    """Per subprog of the fixed program (hidden callback included)."""
+    prog = fixed.program
+    return tuple(_touched(prog.slots, s.start, s.end) for s in prog.subprogs)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A program after fixup and JIT, ready for machines."""
+
+    fixed: Fixed
+    image: NativeImage
+    runtime: Runtime
+    depths: tuple[int, ...]
+
+
+class _Resolver(KernelResolver):
+    """Calls to bpf_throw go to the runtime; everything else to the stubs and the kernel."""
+
+    def __init__(self, kernel: EmulatedKernel, kfuncs: Sequence[str], runtime: Runtime) -> None:
+        super().__init__(kernel)
+        self._kfuncs = tuple(kfuncs)
+        self._throw = runtime.throw
+
+    def __call__(self, pc: int, insn: Insn) -> int:
+        kfunc = insn.kind is Kind.CALL and insn.src == op.PSEUDO_KFUNC_CALL and 0 <= insn.imm < len(self._kfuncs)
+        if kfunc and self._kfuncs[insn.imm] == "bpf_throw":
+            return self._throw
+        return super().__call__(pc, insn)
+
+
+def prepare(
+    kernel: EmulatedKernel,
+    fixed: Fixed,
+    depths: Sequence[int] | None = None,
+    *,
+    counter: int | None = mm.COUNTER,
+    runtime: Runtime | None = None,
+) -> Prepared:
+    """JIT the fixed program against `kernel` (map addresses) with the runtime's bpf_throw."""
+    runtime = runtime or stock_runtime()
+    prog = fixed.program
+    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
+    depths = tuple(depths) if depths is not None else stack_depths(fixed)
+    image = jit(
+        prog.slots, subs, stack_depths=depths, resolver=_Resolver(kernel, prog.kfuncs, runtime), counter=counter
+    )
+    return Prepared(fixed, image, runtime, depths)
+
+
+@dataclass(frozen=True, slots=True)
+class JitRun:
+    """What the machine saw, and what the runtime recorded."""
+
+    result: RunResult
+    throw: ThrowRecord
+    program_insns: int  # JITed code and the return thunk (the counter excluded)
+    runtime_insns: dict[str, int]  # walk / lookup / release
+
+
+def _skb(kernel: EmulatedKernel) -> int:
+    """The `struct sk_buff` the converted loads read, filled from the test run's `__sk_buff`."""
+    ctx = kernel.context
+    assert ctx.ctx_region is not None and ctx.packet is not None
+    skb = ctx.ctx_region.data
+    length, protocol, ifindex = (struct.unpack_from("<I", skb, off)[0] for off in (0, 16, 40))
+    dev = bytearray(_NET_DEVICE_SIZE)
+    struct.pack_into("<I", dev, SKB_LAYOUT.dev_ifindex, ifindex)
+    dev_region = kernel.memory.map("net_device (lo)", "object", dev, writable=False)
+    data = bytearray(SKB_LAYOUT.size)
+    base, size = ctx.packet.base, len(ctx.packet.data)
+    struct.pack_into("<Q", data, SKB_LAYOUT.dev, dev_region.base)
+    struct.pack_into("<I", data, SKB_LAYOUT.len, length)
+    struct.pack_into("<H", data, SKB_LAYOUT.protocol, protocol & 0xFFFF)
+    struct.pack_into("<Q", data, SKB_LAYOUT.data, base)
+    struct.pack_into("<Q", data, SKB_LAYOUT.data_meta, base)
+    struct.pack_into("<Q", data, SKB_LAYOUT.data_end, base + size)
+    return kernel.memory.map("ctx (struct sk_buff)", "ctx", data).base
+
+
+def run_prepared(kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US) -> JitRun:
+    """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's)."""
+    fixed, image, runtime = prepared.fixed, prepared.image, prepared.runtime
+    machine = Machine(image)
+    machine.map_code(runtime.base, runtime.code)
+    for name, ranges in runtime.ranges().items():
+        for lo, hi in ranges:
+            machine.add_counted(name, lo, hi)
+    main = image.frames[0]
+    cbs = [f for f in image.frames if f.exception_cb]
+    table = RuntimeTable(
+        (image.base, image.base + len(image.code)),
+        ((image.base + main.entry, image.base + main.end, image.base + cbs[0].entry if cbs else 0),),
+    )
+    machine.map_region("bakeoff_rt", table.encode(), address=RUNTIME_DATA)
+    calls = dict(fixed.kfunc_calls)
+
+    def args_of(pc: int, args: tuple[int, ...]) -> tuple[int, ...]:
+        fix = calls.get(pc)
+        if fix is not None and fix.name in ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl"):
+            return (fix.type_id, 0, *args[2:])  # the service takes the type id, as the loader left it
+        return args
+
+    bridge = KernelBridge(machine, kernel, fixed.program.kfuncs, pc_of=fixed.original_pc, args_of=args_of)
+    ctx = kernel.context.ctx
+    if fixed.ctx_loads and kernel.context.packet is not None:
+        ctx = _skb(kernel)
+        bridge.sync_in()
+    result = machine.run((ctx,), timeout_us=timeout_us)
+    record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
+    split = dict(result.split)
+    return JitRun(result, record, result.x86_insns, split)

@@ -1,0 +1,128 @@
+"""Build a C runtime into a flat blob at RUNTIME_BASE, cached by content.
+
+gcc -O2 compiles it freestanding, non-PIC, with frame pointers (the walk
+follows rbp) and no red zone, SSE or CET; ld lays `.text.walk`, `.text.lookup`,
+`.text.release` and the rest of `.text` at RUNTIME_BASE and places the
+`bakeoff_rt` table at RUNTIME_DATA; objcopy flattens it. The cache
+($XDG_CACHE_HOME/bakeoff/runtime/<sha256>) is keyed by the sources, the flags and
+the compiler's version; nothing built is committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from framework.errors import InternalError
+
+__all__ = ["CFLAGS", "RUNTIME_BASE", "RUNTIME_DATA", "STOCK", "Runtime", "build_runtime", "stock_runtime"]
+
+RUNTIME_BASE = 0x0600_0000  # framework.machine.memory.RUNTIME_BASE
+RUNTIME_DATA = 0x0601_0000  # the bakeoff_rt table (RW)
+RUNTIME_DATA_SIZE = 0x1000
+HERE = Path(__file__).resolve().parent
+STOCK = HERE / "stock.c"
+CFLAGS = (
+    "-O2", "-std=gnu11", "-ffreestanding", "-fno-builtin", "-nostdlib", "-fno-pic", "-fno-pie",
+    "-mcmodel=small", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-omit-frame-pointer",
+    "-mno-red-zone", "-fno-stack-protector", "-fcf-protection=none", "-mno-sse", "-mno-mmx",
+    "-fno-optimize-sibling-calls", "-fno-jump-tables",
+)  # fmt: skip
+_SCRIPT = f"""
+SECTIONS {{
+  . = 0x{RUNTIME_BASE:x};
+  .text : {{
+    __walk_start = .; *(.text.walk) __walk_end = .;
+    __lookup_start = .; *(.text.lookup) __lookup_end = .;
+    __release_start = .; *(.text.release) __release_end = .;
+    *(.text .text.*) __text_end = .;
+    *(.rodata .rodata.*) __code_end = .;
+  }}
+  /DISCARD/ : {{ *(.comment) *(.note*) *(.eh_frame*) *(.data*) *(.bss*) }}
+  bakeoff_rt = 0x{RUNTIME_DATA:x};
+}}
+"""
+_PARTS = ("walk", "lookup", "release")
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    """A built runtime: flat code at `base`, its symbols, and the counted ranges."""
+
+    code: bytes
+    base: int
+    symbols: tuple[tuple[str, int], ...]
+
+    def symbol(self, name: str) -> int:
+        for sym, addr in self.symbols:
+            if sym == name:
+                return addr
+        raise KeyError(name)
+
+    @property
+    def throw(self) -> int:
+        return self.symbol("bpf_throw")
+
+    def ranges(self) -> dict[str, tuple[tuple[int, int], ...]]:
+        """walk / lookup / release code ranges; helpers outside the three sections count as walk."""
+        out: dict[str, tuple[tuple[int, int], ...]] = {
+            p: ((self.symbol(f"__{p}_start"), self.symbol(f"__{p}_end")),) for p in _PARTS
+        }
+        rest = (self.symbol("__release_end"), self.symbol("__text_end"))
+        out["walk"] = (*out["walk"], rest)
+        return {k: tuple(r for r in v if r[1] > r[0]) for k, v in out.items()}
+
+
+def _cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bakeoff" / "runtime"
+
+
+def _run(cmd: list[str], cwd: Path) -> str:
+    done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise InternalError(f"{' '.join(cmd)} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout
+
+
+def build_runtime(source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h",)) -> Runtime:
+    """Compile and link `source` (with `headers` beside it), or take it from the cache."""
+    cc = shutil.which("gcc") or "gcc"
+    version = _run([cc, "--version"], HERE).splitlines()[0]
+    h = hashlib.sha256()
+    for part in (source.read_bytes(), *(p.read_bytes() for p in headers), " ".join(CFLAGS).encode()):
+        h.update(part)
+    h.update(_SCRIPT.encode() + version.encode())
+    where = _cache_root() / h.hexdigest()[:24]
+    blob, syms = where / "runtime.bin", where / "symbols.json"
+    if not (blob.is_file() and syms.is_file()):
+        where.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=where) as tmp_name:
+            tmp = Path(tmp_name)
+            for hdr in headers:
+                shutil.copy(hdr, tmp / hdr.name)
+            shutil.copy(source, tmp / "runtime.c")
+            (tmp / "runtime.ld").write_text(_SCRIPT)
+            _run([cc, *CFLAGS, "-c", "runtime.c", "-o", "runtime.o"], tmp)
+            _run(["ld", "-static", "-nostdlib", "-T", "runtime.ld", "-o", "runtime.elf", "runtime.o"], tmp)
+            _run(["objcopy", "-O", "binary", "--only-section=.text", "runtime.elf", "runtime.bin"], tmp)
+            table = {}
+            for line in _run(["nm", "runtime.elf"], tmp).splitlines():
+                fields = line.split()
+                if len(fields) == 3:
+                    table[fields[2]] = int(fields[0], 16)
+            os.replace(tmp / "runtime.bin", blob)
+            syms.write_text(json.dumps(table, sort_keys=True))
+    table = json.loads(syms.read_text())
+    return Runtime(blob.read_bytes(), RUNTIME_BASE, tuple(sorted(table.items())))
+
+
+def stock_runtime() -> Runtime:
+    """The stock bpf_throw (framework/runtime/stock.c)."""
+    return build_runtime(STOCK)
