@@ -364,11 +364,9 @@ class Interpreter:
         r = self.r
         o = insn.code & 0xF0
         if insn.alu64:
-            a, b = r[insn.dst], self._src(insn)
-            r[insn.dst] = _alu64(o, a, b, insn) & MASK64
-        else:
-            a, b = r[insn.dst] & MASK32, self._src(insn) & MASK32
-            r[insn.dst] = _alu32(o, a, b, insn) & MASK32
+            r[insn.dst] = _alu(o, r[insn.dst], self._src(insn), insn, 64) & MASK64
+        else:  # 32-bit ops zero-extend their result
+            r[insn.dst] = _alu(o, r[insn.dst] & MASK32, self._src(insn) & MASK32, insn, 32) & MASK32
         return pc + 1
 
     def neg(self, insn: Insn, pc: int) -> int:
@@ -555,7 +553,13 @@ class Interpreter:
         return pc + 1
 
 
-def _alu64(o: int, a: int, b: int, insn: Insn) -> int:
+def _alu(o: int, a: int, b: int, insn: Insn, bits: int) -> int:
+    """One ALU op on `bits`-wide operands (a, b already masked); the caller masks the result.
+
+    The same rules serve ALU64 and ALU (core.c ___bpf_prog_run ALU64_* and ALU_*):
+    shifts mask their count to the width, division by zero follows the rewrite
+    do_misc_fixups makes (x / 0 = 0, x % 0 = x), sdiv/smod truncate as C does.
+    """
     if o == op.ADD:
         return a + b
     if o == op.SUB:
@@ -563,7 +567,7 @@ def _alu64(o: int, a: int, b: int, insn: Insn) -> int:
     if o == op.MUL:
         return a * b
     if o == op.MOV:
-        if insn.code & op.X and insn.off in (8, 16, 32):  # movsx
+        if insn.code & op.X and insn.off in (8, 16, 32):  # movsx (ALU: 8/16, sign-extended to 32 bits)
             return _sext(b, insn.off)
         return b  # mov, and addr_space_cast (no arena here: the pointer passes unchanged)
     if o == op.OR:
@@ -572,62 +576,23 @@ def _alu64(o: int, a: int, b: int, insn: Insn) -> int:
         return a & b
     if o == op.XOR:
         return a ^ b
-    if o == op.LSH:  # core.c ALU64_LSH_X: DST << (SRC & 63)
-        return a << (b & 63)
+    if o == op.LSH:  # DST << (SRC & (bits - 1))
+        return a << (b & (bits - 1))
     if o == op.RSH:
-        return a >> (b & 63)
+        return a >> (b & (bits - 1))
     if o == op.ARSH:
-        return _s64(a) >> (b & 63)
+        return _sext(a, bits) >> (b & (bits - 1))
     if o == op.DIV:  # do_misc_fixups: x / 0 = 0
         if b == 0:
             return 0
         if insn.off == 1:
-            return _tdiv(_s64(a), _s64(b))
+            return _tdiv(_sext(a, bits), _sext(b, bits))
         return a // b
     if o == op.MOD:  # do_misc_fixups: x % 0 = x
         if b == 0:
             return a
         if insn.off == 1:
-            sa, sb = _s64(a), _s64(b)
-            return sa - sb * _tdiv(sa, sb)
-        return a % b
-    raise _Bad(f"unknown ALU op 0x{o:x}")  # pragma: no cover
-
-
-def _alu32(o: int, a: int, b: int, insn: Insn) -> int:
-    if o == op.ADD:
-        return a + b
-    if o == op.SUB:
-        return a - b
-    if o == op.MUL:
-        return a * b
-    if o == op.MOV:
-        if insn.code & op.X and insn.off in (8, 16):  # movsx, 32-bit: sign-extend to 32 then zero-extend
-            return _sext(b, insn.off)
-        return b
-    if o == op.OR:
-        return a | b
-    if o == op.AND:
-        return a & b
-    if o == op.XOR:
-        return a ^ b
-    if o == op.LSH:  # core.c ALU_LSH_X: (u32) DST << (SRC & 31)
-        return a << (b & 31)
-    if o == op.RSH:
-        return a >> (b & 31)
-    if o == op.ARSH:
-        return _s32(a) >> (b & 31)
-    if o == op.DIV:  # do_misc_fixups: w / 0 = 0
-        if b == 0:
-            return 0
-        if insn.off == 1:
-            return _tdiv(_s32(a), _s32(b))
-        return a // b
-    if o == op.MOD:  # do_misc_fixups: w % 0 = (u32) w
-        if b == 0:
-            return a
-        if insn.off == 1:
-            sa, sb = _s32(a), _s32(b)
+            sa, sb = _sext(a, bits), _sext(b, bits)
             return sa - sb * _tdiv(sa, sb)
         return a % b
     raise _Bad(f"unknown ALU op 0x{o:x}")  # pragma: no cover
