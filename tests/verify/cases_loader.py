@@ -17,6 +17,10 @@ and its expected outcome. Fields:
     message     a line of the log that must contain this text (rejections)
     error_line  the kernel's last log line, when it is not `message`
     stack_depth the log's `stack depth a+b+c`, as a list
+    btf_patch   [[from, to], ...]: same-length byte replacements in the C program's
+                BTF strings, made after loading, to reach kernel checks that libbpf (and
+                framework.load) refuse before the kernel sees the program (e.g. a decl
+                tag naming a missing exception callback)
     regs        { at = PC, r0 = "scalar(...)", ... }: register state at PC, as the
                 level-2 log prints it
     source      where the scenario comes from (rewritten in our own code)
@@ -28,6 +32,7 @@ framework.load.elf.load_object).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import os
@@ -75,6 +80,7 @@ _FIELDS = {
     "stack_depth",
     "regs",
     "source",
+    "btf_patch",
 }
 
 
@@ -104,6 +110,7 @@ class VerifierCase:
     stack_depth: tuple[int, ...] | None = None
     regs_at: int | None = None
     regs: tuple[tuple[str, str], ...] = field(default=())
+    btf_patch: tuple[tuple[str, str], ...] = ()
 
     @property
     def id(self) -> str:
@@ -122,12 +129,21 @@ class VerifierCase:
         progs = load_object(str(_compile(self.c)))
         wanted = self.program_name
         if wanted is None and len(progs) == 1:
-            return progs[0]
+            return self._patched(progs[0])
         wanted = wanted or self.name
         for prog in progs:
             if prog.name == wanted:
-                return prog
+                return self._patched(prog)
         raise CaseError(f"{self.id}: no program '{wanted}' in {[p.name for p in progs]}")
+
+    def _patched(self, prog: Program) -> Program:
+        btf = prog.btf
+        for old, new in self.btf_patch:
+            a, b = old.encode(), new.encode()
+            if len(a) != len(b) or btf.count(a) != 1:
+                raise CaseError(f"{self.id}: btf_patch '{old}' must occur once and keep its length")
+            btf = btf.replace(a, b)
+        return dataclasses.replace(prog, btf=btf) if btf != prog.btf else prog
 
 
 def _asm_program(case: VerifierCase) -> Program:
@@ -238,6 +254,14 @@ def _case(topic: str, raw: dict[str, Any]) -> VerifierCase:
     depth = raw.get("stack_depth")
     if depth is not None and not (isinstance(depth, list) and all(isinstance(d, int) for d in depth)):
         raise CaseError(f"{case_id}: 'stack_depth' must be a list of integers")
+    patch_raw = raw.get("btf_patch", [])
+    if not (
+        isinstance(patch_raw, list)
+        and all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in patch_raw)
+    ):
+        raise CaseError(f"{case_id}: 'btf_patch' must be a list of [from, to] string pairs")
+    if patch_raw and c is None:
+        raise CaseError(f"{case_id}: 'btf_patch' applies to C cases only")
     regs_raw = raw.get("regs")
     regs_at: int | None = None
     regs: tuple[tuple[str, str], ...] = ()
@@ -263,6 +287,7 @@ def _case(topic: str, raw: dict[str, Any]) -> VerifierCase:
         stack_depth=tuple(depth) if depth is not None else None,
         regs_at=regs_at,
         regs=regs,
+        btf_patch=tuple((p[0], p[1]) for p in patch_raw),
     )
 
 

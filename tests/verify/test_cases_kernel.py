@@ -44,6 +44,14 @@ def regs_at(log: str, pc: int) -> dict[str, str]:
     return out
 
 
+def last_line(rec: KernelRecord) -> str | None:
+    """The kernel's last line; a message printed without its newline (6.18's
+    `insn %d cannot call exception cb directly`) runs into the statistics line."""
+    if rec.message is None:
+        return None
+    return re.sub(r"verification time \d+ usec$", "", rec.message)
+
+
 def _summary(rec: KernelRecord) -> str:
     tail = "\n".join(rec.log.splitlines()[-12:])
     return f"verdict={rec.verdict} message={rec.message!r} stack={rec.stack_depth}\n{tail}"
@@ -56,7 +64,7 @@ def test_case_holds_on_the_kernel(case: VerifierCase) -> None:
     if case.message is not None:
         assert any(case.message in line for line in rec.log.splitlines()), _summary(rec)
     if case.verdict == "rejected":
-        assert rec.message == case.last_line, _summary(rec)
+        assert last_line(rec) == case.last_line, _summary(rec)
     if case.stack_depth is not None:
         assert rec.stack_depth == case.stack_depth, _summary(rec)
     if case.regs:
