@@ -111,26 +111,43 @@ def _program_row(program: Program) -> dict[str, Any]:
     }
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Rows and listings (relative path -> text) for one object under each strategy."""
     from framework.listing import listing
     from framework.plugins import get_strategy
 
-    names = args.strategy or ["stock"]
-    chosen = [get_strategy(n) for n in names]
+    chosen = [get_strategy(n) for n in strategy_names]
     rows: list[dict[str, Any]] = []
-    out = Path(args.out) if args.out else None
-    for path in _paths(args.paths):
-        for program in _load(path):
-            for strategy in chosen:
-                prepared = strategy.prepare(program)
-                row = _program_row(prepared) | {"strategy": strategy.name}
-                rows.append(row)
-                if out is not None:
-                    target = out / "listings" / strategy.name / f"{Path(path).stem}.{program.name}.txt"
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(listing(prepared))
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+    listings: dict[str, str] = {}
+    for program in _load(path):
+        for strategy in chosen:
+            prepared = strategy.prepare(program)
+            rows.append(_program_row(prepared) | {"strategy": strategy.name})
+            listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(prepared)
+    return rows, listings
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from concurrent.futures import ProcessPoolExecutor
+
+    from framework.plugins import get_strategy
+
+    names = args.strategy or ["stock"]
+    for name in names:
+        get_strategy(name)  # an unknown name is bad input before any work
+    paths = _paths(args.paths)
+    if args.jobs > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            results = list(pool.map(_run_one, paths, [names] * len(paths)))
+    else:
+        results = [_run_one(path, names) for path in paths]
+    rows = [row for found, _ in results for row in found]
+    if args.out:  # written only once everything ran: a failed run leaves nothing half-written
+        out = Path(args.out)
+        for listings in (found for _, found in results):
+            for rel, text in listings.items():
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                (out / rel).write_text(text)
         (out / "programs.json").write_text(json.dumps(rows, indent=2) + "\n")
     if args.json:
         print(json.dumps(rows, indent=2))
@@ -264,7 +281,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", metavar="PATH")
     run.add_argument("--strategy", action="append", metavar="NAME")
     run.add_argument("--out", metavar="DIR")
-    run.add_argument("--jobs", type=int, default=1, metavar="N")
+    run.add_argument("--jobs", type=int, default=1, metavar="N", help="objects processed in parallel")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_run)
 

@@ -320,3 +320,19 @@ def test_kernel_check_prints_the_kernels_log_on_request(capsys: pytest.CaptureFi
     assert "--- null_or_obj: the kernel's verifier log (level 2)" in out
     assert "bpf_throw would lead to reference leak" in out
     assert "processed " in out and "(limit 1000000)" in out
+
+
+def test_run_in_parallel_gives_the_same_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    _, serial, _ = run(["run", "--json"], capsys)
+    code, parallel, _ = run(["run", "--json", "--jobs", "2"], capsys)
+    assert code == 0
+    assert json.loads(parallel) == json.loads(serial)
+
+
+def test_a_failing_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.s"
+    bad.write_text("# program: p\n# type: tc\np:\n\tr0 +== 1\n")
+    out = tmp_path / "out"
+    code, _, _ = run(["run", str(OBJ / "basic_throw.o"), str(bad), "--out", str(out)], capsys)
+    assert code == 2
+    assert not out.exists()
