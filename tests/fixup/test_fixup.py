@@ -1,0 +1,124 @@
+"""The fixup stage against what kernel/bpf/verifier.c does to the same instructions."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixup.helpers import THROW, program
+from framework.fixup import HIDDEN_CB, META_BASE, SKB_LAYOUT, CtxError, fixup, fixup_slots
+from framework.isa import opcodes as op
+from framework.isa.llvm_asm import assemble
+from framework.load.corpus import corpus_entries, manifests
+
+
+def _names(prog_slots: tuple[object, ...]) -> list[str]:
+    return [i.spec.name for i in prog_slots if i is not None]  # type: ignore[attr-defined]
+
+
+def test_hidden_callback_is_appended_when_a_program_throws_without_one() -> None:
+    fixed = fixup(program(["r1 = 9", THROW, "exit"]))
+    assert fixed.hidden_cb
+    last = fixed.program.subprogs[-1]
+    assert (last.name, last.is_exception_cb) == (HIDDEN_CB, True)
+    assert _names(fixed.program.slots[last.start : last.end]) == ["alu64_mov_x", "exit"]
+
+
+def test_code_after_bpf_throw_is_removed_and_jumps_follow() -> None:
+    fixed = fixup(program(["if r1 == 0 goto +3", "r1 = 1", THROW, "r0 = 7", "r0 = 0", "exit"]))
+    assert fixed.removed == frozenset({3})
+    jump = fixed.program.slots[0]
+    assert jump is not None and jump.jump_target(0) == fixed.pc_map[4]
+
+
+def test_ja_zero_is_removed() -> None:
+    fixed = fixup(program(["r0 = 1", "goto +0", "exit"], kfuncs=()))
+    assert _names(fixed.program.slots) == ["alu64_mov_k", "exit"]
+    assert fixed.pc_map == (0, 1, 1, 2)
+
+
+def test_tc_ctx_loads_become_sk_buff_loads() -> None:
+    lines = ["r6 = r1", "r2 = *(u32 *)(r6 + 76)", "r3 = *(u32 *)(r1 + 80)", "r4 = *(u32 *)(r6 + 0)"]
+    lines += ["r5 = *(u32 *)(r6 + 16)", "r0 = *(u32 *)(r6 + 40)", "r0 = *(u8 *)(r2 + 0)", "exit"]
+    fixed = fixup(program(lines, kfuncs=()))
+    got = [(i.spec.name, i.off) for i in fixed.program.slots if i is not None and i.kind.value == "load"]
+    assert got == [
+        ("ldx_dw", SKB_LAYOUT.data),
+        ("ldx_dw", SKB_LAYOUT.data_end),
+        ("ldx_w", SKB_LAYOUT.len),
+        ("ldx_h", SKB_LAYOUT.protocol),
+        ("ldx_dw", SKB_LAYOUT.dev),
+        ("ldx_w", SKB_LAYOUT.dev_ifindex),
+        ("ldx_b", 0),  # the packet load is not a ctx load
+    ]
+
+
+def test_a_ctx_field_not_modelled_is_said() -> None:
+    with pytest.raises(CtxError, match="offset 4"):
+        fixup(program(["r0 = *(u32 *)(r1 + 4)", "exit"], kfuncs=()))
+
+
+def test_sk_buff_offsets_are_the_running_kernels() -> None:
+    from framework.load.btf import Kind
+    from framework.oracle.vmlinux import VMLINUX_BTF, vmlinux_btf
+
+    if not VMLINUX_BTF.is_file():
+        pytest.skip("no /sys/kernel/btf/vmlinux")
+    btf = vmlinux_btf()
+
+    def offset(struct: str, field: str) -> int:
+        def walk(tid: int, base: int) -> int | None:
+            for m in btf.type(tid).members():
+                off = base + m.bit_offset // 8
+                if btf.string(m.name_off) == field:
+                    return off
+                inner = btf.skip_mods(m.type)
+                if not btf.string(m.name_off) and btf.kind(inner) in (Kind.STRUCT, Kind.UNION):
+                    found = walk(inner, off)
+                    if found is not None:
+                        return found
+            return None
+
+        tid = btf.find(struct, Kind.STRUCT)
+        assert tid is not None
+        got = walk(tid, 0)
+        assert got is not None
+        return got
+
+    cb = offset("sk_buff", "cb")
+    assert (cb, offset("sk_buff", "len"), offset("sk_buff", "protocol")) == (
+        SKB_LAYOUT.cb,
+        SKB_LAYOUT.len,
+        SKB_LAYOUT.protocol,
+    )
+    assert (offset("sk_buff", "data"), offset("sk_buff", "dev")) == (SKB_LAYOUT.data, SKB_LAYOUT.dev)
+    assert cb + offset("bpf_skb_data_end", "data_end") == SKB_LAYOUT.data_end
+    assert cb + offset("bpf_skb_data_end", "data_meta") == SKB_LAYOUT.data_meta
+    assert offset("net_device", "ifindex") == SKB_LAYOUT.dev_ifindex
+
+
+def test_obj_new_gets_size_and_meta_as_fixup_kfunc_call_patches_them() -> None:
+    entry = next(e for m in manifests() for e in corpus_entries(m) if e.program.name == "three_frames_clean")
+    fixed = fixup(entry.program)
+    pc, fix = fixed.kfunc_calls[0]
+    assert fix.name == "bpf_obj_new_impl" and fix.size == 16 and fix.meta == META_BASE + fix.type_id
+    mov, ld = fixed.program.slots[pc - 3], fixed.program.slots[pc - 2]
+    assert mov is not None and (mov.spec.name, mov.dst, mov.imm) == ("alu64_mov_k", 1, 16)
+    assert ld is not None and ld.kind.value == "ld_imm64" and ld.dst == 2 and ld.imm64 == fix.meta
+    call = fixed.program.slots[pc]
+    assert call is not None and call.src == op.PSEUDO_KFUNC_CALL
+
+
+def test_division_guards_keep_jumps_across_them() -> None:
+    slots = assemble(["if r1 == 0 goto +1", "r0 /= r1", "exit"]).slots
+    fixed = fixup_slots(slots)
+    assert len(fixed.slots) == 6  # jne, xor, ja, div in place of the div
+    first = fixed.slots[0]
+    assert first is not None and first.jump_target(0) == fixed.pc_map[2]
+
+
+def test_every_corpus_program_goes_through() -> None:
+    for m in manifests():
+        for e in corpus_entries(m):
+            fixed = fixup(e.program)
+            assert len(fixed.pc_map) == len(e.program.slots) + 1
+            assert fixed.program.subprogs[0].start == 0
