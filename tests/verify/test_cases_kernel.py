@@ -37,11 +37,34 @@ def regs_at(log: str, pc: int) -> dict[str, str]:
     """Register values the level-2 log prints after insn `pc` (`pc: (op) ... ; R0_w=... R1=...`)."""
     out: dict[str, str] = {}
     for line in log.splitlines():
-        if not line.startswith(f"{pc}: ") or ";" not in line:
-            continue
-        for m in re.finditer(r"\b(R\d+|fp-?\d+)(?:_[rw])?=(\S+)", line.split(";", 1)[1]):
+        if line.startswith(f"{pc}: ") and ";" in line:
+            out.update(_state(line.split(";", 1)[1]))
+    return out
+
+
+def _state(text: str) -> dict[str, str]:
+    """`R0=scalar(smin=0,var_off=(0x0; 0x7)) R6_w=fp-8` -> {"r0": ..., "r6": ...}; parentheses may hold spaces."""
+    out: dict[str, str] = {}
+    for token in _split_top(text):
+        m = re.fullmatch(r"(R\d+|fp-?\d+)(?:_[rw])?=(.+)", token)
+        if m:
             out[m.group(1).lower()] = m.group(2)
     return out
+
+
+def _split_top(text: str) -> list[str]:
+    tokens, depth, cur = [], 0, ""
+    for ch in text:
+        depth += (ch == "(") - (ch == ")")
+        if ch.isspace() and depth == 0:
+            if cur:
+                tokens.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    if cur:
+        tokens.append(cur)
+    return tokens
 
 
 def last_line(rec: KernelRecord) -> str | None:
