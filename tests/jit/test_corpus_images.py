@@ -1,0 +1,52 @@
+"""The corpus JITed by us and by the running kernel, BPF instruction by BPF instruction.
+
+At least 90% of the BPF instructions of the accepted corpus programs must have
+the kernel's x86 sequence, and every one that does not must have a named cause
+(`image_diff`). Skips where bpf() is not permitted.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from framework.load.corpus import CorpusEntry, corpus_entries, manifests
+from framework.oracle.check import available
+from framework.oracle.record import record
+from jit.image_diff import Comparison, compare
+
+
+def _accepted() -> list[CorpusEntry]:
+    return [e for m in manifests() for e in corpus_entries(m) if e.spec.get("kernel", {}).get("verdict") == "accepted"]
+
+
+@pytest.fixture(scope="module")
+def comparisons() -> list[Comparison]:
+    if os.geteuid() != 0:
+        pytest.skip("loading BPF programs needs root")
+    if (reason := available()) is not None:
+        pytest.skip(reason)
+    out = []
+    for entry in _accepted():
+        rec = record(entry.program, (), batches=1, repeat=1)
+        assert rec.verdict == "accepted", rec.message
+        out.append(compare(entry.program, rec))
+    return out
+
+
+def test_at_least_90_percent_of_bpf_instructions_have_the_kernels_x86(comparisons: list[Comparison]) -> None:
+    total = sum(c.total for c in comparisons)
+    same = sum(c.same for c in comparisons)
+    assert total > 500
+    assert same / total >= 0.90, f"{same}/{total}"
+
+
+def test_every_difference_has_a_named_cause(comparisons: list[Comparison]) -> None:
+    unnamed = [(c.program, d) for c in comparisons for d in c.differences if d.cause == "unknown"]
+    assert not unnamed
+
+
+def test_programs_without_inlined_helpers_or_btf_loads_are_identical(comparisons: list[Comparison]) -> None:
+    identical = {c.program for c in comparisons if not c.differences}
+    assert {"throw_static", "three_frames_clean", "near_limit_clean", "global_chain_clean"} <= identical
