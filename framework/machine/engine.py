@@ -30,7 +30,7 @@ from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
 
-__all__ = ["JitRun", "Prepared", "prepare", "run_prepared", "stack_depths"]
+__all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared", "stack_depths"]
 
 TIMEOUT_US = 60_000_000
 _NET_DEVICE_SIZE = 256
@@ -149,12 +149,13 @@ def _skb(kernel: EmulatedKernel) -> int:
     return kernel.memory.map("ctx (struct sk_buff)", "ctx", data).base
 
 
-def run_prepared(kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US) -> JitRun:
-    """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's)."""
+def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = True) -> tuple[Machine, int]:
+    """A machine holding the image and the runtime, bridged to `kernel`, and the ctx pointer for r1.
+    `count=False` with an image JITed without a counter runs uncounted (for timing)."""
     fixed, image, runtime = prepared.fixed, prepared.image, prepared.runtime
-    machine = Machine(image)
+    machine = Machine(image, count=count)
     machine.map_code(runtime.base, runtime.code)
-    for name, ranges in runtime.ranges().items():
+    for name, ranges in runtime.ranges().items() if count else ():
         for lo, hi in ranges:
             machine.add_counted(name, lo, hi)
     main = image.frames[0]
@@ -177,6 +178,12 @@ def run_prepared(kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int 
     if fixed.ctx_loads and kernel.context.packet is not None:
         ctx = _skb(kernel)
         bridge.sync_in()
+    return machine, ctx
+
+
+def run_prepared(kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US) -> JitRun:
+    """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's)."""
+    machine, ctx = machine_for(kernel, prepared)
     result = machine.run((ctx,), timeout_us=timeout_us)
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
     split = dict(result.split)
