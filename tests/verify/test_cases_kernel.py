@@ -99,7 +99,8 @@ def test_case_holds_on_the_kernel(case: VerifierCase) -> None:
 
 def test_enough_distinct_scenarios() -> None:
     assert len(CASES) >= 150
-    assert len({(c.asm, c.c, c.program_name) for c in CASES}) == len(CASES), "two cases load the same program"
+    programs = {(c.type, c.asm, c.c, c.program_name, c.maps, c.btf_patch) for c in CASES}
+    assert len(programs) == len(CASES), "two cases load the same program"
 
 
 def test_every_rejection_says_why() -> None:
