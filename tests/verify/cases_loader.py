@@ -1,7 +1,8 @@
 """The verifier's test data: small programs and what Linux 6.18.44 says about each.
 
-One TOML file per topic in tests/verify/cases/; each `[[case]]` is one program
-and its expected outcome. Fields:
+One TOML file per topic in tests/verify/cases/; its header comment names the
+kernel the data was held to ("Held to Linux 6.18.44"), which becomes every
+case's `kernel`. Each `[[case]]` is one program and its expected outcome. Fields:
 
     name        unique within the file
     type        the section (libbpf SEC name: "tc", "xdp", "fentry/...", "syscall")
@@ -36,6 +37,7 @@ import dataclasses
 import functools
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -84,6 +86,9 @@ _FIELDS = {
 }
 
 
+_HELD = re.compile(r"Held to Linux (\d+\.\d+\.\d+)")
+
+
 class CaseError(ValueError):
     """A case file that does not follow the format."""
 
@@ -95,6 +100,7 @@ class NoCompiler(RuntimeError):
 @dataclass(frozen=True, slots=True)
 class VerifierCase:
     topic: str
+    kernel: str  # the release the file was held to, e.g. "6.18.44"
     name: str
     type: str
     verdict: str
@@ -228,7 +234,7 @@ def _opt_str(case_id: str, raw: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _case(topic: str, raw: dict[str, Any]) -> VerifierCase:
+def _case(topic: str, kernel: str, raw: dict[str, Any]) -> VerifierCase:
     name = raw.get("name")
     if not isinstance(name, str) or not name:
         raise CaseError(f"{topic}: a case without a name")
@@ -272,6 +278,7 @@ def _case(topic: str, raw: dict[str, Any]) -> VerifierCase:
         regs = tuple(sorted((k, str(v)) for k, v in regs_raw.items() if k != "at"))
     return VerifierCase(
         topic=topic,
+        kernel=kernel,
         name=name,
         type=type_,
         verdict=verdict,
@@ -302,12 +309,17 @@ def load_cases(topic: str | None = None, directory: Path = CASES_DIR) -> tuple[V
     for stem in (topic,) if topic else topics(directory):
         path = directory / f"{stem}.toml"
         with path.open("rb") as fh:
-            data = tomllib.load(fh)
+            raw_text = fh.read()
+        data = tomllib.loads(raw_text.decode("utf-8"))
+        header = "\n".join(ln for ln in raw_text.decode("utf-8").splitlines()[:12] if ln.startswith("#"))
+        held = _HELD.search(header)
+        if held is None:
+            raise CaseError(f"{path}: the header comment must say 'Held to Linux X.Y.Z'")
         entries = data.get("case", [])
         if not isinstance(entries, list):
             raise CaseError(f"{path}: [[case]] tables expected")
         for raw in entries:
-            case = _case(stem, raw)
+            case = _case(stem, held.group(1), raw)
             if case.id in names:
                 raise CaseError(f"{case.id}: duplicate name")
             names.add(case.id)

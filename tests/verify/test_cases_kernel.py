@@ -8,16 +8,16 @@ read is true of the kernel, not of our expectations.
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 
 import pytest
 
 from framework.oracle.check import available
 from framework.oracle.record import KernelRecord, record
 
-from .cases_loader import NoCompiler, VerifierCase, load_cases
-
-pytestmark = pytest.mark.kernel
+from .cases_loader import CaseError, NoCompiler, VerifierCase, load_cases
 
 CASES = load_cases()
 
@@ -26,6 +26,9 @@ def _kernel(case: VerifierCase) -> KernelRecord:
     reason = available()
     if reason is not None:
         pytest.skip(reason)
+    running = os.uname().release
+    if not re.match(rf"{re.escape(case.kernel)}(?!\d)", running):
+        pytest.skip(f"{case.topic}.toml was held to Linux {case.kernel}; this is {running}")
     try:
         program = case.program()
     except NoCompiler as exc:
@@ -80,6 +83,7 @@ def _summary(rec: KernelRecord) -> str:
     return f"verdict={rec.verdict} message={rec.message!r} stack={rec.stack_depth}\n{tail}"
 
 
+@pytest.mark.kernel
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_case_holds_on_the_kernel(case: VerifierCase) -> None:
     rec = _kernel(case)
@@ -109,3 +113,33 @@ def test_every_rejection_says_why() -> None:
             assert case.message, case.id
         else:
             assert case.error_line is None, case.id
+
+
+@pytest.mark.parametrize(
+    ("body", "complaint"),
+    [
+        (
+            '[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nc = "x"\nverdict = "accepted"\nsource = "s"\n',
+            "exactly one",
+        ),
+        ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "rejected"\nsource = "s"\n', "needs a message"),
+        ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "ok"\nsource = "s"\n', "verdict"),
+        ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "accepted"\nsource = "s"\nwhy = 1\n', "unknown"),
+    ],
+)
+def test_loader_refuses_malformed_cases(tmp_path: Path, body: str, complaint: str) -> None:
+    (tmp_path / "t.toml").write_text("# Held to Linux 6.18.44\n" + body)
+    with pytest.raises(CaseError, match=complaint):
+        load_cases(directory=tmp_path)
+
+
+def test_loader_needs_the_kernel_release(tmp_path: Path) -> None:
+    (tmp_path / "t.toml").write_text('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "accepted"\n')
+    with pytest.raises(CaseError, match="Held to Linux"):
+        load_cases(directory=tmp_path)
+
+
+def test_register_state_parsing() -> None:
+    log = "12: (67) r6 <<= 3       ; R0_w=map_value(map=m,ks=4,vs=64) R6=scalar(smin=0,var_off=(0x0; 0x38))"
+    assert regs_at(log, 12) == {"r0": "map_value(map=m,ks=4,vs=64)", "r6": "scalar(smin=0,var_off=(0x0; 0x38))"}
+    assert regs_at(log, 1) == {}
