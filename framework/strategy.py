@@ -8,7 +8,12 @@ Later stages (verifier hooks, rewrite, JIT, runtime) add methods here as they la
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from framework.load.program import Program
+
+if TYPE_CHECKING:
+    from framework.verify.result import ThrowSite
 
 
 class Strategy:
@@ -21,3 +26,26 @@ class Strategy:
     def prepare(self, program: Program) -> Program:
         """Return the program with what a compiler would have emitted (stock: unchanged)."""
         return program
+
+    # ---- verifier hooks (framework/verify calls them while it explores; stock: observe only)
+
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        """A reference was acquired at `pc` (helper or kfunc acquire, iterator or dynptr init)."""
+
+    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        """A reference was released at `pc` by the program."""
+
+    def on_peak_resources(self, subprog: int, peak: int) -> None:
+        """After verification: the most references held at once while `subprog` ran."""
+
+    def on_throw(self, site: ThrowSite) -> str | None:
+        """A throwing point on one path; a returned message refuses the program there."""
+        return None
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        """Whether the strategy releases what `site` holds (stock: no, so it is a reference leak)."""
+        return False
+
+    def merge_throw_sites(self, old: ThrowSite, new: ThrowSite) -> ThrowSite | str:
+        """Two paths meet at one throwing point: the site to keep, or a message that refuses."""
+        return new

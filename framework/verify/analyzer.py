@@ -1,0 +1,374 @@
+"""do_check: the worklist walk over every path, with checkpoints, exits, throws and calls."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from framework.errors import Coord
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn
+from framework.isa.kernel_syntax import format_insn
+from framework.isa.opcodes import Kind
+from framework.load.program import Linkage, Program
+from framework.strategy import Strategy
+from framework.verify import calls, frames, ops
+from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject
+from framework.verify.globals_ import arg_types, might_throw
+from framework.verify.log import state_line, stats_line
+from framework.verify.memory import check_mem_access
+from framework.verify.prune import Checkpoint, path_done, states_equal
+from framework.verify.regs import RT, Reg, scalar
+from framework.verify.result import Analysis, Verdict
+from framework.verify.stackdepth import check_max_stack_depth
+from framework.verify.state import State, entry_frame
+from framework.verify.throw import check_resource_leak, process_throw
+
+Step = Callable[[Env, State, int, Insn], Outcome]
+
+
+# ---------------------------------------------------------------- one step per Kind
+
+
+def _step_load(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_load_mem
+    base = ops.read_reg(st, pc, insn.src)
+    if isinstance(base, Reject):
+        return base
+    res = check_mem_access(env, st, pc, insn.src, insn.off, insn.size, False, None, None)
+    if isinstance(res, Reject):
+        return res
+    assert isinstance(res, Reg)
+    if insn.dst == 10:
+        return reject(pc, "frame pointer is read only")
+    st.cur.regs[insn.dst] = res
+    return pc + 1
+
+
+def _step_store_reg(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_store_reg
+    val = ops.read_reg(st, pc, insn.src)
+    if isinstance(val, Reject):
+        return val
+    base = ops.read_reg(st, pc, insn.dst)
+    if isinstance(base, Reject):
+        return base
+    res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, val, None)
+    return res if isinstance(res, Reject) else pc + 1
+
+
+def _step_store_imm(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_mem_access from do_check_insn (BPF_ST)
+    base = ops.read_reg(st, pc, insn.dst)
+    if isinstance(base, Reject):
+        return base
+    res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, None, insn.imm)
+    return res if isinstance(res, Reject) else pc + 1
+
+
+def _step_atomic(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_atomic (read then write through dst)
+    for regno in (insn.src, insn.dst):
+        r = ops.read_reg(st, pc, regno)
+        if isinstance(r, Reject):
+            return r
+    ptr = st.cur.regs[insn.dst]
+    if ptr.type in (RT.CTX, RT.PACKET, RT.PACKET_META):
+        return reject(pc, f"BPF_ATOMIC stores into R{insn.dst} {ptr.type.value} is not allowed")
+    res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, False, None, None)
+    if isinstance(res, Reject):
+        return res
+    res2 = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, scalar(), None)
+    if isinstance(res2, Reject):
+        return res2
+    if insn.imm & op.FETCH:
+        target = 0 if insn.imm == op.CMPXCHG else insn.src
+        st.cur.regs[target] = scalar()
+    return pc + 1
+
+
+def _step_ld_pkt(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    return reject(pc, "BPF_LD_[ABS|IND] instructions are not modelled")
+
+
+def _step_callx(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    return reject(pc, f"unknown opcode {insn.code:02x}")
+
+
+def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: do_check_insn, BPF_CALL
+    if st.active_locks:
+        unlock = insn.src == 0 and insn.imm == calls.SPIN_UNLOCK
+        if (insn.src == 0 and not unlock) or insn.src == op.PSEUDO_KFUNC_CALL:
+            return reject(pc, "function calls are not allowed while holding a lock")
+    if insn.src == op.PSEUDO_CALL:
+        return frames.check_func_call(env, st, pc, insn.jump_target(pc))
+    if insn.src == op.PSEUDO_KFUNC_CALL:
+        if calls.kfunc_name(env, insn) == "bpf_throw":
+            return _bpf_throw(env, st, pc)
+        return calls.check_kfunc_call(env, st, pc, insn)
+    return calls.check_helper_call(env, st, pc, insn)
+
+
+def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
+    # kernel: check_kfunc_call, is_bpf_throw_kfunc
+    r1 = st.cur.regs[1]
+    if r1.type is RT.NOT_INIT:
+        return reject(pc, "R1 !read_ok")
+    if env.exception_cb < 0 and st.cur.subprog and r1.type is not RT.SCALAR:
+        # kernel: check_return_code(env, BPF_REG_1, "R1")
+        return reject(pc, f"At subprogram exit the register R1 is not a scalar value ({r1.type.value})")
+    return process_throw(env, st, pc)
+
+
+def _step_exit(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: process_bpf_exit_full
+    err = check_resource_leak(env, st, pc, False, st.curframe == 0, "BPF_EXIT instruction in main prog")
+    if err:
+        return err
+    if st.curframe:
+        return frames.prepare_func_exit(env, st, pc)
+    r0 = st.cur.regs[0]
+    if r0.type is RT.NOT_INIT:
+        return reject(pc, "R0 !read_ok")
+    # kernel: check_return_code
+    if st.cur.subprog and r0.type is not RT.SCALAR:
+        return reject(pc, f"At subprogram exit the register R0 is not a scalar value ({r0.type.value})")
+    if st.cur.subprog == 0 and r0.type is not RT.SCALAR:
+        return reject(pc, f"At program exit the register R0 is not a known value ({r0.type.value})")
+    return STOP
+
+
+STEPS: dict[Kind, Step] = {
+    Kind.ALU: ops.step_alu,
+    Kind.NEG: ops.step_neg,
+    Kind.END: ops.step_end,
+    Kind.JA: ops.step_ja,
+    Kind.JCOND: ops.step_jcond,
+    Kind.MAY_GOTO: ops.step_may_goto,
+    Kind.CALL: _step_call,
+    Kind.CALLX: _step_callx,
+    Kind.EXIT: _step_exit,
+    Kind.LD_IMM64: ops.step_ld_imm64,
+    Kind.LD_PKT: _step_ld_pkt,
+    Kind.LOAD: _step_load,
+    Kind.STORE_IMM: _step_store_imm,
+    Kind.STORE_REG: _step_store_reg,
+    Kind.ATOMIC: _step_atomic,
+}
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def _mark_prune_points(env: Env) -> None:
+    # kernel: visit_insn (mark_prune_point, mark_force_checkpoint)
+    for pc, insn in env.insns.items():
+        if insn.kind is Kind.JCOND:
+            env.prune_points.add(pc)
+        elif insn.kind is Kind.JA:
+            env.prune_points.add(insn.jump_target(pc))
+        elif insn.kind is Kind.CALL:
+            env.prune_points.add(pc + 1)
+            if insn.src == op.PSEUDO_CALL:
+                env.prune_points.add(pc)
+            if insn.src == op.PSEUDO_KFUNC_CALL and calls.kfunc_name(env, insn) == "bpf_iter_num_next":
+                env.prune_points.add(pc)
+                env.force_checkpoints.add(pc)
+            if insn.src == 0 and insn.imm == 181:
+                env.prune_points.add(pc)
+                env.force_checkpoints.add(pc)
+
+
+def is_state_visited(env: Env, st: State, pc: int) -> bool:
+    # kernel: is_state_visited
+    force = pc in env.force_checkpoints
+    add = force or (
+        env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8
+    )
+    for cp in env.explored.get(pc, []):
+        if cp.branches > 0:
+            if force and states_equal(cp.state, st):
+                return True
+            continue
+        if states_equal(cp.state, st):
+            return True
+    if not add:
+        return False
+    cp = Checkpoint(st.copy(), st.parent if isinstance(st.parent, Checkpoint) else None)
+    cp.state.parent = None
+    env.explored.setdefault(pc, []).append(cp)
+    st.parent = cp
+    env.total_states += 1
+    env.cur_states += 1
+    env.peak_states = max(env.peak_states, env.cur_states)
+    env.max_states_per_insn = max(env.max_states_per_insn, len(env.explored[pc]))
+    env.prev_jmps_processed = env.jmps_processed
+    env.prev_insn_processed = env.insn_processed
+    return False
+
+
+# ---------------------------------------------------------------- do_check
+
+
+def _call_name(env: Env) -> Callable[[Insn], str | None]:
+    def name(insn: Insn) -> str | None:
+        if insn.src == op.PSEUDO_KFUNC_CALL:
+            return calls.kfunc_name(env, insn)
+        return None
+
+    return name
+
+
+def do_check(env: Env, start: State) -> Reject | None:
+    """Walk every path from `start` (do_check_common's loop)."""
+    st: State | None = start
+    namer = _call_name(env)
+    prev_pc = -1
+    while True:
+        if st is None:
+            if not env.worklist:
+                return None
+            st = env.worklist.pop()
+            env.log.append("")
+            env.log.append(f"from {prev_pc} to {st.pc}: {state_line(st)}")
+        pc = st.pc
+        if pc in env.prune_points and is_state_visited(env, st, pc):
+            env.log.append(f"{pc}: safe")
+            path_done(st)
+            prev_pc, st = pc, None
+            continue
+        env.insn_processed += 1
+        if env.insn_processed > COMPLEXITY_LIMIT_INSNS:
+            return reject(pc, f"BPF program is too large. Processed {env.insn_processed} insn")
+        insn = env.insns.get(pc)
+        if insn is None:
+            return reject(pc, f"invalid insn idx {pc} insn_cnt {len(env.program.slots)}")
+        if insn.kind in (Kind.JA, Kind.JCOND, Kind.CALL, Kind.EXIT):
+            env.jmps_processed += 1
+        env.log.append(f"{pc}: {format_insn(insn, call_name=namer)}")
+        out = STEPS[insn.kind](env, st, pc, insn)
+        if isinstance(out, Reject):
+            return out
+        if isinstance(out, Stop):
+            path_done(st)
+            prev_pc, st = pc, None
+            continue
+        st.pc = out
+
+
+def _initial(env: Env, subprog: int) -> State:
+    # kernel: do_check_common (init_func_state and the arguments of a main prog or global func)
+    frame = entry_frame(0, subprog)
+    if subprog == 0:
+        frame.regs[1] = Reg(RT.CTX)
+    elif env.program.subprogs[subprog].is_exception_cb:
+        frame.regs[1] = scalar()
+        frame.in_exception_cb = True
+    else:
+        for i, kind in enumerate(arg_types(env, subprog), start=1):
+            if kind == "ctx":
+                frame.regs[i] = Reg(RT.CTX)
+            elif kind == "scalar":
+                frame.regs[i] = scalar()
+            else:
+                frame.regs[i] = Reg(RT.MEM, maybe_null=True, id=env.new_id())
+    st = State([frame])
+    st.pc = env.program.subprogs[subprog].start
+    return st
+
+
+def _verify_all(env: Env) -> Reject | None:
+    # kernel: do_check_main, then do_check_subprogs (global subprogs lazily, the exception callback)
+    err = do_check(env, _initial(env, 0))
+    if err:
+        return err
+    done: set[int] = set()
+    while True:
+        todo = [s for s in env.global_called if s not in done]
+        if env.exception_cb >= 0 and env.exception_cb not in done:
+            todo.append(env.exception_cb)
+        if not todo:
+            return None
+        sub = todo[0]
+        done.add(sub)
+        name = env.program.subprogs[sub].name
+        env.log.append(f"Validating {name}() func#{sub}...")
+        env.explored.clear()
+        env.worklist.clear()
+        err = do_check(env, _initial(env, sub))
+        if err:
+            return err
+        env.log.append(f"Func#{sub} ('{name}') is safe for any args that match its prototype")
+
+
+def _precheck(env: Env) -> Reject | None:
+    # kernel: resolve_pseudo_ldimm64 (opcodes), check_subprogs, the exception callback's prototype
+    for pc, insn in env.insns.items():
+        if insn.kind is Kind.CALLX:
+            return reject(pc, f"unknown opcode {insn.code:02x}")
+    cb = env.program.exception_cb
+    if cb is not None:
+        if cb.linkage is not Linkage.GLOBAL:
+            return reject(0, f"exception callback '{cb.name}' must have global linkage")
+        kinds = arg_types(env, env.program.subprogs.index(cb))
+        if kinds and kinds != ["scalar"]:
+            return reject(0, "exception cb only supports single integer argument")
+    return None
+
+
+def verify(program: Program, strategy: Strategy | None = None) -> Analysis:
+    """Verify `program` as Linux 6.18.44 would (with the May 2026 global-throw fix), hooks inside."""
+    strategy = strategy or Strategy()
+    started = time.perf_counter()
+    insns = dict(program.insns())
+    env = Env(program, strategy, insns)
+    env.stack_depth = [0] * len(program.subprogs)
+    env.peak_resources = [0] * len(program.subprogs)
+    cb = program.exception_cb
+    env.exception_cb = program.subprogs.index(cb) if cb is not None else -1
+    env.might_throw = might_throw(env)
+    _mark_prune_points(env)
+    err = _precheck(env)
+    if err is None:
+        err = _verify_all(env)
+    if err is None:
+        err = check_max_stack_depth(env)
+    for sub, peak in enumerate(env.peak_resources):
+        strategy.on_peak_resources(sub, peak)
+    depth = list(env.stack_depth)
+    if err is None:
+        # kernel: optimize_bpf_loop (do_misc_fixups) gives an inlined bpf_loop's caller 3 more slots
+        for sub in sorted({env.subprog_of(pc) for pc, (_cb, fit) in env.loop_inline.items() if fit}):
+            depth[sub] = (depth[sub] + 7) // 8 * 8 + 3 * 8
+    if err is None and env.seen_exception and env.exception_cb < 0:
+        depth.append(0)  # do_misc_fixups: the hidden default exception callback
+    usec = int((time.perf_counter() - started) * 1e6)
+    log1: list[str] = []
+    if err is not None:
+        failing = env.insns.get(err.pc)
+        if failing is not None and env.insn_processed:
+            log1.append(f"{err.pc}: {format_insn(failing, call_name=_call_name(env))}")
+        log1.extend(err.lines)
+        env.log.extend(err.lines)
+    tail = [
+        f"verification time {usec} usec",
+        "stack depth " + "+".join(str(d) for d in depth),
+        stats_line(env),
+    ]
+    coord = Coord(program.source, program.section, err.pc) if err is not None else None
+    return Analysis(
+        program=program.name,
+        strategy=strategy.name,
+        verdict=Verdict.REJECTED if err else Verdict.ACCEPTED,
+        message=err.message if err else None,
+        coord=coord,
+        log1=tuple(log1 + tail),
+        log2=tuple(env.log + tail),
+        stack_depth=tuple(depth),
+        insns_processed=env.insn_processed,
+        verification_usec=usec,
+        throw_sites=tuple(env.throw_sites),
+        peak_resources=tuple(env.peak_resources),
+        stats=tail[-1],
+    )

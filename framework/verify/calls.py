@@ -1,0 +1,446 @@
+"""Helper and kfunc calls: argument checks, acquire/release, sections (check_helper_call, check_kfunc_call)."""
+
+from __future__ import annotations
+
+from framework.isa.insn import Insn
+from framework.platform.helpers import func_id_name
+from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL
+from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, MEM_RINGBUF, PTR_TRUSTED, RT, NOT_INIT, Reg, const, scalar, type_str
+from framework.verify.scalar import Scalar
+from framework.verify.stack import DYNPTR, INVALID, ITER, SLOT_SIZE, Slot, slot_index
+from framework.verify.state import Frame, Ref, RefKind, State
+from framework.verify import memory
+
+CALLER_SAVED = (1, 2, 3, 4, 5)
+SPIN_UNLOCK = 94
+
+
+def clobber_caller_saved(st: State) -> None:
+    # kernel: mark_reg_not_init for BPF_REG_1..5 after a call
+    for r in CALLER_SAVED:
+        st.cur.regs[r] = NOT_INIT
+
+
+def acquire(env: Env, st: State, pc: int, resource: str) -> int:
+    # kernel: acquire_reference
+    rid = env.new_id()
+    st.refs.append(Ref(RefKind.PTR, rid, pc, resource))
+    env.strategy.on_acquire(pc, env.subprog_of(pc), rid, resource)
+    held = sum(1 for r in st.refs if r.kind is RefKind.PTR)
+    sub = st.cur.subprog
+    if held > env.peak_resources[sub]:
+        env.peak_resources[sub] = held
+    return rid
+
+
+def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
+    # kernel: release_reference (every copy of the pointer becomes unusable)
+    ref = st.ref(ref_obj_id)
+    if ref is None:
+        return reject(pc, f"release of unknown reference id={ref_obj_id}")
+    st.refs = [r for r in st.refs if r.id != ref_obj_id]
+    env.strategy.on_release(pc, env.subprog_of(pc), ref_obj_id, ref.resource)
+    # kernel: mark_reg_invalid (privileged: __mark_reg_unknown)
+    st.map_regs(lambda r: scalar() if r.ref_obj_id == ref_obj_id and r.type not in (RT.ITER, RT.DYNPTR) else r)
+    return None
+
+
+def _arg(st: State, pc: int, regno: int) -> Reg | Reject:
+    r = st.cur.regs[regno]
+    if r.type is RT.NOT_INIT:
+        return reject(pc, f"R{regno} !read_ok")
+    return r
+
+
+def _expect(pc: int, regno: int, r: Reg, ok: bool, expected: str) -> Reject | None:
+    # kernel: check_reg_type
+    if ok:
+        return None
+    return reject(pc, f"R{regno} type={type_str(r)} expected={expected}")
+
+
+def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool) -> Reject | None:
+    # kernel: check_helper_mem_access -> check_stack_range_initialized
+    r = st.cur.regs[regno]
+    if r.type is RT.STACK:
+        off = r.off
+        err = memory.stack_bounds(env, st, pc, regno, off, size, "indirect access to")
+        if err:
+            return err
+        frame = st.frames[r.frameno]
+        memory.grow(env, frame, off)
+        for byte in range(off, off + size):
+            spi = slot_index(byte)
+            slot = frame.stack.get(spi, Slot())
+            t = slot.types[(-byte - 1) % SLOT_SIZE]
+            if uninit:
+                if t != INVALID and not slot.special:
+                    frame.stack[spi] = Slot("m" * 8) if slot.is_spill else slot
+                continue
+            if t == INVALID and not env.allow_uninit_stack:
+                return reject(pc, f"invalid read from stack R{regno} off {off} size {size}")
+        if uninit:
+            for byte in range(off, off + size):
+                spi = slot_index(byte)
+                slot = frame.stack.get(spi, Slot())
+                types = list(slot.types)
+                types[(-byte - 1) % SLOT_SIZE] = "m"
+                frame.stack[spi] = Slot("".join(types))
+        return None
+    if r.type in (RT.MAP_VALUE, RT.MEM, RT.PACKET) and not r.maybe_null:
+        res = memory.check_mem_access(env, st, pc, regno, 0, max(size, 1), uninit, None, None)
+        return res if isinstance(res, Reject) else None
+    return reject(pc, f"R{regno} type={type_str(r)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_")
+
+
+def _const_size(st: State, pc: int, regno: int) -> int | Reject:
+    r = st.cur.regs[regno]
+    if r.type is not RT.SCALAR:
+        return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
+    if not r.is_const:
+        return reject(pc, f"R{regno} is not a known constant'")
+    return r.const
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_helper_call
+    fid = insn.imm
+    name = func_id_name(fid)
+    regs = st.cur.regs
+    result: Reg = scalar()
+    if fid == 1:  # map_lookup_elem
+        m = _arg(st, pc, 1)
+        if isinstance(m, Reject):
+            return m
+        if m.type is not RT.MAP_PTR:
+            return reject(pc, f"R1 type={type_str(m)} expected=map_ptr")
+        mdef = env.program.maps[m.map_index]
+        err = _stack_mem(env, st, pc, 2, mdef.key_size, False)
+        if err:
+            return err
+        null = True
+        key = regs[2]
+        if mdef.map_type in ("array", "percpu_array") and key.type is RT.STACK:
+            # kernel: get_constant_map_key: a constant in-range key needs no NULL check
+            frame = st.frames[key.frameno]
+            slot = frame.stack.get(slot_index(key.off), Slot())
+            if slot.spilled is not None and slot.spilled.is_const and slot.spilled.const < mdef.max_entries:
+                null = False
+            elif all(c == "0" for c in slot.types[(-key.off - 1) % 8 - 3 : (-key.off - 1) % 8 + 1]) and key.off % 4 == 0:
+                null = False
+        result = Reg(RT.MAP_VALUE, map_index=m.map_index, maybe_null=null, id=env.new_id() if null else 0)
+    elif fid in (5, 14, 8, 7):
+        result = scalar()
+    elif fid == 131:  # ringbuf_reserve
+        m = _arg(st, pc, 1)
+        if isinstance(m, Reject):
+            return m
+        if m.type is not RT.MAP_PTR or env.program.maps[m.map_index].map_type != "ringbuf":
+            return reject(pc, f"R1 type={type_str(m)} expected=map_ptr")
+        size = _const_size(st, pc, 2)
+        if isinstance(size, Reject):
+            return size
+        nid = env.new_id()
+        rid = acquire(env, st, pc, "ringbuf")
+        del nid
+        result = Reg(RT.MEM, flags=frozenset({MEM_RINGBUF}), maybe_null=True, mem_size=size, id=rid, ref_obj_id=rid)
+    elif fid in (132, 133):  # ringbuf_submit / discard
+        r = _arg(st, pc, 1)
+        if isinstance(r, Reject):
+            return r
+        err = _expect(pc, 1, r, r.type is RT.MEM and MEM_RINGBUF in r.flags and not r.maybe_null, "ringbuf_mem")
+        if err:
+            return err
+        if not r.ref_obj_id:
+            return reject(pc, "R1 must be referenced when passed to release function")
+        if r.off:
+            return reject(pc, f"R1 must have zero offset when passed to release func")
+        err = release(env, st, pc, r.ref_obj_id)
+        if err:
+            return err
+    elif fid == 198:  # ringbuf_reserve_dynptr
+        m = _arg(st, pc, 1)
+        if isinstance(m, Reject):
+            return m
+        err = _dynptr_init(env, st, pc, 4)
+        if err:
+            return err
+    elif fid in (199, 200):  # ringbuf_submit_dynptr / discard_dynptr
+        err = _dynptr_release(env, st, pc, 1)
+        if err:
+            return err
+    elif fid in (84, 85, 99):  # sk_lookup_tcp/udp, skc_lookup_tcp
+        c = _arg(st, pc, 1)
+        if isinstance(c, Reject):
+            return c
+        if c.type is not RT.CTX:
+            return reject(pc, f"R1 type={type_str(c)} expected=ctx")
+        size = _const_size(st, pc, 3)
+        if isinstance(size, Reject):
+            return size
+        err = _stack_mem(env, st, pc, 2, size, False)
+        if err:
+            return err
+        env.new_id()
+        rid = acquire(env, st, pc, "socket")
+        result = Reg(RT.SOCKET, maybe_null=True, id=rid, ref_obj_id=rid)
+    elif fid == 86:  # sk_release
+        r = _arg(st, pc, 1)
+        if isinstance(r, Reject):
+            return r
+        err = _expect(pc, 1, r, r.type is RT.SOCKET and not r.maybe_null, "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")
+        if err:
+            return err
+        if not r.ref_obj_id:
+            return reject(pc, "R1 must be referenced when passed to release function")
+        err = release(env, st, pc, r.ref_obj_id)
+        if err:
+            return err
+    elif fid == 93:  # spin_lock
+        r = _arg(st, pc, 1)
+        if isinstance(r, Reject):
+            return r
+        if r.type is not RT.MAP_VALUE or r.maybe_null:
+            return reject(pc, f"R1 type={type_str(r)} expected=map_value")
+        if st.active_locks:
+            return reject(pc, "Locking two bpf_spin_locks are not allowed")
+        st.active_locks += 1
+        st.refs.append(Ref(RefKind.LOCK, env.new_id(), pc, "spin_lock"))
+    elif fid == SPIN_UNLOCK:
+        if not st.active_locks:
+            return reject(pc, "bpf_spin_unlock without taking a lock")
+        st.active_locks -= 1
+        st.refs = [r for r in st.refs if r.kind is not RefKind.LOCK]
+    elif fid == 181:  # bpf_loop
+        from framework.verify.frames import push_callback
+
+        fn = _arg(st, pc, 2)
+        if isinstance(fn, Reject):
+            return fn
+        if fn.type is not RT.FUNC:
+            return reject(pc, f"R2 type={type_str(fn)} expected=func")
+        # kernel: update_loop_inline_state (flags zero and one callback on every path)
+        flags = regs[4]
+        old = env.loop_inline.get(pc, (fn.subprog, True))
+        fit = old[1] and old[0] == fn.subprog and flags.is_const and flags.const == 0
+        env.loop_inline[pc] = (fn.subprog, fit)
+        err = push_callback(env, st, pc, fn.subprog, [scalar(), regs[3]], (0, 1))
+        if err:
+            return err
+    else:
+        return reject(pc, f"helper call {name}#{fid} is not modelled")
+    clobber_caller_saved(st)
+    regs[0] = result
+    return pc + 1
+
+
+def _dynptr_init(env: Env, st: State, pc: int, regno: int) -> Reject | None:
+    # kernel: process_dynptr_func (MEM_UNINIT) -> mark_stack_slots_dynptr
+    r = st.cur.regs[regno]
+    if r.type is not RT.STACK or r.off % SLOT_SIZE:
+        return reject(pc, f"arg {regno - 1} expected pointer to stack or const struct bpf_dynptr")
+    err = memory.stack_bounds(env, st, pc, regno, r.off, 16, "write to")
+    if err:
+        return err
+    frame = st.frames[r.frameno]
+    memory.grow(env, frame, r.off)
+    did = env.new_id()
+    rid = acquire(env, st, pc, "dynptr")
+    d = Reg(RT.DYNPTR, id=did, ref_obj_id=rid)
+    spi = slot_index(r.off)
+    frame.stack[spi] = Slot(DYNPTR * 8, d)
+    frame.stack[spi - 1] = Slot(DYNPTR * 8, None)
+    return None
+
+
+def _dynptr_release(env: Env, st: State, pc: int, regno: int) -> Reject | None:
+    # kernel: unmark_stack_slots_dynptr
+    r = st.cur.regs[regno]
+    frame = st.frames[r.frameno] if r.type is RT.STACK else None
+    slot = frame.stack.get(slot_index(r.off), Slot()) if frame else None
+    if frame is None or slot is None or slot.types[0] != DYNPTR or slot.spilled is None:
+        return reject(pc, f"Expected an initialized dynptr as arg #{regno - 1}")
+    ref = slot.spilled.ref_obj_id
+    spi = slot_index(r.off)
+    frame.stack[spi] = Slot()
+    frame.stack[spi - 1] = Slot()
+    return release(env, st, pc, ref)
+
+
+# ---------------------------------------------------------------- kfuncs
+
+
+def kfunc_name(env: Env, insn: Insn) -> str:
+    kf = env.program.kfuncs
+    return kf[insn.imm] if 0 <= insn.imm < len(kf) else f"kfunc#{insn.imm}"
+
+
+def _local_type(env: Env, type_id: int) -> tuple[str, int]:
+    from framework.load.btf import parse_btf
+
+    try:
+        btf = parse_btf(env.program.btf)
+        return btf.name(type_id), btf.size(type_id)
+    except Exception:  # noqa: BLE001 - a missing type is the program's error, reported below
+        return "", 0
+
+
+def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_kfunc_call (bpf_throw is handled by the caller)
+    name = kfunc_name(env, insn)
+    spec = KFUNCS.get(name)
+    if spec is None:
+        return reject(pc, f"calling kernel function {name} is not allowed")
+    regs = st.cur.regs
+    flags = spec.flags
+    result: Reg = scalar()
+    if name in ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl"):
+        tid = regs[1]
+        if not tid.is_const:
+            return reject(pc, "bpf_obj_new requires prog BTF")
+        tname, tsize = _local_type(env, tid.const)
+        extra = {MEM_PERCPU} if "percpu" in name else set()
+        result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC} | extra), btf_name=tname, btf_id=tid.const, mem_size=tsize)
+    elif spec.kind in ("task", "cgroup", "cpumask") and ACQUIRE in flags:
+        result = Reg(RT.BTF_ID, flags=frozenset({PTR_TRUSTED}), btf_name={"task": "task_struct", "cgroup": "cgroup", "cpumask": "bpf_cpumask"}[spec.kind])
+    elif name == "bpf_refcount_acquire_impl":
+        r = regs[1]
+        if r.type is not RT.BTF_ID or MEM_ALLOC not in r.flags:
+            return reject(pc, f"arg#0 expected pointer to allocated object")
+        if r.maybe_null:
+            return reject(pc, "Possibly NULL pointer passed to trusted arg0")
+        result = r.with_(ref_obj_id=0, id=0)
+    elif RELEASE in flags:
+        r = regs[1]
+        if r.type is RT.NOT_INIT:
+            return reject(pc, "R1 !read_ok")
+        if r.maybe_null or (r.is_const and r.const == 0):
+            return reject(pc, "Possibly NULL pointer passed to trusted arg0")
+        if r.type is not RT.BTF_ID:
+            return reject(pc, f"arg#0 pointer type STRUCT {spec.kind} must point to scalar, or struct with scalar")
+        if not r.ref_obj_id:
+            return reject(pc, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
+        if r.off:
+            return reject(pc, f"R1 must have zero offset when passed to release func or trusted arg to kfunc")
+        err = release(env, st, pc, r.ref_obj_id)
+        if err:
+            return err
+    elif name == "bpf_iter_num_new":
+        err = _iter_new(env, st, pc)
+        if err:
+            return err
+    elif name == "bpf_iter_num_next":
+        return _iter_next(env, st, pc)
+    elif name == "bpf_iter_num_destroy":
+        slot, frame, spi = _iter_slot(st)
+        if slot is None:
+            return reject(pc, "expected an initialized iter_num as arg #0")
+        frame.stack[spi] = Slot()
+        assert slot.spilled is not None
+        err = release(env, st, pc, slot.spilled.ref_obj_id)
+        if err:
+            return err
+    elif name == "bpf_rcu_read_lock":
+        st.active_rcu_lock += 1
+    elif name == "bpf_rcu_read_unlock":
+        if not st.active_rcu_lock:
+            return reject(pc, f"unmatched rcu read unlock (kernel function {name})")
+        st.active_rcu_lock -= 1
+    elif name == "bpf_preempt_disable":
+        st.active_preempt_locks += 1
+    elif name == "bpf_preempt_enable":
+        if not st.active_preempt_locks:
+            return reject(pc, f"unmatched attempt to enable preemption (kernel function {name})")
+        st.active_preempt_locks -= 1
+    else:
+        return reject(pc, f"kernel function {name} is not modelled")
+    if ACQUIRE in flags:
+        if RET_NULL in flags:
+            result = result.with_(maybe_null=True, id=env.new_id())
+        rid = acquire(env, st, pc, spec.kind)
+        result = result.with_(ref_obj_id=rid)
+    clobber_caller_saved(st)
+    regs[0] = result
+    return pc + 1
+
+
+def _iter_slot(st: State) -> tuple[Slot | None, Frame, int]:
+    r = st.cur.regs[1]
+    frame = st.frames[r.frameno] if r.type is RT.STACK else st.cur
+    spi = slot_index(r.off) if r.type is RT.STACK else -1
+    slot = frame.stack.get(spi)
+    if r.type is not RT.STACK or slot is None or slot.types[0] != ITER or slot.spilled is None:
+        return None, frame, spi
+    return slot, frame, spi
+
+
+def _iter_new(env: Env, st: State, pc: int) -> Reject | None:
+    # kernel: process_iter_arg (MEM_UNINIT) -> mark_stack_slots_iter
+    r = st.cur.regs[1]
+    if r.type is not RT.STACK or r.off % SLOT_SIZE:
+        return reject(pc, "arg#0 expected pointer to an iterator on stack")
+    err = memory.stack_bounds(env, st, pc, 1, r.off, 8, "write to")
+    if err:
+        return err
+    frame = st.frames[r.frameno]
+    memory.grow(env, frame, r.off)
+    spi = slot_index(r.off)
+    old = frame.stack.get(spi)
+    if old is not None and old.types[0] == ITER:
+        return reject(pc, "expected uninitialized iter_num as arg #0")
+    rid = acquire(env, st, pc, "iter_num")
+    frame.stack[spi] = Slot(ITER * 8, Reg(RT.ITER, ref_obj_id=rid, iter_active=True, iter_depth=0))
+    return None
+
+
+def _iter_next(env: Env, st: State, pc: int) -> Outcome:
+    # kernel: process_iter_next_call
+    slot, frame, spi = _iter_slot(st)
+    if slot is None or slot.spilled is None:
+        return reject(pc, "expected an initialized iter_num as arg #0")
+    it = slot.spilled
+    if it.iter_active:
+        queued = st.copy()
+        qf = queued.frames[frame.frameno]
+        qf.stack[spi] = Slot(ITER * 8, it.with_(iter_depth=it.iter_depth + 1))
+        clobber_caller_saved(queued)
+        queued.cur.regs[0] = Reg(RT.MEM, flags=frozenset({MEM_RDONLY}), mem_size=4)
+        queued.pc = pc + 1
+        prev = _prev_entry(st, pc)
+        if prev is not None:
+            _widen_imprecise_scalars(prev, queued)
+        env.push(queued)
+    frame.stack[spi] = Slot(ITER * 8, it.with_(iter_active=False))
+    clobber_caller_saved(st)
+    st.cur.regs[0] = const(0)
+    return pc + 1
+
+
+def _prev_entry(st: State, pc: int) -> State | None:
+    # kernel: find_prev_entry (the checkpoint of the previous iteration at this iter_next)
+    c = getattr(st.parent, "parent", None)
+    while c is not None:
+        if c.state.pc == pc and len(c.state.frames) == len(st.frames):
+            return c.state  # type: ignore[no-any-return]
+        c = c.parent
+    return None
+
+
+def _widen_imprecise_scalars(old: State, cur: State) -> None:
+    # kernel: widen_imprecise_scalars / maybe_widen_reg (no scalar is marked precise in this model
+    # before a loop converges, so every scalar that changed between iterations is widened)
+    def widen(o: Reg | None, c: Reg) -> Reg:
+        if o is None or o.type is not RT.SCALAR or c.type is not RT.SCALAR or o.precise or c.precise:
+            return c
+        return c if o.var == c.var else scalar()
+
+    for fo, fc in zip(old.frames, cur.frames):
+        fc.regs = [widen(o, c) for o, c in zip(fo.regs, fc.regs)]
+        for spi, slot in list(fc.stack.items()):
+            os = fo.stack.get(spi)
+            if slot.spilled is not None and slot.types[7] == "r" and os is not None:
+                fc.stack[spi] = Slot(slot.types, widen(os.spilled, slot.spilled))

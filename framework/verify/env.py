@@ -1,0 +1,95 @@
+"""`struct bpf_verifier_env`: what one verification keeps beside the states, and step outcomes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from framework.isa.insn import Insn
+from framework.load.program import Program
+
+if TYPE_CHECKING:
+    from framework.strategy import Strategy
+    from framework.verify.prune import Checkpoint
+    from framework.verify.result import ThrowSite
+    from framework.verify.state import State
+
+COMPLEXITY_LIMIT_INSNS = 1_000_000  # kernel: BPF_COMPLEXITY_LIMIT_INSNS
+
+
+@dataclass(frozen=True, slots=True)
+class Reject:
+    """A rejection: the kernel's message lines (the last is the reason) at a pc."""
+
+    lines: tuple[str, ...]
+    pc: int
+
+    @property
+    def message(self) -> str:
+        return self.lines[-1]
+
+
+class Stop:
+    """The path ended safely (process_bpf_exit)."""
+
+
+STOP = Stop()
+Outcome = int | Stop | Reject
+
+
+def reject(pc: int, *lines: str) -> Reject:
+    return Reject(tuple(lines), pc)
+
+
+@dataclass
+class Env:
+    program: Program
+    strategy: Strategy
+    insns: dict[int, Insn]
+    log: list[str] = field(default_factory=list)
+    insn_processed: int = 0
+    id_gen: int = 0
+    stack_depth: list[int] = field(default_factory=list)
+    seen_exception: bool = False
+    exception_cb: int = -1  # subprog index of the exception callback, or -1
+    callback_subprogs: set[int] = field(default_factory=set)  # is_cb subprogs
+    global_called: list[int] = field(default_factory=list)  # global subprogs to verify (lazily)
+    might_throw: set[int] = field(default_factory=set)  # subprogs from which a throw is reachable
+    throw_sites: list[ThrowSite] = field(default_factory=list)
+    peak_resources: list[int] = field(default_factory=list)
+    worklist: list[State] = field(default_factory=list)
+    explored: dict[int, list[Checkpoint]] = field(default_factory=dict)
+    jmps_processed: int = 0
+    prev_jmps_processed: int = 0
+    prev_insn_processed: int = 0
+    prune_points: set[int] = field(default_factory=set)
+    force_checkpoints: set[int] = field(default_factory=set)
+    live_in: dict[int, frozenset[int]] = field(default_factory=dict)
+    total_states: int = 0
+    peak_states: int = 0
+    cur_states: int = 0
+    max_states_per_insn: int = 0
+    loop_inline: dict[int, tuple[int, bool]] = field(default_factory=dict)  # bpf_loop pc -> (callback, fit)
+    allow_uninit_stack: bool = True  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
+
+    def push(self, st: State) -> None:
+        # kernel: push_stack (the new path also descends from the current checkpoint)
+        if st.parent is not None:
+            st.parent.branches += 1  # type: ignore[attr-defined]
+        self.worklist.append(st)
+
+    def new_id(self) -> int:
+        self.id_gen += 1
+        return self.id_gen
+
+    def subprog_of(self, pc: int) -> int:
+        for i, sub in enumerate(self.program.subprogs):
+            if sub.start <= pc < sub.end:
+                return i
+        return 0
+
+    def grow_stack(self, subprog: int, size: int) -> None:
+        # kernel: grow_stack_state (round_up to 8, subprog stack_depth = max)
+        size = (size + 7) // 8 * 8
+        if self.stack_depth[subprog] < size:
+            self.stack_depth[subprog] = size

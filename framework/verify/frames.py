@@ -1,0 +1,101 @@
+"""Calls between BPF functions: new frames, callbacks, global calls, returns (check_func_call, prepare_func_exit)."""
+
+from __future__ import annotations
+
+from framework.load.program import Linkage
+from framework.verify.env import STOP, Env, Outcome, Reject, reject
+from framework.verify.regs import NOT_INIT, RT, Reg, scalar
+from framework.verify.state import MAX_CALL_FRAMES, State, entry_frame
+
+
+def _new_frame(env: Env, st: State, pc: int, subprog: int, args: list[Reg]) -> Reject | None:
+    # kernel: setup_func_entry
+    if st.curframe + 1 >= MAX_CALL_FRAMES:
+        return reject(pc, f"the call stack of {st.curframe + 2} frames is too deep !")
+    frame = entry_frame(st.curframe + 1, subprog, pc)
+    for i, a in enumerate(args, start=1):
+        frame.regs[i] = a
+    st.frames.append(frame)
+    return None
+
+
+def push_callback(env: Env, st: State, pc: int, subprog: int, args: list[Reg], ret: tuple[int, int]) -> Reject | None:
+    # kernel: push_callback_call: the callback's entry is queued, the caller carries on after the call
+    env.callback_subprogs.add(subprog)
+    cb = st.copy()
+    err = _new_frame(env, cb, pc, subprog, args)
+    if err:
+        return err
+    cb.cur.in_callback = True
+    cb.cur.callback_ret = ret
+    cb.pc = env.program.subprogs[subprog].start
+    env.push(cb)
+    return None
+
+
+def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
+    # kernel: check_func_call
+    subprog = env.subprog_of(target)
+    sub = env.program.subprogs[subprog]
+    if sub.is_exception_cb:
+        return reject(pc, f"insn {pc} cannot call exception cb directly")
+    if sub.linkage is Linkage.GLOBAL:
+        if st.active_locks:
+            return reject(pc, "global function calls are not allowed while holding a lock,", "use static function instead")
+        if st.active_preempt_locks:
+            return reject(pc, "global function calls are not allowed with preemption disabled,", "use static function instead")
+        if st.active_irq_id:
+            return reject(pc, "global function calls are not allowed with IRQs disabled,", "use static function instead")
+        from framework.verify.globals_ import arg_types
+
+        for i, kind in enumerate(arg_types(env, subprog), start=1):
+            r = st.cur.regs[i]
+            if kind == "ctx" and r.type is not RT.CTX:
+                return reject(pc, f"arg#{i - 1} expects pointer to ctx")
+            if kind == "scalar" and r.type is not RT.SCALAR:
+                return reject(pc, f"R{i} is not a scalar")
+        env.log.append(f"Func#{subprog} ('{sub.name}') is global and assumed valid.")
+        if subprog not in env.global_called:
+            env.global_called.append(subprog)
+        if subprog in env.might_throw:
+            # the May 2026 fix (3d562d35a044): the call may throw; explore that path here
+            env.log.append(f"Func#{subprog} ('{sub.name}') may throw exception, exploring program path where exception is thrown")
+            from framework.verify.throw import process_throw
+
+            thrown = st.copy()
+            res = process_throw(env, thrown, pc, via_global=True)
+            if isinstance(res, Reject):
+                return res
+        for r in (1, 2, 3, 4, 5):
+            st.cur.regs[r] = NOT_INIT
+        st.cur.regs[0] = scalar()
+        return pc + 1
+    args = [st.cur.regs[i] for i in (1, 2, 3, 4, 5)]
+    err = _new_frame(env, st, pc, subprog, args)
+    if err:
+        return err
+    return target
+
+
+def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
+    # kernel: prepare_func_exit
+    callee = st.cur
+    r0 = callee.regs[0]
+    if callee.in_callback:
+        if r0.type is not RT.SCALAR:
+            return reject(pc, f"At callback return the register R0 is not a known value ({r0.type.value})")
+        lo, hi = callee.callback_ret
+        if r0.var.smin < lo or r0.var.smax > hi:
+            return reject(
+                pc, f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} should have been in [{lo}, {hi}]"
+            )
+        return STOP
+    if r0.type is RT.STACK and r0.frameno == callee.frameno:
+        return reject(pc, "cannot return stack pointer to the caller")
+    st.frames.pop()
+    caller = st.cur
+    for r in (1, 2, 3, 4, 5):
+        caller.regs[r] = NOT_INIT
+    caller.regs[0] = r0
+    return callee.callsite + 1
+

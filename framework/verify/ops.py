@@ -1,0 +1,263 @@
+"""ALU, ld_imm64 and jumps on the abstract state (check_alu_op, check_ld_imm, check_cond_jmp_op)."""
+
+from __future__ import annotations
+
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn, sign32
+from framework.verify import scalar as sc
+from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.regs import MEM_RDONLY, RT, Reg, const, scalar, type_str
+from framework.verify.scalar import Scalar
+from framework.verify.state import State
+
+_OPNAME = {op.ADD: "+=", op.SUB: "-=", op.MUL: "*=", op.DIV: "/=", op.OR: "|=", op.AND: "&=", op.LSH: "<<=",
+           op.RSH: ">>=", op.MOD: "%=", op.XOR: "^=", op.ARSH: "s>>="}
+
+
+def read_reg(st: State, pc: int, regno: int) -> Reg | Reject:
+    # kernel: check_reg_arg (SRC_OP)
+    r = st.cur.regs[regno]
+    if r.type is RT.NOT_INIT:
+        return reject(pc, f"R{regno} !read_ok")
+    return r
+
+
+def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_alu_op
+    regs = st.cur.regs
+    is64 = insn.alu64
+    opc = insn.op
+    if insn.uses_reg_src:
+        src = read_reg(st, pc, insn.src)
+        if isinstance(src, Reject):
+            return src
+    else:
+        src = const(sign32(insn.imm))
+    if opc == op.MOV:
+        if insn.dst == 10:
+            return reject(pc, "frame pointer is read only")
+        if src.type is RT.SCALAR:
+            regs[insn.dst] = Reg(RT.SCALAR, sc.alu(op.MOV, Scalar.const(0), src.var, is64, off=insn.off),
+                                 id=src.id if is64 and insn.off == 0 else 0, precise=src.precise)
+        elif is64 and insn.off == 0:
+            regs[insn.dst] = src  # copy_register_state
+        else:
+            regs[insn.dst] = scalar(Scalar.unknown32() if not is64 else Scalar.unknown())
+        return pc + 1
+    dst = read_reg(st, pc, insn.dst)
+    if isinstance(dst, Reject):
+        return dst
+    if insn.dst == 10:
+        return reject(pc, "frame pointer is read only")
+    if opc == op.NEG:
+        if dst.is_pointer:
+            return reject(pc, f"R{insn.dst} pointer arithmetic prohibited")
+        regs[insn.dst] = scalar(sc.neg(dst.var, is64))
+        return pc + 1
+    if dst.type is RT.SCALAR and src.type is RT.SCALAR:
+        regs[insn.dst] = scalar(sc.alu(opc, dst.var, src.var, is64, off=insn.off))
+        return pc + 1
+    return _pointer_alu(env, st, pc, insn, dst, src)
+
+
+def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -> Outcome:
+    # kernel: adjust_reg_min_max_vals / adjust_ptr_min_max_vals
+    regs = st.cur.regs
+    opc = insn.op
+    if dst.is_pointer and src.is_pointer:
+        if opc == op.SUB and insn.alu64:
+            regs[insn.dst] = scalar()
+            return pc + 1
+        return reject(pc, f"R{insn.dst} pointer {_OPNAME.get(opc, '?')} pointer prohibited")
+    ptr, off_reg = (dst, src) if dst.is_pointer else (src, dst)
+    ptr_regno = insn.dst if dst.is_pointer else insn.src
+    if not insn.alu64:
+        return reject(pc, f"R{insn.dst} 32-bit pointer arithmetic prohibited")
+    if ptr.maybe_null:
+        return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited, null-check it first")
+    if ptr.type in (RT.MAP_PTR, RT.PACKET_END, RT.SOCKET, RT.FUNC) or (ptr.type is RT.MEM and MEM_RDONLY in ptr.flags and False):
+        return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited")
+    if opc not in (op.ADD, op.SUB):
+        if opc in (op.AND, op.OR, op.XOR, op.LSH, op.RSH, op.ARSH):
+            return reject(pc, f"R{insn.dst} bitwise operator {_OPNAME[opc]} on pointer prohibited")
+        return reject(pc, f"R{insn.dst} pointer arithmetic with {_OPNAME.get(opc, '?')} operator prohibited")
+    if opc == op.SUB and not dst.is_pointer:
+        return reject(pc, f"R{insn.dst} tried to subtract pointer from scalar")
+    v = off_reg.var
+    if v.is_const:
+        delta = sc.s64(v.var_off.value)
+        regs[insn.dst] = ptr.with_(off=ptr.off + (delta if opc == op.ADD else -delta))
+        return pc + 1
+    if ptr.type is RT.CTX:
+        return reject(pc, f"R{ptr_regno} variable ctx access var_off={v.var_off.strn()} disallowed")
+    new_var = sc.alu(opc, ptr.var, v, True)
+    new = ptr.with_(var=new_var)
+    if ptr.type in (RT.PACKET, RT.PACKET_META):
+        new = new.with_(id=env.new_id(), range=0)  # a new variable offset starts a new id
+    regs[insn.dst] = new
+    return pc + 1
+
+
+def step_neg(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    return step_alu(env, st, pc, insn)
+
+
+def step_end(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_alu_op, BPF_END
+    dst = read_reg(st, pc, insn.dst)
+    if isinstance(dst, Reject):
+        return dst
+    if dst.is_pointer:
+        return reject(pc, f"R{insn.dst} pointer arithmetic prohibited")
+    st.cur.regs[insn.dst] = scalar(sc.alu(op.END, dst.var, None, insn.alu64, off=insn.off, imm=insn.imm))
+    return pc + 2 if False else pc + 1
+
+
+def step_ld_imm64(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_ld_imm
+    regs = st.cur.regs
+    if insn.src == 0:
+        regs[insn.dst] = const(insn.imm64)
+    elif insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD):
+        regs[insn.dst] = Reg(RT.MAP_PTR, map_index=insn.imm)
+    elif insn.src in (op.PSEUDO_MAP_IDX_VALUE, op.PSEUDO_MAP_VALUE):
+        regs[insn.dst] = Reg(RT.MAP_VALUE, map_index=insn.imm, off=insn.imm_hi)
+    elif insn.src == op.PSEUDO_FUNC:
+        target = insn.jump_target(pc)
+        regs[insn.dst] = Reg(RT.FUNC, subprog=env.subprog_of(target))
+    else:
+        return reject(pc, "ld_imm64 of a BTF id is not modelled")
+    return pc + 2
+
+
+def step_ja(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    return insn.jump_target(pc)
+
+
+def step_may_goto(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    return reject(pc, "may_goto is not modelled")
+
+
+def _not_null(r: Reg) -> bool:
+    # kernel: reg_not_null (the pointer kinds that are never NULL)
+    return r.is_pointer and not r.maybe_null and r.type is not RT.CTX
+
+
+def _null_edge(r: Reg, is_null: bool) -> Reg:
+    # kernel: mark_ptr_or_null_reg
+    if is_null:
+        return const(0)
+    return r.with_(maybe_null=False, id=0 if r.type is not RT.SOCKET else r.id)
+
+
+def mark_ptr_or_null(env: Env, st: State, rid: int, is_null: bool) -> None:
+    # kernel: mark_ptr_or_null_regs (and release of a NULL reference)
+    ref_obj = 0
+
+    def fix(r: Reg) -> Reg:
+        nonlocal ref_obj
+        if r.is_pointer and r.maybe_null and r.id == rid:
+            ref_obj = r.ref_obj_id or ref_obj
+            return _null_edge(r, is_null)
+        return r
+
+    st.map_regs(fix)
+    if is_null and ref_obj:
+        st.refs = [r for r in st.refs if r.id != ref_obj]
+
+
+def _pkt_edge(st: State, ptr: Reg, op_is_lt: bool) -> None:
+    # kernel: find_good_pkt_pointers: every packet pointer with ptr's id learns the range
+    new_range = ptr.off
+
+    def fix(r: Reg) -> Reg:
+        if r.type is ptr.type and r.id == ptr.id and r.range < new_range:
+            return r.with_(range=new_range)
+        return r
+
+    if new_range > 0 and ptr.var.is_const:
+        st.map_regs(fix)
+
+
+def step_jcond(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_cond_jmp_op
+    dst = read_reg(st, pc, insn.dst)
+    if isinstance(dst, Reject):
+        return dst
+    if insn.uses_reg_src:
+        src = read_reg(st, pc, insn.src)
+        if isinstance(src, Reject):
+            return src
+    else:
+        src = const(sign32(insn.imm) if not insn.jmp32 else insn.imm & 0xFFFFFFFF)
+    target = insn.jump_target(pc)
+    opc = insn.op
+    # pointer vs NULL
+    if dst.is_pointer and src.is_const and src.const == 0 and opc in (op.JEQ, op.JNE):
+        if dst.maybe_null:
+            other = st.copy()
+            mark_ptr_or_null(env, other, dst.id, is_null=(opc == op.JEQ))
+            mark_ptr_or_null(env, st, dst.id, is_null=(opc == op.JNE))
+            other.pc = target
+            env.push(other)
+            return pc + 1
+        if _not_null(dst):
+            return target if opc == op.JNE else pc + 1
+        _push(env, st, target)
+        return pc + 1
+    if dst.is_pointer and src.is_pointer:
+        return _pkt_compare(env, st, pc, insn, dst, src, target)
+    if dst.is_pointer or src.is_pointer:
+        _push(env, st, target)
+        return pc + 1
+    taken, fall = sc.refine(opc, dst.var, src.var, insn.jmp32, same_reg=insn.uses_reg_src and insn.src == insn.dst)
+    if taken is None and fall is None:
+        return pc + 1
+    if taken is None:
+        assert fall is not None
+        _apply(st, insn, fall)
+        return pc + 1
+    if fall is None:
+        _apply(st, insn, taken)
+        return target
+    other = st.copy()
+    _apply(other, insn, taken)
+    other.pc = target
+    env.push(other)
+    _apply(st, insn, fall)
+    return pc + 1
+
+
+def _apply(st: State, insn: Insn, edge: tuple[Scalar, Scalar]) -> None:
+    regs = st.cur.regs
+    regs[insn.dst] = regs[insn.dst].with_(var=edge[0])
+    if insn.uses_reg_src:
+        regs[insn.src] = regs[insn.src].with_(var=edge[1])
+
+
+def _push(env: Env, st: State, target: int) -> None:
+    other = st.copy()
+    other.pc = target
+    env.push(other)
+
+
+_FLIP = {op.JGT: op.JLT, op.JLT: op.JGT, op.JGE: op.JLE, op.JLE: op.JGE, op.JEQ: op.JEQ, op.JNE: op.JNE}
+
+
+def _pkt_compare(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg, target: int) -> Outcome:
+    # kernel: try_match_pkt_pointers
+    opc = insn.op
+    pkt, end = dst, src
+    if dst.type is RT.PACKET_END and src.type in (RT.PACKET, RT.PACKET_META):
+        pkt, end = src, dst
+        opc = _FLIP.get(opc, opc)
+    other = st.copy()
+    other.pc = target
+    if pkt.type in (RT.PACKET, RT.PACKET_META) and end.type is RT.PACKET_END and not insn.jmp32:
+        # pkt <op> end: the edge on which pkt <= end holds learns pkt.off bytes
+        if opc in (op.JGT, op.JGE):
+            _pkt_edge(st, pkt, False)  # fall-through: pkt <= end (or <)
+        elif opc in (op.JLT, op.JLE):
+            _pkt_edge(other, pkt, False)
+    env.push(other)
+    return pc + 1

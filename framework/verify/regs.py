@@ -1,0 +1,159 @@
+"""Register state as `struct bpf_reg_state` keeps it: a type, flags, ids and the scalar part.
+
+A pointer keeps its constant offset in `off` and its variable part in `var` (a
+`Scalar`, as the kernel keeps var_off and the ranges on pointers too).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+from framework.verify.scalar import Scalar
+
+
+class RT(enum.Enum):
+    """enum bpf_reg_type, the base types the model knows."""
+
+    NOT_INIT = "?"
+    SCALAR = "scalar"
+    CTX = "ctx"
+    STACK = "fp"
+    PACKET = "pkt"
+    PACKET_END = "pkt_end"
+    PACKET_META = "pkt_meta"
+    MAP_VALUE = "map_value"
+    MAP_PTR = "map_ptr"
+    BTF_ID = "ptr_"
+    MEM = "mem"
+    SOCKET = "sock"
+    FUNC = "func"
+    ITER = "iter"  # only inside a STACK_ITER slot
+    DYNPTR = "dynptr"  # only inside STACK_DYNPTR slots
+
+
+# type flags (enum bpf_type_flag) the model uses
+MEM_ALLOC = "alloc"
+MEM_PERCPU = "percpu"
+MEM_RINGBUF = "ringbuf"
+MEM_RDONLY = "rdonly"
+PTR_TRUSTED = "trusted"
+MEM_RCU = "rcu"
+
+
+@dataclass(frozen=True, slots=True)
+class Reg:
+    """One register (or a spilled register / iterator / dynptr kept in a stack slot)."""
+
+    type: RT = RT.NOT_INIT
+    var: Scalar = field(default_factory=lambda: Scalar.const(0))
+    off: int = 0
+    maybe_null: bool = False
+    id: int = 0
+    ref_obj_id: int = 0
+    frameno: int = 0  # PTR_TO_STACK: whose frame
+    range: int = 0  # PTR_TO_PACKET: bytes known to be inside the packet
+    map_index: int = -1
+    mem_size: int = 0
+    btf_name: str = ""
+    btf_id: int = 0
+    flags: frozenset[str] = frozenset()
+    subprog: int = -1  # PTR_TO_FUNC
+    iter_active: bool = True  # STACK_ITER: ACTIVE or DRAINED
+    iter_depth: int = 0
+    precise: bool = False
+
+    @property
+    def is_pointer(self) -> bool:
+        # kernel: __is_pointer_value
+        return self.type not in (RT.SCALAR, RT.NOT_INIT)
+
+    @property
+    def is_const(self) -> bool:
+        return self.type is RT.SCALAR and self.var.is_const
+
+    @property
+    def const(self) -> int:
+        return self.var.var_off.value
+
+    def with_(self, **changes: object) -> Reg:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+NOT_INIT = Reg()
+
+
+def scalar(value: Scalar | None = None) -> Reg:
+    # kernel: mark_reg_unknown / __mark_reg_known
+    return Reg(RT.SCALAR, value if value is not None else Scalar.unknown())
+
+
+def const(value: int) -> Reg:
+    # kernel: __mark_reg_known
+    return Reg(RT.SCALAR, Scalar.const(value))
+
+
+def stack_ptr(frameno: int, off: int = 0) -> Reg:
+    return Reg(RT.STACK, off=off, frameno=frameno)
+
+
+def type_str(r: Reg) -> str:
+    """reg_type_str: the name the log and messages use."""
+    base = {
+        RT.NOT_INIT: "?",
+        RT.SCALAR: "scalar",
+        RT.CTX: "ctx",
+        RT.STACK: "fp",
+        RT.PACKET: "pkt",
+        RT.PACKET_END: "pkt_end",
+        RT.PACKET_META: "pkt_meta",
+        RT.MAP_VALUE: "map_value",
+        RT.MAP_PTR: "map_ptr",
+        RT.BTF_ID: "ptr_",
+        RT.MEM: "mem",
+        RT.SOCKET: "sock",
+        RT.FUNC: "func",
+        RT.ITER: "iter",
+        RT.DYNPTR: "dynptr",
+    }[r.type]
+    prefix = ""
+    if MEM_RDONLY in r.flags:
+        prefix += "rdonly_"
+    if MEM_RINGBUF in r.flags:
+        prefix += "ringbuf_"
+    if MEM_ALLOC in r.flags:
+        prefix += "alloc_"
+    if PTR_TRUSTED in r.flags:
+        prefix += "trusted_"
+    if MEM_RCU in r.flags:
+        prefix += "rcu_"
+    if MEM_PERCPU in r.flags:
+        prefix += "percpu_"
+    text = prefix + base
+    if r.type is RT.BTF_ID:
+        text += r.btf_name
+    if r.maybe_null:
+        text += "_or_null"
+    return text
+
+
+def render(r: Reg) -> str:
+    """print_reg_state, the parts the model keeps."""
+    if r.type is RT.SCALAR:
+        return r.var.render(precise=r.precise, reg_id=r.id)
+    if r.type is RT.STACK:
+        return f"fp{r.off}" if r.frameno == 0 else f"fp[{r.frameno}]{r.off}"
+    parts = []
+    if r.id:
+        parts.append(f"id={r.id}")
+    if r.ref_obj_id:
+        parts.append(f"ref_obj_id={r.ref_obj_id}")
+    if r.off:
+        parts.append(f"off={r.off}")
+    if r.type is RT.PACKET:
+        parts.append(f"r={r.range}")
+    if r.type is RT.MEM and r.mem_size:
+        parts.append(f"sz={r.mem_size}")
+    if r.type is RT.MAP_VALUE and r.map_index >= 0:
+        parts.append(f"map={r.map_index}")
+    return f"{type_str(r)}({','.join(parts)})"

@@ -1,0 +1,90 @@
+"""What the verify stage hands on: `Analysis` and the `ThrowSite`s in it (DESIGN.md)."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from framework.errors import Coord
+
+
+class Verdict(enum.Enum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class Nullness(enum.Enum):
+    """Whether a resource location holds the pointer on this path."""
+
+    POINTER = "pointer"
+    NULL = "null"
+    MAYBE_NULL = "maybe-null"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    """One stack slot or callee-saved register holding a resource at a throwing point."""
+
+    location: str  # "fp-8" (slot) or "r6".."r9"
+    kind: str  # obj, percpu_obj, ringbuf, dynptr, socket, task, cgroup, iter_num, ...
+    btf_id: int
+    ref_id: int
+    state: Nullness
+
+
+@dataclass(frozen=True, slots=True)
+class FrameHoldings:
+    """One frame of the chain at a throwing point, innermost first."""
+
+    subprog: int
+    callsite: int  # pc of the call into this frame (-1 for the boundary frame)
+    holdings: tuple[Holding, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ThrowSite:
+    """A throwing point (a bpf_throw call, or a call to a global subprog that may throw)."""
+
+    pc: int
+    frames: tuple[FrameHoldings, ...]
+    via_global: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """The verifier's result for one program under one strategy."""
+
+    program: str
+    strategy: str
+    verdict: Verdict
+    message: str | None
+    coord: Coord | None
+    log1: tuple[str, ...]
+    log2: tuple[str, ...]
+    stack_depth: tuple[int, ...]
+    insns_processed: int
+    verification_usec: int
+    throw_sites: tuple[ThrowSite, ...] = ()
+    peak_resources: tuple[int, ...] = ()  # per subprog: most resources held at once
+    stats: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict is Verdict.ACCEPTED
+
+    def log(self, level: int = 1) -> str:
+        lines = self.log2 if level >= 2 else self.log1 if level == 1 else ()
+        return "".join(line + "\n" for line in lines)
+
+    def to_json(self) -> dict[str, object]:
+        """DESIGN.md's `bakeoff verify --json` keys."""
+        return {
+            "program": self.program,
+            "strategy": self.strategy,
+            "verdict": self.verdict.value,
+            "message": self.message,
+            "stack_depth": list(self.stack_depth),
+            "insns_processed": self.insns_processed,
+            "verification_usec": self.verification_usec,
+        }

@@ -1,0 +1,69 @@
+"""check_max_stack_depth: callbacks may not throw, and the deepest chain fits in 512 bytes."""
+
+from __future__ import annotations
+
+from framework.isa import opcodes as op
+from framework.isa.opcodes import Kind
+from framework.verify.env import Env, Reject, reject
+from framework.verify.state import MAX_BPF_STACK
+
+
+def round_up_stack_depth(depth: int) -> int:
+    # kernel: round_up_stack_depth (JIT: round to 32, at least 1 byte)
+    return (max(depth, 1) + 31) // 32 * 32
+
+
+def _callees(env: Env, subprog: int) -> list[tuple[int, int, bool]]:
+    """(pc, callee subprog, is a callback reference) in pc order."""
+    sub = env.program.subprogs[subprog]
+    out = []
+    for pc in range(sub.start, sub.end):
+        insn = env.insns.get(pc)
+        if insn is None:
+            continue
+        if insn.kind is Kind.CALL and insn.src == op.PSEUDO_CALL:
+            out.append((pc, env.subprog_of(insn.jump_target(pc)), False))
+        elif insn.kind is Kind.LD_IMM64 and insn.src == op.PSEUDO_FUNC:
+            out.append((pc, env.subprog_of(insn.jump_target(pc)), True))
+    return out
+
+
+def _throws(env: Env, subprog: int) -> list[int]:
+    sub = env.program.subprogs[subprog]
+    return [
+        pc
+        for pc in range(sub.start, sub.end)
+        if (i := env.insns.get(pc)) is not None
+        and i.kind is Kind.CALL
+        and i.src == op.PSEUDO_KFUNC_CALL
+        and env.program.kfuncs[i.imm] == "bpf_throw"
+    ]
+
+
+def check_max_stack_depth(env: Env) -> Reject | None:
+    # kernel: check_max_stack_depth / check_max_stack_depth_subprog
+    roots = [0] + ([env.exception_cb] if env.exception_cb >= 0 else [])
+    for root in roots:
+        err = _walk(env, root, [], 0, root == env.exception_cb)
+        if err:
+            return err
+    return None
+
+
+def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reject | None:
+    is_cb = in_cb or idx in env.callback_subprogs or idx == env.exception_cb
+    if is_cb:
+        for pc in _throws(env, idx):
+            return reject(pc, f"bpf_throw kfunc (insn {pc}) cannot be called from callback subprog {idx}")
+    depth += round_up_stack_depth(env.stack_depth[idx])
+    if depth > MAX_BPF_STACK:
+        return reject(env.program.subprogs[idx].start, f"combined stack size of {len(chain) + 1} calls is {depth}. Too large")
+    for pc, callee, is_ref in _callees(env, idx):
+        if callee in chain or callee == idx:
+            continue
+        if is_ref and callee not in env.callback_subprogs:
+            continue
+        err = _walk(env, callee, chain + [idx], depth, is_cb)
+        if err:
+            return err
+    return None

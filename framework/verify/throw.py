@@ -1,0 +1,85 @@
+"""Exits and throws: check_resource_leak, process_bpf_exit_full for bpf_throw, and `ThrowSite`s."""
+
+from __future__ import annotations
+
+from framework.verify.env import STOP, Env, Outcome, Reject, reject
+from framework.verify.regs import RT, Reg
+from framework.verify.result import FrameHoldings, Holding, Nullness, ThrowSite
+from framework.verify.stack import SLOT_SIZE
+from framework.verify.state import RefKind, State
+
+
+def check_resource_leak(env: Env, st: State, pc: int, exception_exit: bool, check_lock: bool, prefix: str,
+                        site: ThrowSite | None = None) -> Reject | None:
+    # kernel: check_resource_leak
+    if check_lock and st.active_locks:
+        return reject(pc, f"{prefix} cannot be used inside bpf_spin_lock-ed region")
+    # kernel: check_reference_leak (a normal exit from a subprog keeps the caller's references)
+    strategy_releases = exception_exit and site is not None and env.strategy.releases_on_throw(site)
+    if (exception_exit or st.curframe == 0) and not strategy_releases:
+        lines = [f"Unreleased reference id={r.id} alloc_insn={r.insn_idx}" for r in st.refs if r.kind is RefKind.PTR]
+        if lines:
+            return reject(pc, *lines, f"{prefix} would lead to reference leak")
+    if check_lock and st.active_irq_id:
+        return reject(pc, f"{prefix} cannot be used inside bpf_local_irq_save-ed region")
+    if check_lock and st.active_rcu_lock:
+        return reject(pc, f"{prefix} cannot be used inside bpf_rcu_read_lock-ed region")
+    if check_lock and st.active_preempt_locks:
+        return reject(pc, f"{prefix} cannot be used inside bpf_preempt_disable-ed region")
+    return None
+
+
+def _nullness(r: Reg, live: bool) -> Nullness:
+    if not live:
+        return Nullness.INVALID
+    if r.maybe_null:
+        return Nullness.MAYBE_NULL
+    return Nullness.POINTER
+
+
+def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
+    """Per frame, innermost first: every slot or callee-saved register holding a resource."""
+    live = {r.id: r for r in st.refs if r.kind is RefKind.PTR}
+    frames = []
+    for f in reversed(st.frames):
+        held: list[Holding] = []
+        for spi in sorted(f.stack):
+            s = f.stack[spi]
+            r = s.spilled
+            if r is None or not r.ref_obj_id:
+                continue
+            kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
+            held.append(Holding(f"fp{-(spi + 1) * SLOT_SIZE}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live)))
+        regnos = (6, 7, 8, 9) if f is not st.cur else (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
+        for i in regnos:
+            if i < 6 and f is st.cur:
+                continue
+            r = f.regs[i]
+            if r.ref_obj_id and r.type is not RT.SCALAR:
+                kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
+                held.append(Holding(f"r{i}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live)))
+        frames.append(FrameHoldings(f.subprog, f.callsite, tuple(held)))
+    return ThrowSite(pc, tuple(frames), via_global)
+
+
+def process_throw(env: Env, st: State, pc: int, via_global: bool = False) -> Outcome:
+    """An exception exit at pc: from every frame at once, no prepare_func_exit."""
+    # kernel: check_kfunc_call (bpf_throw) -> process_bpf_exit_full(exception_exit=true)
+    env.seen_exception = True
+    site = throw_site(env, st, pc, via_global)
+    refused = env.strategy.on_throw(site)
+    if refused:
+        return reject(pc, refused)
+    for i, old in enumerate(env.throw_sites):
+        if old.pc == pc and old.via_global == via_global:
+            merged = env.strategy.merge_throw_sites(old, site)
+            if isinstance(merged, str):
+                return reject(pc, merged)
+            env.throw_sites[i] = merged
+            break
+    else:
+        env.throw_sites.append(site)
+    err = check_resource_leak(env, st, pc, True, True, "bpf_throw", site)
+    if err:
+        return err
+    return STOP
