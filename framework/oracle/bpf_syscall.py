@@ -93,7 +93,10 @@ ATTACH_TYPES: dict[str, int] = {
             " cgroup_inet4_connect cgroup_inet6_connect cgroup_inet4_post_bind cgroup_inet6_post_bind"
             " cgroup_udp4_sendmsg cgroup_udp6_sendmsg lirc_mode2 flow_dissector cgroup_sysctl cgroup_udp4_recvmsg"
             " cgroup_udp6_recvmsg cgroup_getsockopt cgroup_setsockopt trace_raw_tp trace_fentry trace_fexit"
-            " modify_return lsm_mac trace_iter"
+            " modify_return lsm_mac trace_iter cgroup_inet4_getpeername cgroup_inet6_getpeername"
+            " cgroup_inet4_getsockname cgroup_inet6_getsockname xdp_devmap cgroup_inet_sock_release xdp_cpumap"
+            " sk_lookup xdp sk_skb_verdict sk_reuseport_select sk_reuseport_select_or_migrate perf_event"
+            " trace_kprobe_multi lsm_cgroup struct_ops netfilter tcx_ingress tcx_egress"
         )
     )
 }

@@ -40,10 +40,12 @@ from framework.load.program import MapDef, Program
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.btf_fixup import fixup_btf, intern_strings
 from framework.oracle.vmlinux import func_ids
+from framework.platform.sections import match_section
 
 __all__ = ["BPF_LOG_STATS", "Loaded", "load"]
 
 BPF_LOG_STATS = 4  # uapi BPF_LOG_STATS: "verification time", "stack depth" lines
+BPF_F_SLEEPABLE = 1 << 4  # uapi: prog_flags of a sleepable program
 _BPF_F_RDONLY_PROG = 1 << 7
 _BPF_F_MMAPABLE = 1 << 10
 _TRACING_ATTACH = {"trace_fentry", "trace_fexit", "modify_return", "trace_raw_tp", "lsm_mac", "trace_iter"}
@@ -142,8 +144,10 @@ def _load_into(loaded: Loaded, program: Program, log_level: int) -> None:
             )
             for li in program.line_info
         )
+    section = match_section(program.section)
     spec = sys_.ProgLoadAttr(
         prog_type=prog_type,
+        prog_flags=BPF_F_SLEEPABLE if section is not None and section.sleepable else 0,  # libbpf: SEC_SLEEPABLE
         insns=encode(_resolve_kfuncs(program, kfunc_ids)),
         license=program.license,
         name=program.name,
