@@ -18,10 +18,10 @@ def _bpf() -> None:
         pytest.skip(reason)
 
 
-@pytest.mark.parametrize(("section", "retval"), [("xdp", 2), ("syscall", 0)])
-def test_program_type_loads_and_runs(section: str, retval: int, tmp_path: Path) -> None:
+@pytest.mark.parametrize("section", ["xdp", "syscall"])
+def test_program_type_loads(section: str, tmp_path: Path) -> None:
     src = tmp_path / "p.s"
-    src.write_text(f"# program: p\n# section: {section}\np:\n\tr0 = {retval}\n\texit\n")
+    src.write_text(f"# program: p\n# section: {section}\np:\n\tr0 = 0\n\texit\n")
     (program,) = load_path(str(src))
     rec = record(program)
     assert rec.verdict == "accepted", rec.log
