@@ -17,10 +17,19 @@ from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 
-__all__ = ["Patched", "compose", "patch"]
+__all__ = ["Patched", "To", "compose", "patch"]
+
+
+@dataclass(frozen=True, slots=True)
+class To:
+    """An inserted jump to an original pc (its offset is computed once the layout is known)."""
+
+    insn: Insn
+    target: int  # original pc
+
 
 # pc -> what replaces the instruction there (None: keep it)
-Patcher = Callable[[int, Insn], list[Insn] | None]
+Patcher = Callable[[int, Insn], Sequence[Insn | To] | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +47,7 @@ def compose(first: Sequence[int], second: Sequence[int]) -> tuple[int, ...]:
 
 def patch(slots: Slots, patcher: Patcher) -> Patched:
     """Apply `patcher` to every instruction; an empty list removes the instruction."""
-    seqs: list[list[Insn | None]] = []
+    seqs: list[list[Insn | To | None]] = []
     pc_map: list[int] = []
     at = 0
     for pc, insn in enumerate(slots):
@@ -47,10 +56,10 @@ def patch(slots: Slots, patcher: Patcher) -> Patched:
             seqs.append([])  # emitted with its first slot
             continue
         repl = patcher(pc, insn)
-        seq: list[Insn | None] = []
+        seq: list[Insn | To | None] = []
         for p in [insn] if repl is None else repl:
             seq.append(p)
-            if p.kind is Kind.LD_IMM64:
+            if isinstance(p, Insn) and p.kind is Kind.LD_IMM64:
                 seq.append(None)
         seqs.append(seq)
         at += len(seq)
@@ -59,7 +68,10 @@ def patch(slots: Slots, patcher: Patcher) -> Patched:
     for pc, seq in enumerate(seqs):
         insn = slots[pc]
         for k, q in enumerate(seq):
-            new.append(_retarget(q, pc, pc_map[pc] + k, pc_map) if q is not None and q is insn else q)
+            if isinstance(q, To):  # an inserted jump to an original pc
+                new.append(q.insn.replace(off=pc_map[q.target] - (pc_map[pc] + k) - 1))
+            else:
+                new.append(_retarget(q, pc, pc_map[pc] + k, pc_map) if q is not None and q is insn else q)
     return Patched(tuple(new), tuple(pc_map))
 
 

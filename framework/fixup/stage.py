@@ -2,13 +2,14 @@
 
 1. opt_remove_dead_code / opt_remove_nops (privileged loads: as root here);
 2. convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
-3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), the division
+3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), LD_ABS/LD_IND
+   (gen_ld_abs), timed may_goto (x86-64's form) with its entry stores, the division
    guards, and add_hidden_subprog for the default exception callback
    (`r0 = r1; exit`) when the program throws without one;
 4. opt_subreg_zext_lo32_rnd_hi32: the zero extension after a 32-bit cmpxchg.
 Each step is a patch with a pc map; `Fixed.pc_map` is their composition.
 Not modelled (named differences): map_gen_lookup and other helper inlining,
-bpf_loop inlining, LD_ABS/LD_IND (gen_ld_abs), may_goto, the verifier's
+bpf_loop inlining, the verifier's
 path-sensitive dead branches (opt_hard_wire_dead_code_branches).
 """
 
@@ -21,8 +22,11 @@ from dataclasses import dataclass
 from framework.fixup.arith import div_patch, zext_patch
 from framework.fixup.ctx import convert_skb_load, ctx_loads
 from framework.fixup.dead import is_nop, reachable
+from framework.fixup.depth import touched
 from framework.fixup.kfunc import KfuncFix, kfunc_fixes
-from framework.fixup.patch import compose, patch
+from framework.fixup.ldabs import ld_abs_patch
+from framework.fixup.maygoto import is_may_goto, may_goto_patch, may_goto_prologue
+from framework.fixup.patch import To, compose, patch
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
@@ -45,6 +49,7 @@ class Fixed:
     kfunc_calls: tuple[tuple[int, KfuncFix], ...] = ()  # (new pc of the call, its fixup)
     hidden_cb: bool = False
     removed: frozenset[int] = frozenset()  # original pcs removed as dead or nops
+    stack_depths: tuple[int, ...] = ()  # per subprog of `program` (the kernel's rule, may_goto slots included)
 
     def original_pc(self, new_pc: int) -> int:
         """The original pc whose patch holds `new_pc` (the last one at or before it)."""
@@ -112,13 +117,29 @@ def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = Tru
             slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     fixes = kfunc_fixes(slots, program.kfuncs, program.btf)  # do_misc_fixups: fixup_kfunc_call
 
-    def misc(pc: int, insn: Insn) -> list[Insn] | None:
+    depth_at: dict[int, int] = {}  # pc -> its subprog's depth, for subprogs with may_goto
+    firsts: dict[int, int] = {}  # first pc of such a subprog -> its depth with the two slots
+    for sub in subs:
+        if any(is_may_goto(slots[pc]) for pc in range(sub.start, sub.end)):
+            d = touched(slots, sub.start, sub.end)
+            depth_at.update(dict.fromkeys(range(sub.start, sub.end), d))
+            firsts[sub.start] = d + 16
+
+    def misc(pc: int, insn: Insn) -> Sequence[Insn | To] | None:
         if pc in fixes:
-            return fixes[pc].patch(insn)
-        return div_patch(pc, insn)
+            out: Sequence[Insn | To] = fixes[pc].patch(insn)
+        elif is_may_goto(insn):
+            out = may_goto_patch(pc, insn, depth_at[pc])
+        else:
+            out = ld_abs_patch(pc, insn) or div_patch(pc, insn) or [insn]
+        if pc in firsts:  # the count and the timestamp, set on entry
+            head = out[0]
+            assert isinstance(head, Insn)
+            out = [*may_goto_prologue(head, firsts[pc])[:-1], *out]
+        return out
 
     done = patch(slots, misc)
-    calls = {done.pc_map[pc] + len(f.patch(insn_of(slots, pc))) - 1: f for pc, f in fixes.items()}
+    calls = {done.pc_map[pc] + len(misc(pc, insn_of(slots, pc)) or ()) - 1: f for pc, f in fixes.items()}
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     hidden = bool(throws) and not any(s.is_exception_cb for s in subs)
     if hidden:  # add_hidden_subprog: the default callback returns the cookie
@@ -129,7 +150,8 @@ def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = Tru
     calls = {done.pc_map[pc]: f for pc, f in calls.items()}
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     fixed = dataclasses.replace(program, slots=slots, subprogs=subs)
-    return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed)
+    depths = tuple(touched(slots, s.start, s.end) for s in subs)
+    return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, depths)
 
 
 def insn_of(slots: Slots, pc: int) -> Insn:

@@ -17,6 +17,7 @@ from typing import Any
 
 from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_PROT_READ, UC_PROT_WRITE
 
+from framework.fixup.ldabs import SKB_LOAD_HELPERS
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.jit.lower import JitError
@@ -43,6 +44,9 @@ class KernelResolver:
             except KernelFault as exc:
                 raise JitError(pc, str(exc)) from None
         return self._stubs(pc, insn)
+
+
+EFAULT = 14
 
 
 class _Engine:
@@ -156,6 +160,8 @@ class KernelBridge:
             pc = self.pc_of(pc)
         engine = _Engine(pc if pc is not None else -1, self)
         self.sync_out()
+        if kind == "helper" and call.number in SKB_LOAD_HELPERS:
+            return self._skb_load(SKB_LOAD_HELPERS[call.number], args[1])
         if kind == "kfunc":
             if call.number >= len(self.kfunc_names):
                 raise KernelFault(f"kfunc #{call.number} has no name")
@@ -164,6 +170,15 @@ class KernelBridge:
             value = self.kernel.helper(call.number, args, engine)
         self.sync_in()
         return value
+
+    def _skb_load(self, size: int, offset: int) -> int:
+        """bpf_skb_load_helper_{8,16,32}_no_cache (net/core/filter.c): big-endian, -EFAULT outside."""
+        span = self.kernel.packet()
+        off = offset & 0xFFFFFFFF
+        off = off - (1 << 32) if off & 0x80000000 else off
+        if span is None or off < 0 or off + size > span[1]:
+            return -EFAULT & 0xFFFFFFFFFFFFFFFF
+        return int.from_bytes(self.kernel.memory.read(span[0] + off, size), "big")
 
 
 class _ServiceTable(dict[int, Any]):

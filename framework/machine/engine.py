@@ -7,7 +7,7 @@
   run's `__sk_buff`.
 - Stack depths: the kernel's rule (the deepest fp-relative byte the subprog
   touches, directly or through an fp-derived pointer, rounded up to 8),
-  applied to the instructions (`stack_depths`), unless given (the oracle's).
+  applied to the instructions (`Fixed.stack_depths`), unless given (the oracle's).
 - `bpf_throw` calls the stock C runtime (`framework.runtime`), mapped at
   RUNTIME_BASE; its instructions are counted apart, as walk / lookup / release.
 """
@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from framework.fixup import SKB_LAYOUT, Fixed
 from framework.isa import opcodes as op
-from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import NativeImage, SubprogSpec, jit
@@ -30,49 +29,10 @@ from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
 
-__all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared", "stack_depths"]
+__all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared"]
 
 TIMEOUT_US = 60_000_000
 _NET_DEVICE_SIZE = 256
-
-
-def _touched(slots: Slots, start: int, end: int) -> int:
-    """The deepest fp-relative byte one subprog touches (check_stack_access / update_stack_depth)."""
-    deepest = 0
-    fp_copies: dict[int, int] = {}  # register -> its offset from r10
-    for pc in range(start, end):
-        insn = slots[pc]
-        if insn is None:
-            continue
-        k = insn.kind
-        if k is Kind.ALU and insn.op == op.MOV and insn.alu64 and insn.uses_reg_src and insn.off == 0:
-            if insn.src == 10:
-                fp_copies[insn.dst] = 0
-            elif insn.src in fp_copies:
-                fp_copies[insn.dst] = fp_copies[insn.src]
-            else:
-                fp_copies.pop(insn.dst, None)
-            continue
-        if k is Kind.ALU and insn.op == op.ADD and insn.alu64 and not insn.uses_reg_src and insn.dst in fp_copies:
-            fp_copies[insn.dst] += insn.imm
-            deepest = max(deepest, -fp_copies[insn.dst])
-            continue
-        if k is Kind.LOAD and (insn.src == 10 or insn.src in fp_copies):
-            deepest = max(deepest, -(insn.off + (0 if insn.src == 10 else fp_copies[insn.src])))
-        elif k in (Kind.STORE_IMM, Kind.STORE_REG, Kind.ATOMIC) and (insn.dst == 10 or insn.dst in fp_copies):
-            deepest = max(deepest, -(insn.off + (0 if insn.dst == 10 else fp_copies[insn.dst])))
-        if insn.dst in fp_copies and k in (Kind.ALU, Kind.NEG, Kind.END, Kind.LOAD, Kind.LD_IMM64):
-            fp_copies.pop(insn.dst, None)
-        if k in (Kind.CALL, Kind.CALLX):
-            for r in range(6):
-                fp_copies.pop(r, None)
-    return (deepest + 7) & ~7
-
-
-def stack_depths(fixed: Fixed) -> tuple[int, ...]:
-    """Per subprog of the fixed program (hidden callback included)."""
-    prog = fixed.program
-    return tuple(_touched(prog.slots, s.start, s.end) for s in prog.subprogs)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +72,7 @@ def prepare(
     runtime = runtime or stock_runtime()
     prog = fixed.program
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
-    depths = tuple(depths) if depths is not None else stack_depths(fixed)
+    depths = tuple(depths) if depths is not None else fixed.stack_depths
     image = jit(
         prog.slots, subs, stack_depths=depths, resolver=_Resolver(kernel, prog.kfuncs, runtime), counter=counter
     )

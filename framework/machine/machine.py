@@ -45,6 +45,7 @@ from unicorn import (
 from unicorn import x86_const as X
 from unicorn.unicorn import Uc, UcError
 
+from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, TIMED_MAY_GOTO
 from framework.jit.image import NativeImage
 from framework.kernel.api import KernelFault
 from framework.kernel.memory import Fault as MemoryFault
@@ -64,6 +65,9 @@ _MEM_REASONS = {
     UC_MEM_WRITE_PROT: "write to protected memory",
     UC_MEM_FETCH_PROT: "fetch from non-executable memory",
 }
+NSEC_PER_SEC = 1_000_000_000
+MAY_GOTO_QUANTUM_NS = NSEC_PER_SEC // 4 // 128  # 128 refills per quarter second
+_TIMED_STUB = mm.helper_stub(TIMED_MAY_GOTO)
 _INTR_REASONS = {0: "divide error (#DE)", 6: "invalid opcode (#UD)", 13: "general protection (#GP)"}
 
 
@@ -113,6 +117,7 @@ class _RunState:
     fault: Fault | None = None
     pending: list[BaseException] = field(default_factory=list)
     split: dict[str, int] = field(default_factory=dict)
+    clock: int = 0  # the emulated ktime of timed may_goto, in ns
 
 
 class Machine:
@@ -220,6 +225,9 @@ class Machine:
             self._stop(Fault(_INTR_REASONS.get(intno, f"CPU exception {intno}"), rip, self._pc(rip)))
             return
         stub = rip - 1
+        if stub == _TIMED_STUB:
+            self._timed_may_goto(uc)
+            return
         try:
             self._st.calls += 1
             rax = self._dispatch(stub)
@@ -229,6 +237,24 @@ class Machine:
         except Exception as exc:  # a service's bug: stop and re-raise after emu_start
             self._st.pending.append(exc)
             uc.emu_stop()
+
+    def _timed_may_goto(self, uc: Any) -> None:
+        """arch_bpf_timed_may_goto + bpf_check_timed_may_goto (kernel/bpf/core.c): AX (r10) holds the
+        count's fp offset and gets the new count; nothing else changes. The clock is emulated:
+        each call advances it by MAY_GOTO_QUANTUM_NS, so the quarter-second slice ends after
+        128 refills of 0xffff (about BPF_MAX_LOOPS iterations), deterministically."""
+        off = uc.reg_read(X.UC_X86_REG_R10)
+        p = (uc.reg_read(X.UC_X86_REG_RBP) + off) & 0xFFFFFFFFFFFFFFFF
+        self._st.clock += MAY_GOTO_QUANTUM_NS
+        stamp = int.from_bytes(self.read(p + 8, 8), "little")
+        if not stamp:
+            self.write(p + 8, self._st.clock.to_bytes(8, "little"))
+            count = BPF_MAX_TIMED_LOOPS
+        elif self._st.clock - stamp >= NSEC_PER_SEC // 4:
+            count = 0
+        else:
+            count = BPF_MAX_TIMED_LOOPS
+        uc.reg_write(X.UC_X86_REG_R10, count)
 
     def call_nested(self, address: int, args: Sequence[int]) -> int:
         """From inside a service: run the BPF function at `address` with R1.. = args

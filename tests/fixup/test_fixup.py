@@ -122,3 +122,28 @@ def test_every_corpus_program_goes_through() -> None:
             fixed = fixup(e.program)
             assert len(fixed.pc_map) == len(e.program.slots) + 1
             assert fixed.program.subprogs[0].start == 0
+
+
+@pytest.mark.parametrize("size", [14, 20, 64])
+def test_ld_abs_and_ld_ind_run_the_same_on_both_engines(size: int) -> None:
+    from framework.load.corpus import RunInput
+    from framework.run.result import run_program
+
+    lines = ["r6 = r1", "r0 = *(u8 *)skb[12]", "r7 = r0", "r0 = *(u16 *)skb[12]", "r7 += r0"]
+    lines += ["r8 = 3", "r0 = *(u32 *)skb[r8 + 13]", "r0 += r7", "exit"]
+    prog = program(lines, kfuncs=())
+    inp = RunInput("p", packet=bytes(range(64))[:size])
+    want, got = run_program(prog, inp, "interp"), run_program(prog, inp, "jit")
+    assert (got.r0, got.fault) == (want.r0, None)
+
+
+def test_timed_may_goto_bounds_a_loop_as_the_counter_does_until_it_expires() -> None:
+    from framework.run.result import run_program
+
+    short = program(["r0 = 0", "l:", "may_goto +2", "r0 += 1", "if r0 < 5000 goto l", "exit"], kfuncs=())
+    assert run_program(short, None, "jit").r0 == run_program(short, None, "interp").r0 == 5000
+    endless = program(["r0 = 0", "l:", "may_goto +2", "r0 += 1", "goto l", "exit"], kfuncs=())
+    # named difference: the timed form ends after 129 x 0xffff iterations (emulated clock),
+    # the interpreter's counter form after BPF_MAX_LOOPS (8M)
+    assert run_program(endless, None, "jit").r0 == 129 * 0xFFFF
+    assert run_program(endless, None, "interp").r0 == 1 << 23

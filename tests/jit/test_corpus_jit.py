@@ -7,7 +7,6 @@ import pytest
 
 from framework.fixup import fixup
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
-from framework.machine.engine import stack_depths
 from framework.run.result import run_program
 
 # Programs whose kernel stack depth differs from the rule applied to the instructions, by cause.
@@ -36,7 +35,7 @@ def test_returns_what_the_kernel_returned(entry: CorpusEntry, name: str) -> None
 
 @pytest.mark.parametrize("entry", _accepted(), ids=lambda e: e.program.name)
 def test_stack_depth_rule_matches_the_kernel(entry: CorpusEntry) -> None:
-    ours = stack_depths(fixup(entry.program))
+    ours = fixup(entry.program).stack_depths
     kernel = tuple(entry.spec["kernel"]["stack_depth"])
     if entry.program.name in DEPTH_DIFFERENCES:
         assert ours != kernel
