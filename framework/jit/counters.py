@@ -9,6 +9,13 @@ jump target and exit, after every jump, call or return, and at the target of a
 cmpxchg loop's back edge. Flags are dead at all of these points (each BPF
 instruction computes its own), so the `add` changes nothing the program sees.
 
+With `counter=IN_R9` the add goes to r9 instead (`add r9, N`): x86 r9 is
+X86_REG_R9, which this JIT never uses (no private stacks, no trampolines), so
+the count lives in a register the program cannot see; a register add costs
+the emulator far less than a read-modify-write of guest memory. Whatever else
+runs on the machine (trap stubs, the C runtimes, built with -ffixed-r9) leaves
+r9 alone.
+
 N comes from the previous pass: block structure does not depend on layout, so
 once do_jit's passes converge the counts are exact. The counted image is for
 running; its size is not Linux's (take sizes from the image without counters).
@@ -42,9 +49,14 @@ def block_targets(slots: Slots, start: int, end: int) -> frozenset[int]:
     return frozenset(targets)
 
 
+IN_R9 = 1  # `jit(counter=IN_R9)`: count in r9, not in memory (1 is never a counter's address)
+
+
 def counter_add(counter: int, n: int) -> Instruction:
-    """add qword ptr [rip -> counter], n."""
+    """add qword ptr [rip -> counter], n; or add r9, n."""
     code = Code.ADD_RM64_IMM8 if x86.is_imm8(n) else Code.ADD_RM64_IMM32
+    if counter == IN_R9:
+        return Instruction.create_reg_i32(code, R.R9, n)
     return Instruction.create_mem_i32(code, MemoryOperand(R.RIP, displ=counter, displ_size=8), n)
 
 

@@ -23,8 +23,8 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import NativeImage, SubprogSpec, jit
+from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
-from framework.machine import memory as mm
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
@@ -65,7 +65,7 @@ def prepare(
     fixed: Fixed,
     depths: Sequence[int] | None = None,
     *,
-    counter: int | None = mm.COUNTER,
+    counter: int | None = IN_R9,
     runtime: Runtime | None = None,
 ) -> Prepared:
     """JIT the fixed program against `kernel` (map addresses) with the runtime's bpf_throw."""

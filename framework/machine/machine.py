@@ -46,6 +46,7 @@ from unicorn import x86_const as X
 from unicorn.unicorn import Uc, UcError
 
 from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, TIMED_MAY_GOTO
+from framework.jit.counters import IN_R9
 from framework.jit.image import NativeImage
 from framework.kernel.api import KernelFault
 from framework.kernel.memory import Fault as MemoryFault
@@ -151,7 +152,9 @@ class Machine:
         self._entries = {image.base + f.entry: f.rsp_below_entry for f in image.frames}
         self._st = _RunState()
         self._split_names: list[str] = []
-        if image.counter is not None:  # the image counts itself (framework.jit.counters)
+        if image.counter == IN_R9:  # the image counts itself in r9
+            ranges = list(count_ranges)
+        elif image.counter is not None:  # the image counts itself in memory (framework.jit.counters)
             uc.mem_map(image.counter & ~(mm.PAGE - 1), mm.PAGE, UC_PROT_READ | UC_PROT_WRITE)
             ranges = list(count_ranges)
         else:
@@ -275,7 +278,9 @@ class Machine:
                 self._st.fault = Fault(f"emulation error: {exc}", rip, self._pc(rip))
         r0 = int(uc.reg_read(X.UC_X86_REG_RAX))
         stopped = uc.reg_read(X.UC_X86_REG_RIP) != mm.NESTED_RETURN
+        counted = uc.reg_read(X.UC_X86_REG_R9)  # the callback's instructions, when the image counts in r9
         uc.context_restore(saved)
+        uc.reg_write(X.UC_X86_REG_R9, counted)
         if self._st.fault is not None or stopped:
             raise KernelFault("the BPF callback did not return")
         return r0
@@ -334,8 +339,9 @@ class Machine:
             uc.reg_write(r, value & 0xFFFFFFFFFFFFFFFF)
         uc.reg_write(X.UC_X86_REG_RSP, mm.ENTRY_RSP)
         uc.reg_write(X.UC_X86_REG_RBP, 0)
-        if self.image.counter is not None:
+        if self.image.counter is not None and self.image.counter != IN_R9:
             uc.mem_write(self.image.counter, bytes(8))
+        uc.reg_write(X.UC_X86_REG_R9, 0)
         start = self.image.base + self.image.frames[entry].entry
         try:
             uc.emu_start(start, mm.RETURN_ADDRESS, timeout=timeout_us)
@@ -361,6 +367,8 @@ class Machine:
     def _counted(self) -> int:
         if self.image.counter is None:
             return 0
+        if self.image.counter == IN_R9:
+            return int(self.uc.reg_read(X.UC_X86_REG_R9))
         return int.from_bytes(self.read(self.image.counter, 8), "little")
 
     def _lowest_write(self) -> int:

@@ -1,7 +1,8 @@
 """Build a C runtime into a flat blob at RUNTIME_BASE, cached by content.
 
 gcc -O2 compiles it freestanding, non-PIC, with frame pointers (the walk
-follows rbp) and no red zone, SSE or CET; ld lays `.text.walk`, `.text.lookup`,
+follows rbp), no red zone, SSE or CET, and r9 left alone (-ffixed-r9: the
+machine counts the program's instructions there); ld lays `.text.walk`, `.text.lookup`,
 `.text.release` and the rest of `.text` at RUNTIME_BASE and places the
 `bakeoff_rt` table at RUNTIME_DATA; objcopy flattens it. The cache
 ($XDG_CACHE_HOME/bakeoff/runtime/<sha256>) is keyed by the sources, the flags and
@@ -33,6 +34,7 @@ CFLAGS = (
     "-mcmodel=small", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-omit-frame-pointer",
     "-mno-red-zone", "-fno-stack-protector", "-fcf-protection=none", "-mno-sse", "-mno-mmx",
     "-fno-optimize-sibling-calls", "-fno-jump-tables",
+    "-ffixed-r9",  # r9 holds the machine's instruction count (framework.jit.counters.IN_R9)
 )  # fmt: skip
 _SCRIPT = f"""
 SECTIONS {{
