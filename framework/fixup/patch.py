@@ -68,8 +68,9 @@ def patch(slots: Slots, patcher: Patcher) -> Patched:
     for pc, seq in enumerate(seqs):
         insn = slots[pc]
         for k, q in enumerate(seq):
-            if isinstance(q, To):  # an inserted jump to an original pc
-                new.append(q.insn.replace(off=pc_map[q.target] - (pc_map[pc] + k) - 1))
+            if isinstance(q, To):  # an inserted jump (or BPF-to-BPF call) to an original pc
+                rel = pc_map[q.target] - (pc_map[pc] + k) - 1
+                new.append(q.insn.replace(imm=rel) if q.insn.kind is Kind.CALL else q.insn.replace(off=rel))
             else:
                 new.append(_retarget(q, pc, pc_map[pc] + k, pc_map) if q is not None and q is insn else q)
     return Patched(tuple(new), tuple(pc_map))

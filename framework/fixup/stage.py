@@ -1,7 +1,8 @@
 """The fixup stage: Program -> Program, the kernel's post-verification rewrites, in bpf_check's order.
 
 1. opt_remove_dead_code / opt_remove_nops (privileged loads: as root here);
-2. convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
+2. optimize_bpf_loop (bpf_loop with flags 0 and a known callback becomes a loop
+   of BPF-to-BPF calls); convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
 3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), LD_ABS/LD_IND
    (gen_ld_abs), timed may_goto (x86-64's form) with its entry stores, the division
    guards, and add_hidden_subprog for the default exception callback
@@ -9,7 +10,7 @@
 4. opt_subreg_zext_lo32_rnd_hi32: the zero extension after a 32-bit cmpxchg.
 Each step is a patch with a pc map; `Fixed.pc_map` is their composition.
 Not modelled (named differences): map_gen_lookup and other helper inlining,
-bpf_loop inlining, the verifier's
+BPF_PROBE_MEM loads (the JIT's guard, from verifier pointer types), the verifier's
 path-sensitive dead branches (opt_hard_wire_dead_code_branches).
 """
 
@@ -20,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from framework.fixup.arith import div_patch, zext_patch
+from framework.fixup.bpfloop import inline_bpf_loop, inline_target
 from framework.fixup.ctx import convert_skb_load, ctx_loads
 from framework.fixup.dead import is_nop, reachable
 from framework.fixup.depth import touched
@@ -109,6 +111,15 @@ def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = Tru
             slots, pc_map = done.slots, compose(pc_map, done.pc_map)
             subs = tuple(s for s in _bounds(subs, done.pc_map) if s.end > s.start)
             throws = _throw_pcs(slots, program.kfuncs)
+    loops = {pc: t for pc in range(len(slots)) if (t := inline_target(slots, pc)) is not None}
+    if loops:  # optimize_bpf_loop: three slots below each such subprog's stack
+        base = {}
+        for sub in subs:
+            d = touched(slots, sub.start, sub.end)
+            base.update({pc: -((d + 7) // 8 * 8 + 24) for pc in loops if sub.start <= pc < sub.end})
+        done = patch(slots, lambda pc, i: inline_bpf_loop(loops[pc], base[pc]) if pc in loops else None)
+        slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
+        throws = _throw_pcs(slots, program.kfuncs)
     loads: frozenset[int] = frozenset()
     if convert_ctx and program.prog_type in _SKB_TYPES:  # convert_ctx_accesses
         loads = ctx_loads(slots, [(s.start, s.end) for s in subs], subs[0].start, throws)

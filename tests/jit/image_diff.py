@@ -28,7 +28,7 @@ from framework.oracle.record import KernelRecord, image_offsets
 
 KERNEL_POINTER = 0xFFFF_8880_1000_0000  # map and ksym addresses as the kernel's look (movabs)
 # helpers the kernel inlines or rewrites in do_misc_fixups (helper id -> what it becomes)
-INLINED_HELPERS = {1: "map_gen_lookup inlines bpf_map_lookup_elem", 181: "inline_bpf_loop inlines bpf_loop"}
+INLINED_HELPERS = {1: "map_gen_lookup inlines bpf_map_lookup_elem (array maps)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +102,12 @@ def _cause(
     return "unknown"
 
 
-# inline_bpf_loop: 19 instructions for the call; array_map_gen_lookup (bypass_spec_v1, root): 7
-_INLINE_SIZE = {1: 7, 181: 19}
+# array_map_gen_lookup (bypass_spec_v1, root): 7 instructions for the call (bpf_loop: the fixup inlines it too)
+_INLINE_SIZE = {1: 7}
 
 
 def _inlined(prog: Program) -> dict[int, int]:
-    """Calls the kernel inlines (do_misc_fixups map_gen_lookup on array maps; optimize_bpf_loop):
+    """Calls the kernel inlines and the fixup stage does not (do_misc_fixups map_gen_lookup on array maps):
     our pc -> how many instructions the kernel adds there."""
     out = {}
     for pc, insn in prog.insns():
