@@ -63,15 +63,16 @@ def _paths(given: Sequence[str]) -> list[str]:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
-    from framework.listing import listing
+    from framework.listing import listing, x86_listing
     from framework.plugins import get_strategy
 
     strategy = get_strategy(args.strategy)
     programs = _select(_load(args.path), args.program, args.path)
+    show = x86_listing if args.x86 else listing
     for i, program in enumerate(programs):
         if i:
             print()
-        print(listing(strategy.prepare(program)), end="")
+        print(show(strategy.prepare(program)), end="")
     return EXIT_OK
 
 
@@ -289,6 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     disasm.add_argument("path", metavar="PATH")
     disasm.add_argument("--program", metavar="NAME")
     disasm.add_argument("--strategy", default="stock", metavar="NAME")
+    disasm.add_argument("--x86", action="store_true", help="interleave the x86-64 the JIT emits")
     disasm.set_defaults(func=cmd_disasm)
 
     strat = sub.add_parser("strategies", help="list the registered strategies")

@@ -71,3 +71,54 @@ def listing(program: Program) -> str:
         note = _annotation(program, pc, insn)
         out.append(f"{pc:8d}:\t{_raw(insn)}\t{text}" + (f" <{note}>" if note else ""))
     return "\n".join(out) + "\n"
+
+
+def x86_listing(program: Program) -> str:
+    """The program after fixup and JIT: each BPF instruction followed by the x86-64 it became.
+
+    x86 is printed in AT&T syntax, as `bpftool prog dump jited` prints it; prologues
+    and epilogue code that belong to no BPF instruction are shown where they sit.
+    """
+    import iced_x86
+
+    from framework.errors import Coord, InputError
+    from framework.fixup import CtxError, fixup
+    from framework.jit import JitError
+    from framework.kernel.services import EmulatedKernel
+    from framework.load.corpus import RunInput
+    from framework.machine.engine import prepare
+
+    try:
+        fixed = fixup(program)
+        prepared = prepare(EmulatedKernel(program, RunInput()), fixed, counter=None)
+    except (CtxError, JitError) as exc:  # what Linux's JIT would refuse too, or what the machine lacks
+        raise InputError(Coord(program.source, program.section), f"{program.name}: cannot JIT: {exc}") from None
+    image, prog = prepared.image, fixed.program
+    formatter = iced_x86.Formatter(iced_x86.FormatterSyntax.GAS)
+    formatter.uppercase_hex = False
+
+    def x86(start: int, end: int) -> list[str]:
+        decoder = iced_x86.Decoder(64, image.code[start:end], ip=image.base + start)
+        lines = []
+        for ins in decoder:
+            raw = image.code[ins.ip - image.base : ins.ip - image.base + ins.len].hex(" ")
+            lines.append(f"    {ins.ip - image.base:5x}:\t{raw:<24}\t{formatter.format(ins)}")
+        return lines
+
+    out = [f"{program.source}: program {program.name} after fixup, JITed for x86-64 (Linux 6.18's JIT)"]
+    for frame, sub in zip(image.frames, prog.subprogs, strict=True):
+        tags = ["exception callback"] if sub.is_exception_cb else []
+        out += ["", f"<{sub.name}>: stack {frame.stack_depth}" + (f" ({', '.join(tags)})" if tags else "")]
+        out += ["  ; prologue", *x86(frame.entry, frame.body)]
+        for pc in range(sub.start, sub.end):
+            insn = prog.slots[pc]
+            start, end = image.pc_offsets[pc], image.pc_ends[pc]
+            if insn is None or start is None or end is None:
+                continue
+            note = _annotation(prog, pc, insn)
+            out.append(f"{pc:6d}: {format_insn(insn)}" + (f" <{note}>" if note else ""))
+            out += x86(start, end)
+        last = max((e for e in image.pc_ends[sub.start : sub.end] if e is not None), default=frame.body)
+        if last < frame.end:
+            out += ["  ; after the last instruction", *x86(last, frame.end)]
+    return "\n".join(out) + "\n"

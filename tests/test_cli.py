@@ -336,3 +336,24 @@ def test_a_failing_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixt
     code, _, _ = run(["run", str(OBJ / "basic_throw.o"), str(bad), "--out", str(out)], capsys)
     assert code == 2
     assert not out.exists()
+
+
+def test_disasm_x86_interleaves_the_jit(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["disasm", str(OBJ / "throw_bounds_cb.o"), "--x86"], capsys)
+    assert code == 0, err
+    assert "push %r12" in out  # main is the exception boundary: every callee-saved register pushed
+    assert "mov %rsi,%rsp" in out  # the exception callback takes over the boundary's frame
+    assert "call 0x0 <bpf_throw>" in out
+
+
+@pytest.mark.parametrize("obj", sorted(p.name for p in OBJ.glob("*.o") if p.name != "every_opcode.o"))
+def test_disasm_x86_covers_the_corpus(obj: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["disasm", str(OBJ / obj), "--x86"], capsys)
+    assert code == 0, err
+    assert "; prologue" in out
+
+
+def test_disasm_x86_of_what_the_jit_cannot_take_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "every_opcode.o")
+    code, _, err = run(["disasm", path, "--x86"], capsys)
+    assert_one_error_line(code, err, path, "cannot JIT")
