@@ -87,6 +87,7 @@ class JitRun:
     throw: ThrowRecord
     program_insns: int  # JITed code and the return thunk (the counter excluded)
     runtime_insns: dict[str, int]  # walk / lookup / release
+    exception_cb_insns: int = 0  # of program_insns: the exception callback's (hidden or not)
 
 
 def _skb(kernel: EmulatedKernel) -> int:
@@ -120,6 +121,8 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
             machine.add_counted(name, lo, hi)
     main = image.frames[0]
     cbs = [f for f in image.frames if f.exception_cb]
+    for cb in cbs if count else ():  # the exception callback, apart too: part of the throw-time cost
+        machine.add_counted("exception_cb", image.base + cb.entry, image.base + cb.end)
     table = RuntimeTable(
         (image.base, image.base + len(image.code)),
         ((image.base + main.entry, image.base + main.end, image.base + cbs[0].entry if cbs else 0),),
@@ -146,5 +149,6 @@ def run_prepared(kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int 
     machine, ctx = machine_for(kernel, prepared)
     result = machine.run((ctx,), timeout_us=timeout_us)
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
-    split = dict(result.split)
-    return JitRun(result, record, result.x86_insns, split)
+    split = {"walk": 0, "lookup": 0, "release": 0} | dict(result.split)
+    cb = split.pop("exception_cb", 0)
+    return JitRun(result, record, result.x86_insns, split, cb)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from iced_x86 import Decoder
+from iced_x86 import Code, Decoder, Instruction, Register
 from unicorn import (
     UC_ARCH_X86,
     UC_HOOK_BLOCK,
@@ -70,6 +70,11 @@ NSEC_PER_SEC = 1_000_000_000
 MAY_GOTO_QUANTUM_NS = NSEC_PER_SEC // 4 // 128  # 128 refills per quarter second
 _TIMED_STUB = mm.helper_stub(TIMED_MAY_GOTO)
 _INTR_REASONS = {0: "divide error (#DE)", 6: "invalid opcode (#UD)", 13: "general protection (#GP)"}
+
+
+def _is_r9_counter(ins: Instruction) -> bool:
+    """`add r9, N`: the counter of an image JITed with counter=IN_R9 (the JIT never uses r9 otherwise)."""
+    return ins.code in (Code.ADD_RM64_IMM8, Code.ADD_RM64_IMM32) and ins.op0_register == Register.R9
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,14 +196,19 @@ class Machine:
 
     def add_counted(self, name: str, lo: int, hi: int) -> None:
         """Count instructions executed in [lo, hi) apart, as `RunResult.split[name]`
-        (one UC_HOOK_BLOCK callback per block there: for runtimes, which run at throw time)."""
+        (one UC_HOOK_BLOCK callback per block there: for runtimes and exception
+        callbacks, which run at throw time). In an image counting in r9, its own
+        counter adds (`add r9, N`) are left out, as everywhere."""
         self._split_names.append(name)
+        skip_r9 = self.image.counter == IN_R9
 
         def on_block(uc: Any, address: int, size: int, _user: object) -> None:
-            n = self._blocks.get(address)
+            key = -address - 1  # these counts leave the counter adds out; _blocks keeps all
+            n = self._blocks.get(key)
             if n is None:
-                n = sum(1 for _ in Decoder(64, bytes(uc.mem_read(address, size)), ip=address))
-                self._blocks[address] = n
+                insns = list(Decoder(64, bytes(uc.mem_read(address, size)), ip=address))
+                n = sum(1 for i in insns if not (skip_r9 and _is_r9_counter(i)))
+                self._blocks[key] = n
             self._st.split[name] = self._st.split.get(name, 0) + n
 
         self.uc.hook_add(UC_HOOK_BLOCK, on_block, begin=lo, end=hi - 1)

@@ -89,7 +89,8 @@ class RunResult:
     used_after_release: tuple[ResourceRecord, ...] = ()
     fault: str | None = None  # "pc N: reason" when the run faulted
     service_calls: Mapping[str, int] = field(default_factory=dict)
-    # engine "jit": x86_insns split into "program", "walk", "lookup", "release" (the runtime)
+    # engine "jit": x86_insns split into "program" and the runtime's "walk", "lookup", "release";
+    # "exception_cb" (part of "program") and "service_calls" (trap-stub calls, not instructions) beside it
     x86_split: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
@@ -210,5 +211,10 @@ def _run_jit(program: Program, run_input: RunInput, kernel: EmulatedKernel, stra
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=fault,
         service_calls=dict(kernel.calls),
-        x86_split={"program": run.program_insns, **run.runtime_insns, "service_calls": res.service_calls},
+        x86_split={
+            "program": run.program_insns,
+            **run.runtime_insns,
+            "exception_cb": run.exception_cb_insns,
+            "service_calls": res.service_calls,
+        },
     )
