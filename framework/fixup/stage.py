@@ -3,13 +3,14 @@
 1. opt_remove_dead_code / opt_remove_nops (privileged loads: as root here);
 2. optimize_bpf_loop (bpf_loop with flags 0 and a known callback becomes a loop
    of BPF-to-BPF calls); convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
-3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), LD_ABS/LD_IND
+3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), map_gen_lookup
+   (array maps' lookups inlined), LD_ABS/LD_IND
    (gen_ld_abs), timed may_goto (x86-64's form) with its entry stores, the division
    guards, and add_hidden_subprog for the default exception callback
    (`r0 = r1; exit`) when the program throws without one;
 4. opt_subreg_zext_lo32_rnd_hi32: the zero extension after a 32-bit cmpxchg.
 Each step is a patch with a pc map; `Fixed.pc_map` is their composition.
-Not modelled (named differences): map_gen_lookup and other helper inlining,
+Not modelled (named differences): other helper inlining (percpu arrays, hashes, ...),
 BPF_PROBE_MEM loads (the JIT's guard, from verifier pointer types), the verifier's
 path-sensitive dead branches (opt_hard_wire_dead_code_branches).
 """
@@ -27,6 +28,7 @@ from framework.fixup.dead import is_nop, reachable
 from framework.fixup.depth import touched
 from framework.fixup.kfunc import KfuncFix, kfunc_fixes
 from framework.fixup.ldabs import ld_abs_patch
+from framework.fixup.maplookup import array_lookup_patch, inlined_lookups
 from framework.fixup.maygoto import is_may_goto, may_goto_patch, may_goto_prologue
 from framework.fixup.patch import To, compose, patch
 from framework.isa import opcodes as op
@@ -51,6 +53,7 @@ class Fixed:
     kfunc_calls: tuple[tuple[int, KfuncFix], ...] = ()  # (new pc of the call, its fixup)
     hidden_cb: bool = False
     removed: frozenset[int] = frozenset()  # original pcs removed as dead or nops
+    inlined_maps: frozenset[int] = frozenset()  # indexes into Program.maps of arrays whose lookups are inlined
     stack_depths: tuple[int, ...] = ()  # per subprog of `program` (the kernel's rule, may_goto slots included)
 
     def original_pc(self, new_pc: int) -> int:
@@ -136,9 +139,13 @@ def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = Tru
             depth_at.update(dict.fromkeys(range(sub.start, sub.end), d))
             firsts[sub.start] = d + 16
 
+    lookups = inlined_lookups(slots, program.maps)  # do_misc_fixups: map_gen_lookup
+
     def misc(pc: int, insn: Insn) -> Sequence[Insn | To] | None:
         if pc in fixes:
             out: Sequence[Insn | To] = fixes[pc].patch(insn)
+        elif pc in lookups:
+            out = array_lookup_patch(lookups[pc])
         elif is_may_goto(insn):
             out = may_goto_patch(pc, insn, depth_at[pc])
         else:
@@ -162,7 +169,8 @@ def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = Tru
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     fixed = dataclasses.replace(program, slots=slots, subprogs=subs)
     depths = tuple(touched(slots, s.start, s.end) for s in subs)
-    return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, depths)
+    maps = frozenset(i for i, m in enumerate(program.maps) if any(m is x for x in lookups.values()))
+    return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, maps, depths)
 
 
 def insn_of(slots: Slots, pc: int) -> Insn:

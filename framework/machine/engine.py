@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from framework.fixup import SKB_LAYOUT, Fixed
+from framework.fixup.maplookup import ARRAY_VALUE_OFFSET
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
@@ -45,15 +46,44 @@ class Prepared:
     depths: tuple[int, ...]
 
 
+def _value_bases(kernel: EmulatedKernel, inlined: frozenset[int]) -> dict[int, int]:
+    """first element's address -> map index, for arrays whose lookups are inlined."""
+    out = {}
+    for idx in inlined:
+        values = kernel.maps[idx].values
+        if values is not None:
+            out[values.base] = idx
+    return out
+
+
+def array_pointers(kernel: EmulatedKernel, inlined: frozenset[int]) -> dict[int, int]:
+    """For arrays whose lookups are inlined: the map address the program holds -> the kernel's map.
+
+    The inlined lookup adds offsetof(struct bpf_array, value) to the map pointer, so such a
+    map's ld_imm64 yields the address that far below its first element."""
+    out = {}
+    for idx in inlined:
+        values = kernel.maps[idx].values
+        if values is not None:
+            out[values.base - ARRAY_VALUE_OFFSET] = kernel.maps[idx].obj.base
+    return out
+
+
 class _Resolver(KernelResolver):
     """Calls to bpf_throw go to the runtime; everything else to the stubs and the kernel."""
 
-    def __init__(self, kernel: EmulatedKernel, kfuncs: Sequence[str], runtime: Runtime) -> None:
+    def __init__(
+        self, kernel: EmulatedKernel, kfuncs: Sequence[str], runtime: Runtime, inlined: frozenset[int]
+    ) -> None:
         super().__init__(kernel)
         self._kfuncs = tuple(kfuncs)
         self._throw = runtime.throw
+        self._arrays = {idx: base - ARRAY_VALUE_OFFSET for base, idx in _value_bases(kernel, inlined).items()}
 
     def __call__(self, pc: int, insn: Insn) -> int:
+        is_map = insn.kind is Kind.LD_IMM64 and insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD)
+        if is_map and insn.imm in self._arrays:
+            return self._arrays[insn.imm]
         kfunc = insn.kind is Kind.CALL and insn.src == op.PSEUDO_KFUNC_CALL and 0 <= insn.imm < len(self._kfuncs)
         if kfunc and self._kfuncs[insn.imm] == "bpf_throw":
             return self._throw
@@ -74,7 +104,11 @@ def prepare(
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
     depths = tuple(depths) if depths is not None else fixed.stack_depths
     image = jit(
-        prog.slots, subs, stack_depths=depths, resolver=_Resolver(kernel, prog.kfuncs, runtime), counter=counter
+        prog.slots,
+        subs,
+        stack_depths=depths,
+        resolver=_Resolver(kernel, prog.kfuncs, runtime, fixed.inlined_maps),
+        counter=counter,
     )
     return Prepared(fixed, image, runtime, depths)
 
@@ -129,12 +163,13 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
     )
     machine.map_region("bakeoff_rt", table.encode(), address=RUNTIME_DATA)
     calls = dict(fixed.kfunc_calls)
+    arrays = array_pointers(kernel, fixed.inlined_maps)
 
     def args_of(pc: int, args: tuple[int, ...]) -> tuple[int, ...]:
         fix = calls.get(pc)
         if fix is not None and fix.name in ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl"):
             return (fix.type_id, 0, *args[2:])  # the service takes the type id, as the loader left it
-        return args
+        return tuple(arrays.get(a, a) for a in args)  # an inlined array's map pointer, as the kernel knows it
 
     bridge = KernelBridge(machine, kernel, fixed.program.kfuncs, pc_of=fixed.original_pc, args_of=args_of)
     ctx = kernel.context.ctx

@@ -147,3 +147,12 @@ def test_timed_may_goto_bounds_a_loop_as_the_counter_does_until_it_expires() -> 
     # the interpreter's counter form after BPF_MAX_LOOPS (8M)
     assert run_program(endless, None, "jit").r0 == 129 * 0xFFFF
     assert run_program(endless, None, "interp").r0 == 1 << 23
+
+
+def test_array_map_lookups_are_inlined_as_map_gen_lookup_does() -> None:
+    entry = next(e for m in manifests() for e in corpus_entries(m) if e.program.name == "spin_locked_clean")
+    fixed = fixup(entry.program)
+    assert fixed.inlined_maps
+    assert _names(fixed.program.slots).count("call") < _names(entry.program.slots).count("call")
+    add = next(i for i in fixed.program.slots if i is not None and i.spec.name == "alu64_add_k" and i.imm == 0x138)
+    assert add.dst == 1  # r1 += offsetof(struct bpf_array, value)

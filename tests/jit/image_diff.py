@@ -27,8 +27,6 @@ from framework.machine import StubResolver
 from framework.oracle.record import KernelRecord, image_offsets
 
 KERNEL_POINTER = 0xFFFF_8880_1000_0000  # map and ksym addresses as the kernel's look (movabs)
-# helpers the kernel inlines or rewrites in do_misc_fixups (helper id -> what it becomes)
-INLINED_HELPERS = {1: "map_gen_lookup inlines bpf_map_lookup_elem (array maps)"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +81,8 @@ def _keys(code: bytes, ip: int, lo: int, hi: int) -> list[str]:
 PROBE_MEM_GUARD = "49c7c2000060ff"  # mov r10, VSYSCALL_ADDR: emit_ldx's BPF_PROBE_MEM address check
 
 
-def _cause(
-    insn: Insn | None, kernel_pcs: int, our_pcs: int, kernel: tuple[str, ...] = (), inlined: bool = False
-) -> str:
+def _cause(insn: Insn | None, kernel_pcs: int, our_pcs: int, kernel: tuple[str, ...] = ()) -> str:
     """Why one BPF instruction's x86 differs (the first rule that applies)."""
-    if insn is not None and inlined:
-        return INLINED_HELPERS[insn.imm]
     if PROBE_MEM_GUARD in kernel:
         return "BPF_PROBE_MEM: the kernel guards loads through PTR_TO_BTF_ID (verifier pointer types)"
     if kernel_pcs != our_pcs:
@@ -102,37 +96,15 @@ def _cause(
     return "unknown"
 
 
-# array_map_gen_lookup (bypass_spec_v1, root): 7 instructions for the call (bpf_loop: the fixup inlines it too)
-_INLINE_SIZE = {1: 7}
-
-
-def _inlined(prog: Program) -> dict[int, int]:
-    """Calls the kernel inlines and the fixup stage does not (do_misc_fixups map_gen_lookup on array maps):
-    our pc -> how many instructions the kernel adds there."""
-    out = {}
-    for pc, insn in prog.insns():
-        if insn.kind is not Kind.CALL or insn.src != op.CALL_HELPER or insn.imm not in _INLINE_SIZE:
-            continue
-        if insn.imm == 1:
-            ld = next((i for p, i in reversed(list(prog.insns())) if p < pc and i.dst == 1), None)
-            is_array = ld is not None and ld.kind is Kind.LD_IMM64 and ld.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD)
-            if not (is_array and ld is not None and prog.maps[ld.imm].map_type == "array"):
-                continue
-        out[pc] = _INLINE_SIZE[insn.imm] - 1
-    return out
-
-
 def compare(program: Program, rec: KernelRecord) -> Comparison:
     """Per BPF instruction (xlated pcs, the kernel's numbering), same x86 or not, and why not."""
     fixed, image = our_image(program, rec.stack_depth)
     prog = fixed.program
     kernel_pcs = (rec.bytes_xlated or 0) // 8
     result = Comparison(program.name)
-    extra = _inlined(prog)  # our pc of a call the kernel inlines -> instructions it adds
-    to_kernel = [pc + sum(n for at, n in extra.items() if at < pc) for pc in range(len(prog.slots) + 1)]
-    from_kernel = {k: pc for pc, k in enumerate(to_kernel)}
-    # our pc -> offset in the kernel's image, from the kernel's line records (xlated pcs)
-    lines = {from_kernel[k]: off for k, off in image_offsets(rec) if k in from_kernel}
+    # pc -> offset in the kernel's image, from the kernel's line records (xlated pcs: ours, when
+    # the fixup stage rewrote as the kernel did; otherwise every difference says so)
+    lines = dict(image_offsets(rec))
     k_at = 0
     for frame, length in zip(image.frames, rec.jited_func_lens, strict=False):
         k_lo, k_hi = k_at, k_at + length
@@ -152,7 +124,7 @@ def compare(program: Program, rec: KernelRecord) -> Comparison:
                 assert end is not None
                 ours.append(_keys(image.code[a:end], image.base + a, image.base + frame.entry, image.base + frame.end))
             theirs = _keys(kcode[k_a - k_lo : k_b - k_lo], k_a, k_lo, k_hi)
-            _match(result, prog, group, ours, theirs, kernel_pcs - sum(extra.values()), len(prog.slots), extra)
+            _match(result, prog, group, ours, theirs, kernel_pcs, len(prog.slots))
     return result
 
 
@@ -164,7 +136,6 @@ def _match(
     theirs: list[str],
     kernel_pcs: int,
     our_pcs: int,
-    extra: dict[int, int],
 ) -> None:
     front, at = 0, 0
     while front < len(group) and theirs[at : at + len(ours[front])] == ours[front]:
@@ -200,7 +171,7 @@ def _match(
             Difference(
                 pc,
                 insn.spec.name if insn else "?",
-                _cause(insn, kernel_pcs, our_pcs, left, pc in extra),
+                _cause(insn, kernel_pcs, our_pcs, left),
                 tuple(ours[j]),
                 left if j == front else (),
             )

@@ -39,7 +39,12 @@ def test_at_least_90_percent_of_bpf_instructions_have_the_kernels_x86(comparison
     total = sum(c.total for c in comparisons)
     same = sum(c.same for c in comparisons)
     assert total > 500
-    assert same / total >= 0.90, f"{same}/{total}"
+    assert same / total >= 0.90, f"{same}/{total}"  # 720/728 (98.9%) on Linux 6.18.44
+
+
+def test_the_fixup_stage_rewrites_as_the_kernel_did(comparisons: list[Comparison]) -> None:
+    """Same xlated length everywhere: no difference is put down to the fixups."""
+    assert not [d for c in comparisons for d in c.differences if d.cause.startswith("fixup differs")]
 
 
 def test_every_difference_has_a_named_cause(comparisons: list[Comparison]) -> None:
@@ -50,6 +55,7 @@ def test_every_difference_has_a_named_cause(comparisons: list[Comparison]) -> No
 def test_programs_without_inlined_helpers_or_btf_loads_are_identical(comparisons: list[Comparison]) -> None:
     identical = {c.program for c in comparisons if not c.differences}
     assert {"throw_static", "three_frames_clean", "near_limit_clean", "global_chain_clean"} <= identical
+    assert "spin_locked_clean" in identical  # its array map lookup is inlined as map_gen_lookup does
 
 
 def test_bpf_loop_is_inlined_as_the_kernel_inlines_it(comparisons: list[Comparison]) -> None:
