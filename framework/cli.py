@@ -301,7 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("path", metavar="PATH")
     exe.add_argument("--program", metavar="NAME")
     exe.add_argument("--strategy", default="stock", metavar="NAME")
-    exe.add_argument("--engine", default="interp", choices=["jit", "interp"])
+    exe.add_argument("--engine", default="jit", choices=["jit", "interp"])
     exe.add_argument("--data-in", metavar="FILE", help="the packet (default: the manifest's first input)")
     exe.add_argument("--no-verify", action="store_true", help="run without verifying first")
     exe.add_argument("--json", action="store_true")

@@ -272,7 +272,9 @@ def test_conformance_failure_exits_1(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_exec_json_keys_and_the_ledger(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(OBJ / "cleanup_three_frames.o")
-    code, out, err = run(["exec", path, "--program", "three_frames", "--no-verify", "--json"], capsys)
+    code, out, err = run(
+        ["exec", path, "--program", "three_frames", "--no-verify", "--engine", "interp", "--json"], capsys
+    )
     assert code == 0, err
     result = json.loads(out)
     design_keys = [
@@ -357,3 +359,12 @@ def test_disasm_x86_of_what_the_jit_cannot_take_is_one_line(capsys: pytest.Captu
     path = str(OBJ / "every_opcode.o")
     code, _, err = run(["disasm", path, "--x86"], capsys)
     assert_one_error_line(code, err, path, "cannot JIT")
+
+
+def test_exec_runs_on_the_jit_by_default_and_counts_x86(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "throw_bounds_cb.o")
+    code, out, _ = run(["exec", path, "--no-verify", "--json"], capsys)
+    assert code == 0
+    result = json.loads(out)
+    assert result["engine"] == "jit" and result["threw"] and result["retval"] == 2
+    assert result["x86_insns"] > 0 and result["bpf_insns"] is None

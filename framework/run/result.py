@@ -81,7 +81,7 @@ class RunResult:
     threw: bool
     cookie: int | None  # bpf_throw's argument, when it threw
     x86_insns: int | None = None  # None under the interpreter
-    bpf_insns: int  # BPF instructions executed (exception callback included)
+    bpf_insns: int | None  # BPF instructions executed (exception callback included); None under the JIT
     stack_high_water: int  # bytes: the deepest sum of the live frames' touched BPF stack
     released_by_unwinder: tuple[ResourceRecord, ...] = ()
     leaked: tuple[ResourceRecord, ...] = ()
@@ -203,7 +203,7 @@ def _run_jit(program: Program, run_input: RunInput, kernel: EmulatedKernel, stra
         threw=run.throw.threw,
         cookie=run.throw.cookie if run.throw.threw else None,
         x86_insns=run.program_insns + runtime,
-        bpf_insns=0,
+        bpf_insns=None,  # the machine counts x86 instructions, not BPF ones
         stack_high_water=res.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
         leaked=tuple(ResourceRecord.of(r) for r in ledger.leaked),
