@@ -13,6 +13,7 @@ from framework.isa.opcodes import Kind
 from framework.load.program import Linkage, Program
 from framework.strategy import Strategy
 from framework.verify import calls, frames, ops
+from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject
 from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.log import state_line, stats_line
@@ -20,6 +21,7 @@ from framework.verify.memory import check_mem_access
 from framework.verify.prune import Checkpoint, path_done, states_equal
 from framework.verify.regs import RT, Reg, scalar
 from framework.verify.result import Analysis, Verdict
+from framework.verify.retcode import check_return_code
 from framework.verify.stackdepth import check_max_stack_depth
 from framework.verify.state import State, entry_frame
 from framework.verify.throw import check_resource_leak, process_throw
@@ -104,7 +106,10 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if insn.src == op.PSEUDO_CALL:
         return frames.check_func_call(env, st, pc, insn.jump_target(pc))
     if insn.src == op.PSEUDO_KFUNC_CALL:
-        if calls.kfunc_name(env, insn) == "bpf_throw":
+        name = calls.kfunc_name(env, insn)
+        if not calls.kfunc_allowed(env.program.prog_type, name):
+            return reject(pc, f"calling kernel function {name} is not allowed")
+        if name == "bpf_throw":
             return _bpf_throw(env, st, pc)
         return calls.check_kfunc_call(env, st, pc, insn)
     return calls.check_helper_call(env, st, pc, insn)
@@ -115,9 +120,11 @@ def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
     r1 = st.cur.regs[1]
     if r1.type is RT.NOT_INIT:
         return reject(pc, "R1 !read_ok")
-    if env.exception_cb < 0 and st.cur.subprog and r1.type is not RT.SCALAR:
+    if env.exception_cb < 0:
         # kernel: check_return_code(env, BPF_REG_1, "R1")
-        return reject(pc, f"At subprogram exit the register R1 is not a scalar value ({r1.type.value})")
+        err = check_return_code(env.program.prog_type, pc, r1, "R1")
+        if err:
+            return err
     return process_throw(env, st, pc)
 
 
@@ -132,10 +139,12 @@ def _step_exit(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if r0.type is RT.NOT_INIT:
         return reject(pc, "R0 !read_ok")
     # kernel: check_return_code
-    if st.cur.subprog and r0.type is not RT.SCALAR:
+    if st.cur.subprog and not st.cur.in_exception_cb and r0.type is not RT.SCALAR:
         return reject(pc, f"At subprogram exit the register R0 is not a scalar value ({r0.type.value})")
-    if st.cur.subprog == 0 and r0.type is not RT.SCALAR:
-        return reject(pc, f"At program exit the register R0 is not a known value ({r0.type.value})")
+    if st.cur.subprog == 0 or st.cur.in_exception_cb:
+        err = check_return_code(env.program.prog_type, pc, r0, "R0")
+        if err:
+            return err
     return STOP
 
 
@@ -180,6 +189,17 @@ def _mark_prune_points(env: Env) -> None:
                 env.force_checkpoints.add(pc)
 
 
+def _iter_depths_differ(old: State, cur: State) -> bool:
+    # kernel: iter_active_depths_differ
+    for fo, fc in zip(old.frames, cur.frames):
+        for spi, s in fo.stack.items():
+            c = fc.stack.get(spi)
+            if s.spilled is not None and s.spilled.type is RT.ITER and s.spilled.iter_active:
+                if c is None or c.spilled is None or c.spilled.iter_depth != s.spilled.iter_depth:
+                    return True
+    return False
+
+
 def is_state_visited(env: Env, st: State, pc: int) -> bool:
     # kernel: is_state_visited
     force = pc in env.force_checkpoints
@@ -189,6 +209,9 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
     for cp in env.explored.get(pc, []):
         if cp.branches > 0:
             if force and states_equal(cp.state, st):
+                return True
+            if not force and not _iter_depths_differ(cp.state, st) and states_equal(cp.state, st, exact=True):
+                env.loop_at = pc
                 return True
             continue
         if states_equal(cp.state, st):
@@ -234,6 +257,8 @@ def do_check(env: Env, start: State) -> Reject | None:
             env.log.append(f"from {prev_pc} to {st.pc}: {state_line(st)}")
         pc = st.pc
         if pc in env.prune_points and is_state_visited(env, st, pc):
+            if env.loop_at >= 0:
+                return reject(pc, f"infinite loop detected at insn {pc}")
             env.log.append(f"{pc}: safe")
             path_done(st)
             prev_pc, st = pc, None
@@ -262,7 +287,7 @@ def _initial(env: Env, subprog: int) -> State:
     frame = entry_frame(0, subprog)
     if subprog == 0:
         frame.regs[1] = Reg(RT.CTX)
-    elif env.program.subprogs[subprog].is_exception_cb:
+    elif subprog == env.exception_cb:
         frame.regs[1] = scalar()
         frame.in_exception_cb = True
     else:
@@ -307,14 +332,15 @@ def _precheck(env: Env) -> Reject | None:
     for pc, insn in env.insns.items():
         if insn.kind is Kind.CALLX:
             return reject(pc, f"unknown opcode {insn.code:02x}")
-    cb = env.program.exception_cb
-    if cb is not None:
-        if cb.linkage is not Linkage.GLOBAL:
-            return reject(0, f"exception callback '{cb.name}' must have global linkage")
-        kinds = arg_types(env, env.program.subprogs.index(cb))
-        if kinds and kinds != ["scalar"]:
+    found = find_exception_callback(env)
+    if isinstance(found, Reject):
+        return found
+    if found >= 0:
+        env.exception_cb = found
+        kinds = arg_types(env, found)
+        if kinds != ["scalar"]:
             return reject(0, "exception cb only supports single integer argument")
-    return None
+    return check_subprogs(env) or check_cfg(env)
 
 
 def verify(program: Program, strategy: Strategy | None = None) -> Analysis:

@@ -133,6 +133,12 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             elif all(c == "0" for c in slot.types[(-key.off - 1) % 8 - 3 : (-key.off - 1) % 8 + 1]) and key.off % 4 == 0:
                 null = False
         result = Reg(RT.MAP_VALUE, map_index=m.map_index, maybe_null=null, id=env.new_id() if null else 0)
+    elif fid == 12:  # tail_call
+        from framework.verify.throw import check_resource_leak
+
+        err = check_resource_leak(env, st, pc, False, True, "tail_call")
+        if err:
+            return err
     elif fid in (5, 14, 8, 7):
         result = scalar()
     elif fid == 131:  # ringbuf_reserve
@@ -158,7 +164,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if not r.ref_obj_id:
             return reject(pc, "R1 must be referenced when passed to release function")
         if r.off:
-            return reject(pc, f"R1 must have zero offset when passed to release func")
+            return reject(pc, "R1 must have zero offset when passed to release func or trusted arg to kfunc")
         err = release(env, st, pc, r.ref_obj_id)
         if err:
             return err
@@ -273,6 +279,24 @@ def _dynptr_release(env: Env, st: State, pc: int, regno: int) -> Reject | None:
 
 # ---------------------------------------------------------------- kfuncs
 
+_STRUCT = {"task": "task_struct", "cgroup": "cgroup", "cpumask": "bpf_cpumask"}
+
+
+# kernel: register_btf_kfunc_id_set calls in kernel/bpf/helpers.c and kernel/bpf/cpumask.c
+_GENERIC_TYPES = {"tracing", "sched_cls", "sched_act", "xdp", "struct_ops", "syscall", "cgroup_skb", "netfilter", "lsm"}
+_CPUMASK_TYPES = {"tracing", "lsm", "struct_ops", "syscall"}
+
+
+def kfunc_allowed(prog_type: str, name: str) -> bool:
+    spec = KFUNCS.get(name)
+    if spec is None:
+        return False
+    if "common_btf_ids" in spec.cite:
+        return True
+    if "cpumask" in spec.cite:
+        return prog_type in _CPUMASK_TYPES
+    return prog_type in _GENERIC_TYPES
+
 
 def kfunc_name(env: Env, insn: Insn) -> str:
     kf = env.program.kfuncs
@@ -300,13 +324,15 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     result: Reg = scalar()
     if name in ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl"):
         tid = regs[1]
+        if not env.program.btf:
+            return reject(pc, "bpf_obj_new/bpf_percpu_obj_new requires prog BTF")
         if not tid.is_const:
-            return reject(pc, "bpf_obj_new requires prog BTF")
+            return reject(pc, "bpf_obj_new/bpf_percpu_obj_new requires prog BTF")
         tname, tsize = _local_type(env, tid.const)
         extra = {MEM_PERCPU} if "percpu" in name else set()
         result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC} | extra), btf_name=tname, btf_id=tid.const, mem_size=tsize)
     elif spec.kind in ("task", "cgroup", "cpumask") and ACQUIRE in flags:
-        result = Reg(RT.BTF_ID, flags=frozenset({PTR_TRUSTED}), btf_name={"task": "task_struct", "cgroup": "cgroup", "cpumask": "bpf_cpumask"}[spec.kind])
+        result = Reg(RT.BTF_ID, flags=frozenset({PTR_TRUSTED}), btf_name=_STRUCT[spec.kind])
     elif name == "bpf_refcount_acquire_impl":
         r = regs[1]
         if r.type is not RT.BTF_ID or MEM_ALLOC not in r.flags:
@@ -320,8 +346,18 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, "R1 !read_ok")
         if r.maybe_null or (r.is_const and r.const == 0):
             return reject(pc, "Possibly NULL pointer passed to trusted arg0")
+        want = _STRUCT.get(spec.kind, "")
         if r.type is not RT.BTF_ID:
-            return reject(pc, f"arg#0 pointer type STRUCT {spec.kind} must point to scalar, or struct with scalar")
+            if not want:
+                return reject(pc, "R1 must be referenced or trusted")
+            return reject(pc, f"arg#0 pointer type STRUCT {want} must point to scalar, or struct with scalar")
+        if want and r.btf_name != want:
+            return reject(
+                pc,
+                f"kernel function {name} args#0 expected pointer to STRUCT {want} but R1 has a pointer to STRUCT {r.btf_name}",
+            )
+        if not want and (MEM_ALLOC not in r.flags or (MEM_PERCPU in r.flags) != (spec.kind == "percpu_obj")):
+            return reject(pc, f"arg#0 expected for {name}()")
         if not r.ref_obj_id:
             return reject(pc, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
         if r.off:
@@ -344,6 +380,26 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         err = release(env, st, pc, slot.spilled.ref_obj_id)
         if err:
             return err
+    elif name == "bpf_local_irq_save":
+        r = regs[1]
+        if r.type is not RT.STACK:
+            return reject(pc, "arg#0 expected pointer to an irq flag on stack")
+        if st.active_irq_id:
+            pass
+        rid = env.new_id()
+        st.refs.append(Ref(RefKind.IRQ, rid, pc, "irq"))
+        st.active_irq_id = rid
+        memory.grow(env, st.frames[r.frameno], r.off)
+        st.frames[r.frameno].stack[slot_index(r.off)] = Slot("f" * 8, Reg(RT.SCALAR, ref_obj_id=0, id=rid))
+    elif name == "bpf_local_irq_restore":
+        r = regs[1]
+        slot = st.frames[r.frameno].stack.get(slot_index(r.off)) if r.type is RT.STACK else None
+        if slot is None or slot.types[0] != "f":
+            return reject(pc, "expected an initialized irq flag as arg#0")
+        st.frames[r.frameno].stack[slot_index(r.off)] = Slot()
+        st.refs = [x for x in st.refs if x.kind is not RefKind.IRQ or x.id != st.active_irq_id]
+        irqs = [x for x in st.refs if x.kind is RefKind.IRQ]
+        st.active_irq_id = irqs[-1].id if irqs else 0
     elif name == "bpf_rcu_read_lock":
         st.active_rcu_lock += 1
     elif name == "bpf_rcu_read_unlock":
@@ -381,8 +437,10 @@ def _iter_slot(st: State) -> tuple[Slot | None, Frame, int]:
 def _iter_new(env: Env, st: State, pc: int) -> Reject | None:
     # kernel: process_iter_arg (MEM_UNINIT) -> mark_stack_slots_iter
     r = st.cur.regs[1]
-    if r.type is not RT.STACK or r.off % SLOT_SIZE:
+    if r.type is not RT.STACK:
         return reject(pc, "arg#0 expected pointer to an iterator on stack")
+    if r.off % SLOT_SIZE:
+        return reject(pc, f"cannot pass in iter at an offset={r.off}")
     err = memory.stack_bounds(env, st, pc, 1, r.off, 8, "write to")
     if err:
         return err

@@ -70,6 +70,7 @@ class Env:
     cur_states: int = 0
     max_states_per_insn: int = 0
     loop_inline: dict[int, tuple[int, bool]] = field(default_factory=dict)  # bpf_loop pc -> (callback, fit)
+    loop_at: int = -1
     allow_uninit_stack: bool = True  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
 
     def push(self, st: State) -> None:

@@ -42,10 +42,6 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
     if sub.linkage is Linkage.GLOBAL:
         if st.active_locks:
             return reject(pc, "global function calls are not allowed while holding a lock,", "use static function instead")
-        if st.active_preempt_locks:
-            return reject(pc, "global function calls are not allowed with preemption disabled,", "use static function instead")
-        if st.active_irq_id:
-            return reject(pc, "global function calls are not allowed with IRQs disabled,", "use static function instead")
         from framework.verify.globals_ import arg_types
 
         for i, kind in enumerate(arg_types(env, subprog), start=1):

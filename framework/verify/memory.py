@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framework.verify.ctx import ctx_access
 from framework.verify.env import Env, Reject, reject
-from framework.verify.regs import MEM_ALLOC, MEM_RDONLY, RT, Reg, const, scalar, type_str
+from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
 from framework.verify.stack import DYNPTR, INVALID, ITER, MISC, SLOT_SIZE, SPILL, ZERO, Slot, slot_index
 from framework.verify.state import MAX_BPF_STACK, Frame, State
@@ -43,8 +43,8 @@ def stack_write(env: Env, st: State, frame: Frame, pc: int, off: int, size: int,
     # kernel: check_stack_write_fixed_off
     spi = slot_index(off)
     old = frame.stack.get(spi, Slot())
-    if old.special and old.spilled is not None and old.spilled.ref_obj_id:
-        return reject(pc, f"cannot overwrite referenced {'iterator' if old.types[0] == ITER else 'dynptr'}")
+    if old.special and old.types[0] == DYNPTR:
+        return reject(pc, "cannot overwrite referenced dynptr")
     aligned = off % SLOT_SIZE == 0
     if value is not None and aligned and value.type is RT.SCALAR:
         fits = size == 8 or (value.var.umax < (1 << (8 * size)))
@@ -65,7 +65,7 @@ def stack_write(env: Env, st: State, frame: Frame, pc: int, off: int, size: int,
     t = MISC
     if (value is not None and value.is_const and value.const == 0) or (value is None and imm == 0):
         t = ZERO
-    base = old if not (old.is_spill or old.special) else Slot(MISC * 8 if old.is_spill else INVALID * 8)
+    base = old if not (old.is_spill or old.special) else Slot(MISC * 8)
     if old.is_spill:
         base = Slot("".join(MISC if c == SPILL else c for c in old.types))
     frame.stack[spi] = Slot(_set_bytes(base, off, size, t))
@@ -96,6 +96,13 @@ def stack_read(env: Env, frame: Frame, pc: int, off: int, size: int) -> Reg | Re
             if reg.var.umax < (1 << (8 * size)):
                 return reg
             return loaded_scalar(size)
+        start = -off - 1
+        for i in range(size):
+            t = slot.types[(start - i) % SLOT_SIZE]
+            if t in (SPILL, MISC, ZERO) or (t == INVALID and env.allow_uninit_stack):
+                continue
+            return reject(pc, f"invalid read from stack off {off}+{i} size {size}")
+        return loaded_scalar(size)
     zeros = 0
     start = -off - 1
     for i in range(size):
@@ -149,8 +156,12 @@ def check_mem_access(
             return loaded_scalar(size)
         return Reg(kind, id=0)
     if ptr.type in (RT.PACKET, RT.PACKET_META):
-        lo = off + ptr.var.smin if ptr.var.smin >= 0 else -1
-        if lo < 0 or off + ptr.var.umax + size > ptr.range:
+        # kernel: check_packet_access (the range is relative to this pointer's id, fixed offset only)
+        if write and env.program.prog_type not in _PKT_WRITERS:
+            return reject(pc, "cannot write into packet")
+        if ptr.var.smin < 0:
+            return reject(pc, f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+        if off < 0 or off + size > ptr.range:
             return reject(
                 pc,
                 f"invalid access to packet, off={off} size={size}, R{regno}(id={ptr.id},off={ptr.off},r={ptr.range})",
@@ -158,19 +169,26 @@ def check_mem_access(
             )
         return None if write else loaded_scalar(size)
     if ptr.type is RT.MAP_VALUE:
-        vsize = env.program.maps[ptr.map_index].value_size
-        if off + ptr.var.smin < 0 or off + ptr.var.umax + size > vsize:
-            return reject(pc, f"invalid access to map value, value_size={vsize} off={off} size={size}")
+        mdef = env.program.maps[ptr.map_index]
+        vsize = mdef.value_size
+        if write and (mdef.flags & 0x80 or mdef.section.startswith(".rodata")):
+            return reject(pc, f"write into map forbidden, value_size={vsize} off={off} size={size}")
+        err = mem_region(pc, regno, ptr, off, size, vsize, "invalid access to map value, value_size={n} off={o} size={s}")
+        if err:
+            return err
         if write and value is not None and value.is_pointer:
             return reject(pc, f"R{value_regno_hint(st, value)} leaks addr into map")
         return None if write else loaded_scalar(size)
     if ptr.type is RT.MEM:
         if write and MEM_RDONLY in ptr.flags:
             return reject(pc, f"R{regno} cannot write into {type_str(ptr)}")
-        if off + ptr.var.smin < 0 or off + ptr.var.umax + size > ptr.mem_size:
-            return reject(pc, f"invalid access to memory, mem_size={ptr.mem_size} off={off} size={size}")
+        err = mem_region(pc, regno, ptr, off, size, ptr.mem_size, "invalid access to memory, mem_size={n} off={o} size={s}")
+        if err:
+            return err
         return None if write else loaded_scalar(size)
     if ptr.type is RT.BTF_ID:
+        if MEM_PERCPU in ptr.flags:
+            return reject(pc, f"R{regno} is ptr_{ptr.btf_name} access percpu memory: off={off}")
         if write and MEM_ALLOC not in ptr.flags:
             return reject(pc, "only read is supported")
         if ptr.mem_size and off + size > ptr.mem_size:
@@ -217,3 +235,23 @@ def stack_var_access(env: Env, st: State, pc: int, regno: int, ptr: Reg, off: in
         elif t in (ITER, DYNPTR):
             return reject(pc, f"invalid read from stack off {byte}+0 size {size}")
     return None if write else loaded_scalar(size)
+
+
+_PKT_WRITERS = {"sched_cls", "sched_act", "xdp", "lwt_xmit", "sk_skb", "sk_msg"}  # may_access_direct_pkt_data
+BPF_MAX_VAR_OFF = 1 << 29
+
+
+def mem_region(pc: int, regno: int, ptr: Reg, off: int, size: int, mem_size: int, fmt: str) -> Reject | None:
+    # kernel: check_mem_region_access / __check_mem_access
+    v = ptr.var
+    if v.smin < 0 and (v.smin == -(1 << 63) or off + v.smin < 0):
+        return reject(pc, f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+    lo = off + v.smin
+    if lo < 0 or lo + size > mem_size:
+        return reject(pc, fmt.format(n=mem_size, o=lo, s=size), f"R{regno} min value is outside of the allowed memory range")
+    if v.umax >= BPF_MAX_VAR_OFF:
+        return reject(pc, f"R{regno} unbounded memory access, make sure to bounds check any such access")
+    hi = off + v.umax
+    if hi + size > mem_size:
+        return reject(pc, fmt.format(n=mem_size, o=hi, s=size), f"R{regno} max value is outside of the allowed memory range")
+    return None

@@ -90,6 +90,12 @@ def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -
         return pc + 1
     if ptr.type is RT.CTX:
         return reject(pc, f"R{ptr_regno} variable ctx access var_off={v.var_off.strn()} disallowed")
+    # kernel: check_reg_sane_offset
+    tname = type_str(ptr)
+    if v.smin == sc.S64_MIN:
+        return reject(pc, f"math between {tname} pointer and register with unbounded min value is not allowed")
+    if v.smin >= 1 << 29 or v.smin <= -(1 << 29):
+        return reject(pc, f"value {v.smin} makes {tname} pointer be out of bounds")
     new_var = sc.alu(opc, ptr.var, v, True)
     new = ptr.with_(var=new_var)
     if ptr.type in (RT.PACKET, RT.PACKET_META):

@@ -36,10 +36,12 @@ def _range_within(o: Reg, c: Reg) -> bool:
     )
 
 
-def regsafe(o: Reg, c: Reg, ids: IdMap) -> bool:
+def regsafe(o: Reg, c: Reg, ids: IdMap, exact: bool = False) -> bool:
     # kernel: regsafe
     if o.type is RT.NOT_INIT:
         return True
+    if exact:
+        return o == c
     if o.type is not c.type:
         return False
     if o.type is RT.SCALAR:
@@ -73,7 +75,7 @@ def stacksafe(o: Frame, c: Frame, ids: IdMap) -> bool:
     return True
 
 
-def states_equal(old: State, cur: State, live: dict[int, frozenset[int]] | None = None) -> bool:
+def states_equal(old: State, cur: State, exact: bool = False) -> bool:
     # kernel: states_equal / func_states_equal / refsafe
     if len(old.frames) != len(cur.frames):
         return False
@@ -89,7 +91,7 @@ def states_equal(old: State, cur: State, live: dict[int, frozenset[int]] | None 
             return False
     for fo, fc in zip(old.frames, cur.frames):
         for i in range(11):
-            if not regsafe(fo.regs[i], fc.regs[i], ids):
+            if not regsafe(fo.regs[i], fc.regs[i], ids, exact):
                 return False
         if not stacksafe(fo, fc, ids):
             return False

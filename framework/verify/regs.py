@@ -121,20 +121,14 @@ def type_str(r: Reg) -> str:
         prefix += "rdonly_"
     if MEM_RINGBUF in r.flags:
         prefix += "ringbuf_"
-    if MEM_ALLOC in r.flags:
-        prefix += "alloc_"
     if PTR_TRUSTED in r.flags:
         prefix += "trusted_"
     if MEM_RCU in r.flags:
         prefix += "rcu_"
     if MEM_PERCPU in r.flags:
         prefix += "percpu_"
-    text = prefix + base
-    if r.type is RT.BTF_ID:
-        text += r.btf_name
-    if r.maybe_null:
-        text += "_or_null"
-    return text
+    postfix = ("or_null_" if r.type is RT.BTF_ID else "_or_null") if r.maybe_null else ""
+    return prefix + base + postfix
 
 
 def render(r: Reg) -> str:
@@ -156,4 +150,5 @@ def render(r: Reg) -> str:
         parts.append(f"sz={r.mem_size}")
     if r.type is RT.MAP_VALUE and r.map_index >= 0:
         parts.append(f"map={r.map_index}")
-    return f"{type_str(r)}({','.join(parts)})"
+    name = type_str(r) + (r.btf_name if r.type is RT.BTF_ID else "")
+    return f"{name}({','.join(parts)})"

@@ -9,8 +9,8 @@ from framework.verify.state import MAX_BPF_STACK
 
 
 def round_up_stack_depth(depth: int) -> int:
-    # kernel: round_up_stack_depth (JIT: round to 32, at least 1 byte)
-    return (max(depth, 1) + 31) // 32 * 32
+    # kernel: round_up_stack_depth (jit_requested: round_up(depth, 16))
+    return (depth + 15) // 16 * 16
 
 
 def _callees(env: Env, subprog: int) -> list[tuple[int, int, bool]]:
