@@ -10,7 +10,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.kernel_syntax import format_insn
 from framework.isa.opcodes import Kind
-from framework.load.program import Linkage, Program
+from framework.load.program import Program
 from framework.strategy import Strategy
 from framework.verify import calls, frames, ops
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
@@ -90,7 +90,19 @@ def _step_atomic(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
 
 
 def _step_ld_pkt(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
-    return reject(pc, "BPF_LD_[ABS|IND] instructions are not modelled")
+    # kernel: check_ld_abs
+    if st.cur.regs[6].type is not RT.CTX:
+        return reject(pc, "at the time of BPF_LD_ABS|IND R6 != pointer to skb")
+    err = check_resource_leak(env, st, pc, False, True, "BPF_LD_[ABS|IND]")
+    if err:
+        return err
+    if insn.uses_reg_src or (insn.code & 0xE0) == 0x40:
+        r = ops.read_reg(st, pc, insn.src)
+        if isinstance(r, Reject):
+            return r
+    calls.clobber_caller_saved(st)
+    st.cur.regs[0] = scalar()
+    return pc + 1
 
 
 def _step_callx(env: Env, st: State, pc: int, insn: Insn) -> Outcome:

@@ -5,12 +5,23 @@ from __future__ import annotations
 from framework.isa.insn import Insn
 from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL
+from framework.verify import memory
 from framework.verify.env import Env, Outcome, Reject, reject
-from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, MEM_RINGBUF, PTR_TRUSTED, RT, NOT_INIT, Reg, const, scalar, type_str
-from framework.verify.scalar import Scalar
+from framework.verify.regs import (
+    MEM_ALLOC,
+    MEM_PERCPU,
+    MEM_RDONLY,
+    MEM_RINGBUF,
+    NOT_INIT,
+    PTR_TRUSTED,
+    RT,
+    Reg,
+    const,
+    scalar,
+    type_str,
+)
 from framework.verify.stack import DYNPTR, INVALID, ITER, SLOT_SIZE, Slot, slot_index
 from framework.verify.state import Frame, Ref, RefKind, State
-from framework.verify import memory
 
 CALLER_SAVED = (1, 2, 3, 4, 5)
 SPIN_UNLOCK = 94
@@ -91,7 +102,10 @@ def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool
     if r.type in (RT.MAP_VALUE, RT.MEM, RT.PACKET) and not r.maybe_null:
         res = memory.check_mem_access(env, st, pc, regno, 0, max(size, 1), uninit, None, None)
         return res if isinstance(res, Reject) else None
-    return reject(pc, f"R{regno} type={type_str(r)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_")
+    return reject(
+        pc,
+        f"R{regno} type={type_str(r)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+    )
 
 
 def _const_size(st: State, pc: int, regno: int) -> int | Reject:
@@ -128,9 +142,9 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             # kernel: get_constant_map_key: a constant in-range key needs no NULL check
             frame = st.frames[key.frameno]
             slot = frame.stack.get(slot_index(key.off), Slot())
-            if slot.spilled is not None and slot.spilled.is_const and slot.spilled.const < mdef.max_entries:
-                null = False
-            elif all(c == "0" for c in slot.types[(-key.off - 1) % 8 - 3 : (-key.off - 1) % 8 + 1]) and key.off % 4 == 0:
+            if (slot.spilled is not None and slot.spilled.is_const and slot.spilled.const < mdef.max_entries) or (
+                all(c == "0" for c in slot.types[(-key.off - 1) % 8 - 3 : (-key.off - 1) % 8 + 1]) and key.off % 4 == 0
+            ):
                 null = False
         result = Reg(RT.MAP_VALUE, map_index=m.map_index, maybe_null=null, id=env.new_id() if null else 0)
     elif fid == 12:  # tail_call
@@ -198,7 +212,13 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         r = _arg(st, pc, 1)
         if isinstance(r, Reject):
             return r
-        err = _expect(pc, 1, r, r.type is RT.SOCKET and not r.maybe_null, "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")
+        err = _expect(
+            pc,
+            1,
+            r,
+            r.type is RT.SOCKET and not r.maybe_null,
+            "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_",
+        )
         if err:
             return err
         if not r.ref_obj_id:
@@ -309,7 +329,7 @@ def _local_type(env: Env, type_id: int) -> tuple[str, int]:
     try:
         btf = parse_btf(env.program.btf)
         return btf.name(type_id), btf.size(type_id)
-    except Exception:  # noqa: BLE001 - a missing type is the program's error, reported below
+    except Exception:
         return "", 0
 
 
@@ -336,7 +356,7 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif name == "bpf_refcount_acquire_impl":
         r = regs[1]
         if r.type is not RT.BTF_ID or MEM_ALLOC not in r.flags:
-            return reject(pc, f"arg#0 expected pointer to allocated object")
+            return reject(pc, "arg#0 expected pointer to allocated object")
         if r.maybe_null:
             return reject(pc, "Possibly NULL pointer passed to trusted arg0")
         result = r.with_(ref_obj_id=0, id=0)
@@ -357,11 +377,12 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
                 f"kernel function {name} args#0 expected pointer to STRUCT {want} but R1 has a pointer to STRUCT {r.btf_name}",
             )
         if not want and (MEM_ALLOC not in r.flags or (MEM_PERCPU in r.flags) != (spec.kind == "percpu_obj")):
-            return reject(pc, f"arg#0 expected for {name}()")
+            other = "bpf_percpu_obj_drop_impl" if MEM_PERCPU in r.flags else "bpf_obj_drop_impl"
+            return reject(pc, f"arg#0 expected for {other}()")
         if not r.ref_obj_id:
             return reject(pc, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
         if r.off:
-            return reject(pc, f"R1 must have zero offset when passed to release func or trusted arg to kfunc")
+            return reject(pc, "R1 must have zero offset when passed to release func or trusted arg to kfunc")
         err = release(env, st, pc, r.ref_obj_id)
         if err:
             return err

@@ -72,7 +72,7 @@ def find_exception_callback(env: Env) -> int | Reject:
         return -1
     if len(tags) > 1:
         return reject(0, "multiple exception callback tags for main subprog")
-    name = tags[0][len(_TAG):]
+    name = tags[0][len(_TAG) :]
     fid = btf.find(name, BtfKind.FUNC)
     if fid is None:
         return reject(0, f"exception callback '{name}' could not be found in BTF")

@@ -30,5 +30,5 @@ def ctx_access(off: int, size: int, write: bool) -> RT | None:
     if base in _EIGHT_BYTE and off < base + 8 and size != 8:
         return None
     if off == SK:
-        return None  # PTR_TO_SOCK_COMMON_OR_NULL: not modelled
+        return RT.SOCKET  # PTR_TO_SOCK_COMMON_OR_NULL
     return RT.SCALAR

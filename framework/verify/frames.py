@@ -41,7 +41,9 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
         return reject(pc, f"insn {pc} cannot call exception cb directly")
     if sub.linkage is Linkage.GLOBAL:
         if st.active_locks:
-            return reject(pc, "global function calls are not allowed while holding a lock,", "use static function instead")
+            return reject(
+                pc, "global function calls are not allowed while holding a lock,", "use static function instead"
+            )
         from framework.verify.globals_ import arg_types
 
         for i, kind in enumerate(arg_types(env, subprog), start=1):
@@ -55,7 +57,9 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
             env.global_called.append(subprog)
         if subprog in env.might_throw:
             # the May 2026 fix (3d562d35a044): the call may throw; explore that path here
-            env.log.append(f"Func#{subprog} ('{sub.name}') may throw exception, exploring program path where exception is thrown")
+            env.log.append(
+                f"Func#{subprog} ('{sub.name}') may throw exception, exploring program path where exception is thrown"
+            )
             from framework.verify.throw import process_throw
 
             thrown = st.copy()
@@ -83,7 +87,8 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         lo, hi = callee.callback_ret
         if r0.var.smin < lo or r0.var.smax > hi:
             return reject(
-                pc, f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} should have been in [{lo}, {hi}]"
+                pc,
+                f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} should have been in [{lo}, {hi}]",
             )
         return STOP
     if r0.type is RT.STACK and r0.frameno == callee.frameno:
@@ -94,4 +99,3 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         caller.regs[r] = NOT_INIT
     caller.regs[0] = r0
     return callee.callsite + 1
-

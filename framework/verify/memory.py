@@ -39,7 +39,9 @@ def _set_bytes(slot: Slot, off: int, size: int, t: str) -> str:
     return "".join(types)
 
 
-def stack_write(env: Env, st: State, frame: Frame, pc: int, off: int, size: int, value: Reg | None, imm: int | None) -> Reject | None:
+def stack_write(
+    env: Env, st: State, frame: Frame, pc: int, off: int, size: int, value: Reg | None, imm: int | None
+) -> Reject | None:
     # kernel: check_stack_write_fixed_off
     spi = slot_index(off)
     old = frame.stack.get(spi, Slot())
@@ -154,17 +156,21 @@ def check_mem_access(
             return None
         if kind is RT.SCALAR:
             return loaded_scalar(size)
+        if kind is RT.SOCKET:
+            return Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), btf_name="sock_common")
         return Reg(kind, id=0)
     if ptr.type in (RT.PACKET, RT.PACKET_META):
         # kernel: check_packet_access (the range is relative to this pointer's id, fixed offset only)
         if write and env.program.prog_type not in _PKT_WRITERS:
             return reject(pc, "cannot write into packet")
         if ptr.var.smin < 0:
-            return reject(pc, f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
+            return reject(
+                pc, f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check."
+            )
         if off < 0 or off + size > ptr.range:
             return reject(
                 pc,
-                f"invalid access to packet, off={off} size={size}, R{regno}(id={ptr.id},off={ptr.off},r={ptr.range})",
+                f"invalid access to packet, off={off} size={size}, R{regno}(id={ptr.id},off={off},r={ptr.range})",
                 f"R{regno} offset is outside of the packet",
             )
         return None if write else loaded_scalar(size)
@@ -173,7 +179,9 @@ def check_mem_access(
         vsize = mdef.value_size
         if write and (mdef.flags & 0x80 or mdef.section.startswith(".rodata")):
             return reject(pc, f"write into map forbidden, value_size={vsize} off={off} size={size}")
-        err = mem_region(pc, regno, ptr, off, size, vsize, "invalid access to map value, value_size={n} off={o} size={s}")
+        err = mem_region(
+            pc, regno, ptr, off, size, vsize, "invalid access to map value, value_size={n} off={o} size={s}"
+        )
         if err:
             return err
         if write and value is not None and value.is_pointer:
@@ -182,7 +190,9 @@ def check_mem_access(
     if ptr.type is RT.MEM:
         if write and MEM_RDONLY in ptr.flags:
             return reject(pc, f"R{regno} cannot write into {type_str(ptr)}")
-        err = mem_region(pc, regno, ptr, off, size, ptr.mem_size, "invalid access to memory, mem_size={n} off={o} size={s}")
+        err = mem_region(
+            pc, regno, ptr, off, size, ptr.mem_size, "invalid access to memory, mem_size={n} off={o} size={s}"
+        )
         if err:
             return err
         return None if write else loaded_scalar(size)
@@ -208,14 +218,18 @@ def value_regno_hint(st: State, value: Reg) -> int:
     return 0
 
 
-def stack_var_access(env: Env, st: State, pc: int, regno: int, ptr: Reg, off: int, size: int, write: bool) -> Reg | Reject | None:
+def stack_var_access(
+    env: Env, st: State, pc: int, regno: int, ptr: Reg, off: int, size: int, write: bool
+) -> Reg | Reject | None:
     # kernel: check_stack_access_within_bounds with a variable offset, then
     # check_stack_write_var_off (every byte it may touch becomes STACK_MISC) or
     # check_stack_read_var_off (every byte must be readable; the result is unknown)
     lo, hi = off + ptr.var.smin, off + ptr.var.smax
     if ptr.var.smin < -MAX_BPF_STACK or lo < -MAX_BPF_STACK or hi + size > 0:
         what = "write to" if write else "read from"
-        return reject(pc, f"invalid variable-offset {what} stack R{regno} var_off={ptr.var.var_off.strn()} off={off} size={size}")
+        return reject(
+            pc, f"invalid variable-offset {what} stack R{regno} var_off={ptr.var.var_off.strn()} off={off} size={size}"
+        )
     frame = st.frames[ptr.frameno]
     grow(env, frame, lo)
     for byte in range(lo, hi + size):
@@ -231,7 +245,10 @@ def stack_var_access(env: Env, st: State, pc: int, regno: int, ptr: Reg, off: in
                 types[idx] = MISC
             frame.stack[spi] = Slot("".join(types))
         elif t == INVALID and not env.allow_uninit_stack:
-            return reject(pc, f"invalid variable-offset read from stack R{regno} var_off={ptr.var.var_off.strn()} off={off} size={size}")
+            return reject(
+                pc,
+                f"invalid variable-offset read from stack R{regno} var_off={ptr.var.var_off.strn()} off={off} size={size}",
+            )
         elif t in (ITER, DYNPTR):
             return reject(pc, f"invalid read from stack off {byte}+0 size {size}")
     return None if write else loaded_scalar(size)
@@ -248,10 +265,14 @@ def mem_region(pc: int, regno: int, ptr: Reg, off: int, size: int, mem_size: int
         return reject(pc, f"R{regno} min value is negative, either use unsigned index or do a if (index >=0) check.")
     lo = off + v.smin
     if lo < 0 or lo + size > mem_size:
-        return reject(pc, fmt.format(n=mem_size, o=lo, s=size), f"R{regno} min value is outside of the allowed memory range")
+        return reject(
+            pc, fmt.format(n=mem_size, o=lo, s=size), f"R{regno} min value is outside of the allowed memory range"
+        )
     if v.umax >= BPF_MAX_VAR_OFF:
         return reject(pc, f"R{regno} unbounded memory access, make sure to bounds check any such access")
     hi = off + v.umax
     if hi + size > mem_size:
-        return reject(pc, fmt.format(n=mem_size, o=hi, s=size), f"R{regno} max value is outside of the allowed memory range")
+        return reject(
+            pc, fmt.format(n=mem_size, o=hi, s=size), f"R{regno} max value is outside of the allowed memory range"
+        )
     return None

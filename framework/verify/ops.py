@@ -10,8 +10,19 @@ from framework.verify.regs import MEM_RDONLY, RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
 from framework.verify.state import State
 
-_OPNAME = {op.ADD: "+=", op.SUB: "-=", op.MUL: "*=", op.DIV: "/=", op.OR: "|=", op.AND: "&=", op.LSH: "<<=",
-           op.RSH: ">>=", op.MOD: "%=", op.XOR: "^=", op.ARSH: "s>>="}
+_OPNAME = {
+    op.ADD: "+=",
+    op.SUB: "-=",
+    op.MUL: "*=",
+    op.DIV: "/=",
+    op.OR: "|=",
+    op.AND: "&=",
+    op.LSH: "<<=",
+    op.RSH: ">>=",
+    op.MOD: "%=",
+    op.XOR: "^=",
+    op.ARSH: "s>>=",
+}
 
 
 def read_reg(st: State, pc: int, regno: int) -> Reg | Reject:
@@ -37,8 +48,16 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if insn.dst == 10:
             return reject(pc, "frame pointer is read only")
         if src.type is RT.SCALAR:
-            regs[insn.dst] = Reg(RT.SCALAR, sc.alu(op.MOV, Scalar.const(0), src.var, is64, off=insn.off),
-                                 id=src.id if is64 and insn.off == 0 else 0, precise=src.precise)
+            link = 0
+            if is64 and insn.off == 0 and insn.uses_reg_src and not src.is_const:
+                # kernel: assign_scalar_id_before_mov (copies share an id; a refinement reaches all)
+                if not src.id:
+                    src = src.with_(id=env.new_id())
+                    regs[insn.src] = src
+                link = src.id
+            regs[insn.dst] = Reg(
+                RT.SCALAR, sc.alu(op.MOV, Scalar.const(0), src.var, is64, off=insn.off), id=link, precise=src.precise
+            )
         elif is64 and insn.off == 0:
             regs[insn.dst] = src  # copy_register_state
         else:
@@ -75,7 +94,9 @@ def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -
         return reject(pc, f"R{insn.dst} 32-bit pointer arithmetic prohibited")
     if ptr.maybe_null:
         return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited, null-check it first")
-    if ptr.type in (RT.MAP_PTR, RT.PACKET_END, RT.SOCKET, RT.FUNC) or (ptr.type is RT.MEM and MEM_RDONLY in ptr.flags and False):
+    if ptr.type in (RT.MAP_PTR, RT.PACKET_END, RT.SOCKET, RT.FUNC) or (
+        ptr.type is RT.MEM and MEM_RDONLY in ptr.flags and False
+    ):
         return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited")
     if opc not in (op.ADD, op.SUB):
         if opc in (op.AND, op.OR, op.XOR, op.LSH, op.RSH, op.ARSH):
@@ -181,7 +202,7 @@ def _pkt_edge(st: State, ptr: Reg, op_is_lt: bool) -> None:
             return r.with_(range=new_range)
         return r
 
-    if new_range > 0 and ptr.var.is_const:
+    if new_range > 0 and ptr.var.umax + ptr.off <= 0xFFFF:
         st.map_regs(fix)
 
 
@@ -239,6 +260,12 @@ def _apply(st: State, insn: Insn, edge: tuple[Scalar, Scalar]) -> None:
     regs[insn.dst] = regs[insn.dst].with_(var=edge[0])
     if insn.uses_reg_src:
         regs[insn.src] = regs[insn.src].with_(var=edge[1])
+    # kernel: sync_linked_regs (every copy with the same id, in every frame, learns the bounds)
+    for regno in (insn.dst, insn.src) if insn.uses_reg_src else (insn.dst,):
+        r = regs[regno]
+        if r.type is RT.SCALAR and r.id:
+            rid, var = r.id, r.var
+            st.map_regs(lambda x: x.with_(var=var) if x.type is RT.SCALAR and x.id == rid else x)
 
 
 def _push(env: Env, st: State, target: int) -> None:

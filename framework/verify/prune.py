@@ -30,8 +30,14 @@ def _range_within(o: Reg, c: Reg) -> bool:
     # kernel: range_within + tnum_in
     a, b = o.var, c.var
     return (
-        a.smin <= b.smin and b.smax <= a.smax and a.umin <= b.umin and b.umax <= a.umax
-        and a.s32_min <= b.s32_min and b.s32_max <= a.s32_max and a.u32_min <= b.u32_min and b.u32_max <= a.u32_max
+        a.smin <= b.smin
+        and b.smax <= a.smax
+        and a.umin <= b.umin
+        and b.umax <= a.umax
+        and a.s32_min <= b.s32_min
+        and b.s32_max <= a.s32_max
+        and a.u32_min <= b.u32_min
+        and b.u32_max <= a.u32_max
         and a.var_off.includes(b.var_off)
     )
 
@@ -80,7 +86,10 @@ def states_equal(old: State, cur: State, exact: bool = False) -> bool:
     if len(old.frames) != len(cur.frames):
         return False
     if (old.active_locks, old.active_rcu_lock, old.active_preempt_locks, old.active_irq_id) != (
-        cur.active_locks, cur.active_rcu_lock, cur.active_preempt_locks, cur.active_irq_id
+        cur.active_locks,
+        cur.active_rcu_lock,
+        cur.active_preempt_locks,
+        cur.active_irq_id,
     ):
         return False
     if len(old.refs) != len(cur.refs):

@@ -25,5 +25,7 @@ def check_return_code(prog_type: str, pc: int, reg: Reg, name: str, where: str =
     lo, hi = rng
     v = reg.var
     if v.smin < lo or v.smax > hi:
-        return reject(pc, f"{where} the register {name} has smin={v.smin} smax={v.smax} should have been in [{lo}, {hi}]")
+        return reject(
+            pc, f"{where} the register {name} has smin={v.smin} smax={v.smax} should have been in [{lo}, {hi}]"
+        )
     return None

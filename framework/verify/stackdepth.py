@@ -57,7 +57,9 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
             return reject(pc, f"bpf_throw kfunc (insn {pc}) cannot be called from callback subprog {idx}")
     depth += round_up_stack_depth(env.stack_depth[idx])
     if depth > MAX_BPF_STACK:
-        return reject(env.program.subprogs[idx].start, f"combined stack size of {len(chain) + 1} calls is {depth}. Too large")
+        return reject(
+            env.program.subprogs[idx].start, f"combined stack size of {len(chain) + 1} calls is {depth}. Too large"
+        )
     for pc, callee, is_ref in _callees(env, idx):
         if callee in chain or callee == idx:
             continue

@@ -9,8 +9,9 @@ from framework.verify.stack import SLOT_SIZE
 from framework.verify.state import RefKind, State
 
 
-def check_resource_leak(env: Env, st: State, pc: int, exception_exit: bool, check_lock: bool, prefix: str,
-                        site: ThrowSite | None = None) -> Reject | None:
+def check_resource_leak(
+    env: Env, st: State, pc: int, exception_exit: bool, check_lock: bool, prefix: str, site: ThrowSite | None = None
+) -> Reject | None:
     # kernel: check_resource_leak
     if check_lock and st.active_locks:
         return reject(pc, f"{prefix} cannot be used inside bpf_spin_lock-ed region")
@@ -49,7 +50,9 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
             if r is None or not r.ref_obj_id:
                 continue
             kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
-            held.append(Holding(f"fp{-(spi + 1) * SLOT_SIZE}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live)))
+            held.append(
+                Holding(f"fp{-(spi + 1) * SLOT_SIZE}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live))
+            )
         regnos = (6, 7, 8, 9) if f is not st.cur else (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
         for i in regnos:
             if i < 6 and f is st.cur:
