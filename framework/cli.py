@@ -173,6 +173,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_verify(args: argparse.Namespace) -> int:
+    from framework.plugins import get_strategy
+    from framework.verify import verify
+
+    strategy = get_strategy(args.strategy)
+    program = strategy.prepare(_one(_load(args.path), args.program, args.path))
+    analysis = verify(program, strategy)
+    if args.json:
+        print(json.dumps(analysis.to_json(), indent=2))
+    else:
+        print(analysis.log(args.log_level), end="")
+        if analysis.accepted:
+            print(f"{program.name}: accepted by the verifier under {strategy.name}")
+        else:
+            print(f"{analysis.coord or program.source}: {program.name}: rejected: {analysis.message}")
+    return EXIT_OK if analysis.accepted else EXIT_REJECTED
+
+
 def cmd_conformance(args: argparse.Namespace) -> int:
     from framework.run.conformance import run_conformance
 
@@ -192,10 +210,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from framework.plugins import get_strategy
     from framework.run.result import run_program
 
-    if not args.no_verify:
-        raise InputError(args.path, "the verifier is not built yet (issue 5); pass --no-verify to run unverified")
     strategy = get_strategy(args.strategy)
     program = strategy.prepare(_one(_load(args.path), args.program, args.path))
+    if not args.no_verify:
+        from framework.verify import verify
+
+        analysis = verify(program, strategy)
+        if not analysis.accepted:
+            where = analysis.coord or program.source
+            print(f"{where}: {program.name}: rejected under {strategy.name}: {analysis.message}", file=sys.stderr)
+            return EXIT_REJECTED
     if args.data_in:
         try:
             run_input = RunInput(Path(args.data_in).name, Path(args.data_in).read_bytes())
@@ -296,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     strat = sub.add_parser("strategies", help="list the registered strategies")
     strat.add_argument("--json", action="store_true")
     strat.set_defaults(func=cmd_strategies)
+
+    ver = sub.add_parser("verify", help="verify a program as Linux's verifier does, under a strategy")
+    ver.add_argument("path", metavar="PATH")
+    ver.add_argument("--program", metavar="NAME")
+    ver.add_argument("--strategy", default="stock", metavar="NAME")
+    ver.add_argument("--log-level", type=int, default=1, choices=[0, 1, 2])
+    ver.add_argument("--json", action="store_true")
+    ver.set_defaults(func=cmd_verify)
 
     exe = sub.add_parser("exec", help="run a program on an engine, in the emulated kernel")
     exe.add_argument("path", metavar="PATH")

@@ -305,10 +305,34 @@ def test_exec_data_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert json.loads(out)["threw"] is False
 
 
-def test_exec_needs_the_verifier_or_no_verify(capsys: pytest.CaptureFixture[str]) -> None:
-    path = str(OBJ / "throw_bounds_cb.o")
-    code, _, err = run(["exec", path], capsys)
-    assert_one_error_line(code, err, path, "--no-verify")
+def test_exec_runs_only_what_the_verifier_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "merge_null_or_obj.o")
+    code, out, err = run(["exec", path, "--program", "null_or_obj"], capsys)
+    assert code == 1 and out == ""
+    assert "rejected under stock: bpf_throw would lead to reference leak" in err
+    code, out, _ = run(["exec", path, "--program", "null_or_obj_clean", "--json"], capsys)
+    assert code == 0 and json.loads(out)["program"] == "null_or_obj_clean"
+
+
+def test_verify_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "merge_null_or_obj.o")
+    code, out, _ = run(["verify", path, "--program", "null_or_obj", "--json"], capsys)
+    result = json.loads(out)
+    assert code == 1
+    assert list(result) == [
+        "program",
+        "strategy",
+        "verdict",
+        "message",
+        "stack_depth",
+        "insns_processed",
+        "verification_usec",
+    ]
+    assert result["verdict"] == "rejected" and result["message"] == "bpf_throw would lead to reference leak"
+    code, out, _ = run(["verify", path, "--program", "null_or_obj_clean"], capsys)
+    assert code == 0 and "accepted" in out
+    code, _, err = run(["verify", path], capsys)
+    assert_one_error_line(code, err, path, "choose one with --program")
 
 
 def test_kernel_check_prints_the_kernels_log_on_request(capsys: pytest.CaptureFixture[str]) -> None:
