@@ -18,7 +18,7 @@ from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Rej
 from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.log import state_line, stats_line
 from framework.verify.memory import check_mem_access
-from framework.verify.prune import Checkpoint, path_done, states_equal
+from framework.verify.prune import Checkpoint, fingerprint, path_done, states_equal
 from framework.verify.regs import RT, Reg, scalar
 from framework.verify.result import Analysis, Verdict
 from framework.verify.retcode import check_return_code
@@ -187,6 +187,10 @@ def _mark_prune_points(env: Env) -> None:
     for pc, insn in env.insns.items():
         if insn.kind is Kind.JCOND:
             env.prune_points.add(pc)
+        elif insn.kind is Kind.MAY_GOTO:
+            env.prune_points.add(pc)
+            env.force_checkpoints.add(pc)
+            env.may_goto_pcs.add(pc)
         elif insn.kind is Kind.JA:
             env.prune_points.add(insn.jump_target(pc))
         elif insn.kind is Kind.CALL:
@@ -213,31 +217,53 @@ def _iter_depths_differ(old: State, cur: State) -> bool:
 
 
 def is_state_visited(env: Env, st: State, pc: int) -> bool:
-    # kernel: is_state_visited
+    # kernel: is_state_visited. Checkpoints still being explored (branches > 0) are kept apart,
+    # keyed by an exact fingerprint, so the infinite-loop check is a lookup.
     force = pc in env.force_checkpoints
     add = force or (
         env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8
     )
-    for cp in env.explored.get(pc, []):
-        if cp.branches > 0:
-            if force and states_equal(cp.state, st):
-                return True
-            if not force and not _iter_depths_differ(cp.state, st) and states_equal(cp.state, st, exact=True):
-                env.loop_at = pc
-                return True
-            continue
+    active = env.active.get(pc, {})
+    if active:
+        if force:
+            for group in active.values():
+                for cp in group:
+                    if pc in env.may_goto_pcs:
+                        if cp.state.may_goto_depth != st.may_goto_depth and states_equal(cp.state, st):
+                            return True
+                    elif states_equal(cp.state, st):
+                        return True
+        else:
+            fp = fingerprint(st)
+            for cp in active.get(fp, ()):
+                if not _iter_depths_differ(cp.state, st) and states_equal(cp.state, st, exact=True):
+                    env.loop_at = pc
+                    return True
+            # kernel: skip_inf_loop_check (inside a loop, checkpoints are added sparingly)
+            if env.jmps_processed - env.prev_jmps_processed < 20 and env.insn_processed - env.prev_insn_processed < 100:
+                add = False
+    kept = env.explored.get(pc, [])
+    for cp in list(kept):
         if states_equal(cp.state, st):
+            cp.hit_cnt += 1
             return True
+        # kernel: is_state_visited drops states that keep missing
+        cp.miss_cnt += 1
+        if cp.miss_cnt > cp.hit_cnt * 3 + 3:
+            kept.remove(cp)
+            env.cur_states -= 1
     if not add:
         return False
     cp = Checkpoint(st.copy(), st.parent if isinstance(st.parent, Checkpoint) else None)
     cp.state.parent = None
-    env.explored.setdefault(pc, []).append(cp)
+    cp.pc = pc
+    env.active.setdefault(pc, {}).setdefault(cp.fingerprint, []).append(cp)
     st.parent = cp
     env.total_states += 1
     env.cur_states += 1
     env.peak_states = max(env.peak_states, env.cur_states)
-    env.max_states_per_insn = max(env.max_states_per_insn, len(env.explored[pc]))
+    here = len(env.explored.get(pc, [])) + sum(len(g) for g in env.active[pc].values())
+    env.max_states_per_insn = max(env.max_states_per_insn, here)
     env.prev_jmps_processed = env.jmps_processed
     env.prev_insn_processed = env.insn_processed
     return False
@@ -272,7 +298,7 @@ def do_check(env: Env, start: State) -> Reject | None:
             if env.loop_at >= 0:
                 return reject(pc, f"infinite loop detected at insn {pc}")
             env.log.append(f"{pc}: safe")
-            path_done(st)
+            path_done(env, st)
             prev_pc, st = pc, None
             continue
         env.insn_processed += 1
@@ -288,7 +314,7 @@ def do_check(env: Env, start: State) -> Reject | None:
         if isinstance(out, Reject):
             return out
         if isinstance(out, Stop):
-            path_done(st)
+            path_done(env, st)
             prev_pc, st = pc, None
             continue
         st.pc = out
@@ -332,6 +358,7 @@ def _verify_all(env: Env) -> Reject | None:
         name = env.program.subprogs[sub].name
         env.log.append(f"Validating {name}() func#{sub}...")
         env.explored.clear()
+        env.active.clear()
         env.worklist.clear()
         err = do_check(env, _initial(env, sub))
         if err:
@@ -379,6 +406,9 @@ def verify(program: Program, strategy: Strategy | None = None) -> Analysis:
         # kernel: optimize_bpf_loop (do_misc_fixups) gives an inlined bpf_loop's caller 3 more slots
         for sub in sorted({env.subprog_of(pc) for pc, (_cb, fit) in env.loop_inline.items() if fit}):
             depth[sub] = (depth[sub] + 7) // 8 * 8 + 3 * 8
+        for sub in sorted(env.may_goto_seen):
+            # kernel: do_misc_fixups, timed may_goto keeps its count and timestamp in 16 bytes
+            depth[sub] = (depth[sub] + 7) // 8 * 8 + 16
     if err is None and env.seen_exception and env.exception_cb < 0:
         depth.append(0)  # do_misc_fixups: the hidden default exception callback
     usec = int((time.perf_counter() - started) * 1e6)

@@ -59,6 +59,7 @@ class Env:
     peak_resources: list[int] = field(default_factory=list)
     worklist: list[State] = field(default_factory=list)
     explored: dict[int, list[Checkpoint]] = field(default_factory=dict)
+    active: dict[int, dict[int, list[Checkpoint]]] = field(default_factory=dict)
     jmps_processed: int = 0
     prev_jmps_processed: int = 0
     prev_insn_processed: int = 0
@@ -71,6 +72,8 @@ class Env:
     max_states_per_insn: int = 0
     loop_inline: dict[int, tuple[int, bool]] = field(default_factory=dict)  # bpf_loop pc -> (callback, fit)
     loop_at: int = -1
+    may_goto_seen: set[int] = field(default_factory=set)
+    may_goto_pcs: set[int] = field(default_factory=set)
     allow_uninit_stack: bool = True  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
 
     def push(self, st: State) -> None:

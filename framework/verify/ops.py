@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.verify import scalar as sc
@@ -43,7 +45,7 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if isinstance(src, Reject):
             return src
     else:
-        src = const(sign32(insn.imm))
+        src = _const_reg(sign32(insn.imm))
     if opc == op.MOV:
         if insn.dst == 10:
             return reject(pc, "frame pointer is read only")
@@ -74,9 +76,35 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         regs[insn.dst] = scalar(sc.neg(dst.var, is64))
         return pc + 1
     if dst.type is RT.SCALAR and src.type is RT.SCALAR:
-        regs[insn.dst] = scalar(sc.alu(opc, dst.var, src.var, is64, off=insn.off))
+        folded = _fold(opc, dst, src, is64, insn.off)
+        regs[insn.dst] = folded if folded is not None else scalar(sc.alu(opc, dst.var, src.var, is64, off=insn.off))
         return pc + 1
     return _pointer_alu(env, st, pc, insn, dst, src)
+
+
+_FOLD = {
+    op.ADD: lambda a, b: a + b,
+    op.SUB: lambda a, b: a - b,
+    op.MUL: lambda a, b: a * b,
+    op.AND: lambda a, b: a & b,
+    op.OR: lambda a, b: a | b,
+    op.XOR: lambda a, b: a ^ b,
+}
+
+
+@functools.lru_cache(maxsize=4096)
+def _const_reg(value: int) -> Reg:
+    return const(value)
+
+
+def _fold(opc: int, dst: Reg, src: Reg, is64: bool, off: int) -> Reg | None:
+    """Constant operands give a constant (what the scalar domain computes, without its cost)."""
+    if off or opc not in _FOLD or not (dst.var.is_const and src.var.is_const):
+        return None
+    a, b = dst.var.var_off.value, src.var.var_off.value
+    if is64:
+        return _const_reg(_FOLD[opc](a, b) & 0xFFFFFFFFFFFFFFFF)
+    return _const_reg(_FOLD[opc](a & 0xFFFFFFFF, b & 0xFFFFFFFF) & 0xFFFFFFFF)
 
 
 def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -> Outcome:
@@ -162,7 +190,19 @@ def step_ja(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
 
 
 def step_may_goto(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
-    return reject(pc, "may_goto is not modelled")
+    # kernel: check_cond_jmp_op, BPF_JCOND: the fall-through (the loop goes on) is queued one
+    # may_goto deeper; this path takes the jump (the counter ran out)
+    from framework.verify.calls import _prev_entry, _widen_imprecise_scalars
+
+    env.may_goto_seen.add(env.subprog_of(pc))
+    queued = st.copy()
+    queued.pc = pc + 1
+    queued.may_goto_depth += 1
+    prev = _prev_entry(st, pc)
+    if prev is not None:
+        _widen_imprecise_scalars(prev, queued)
+    env.push(queued)
+    return insn.jump_target(pc)
 
 
 def _not_null(r: Reg) -> bool:

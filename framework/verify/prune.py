@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from framework.verify.regs import RT, Reg
 from framework.verify.stack import INVALID, MISC, Slot
 from framework.verify.state import Frame, State
+
+if TYPE_CHECKING:
+    from framework.verify.env import Env
 
 
 class IdMap:
@@ -113,19 +118,42 @@ def states_equal(old: State, cur: State, exact: bool = False) -> bool:
 class Checkpoint:
     """A state kept at a prune point (struct bpf_verifier_state_list) and its live descendants."""
 
-    __slots__ = ("branches", "parent", "state")
+    __slots__ = ("branches", "fingerprint", "hit_cnt", "miss_cnt", "parent", "pc", "state")
 
     def __init__(self, state: State, parent: Checkpoint | None) -> None:
         self.state = state
         self.parent = parent
         self.branches = 1
+        self.fingerprint = fingerprint(state)
+        self.hit_cnt = 0
+        self.miss_cnt = 0
+        self.pc = state.pc
 
 
-def path_done(st: State) -> None:
-    # kernel: update_branch_counts
+def fingerprint(st: State) -> int:
+    """A hash equal for states that are exactly equal (the infinite-loop check compares these first)."""
+    return hash(
+        (
+            tuple((tuple(f.regs), tuple(sorted(f.stack.items())), f.callsite) for f in st.frames),
+            tuple(st.refs),
+            st.active_locks,
+            st.active_rcu_lock,
+            st.active_preempt_locks,
+            st.active_irq_id,
+            st.may_goto_depth,
+        )
+    )
+
+
+def path_done(env: Env, st: State) -> None:
+    # kernel: update_branch_counts (a checkpoint whose paths are all done may prune others)
     c = st.parent
     while isinstance(c, Checkpoint):
         c.branches -= 1
         if c.branches > 0:
             break
+        group = env.active.get(c.pc, {}).get(c.fingerprint, [])
+        if c in group:
+            group.remove(c)
+            env.explored.setdefault(c.pc, []).append(c)
         c = c.parent

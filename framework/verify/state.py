@@ -74,6 +74,7 @@ class State:
     active_irq_id: int = 0
     pc: int = 0
     global_throw: bool = False  # this branch takes a global call's throw path
+    may_goto_depth: int = 0
     parent: object = None  # the checkpoint this path descends from (prune.Checkpoint)
 
     @property
@@ -94,6 +95,7 @@ class State:
             self.active_irq_id,
             self.pc,
             self.global_throw,
+            self.may_goto_depth,
             self.parent,
         )
 

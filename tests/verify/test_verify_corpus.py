@@ -30,7 +30,9 @@ def test_stock_matches_kernel(entry: CorpusEntry) -> None:
         assert analysis.verdict.value == stock["verdict"] == "rejected"
         assert analysis.message == "bpf_throw would lead to reference leak"
         assert any(stock["message"] in line for line in analysis.log2)
-        assert any("may throw exception, exploring program path where exception is thrown" in line for line in analysis.log2)
+        assert any(
+            "may throw exception, exploring program path where exception is thrown" in line for line in analysis.log2
+        )
         return
     assert analysis.verdict.value == kernel["verdict"]
     assert analysis.message == kernel.get("message")
@@ -39,7 +41,15 @@ def test_stock_matches_kernel(entry: CorpusEntry) -> None:
 
 def test_json_keys() -> None:
     obj, status = verify_json(_entry("ringbuf_record").program)
-    assert set(obj) == {"program", "strategy", "verdict", "message", "stack_depth", "insns_processed", "verification_usec"}
+    assert set(obj) == {
+        "program",
+        "strategy",
+        "verdict",
+        "message",
+        "stack_depth",
+        "insns_processed",
+        "verification_usec",
+    }
     assert (obj["verdict"], status) == ("rejected", 1)
     assert obj["message"] == "bpf_throw would lead to reference leak"
 
@@ -47,7 +57,8 @@ def test_json_keys() -> None:
 def test_log_levels_and_coord() -> None:
     analysis = verify(_entry("ringbuf_record").program)
     assert analysis.coord is not None and analysis.coord.section == "tc"
-    assert analysis.log1[-4].startswith("Unreleased reference id=")
+    assert analysis.log1[-5].startswith("Unreleased reference id=")
+    assert analysis.log1[-4] == "bpf_throw would lead to reference leak"
     assert analysis.log1[-1].startswith("processed ")
     assert "(limit 1000000) max_states_per_insn" in analysis.stats
     assert len(analysis.log2) > len(analysis.log1)
