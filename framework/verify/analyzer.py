@@ -207,12 +207,13 @@ def _mark_prune_points(env: Env) -> None:
 
 def _iter_depths_differ(old: State, cur: State) -> bool:
     # kernel: iter_active_depths_differ
-    for fo, fc in zip(old.frames, cur.frames):
+    for fo, fc in zip(old.frames, cur.frames, strict=False):
         for spi, s in fo.stack.items():
             c = fc.stack.get(spi)
-            if s.spilled is not None and s.spilled.type is RT.ITER and s.spilled.iter_active:
-                if c is None or c.spilled is None or c.spilled.iter_depth != s.spilled.iter_depth:
-                    return True
+            if s.spilled is None or s.spilled.type is not RT.ITER or not s.spilled.iter_active:
+                continue
+            if c is None or c.spilled is None or c.spilled.iter_depth != s.spilled.iter_depth:
+                return True
     return False
 
 

@@ -104,7 +104,8 @@ def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool
         return res if isinstance(res, Reject) else None
     return reject(
         pc,
-        f"R{regno} type={type_str(r)} expected=fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+        f"R{regno} type={type_str(r)} expected="
+        "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
     )
 
 
@@ -374,7 +375,8 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if want and r.btf_name != want:
             return reject(
                 pc,
-                f"kernel function {name} args#0 expected pointer to STRUCT {want} but R1 has a pointer to STRUCT {r.btf_name}",
+                f"kernel function {name} args#0 expected pointer to STRUCT {want} "
+                f"but R1 has a pointer to STRUCT {r.btf_name}",
             )
         if not want and (MEM_ALLOC not in r.flags or (MEM_PERCPU in r.flags) != (spec.kind == "percpu_obj")):
             other = "bpf_percpu_obj_drop_impl" if MEM_PERCPU in r.flags else "bpf_obj_drop_impl"
@@ -517,8 +519,8 @@ def _widen_imprecise_scalars(old: State, cur: State) -> None:
             return c
         return c if o.var == c.var else scalar()
 
-    for fo, fc in zip(old.frames, cur.frames):
-        fc.regs = [widen(o, c) for o, c in zip(fo.regs, fc.regs)]
+    for fo, fc in zip(old.frames, cur.frames, strict=False):
+        fc.regs = [widen(o, c) for o, c in zip(fo.regs, fc.regs, strict=True)]
         for spi, slot in list(fc.stack.items()):
             os = fo.stack.get(spi)
             if slot.spilled is not None and slot.types[7] == "r" and os is not None:

@@ -49,8 +49,6 @@ def check_cfg(env: Env) -> Reject | None:
             todo.append(insn.jump_target(pc))
             continue
         if insn.kind in (Kind.JCOND, Kind.MAY_GOTO):
-            if insn.kind is Kind.MAY_GOTO and False:
-                pass
             todo.append(insn.jump_target(pc))
         if insn.kind is Kind.CALL and insn.src == op.PSEUDO_CALL:
             todo.append(insn.jump_target(pc))

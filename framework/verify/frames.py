@@ -66,8 +66,8 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
             res = process_throw(env, thrown, pc, via_global=True)
             if isinstance(res, Reject):
                 return res
-        for r in (1, 2, 3, 4, 5):
-            st.cur.regs[r] = NOT_INIT
+        for regno in (1, 2, 3, 4, 5):
+            st.cur.regs[regno] = NOT_INIT
         st.cur.regs[0] = scalar()
         return pc + 1
     args = [st.cur.regs[i] for i in (1, 2, 3, 4, 5)]
@@ -88,7 +88,8 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         if r0.var.smin < lo or r0.var.smax > hi:
             return reject(
                 pc,
-                f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} should have been in [{lo}, {hi}]",
+                f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} "
+                f"should have been in [{lo}, {hi}]",
             )
         return STOP
     if r0.type is RT.STACK and r0.frameno == callee.frameno:

@@ -247,7 +247,8 @@ def stack_var_access(
         elif t == INVALID and not env.allow_uninit_stack:
             return reject(
                 pc,
-                f"invalid variable-offset read from stack R{regno} var_off={ptr.var.var_off.strn()} off={off} size={size}",
+                f"invalid variable-offset read from stack R{regno} "
+                f"var_off={ptr.var.var_off.strn()} off={off} size={size}",
             )
         elif t in (ITER, DYNPTR):
             return reject(pc, f"invalid read from stack off {byte}+0 size {size}")

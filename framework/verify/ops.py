@@ -8,7 +8,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject
-from framework.verify.regs import MEM_RDONLY, RT, Reg, const, scalar, type_str
+from framework.verify.regs import RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
 from framework.verify.state import State
 
@@ -122,9 +122,7 @@ def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -
         return reject(pc, f"R{insn.dst} 32-bit pointer arithmetic prohibited")
     if ptr.maybe_null:
         return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited, null-check it first")
-    if ptr.type in (RT.MAP_PTR, RT.PACKET_END, RT.SOCKET, RT.FUNC) or (
-        ptr.type is RT.MEM and MEM_RDONLY in ptr.flags and False
-    ):
+    if ptr.type in (RT.MAP_PTR, RT.PACKET_END, RT.SOCKET, RT.FUNC):
         return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited")
     if opc not in (op.ADD, op.SUB):
         if opc in (op.AND, op.OR, op.XOR, op.LSH, op.RSH, op.ARSH):
@@ -304,8 +302,11 @@ def _apply(st: State, insn: Insn, edge: tuple[Scalar, Scalar]) -> None:
     for regno in (insn.dst, insn.src) if insn.uses_reg_src else (insn.dst,):
         r = regs[regno]
         if r.type is RT.SCALAR and r.id:
-            rid, var = r.id, r.var
-            st.map_regs(lambda x: x.with_(var=var) if x.type is RT.SCALAR and x.id == rid else x)
+            st.map_regs(functools.partial(_sync_linked, r.id, r.var))
+
+
+def _sync_linked(rid: int, var: Scalar, x: Reg) -> Reg:
+    return x.with_(var=var) if x.type is RT.SCALAR and x.id == rid else x
 
 
 def _push(env: Env, st: State, target: int) -> None:

@@ -76,13 +76,13 @@ def stacksafe(o: Frame, c: Frame, ids: IdMap) -> bool:
         cs = c.stack.get(spi, Slot())
         for i in range(8):
             ot = os.types[i]
-            if ot == INVALID or ot == MISC:
+            if ot in (INVALID, MISC):
                 continue
             if ot != cs.types[i]:
                 return False
-        if os.spilled is not None and os.types[7] in ("r", "i", "d"):
-            if cs.spilled is None or not regsafe(os.spilled, cs.spilled, ids):
-                return False
+        special = os.spilled is not None and os.types[7] in ("r", "i", "d")
+        if special and (cs.spilled is None or not regsafe(os.spilled, cs.spilled, ids)):  # type: ignore[arg-type]
+            return False
     return True
 
 
@@ -100,19 +100,16 @@ def states_equal(old: State, cur: State, exact: bool = False) -> bool:
     if len(old.refs) != len(cur.refs):
         return False
     ids = IdMap()
-    for fo, fc in zip(old.frames, cur.frames):
+    for fo, fc in zip(old.frames, cur.frames, strict=True):
         if fo.callsite != fc.callsite:
             return False
-    for fo, fc in zip(old.frames, cur.frames):
+    for fo, fc in zip(old.frames, cur.frames, strict=True):
         for i in range(11):
             if not regsafe(fo.regs[i], fc.regs[i], ids, exact):
                 return False
         if not stacksafe(fo, fc, ids):
             return False
-    for ro, rc in zip(old.refs, cur.refs):
-        if ro.kind is not rc.kind or not ids.check(ro.id, rc.id):
-            return False
-    return True
+    return all(ro.kind is rc.kind and ids.check(ro.id, rc.id) for ro, rc in zip(old.refs, cur.refs, strict=True))
 
 
 class Checkpoint:

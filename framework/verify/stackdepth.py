@@ -60,12 +60,12 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
         return reject(
             env.program.subprogs[idx].start, f"combined stack size of {len(chain) + 1} calls is {depth}. Too large"
         )
-    for pc, callee, is_ref in _callees(env, idx):
+    for _pc, callee, is_ref in _callees(env, idx):
         if callee in chain or callee == idx:
             continue
         if is_ref and callee not in env.callback_subprogs:
             continue
-        err = _walk(env, callee, chain + [idx], depth, is_cb)
+        err = _walk(env, callee, [*chain, idx], depth, is_cb)
         if err:
             return err
     return None
