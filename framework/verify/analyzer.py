@@ -202,6 +202,7 @@ def _mark_prune_points(env: Env) -> None:
                 env.force_checkpoints.add(pc)
             if insn.src == 0 and insn.imm == 181:
                 env.prune_points.add(pc)
+                env.callback_calls.add(pc)
                 env.force_checkpoints.add(pc)
 
 
@@ -226,7 +227,7 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
     )
     active = env.active.get(pc, {})
     if active:
-        if force:
+        if force or pc in env.callback_calls:
             for group in active.values():
                 for cp in group:
                     if pc in env.may_goto_pcs:

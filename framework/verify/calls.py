@@ -255,9 +255,14 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         old = env.loop_inline.get(pc, (fn.subprog, True))
         fit = old[1] and old[0] == fn.subprog and flags.is_const and flags.const == 0
         env.loop_inline[pc] = (fn.subprog, fit)
-        err = push_callback(env, st, pc, fn.subprog, [scalar(), regs[3]], (0, 1))
-        if err:
-            return err
+        # kernel: check_helper_call, BPF_FUNC_loop: unroll only while the depth is below nr_loops
+        if st.cur.callback_depth < regs[1].var.umax:
+            err = push_callback(env, st, pc, fn.subprog, [scalar(), regs[3]], (0, 1))
+            if err:
+                return err
+        else:
+            st.cur.callback_depth = 0
+            env.log.append(f"frame{st.curframe} bpf_loop iteration limit reached")
     else:
         return reject(pc, f"helper call {name}#{fid} is not modelled")
     clobber_caller_saved(st)
@@ -501,12 +506,14 @@ def _iter_next(env: Env, st: State, pc: int) -> Outcome:
     return pc + 1
 
 
-def _prev_entry(st: State, pc: int) -> State | None:
+def _prev_entry(st: State, pc: int, include_parent: bool = False) -> State | None:
     # kernel: find_prev_entry (the checkpoint of the previous iteration at this iter_next)
-    c = getattr(st.parent, "parent", None)
-    while c is not None:
+    from framework.verify.prune import Checkpoint
+
+    c = st.parent if include_parent else getattr(st.parent, "parent", None)
+    while isinstance(c, Checkpoint):
         if c.state.pc == pc and len(c.state.frames) == len(st.frames):
-            return c.state  # type: ignore[no-any-return]
+            return c.state
         c = c.parent
     return None
 

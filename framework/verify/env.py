@@ -74,6 +74,7 @@ class Env:
     loop_at: int = -1
     may_goto_seen: set[int] = field(default_factory=set)
     may_goto_pcs: set[int] = field(default_factory=set)
+    callback_calls: set[int] = field(default_factory=set)
     allow_uninit_stack: bool = True  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
 
     def push(self, st: State) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from framework.load.program import Linkage
-from framework.verify.env import STOP, Env, Outcome, Reject, reject
+from framework.verify.env import Env, Outcome, Reject, reject
 from framework.verify.regs import NOT_INIT, RT, Reg, scalar
 from framework.verify.state import MAX_CALL_FRAMES, State, entry_frame
 
@@ -26,6 +26,9 @@ def push_callback(env: Env, st: State, pc: int, subprog: int, args: list[Reg], r
     err = _new_frame(env, cb, pc, subprog, args)
     if err:
         return err
+    cb.callback_unroll_depth += 1
+    cb.frames[-2].callback_depth += 1
+    st.cur.callback_depth = 0
     cb.cur.in_callback = True
     cb.cur.callback_ret = ret
     cb.pc = env.program.subprogs[subprog].start
@@ -91,7 +94,17 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
                 f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} "
                 f"should have been in [{lo}, {hi}]",
             )
-        return STOP
+        # kernel: prepare_func_exit for a callback: back to the call insn, which is visited again
+        # (a checkpoint there prunes it unless the callback changed what the caller sees)
+        st.frames.pop()
+        # no scalar is marked precise in this model, so (as widen_imprecise_scalars does for
+        # iterators) scalars the callback changed are widened, letting the call site converge
+        from framework.verify.calls import _prev_entry, _widen_imprecise_scalars
+
+        prev = _prev_entry(st, callee.callsite, include_parent=True)
+        if prev is not None:
+            _widen_imprecise_scalars(prev, st)
+        return callee.callsite
     if r0.type is RT.STACK and r0.frameno == callee.frameno:
         return reject(pc, "cannot return stack pointer to the caller")
     st.frames.pop()

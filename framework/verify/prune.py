@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from framework.verify.regs import RT, Reg
-from framework.verify.stack import INVALID, MISC, Slot
+from framework.verify.stack import INVALID, Slot
 from framework.verify.state import Frame, State
 
 if TYPE_CHECKING:
@@ -71,12 +71,12 @@ def regsafe(o: Reg, c: Reg, ids: IdMap, exact: bool = False) -> bool:
 
 
 def stacksafe(o: Frame, c: Frame, ids: IdMap) -> bool:
-    # kernel: stacksafe (privileged: an old STACK_MISC byte matches anything)
+    # kernel: stacksafe (an old STACK_INVALID byte matches anything; other bytes must agree)
     for spi, os in o.stack.items():
         cs = c.stack.get(spi, Slot())
         for i in range(8):
             ot = os.types[i]
-            if ot in (INVALID, MISC):
+            if ot == INVALID:
                 continue
             if ot != cs.types[i]:
                 return False
@@ -138,6 +138,7 @@ def fingerprint(st: State) -> int:
             st.active_preempt_locks,
             st.active_irq_id,
             st.may_goto_depth,
+            st.callback_unroll_depth,
         )
     )
 

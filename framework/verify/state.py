@@ -47,6 +47,7 @@ class Frame:
     in_callback: bool = False
     callback_ret: tuple[int, int] = (0, 0)
     in_exception_cb: bool = False
+    callback_depth: int = 0
 
     def copy(self) -> Frame:
         return Frame(
@@ -59,6 +60,7 @@ class Frame:
             self.in_callback,
             self.callback_ret,
             self.in_exception_cb,
+            self.callback_depth,
         )
 
 
@@ -75,6 +77,7 @@ class State:
     pc: int = 0
     global_throw: bool = False  # this branch takes a global call's throw path
     may_goto_depth: int = 0
+    callback_unroll_depth: int = 0
     parent: object = None  # the checkpoint this path descends from (prune.Checkpoint)
 
     @property
@@ -96,6 +99,7 @@ class State:
             self.pc,
             self.global_throw,
             self.may_goto_depth,
+            self.callback_unroll_depth,
             self.parent,
         )
 

@@ -27,6 +27,9 @@ NOT_MODELLED = {
     "derived_fullsock_after_parent_release",
     "derived_tcp_sock_before_parent_release",
 }
+# Without precision tracking the model widens every scalar a loop body changes (iterators,
+# bpf_loop callbacks); where the kernel keeps a precise index it accepts and the model refuses.
+WIDENED = {"bpf_loop_callback_out_of_bounds_in_late_iteration"}
 # Cases that walk the whole 1,000,000-instruction budget (a minute or more in Python).
 SLOW = {"bounded_loop_too_long", "loop_bound_unknown"}
 
@@ -44,6 +47,9 @@ def test_case(case: VerifierCase) -> None:
         assert case.verdict == "accepted"
         assert analysis.verdict.value == "rejected"
         assert any("may throw exception, exploring program path where exception is thrown" in x for x in analysis.log2)
+        return
+    if case.name in WIDENED:
+        assert case.verdict == "accepted" and analysis.verdict.value == "rejected"
         return
     if case.name in NOT_MODELLED:
         assert analysis.message is not None and "is not modelled" in analysis.message
