@@ -17,6 +17,7 @@ from typing import Protocol
 from iced_x86 import Code, Instruction
 
 from framework.errors import FrameworkError
+from framework.fixup.maygoto import TIMED_MAY_GOTO
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
@@ -325,6 +326,10 @@ def lower_call(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
     calls, so no tail-call-counter load before a BPF-to-BPF call)."""
     if insn.src == op.PSEUDO_CALL:
         return [CallTo(ctx.subprog_address(pc + 1 + insn.imm))]
+    if insn.src == 0 and insn.imm == TIMED_MAY_GOTO:
+        # the live 6.18.44 JIT turns AX's fp offset into the count's address before
+        # calling arch_bpf_timed_may_goto (`add r10, rbp`, read off its JITed image)
+        return [x86.i_rr(Code.ADD_RM64_R64, reg(REG_AX), reg(10)), CallTo(ctx.resolve(pc, insn))]
     return [CallTo(ctx.resolve(pc, insn))]
 
 
