@@ -253,9 +253,9 @@ class Machine:
 
     def _timed_may_goto(self, uc: Any) -> None:
         """arch_bpf_timed_may_goto + bpf_check_timed_may_goto (kernel/bpf/core.c): AX (r10) holds the
-        count's address (the JIT added rbp to the fp offset) and gets the new count; nothing else changes. The clock is emulated:
-        each call advances it by MAY_GOTO_QUANTUM_NS, so the quarter-second slice ends after
-        128 refills of 0xffff (about BPF_MAX_LOOPS iterations), deterministically."""
+        count's address (the JIT added rbp to the fp offset) and gets the new count; nothing else
+        changes. The clock is emulated: each call advances it by MAY_GOTO_QUANTUM_NS, so the
+        quarter-second slice ends after 128 refills of 0xffff (about BPF_MAX_LOOPS iterations), deterministically."""
         p = uc.reg_read(X.UC_X86_REG_R10)
         self._st.clock += MAY_GOTO_QUANTUM_NS
         stamp = int.from_bytes(self.read(p + 8, 8), "little")

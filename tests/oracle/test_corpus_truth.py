@@ -76,7 +76,7 @@ def test_our_loader_meets_the_manifests_kernel_expectations(manifest: Path, name
 
 
 def test_known_leaking_programs_are_never_test_run_on_the_live_kernel() -> None:
-    """global_chain: rejected under the fixed semantics, accepted by 6.18.44, leaks on every throw."""
+    """global_chain: rejected under the fixed semantics; the fc-v769 build accepted it and leaked on every throw."""
     from framework.oracle.manifest import corpus_entries
 
     manifest = Path(__file__).resolve().parents[2] / "programs" / "c" / "throw_global_chain.toml"

@@ -12,13 +12,6 @@ from .cases_loader import NoCompiler, VerifierCase, load_cases
 
 CASES = load_cases()
 
-# DESIGN.md's one allowed difference: the live kernel lacks "bpf: Check global subprog exception
-# paths" (May 2026) and accepts a throw from a global subprog while the caller holds something.
-GLOBAL_THROW = {
-    "throw_from_global_subprog_caller_holds_object",
-    "throw_from_global_subprog_caller_in_rcu",
-    "global_call_with_preemption_disabled",
-}
 # Helpers the model does not have yet (the verifier says so as a rejection, never a traceback).
 NOT_MODELLED = {
     "packet_pointer_compared_after_call",  # bpf_skb_adjust_room
@@ -43,11 +36,6 @@ def test_case(case: VerifierCase) -> None:
     except NoCompiler as exc:
         pytest.skip(str(exc))
     analysis = verify(program)
-    if case.name in GLOBAL_THROW:
-        assert case.verdict == "accepted"
-        assert analysis.verdict.value == "rejected"
-        assert any("may throw exception, exploring program path where exception is thrown" in x for x in analysis.log2)
-        return
     if case.name in WIDENED:
         assert case.verdict == "accepted" and analysis.verdict.value == "rejected"
         return

@@ -12,9 +12,6 @@ from framework.verify import Nullness, Verdict, verify, verify_json
 from .hook_strategy import Recorder
 
 ENTRIES = [e for m in manifests() for e in corpus_entries(m)]
-# DESIGN.md's one allowed difference: a throw from a global subprog while the caller holds a
-# reference (Linux 6.18.44 lacks "bpf: Check global subprog exception paths" and accepts it).
-GLOBAL_CHAIN = {"global_chain"}
 
 
 def _entry(name: str) -> CorpusEntry:
@@ -25,15 +22,6 @@ def _entry(name: str) -> CorpusEntry:
 def test_stock_matches_kernel(entry: CorpusEntry) -> None:
     kernel = entry.spec["kernel"]
     analysis = verify(entry.program)
-    if entry.program.name in GLOBAL_CHAIN:
-        stock = entry.spec["expect"]["stock"]
-        assert analysis.verdict.value == stock["verdict"] == "rejected"
-        assert analysis.message == "bpf_throw would lead to reference leak"
-        assert any(stock["message"] in line for line in analysis.log2)
-        assert any(
-            "may throw exception, exploring program path where exception is thrown" in line for line in analysis.log2
-        )
-        return
     assert analysis.verdict.value == kernel["verdict"]
     assert analysis.message == kernel.get("message")
     assert list(analysis.stack_depth) == kernel["stack_depth"]
