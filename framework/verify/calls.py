@@ -227,6 +227,28 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         err = release(env, st, pc, r.ref_obj_id)
         if err:
             return err
+    elif fid in (95, 96):  # sk_fullsock / tcp_sock
+        # kernel: is_ptr_cast_function: a fresh id for the NULL check, the parent's ref_obj_id
+        r = _arg(st, pc, 1)
+        if isinstance(r, Reject):
+            return r
+        err = _expect(pc, 1, r, r.type is RT.SOCKET and not r.maybe_null, "sock_common, sock, tcp_sock, xdp_sock")
+        if err:
+            return err
+        kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
+        result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
+    elif fid == 50:  # skb_adjust_room
+        c = _arg(st, pc, 1)
+        if isinstance(c, Reject):
+            return c
+        if c.type is not RT.CTX:
+            return reject(pc, f"R1 type={type_str(c)} expected=ctx")
+        for regno in (2, 3, 4):
+            a = _arg(st, pc, regno)
+            if isinstance(a, Reject):
+                return a
+        # kernel: bpf_helper_changes_pkt_data -> clear_all_pkt_pointers (mark_reg_invalid on every copy)
+        st.map_regs(lambda r: scalar() if r.type in (RT.PACKET, RT.PACKET_END, RT.PACKET_META) else r)
     elif fid == 93:  # spin_lock
         r = _arg(st, pc, 1)
         if isinstance(r, Reject):
@@ -446,7 +468,8 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if RET_NULL in flags:
             result = result.with_(maybe_null=True, id=env.new_id())
         rid = acquire(env, st, pc, spec.kind)
-        result = result.with_(ref_obj_id=rid)
+        # kernel: check_kfunc_call, is_kfunc_acquire: a NULL-able result's id becomes the ref's id
+        result = result.with_(ref_obj_id=rid, id=rid if RET_NULL in flags else result.id)
     clobber_caller_saved(st)
     regs[0] = result
     return pc + 1

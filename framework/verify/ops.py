@@ -222,7 +222,10 @@ def mark_ptr_or_null(env: Env, st: State, rid: int, is_null: bool) -> None:
     def fix(r: Reg) -> Reg:
         nonlocal ref_obj
         if r.is_pointer and r.maybe_null and r.id == rid:
-            ref_obj = r.ref_obj_id or ref_obj
+            # kernel: only the acquired pointer itself (ref_obj_id == id) releases on NULL, not a
+            # pointer derived from it (bpf_sk_fullsock, bpf_tcp_sock) that shares the parent's ref
+            if r.ref_obj_id == rid:
+                ref_obj = rid
             return _null_edge(r, is_null)
         return r
 

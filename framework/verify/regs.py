@@ -111,7 +111,7 @@ def type_str(r: Reg) -> str:
         RT.MAP_PTR: "map_ptr",
         RT.BTF_ID: "ptr_",
         RT.MEM: "mem",
-        RT.SOCKET: "sock",
+        RT.SOCKET: r.btf_name or "sock",  # PTR_TO_SOCK_COMMON / PTR_TO_SOCKET / PTR_TO_TCP_SOCK
         RT.FUNC: "func",
         RT.ITER: "iter",
         RT.DYNPTR: "dynptr",

@@ -12,14 +12,6 @@ from .cases_loader import NoCompiler, VerifierCase, load_cases
 
 CASES = load_cases()
 
-# Helpers the model does not have yet (the verifier says so as a rejection, never a traceback).
-NOT_MODELLED = {
-    "packet_pointer_compared_after_call",  # bpf_skb_adjust_room
-    "release_derived_fullsock",  # bpf_sk_fullsock
-    "derived_tcp_sock_after_parent_release",  # bpf_tcp_sock
-    "derived_fullsock_after_parent_release",
-    "derived_tcp_sock_before_parent_release",
-}
 # Without precision tracking the model widens every scalar a loop body changes (iterators,
 # bpf_loop callbacks); where the kernel keeps a precise index it accepts and the model refuses.
 WIDENED = {"bpf_loop_callback_out_of_bounds_in_late_iteration"}
@@ -38,9 +30,6 @@ def test_case(case: VerifierCase) -> None:
     analysis = verify(program)
     if case.name in WIDENED:
         assert case.verdict == "accepted" and analysis.verdict.value == "rejected"
-        return
-    if case.name in NOT_MODELLED:
-        assert analysis.message is not None and "is not modelled" in analysis.message
         return
     assert analysis.verdict.value == case.verdict, analysis.message
     if case.verdict == "rejected" and case.message:
