@@ -71,6 +71,14 @@ def _expect(pc: int, regno: int, r: Reg, ok: bool, expected: str) -> Reject | No
     return reject(pc, f"R{regno} type={type_str(r)} expected={expected}")
 
 
+def _typed_arg(st: State, pc: int, regno: int, rt: RT, expected: str) -> Reg | Reject:
+    # kernel: check_func_arg -> check_reg_type, for an argument of one base type
+    r = _arg(st, pc, regno)
+    if isinstance(r, Reject):
+        return r
+    return _expect(pc, regno, r, r.type is rt, expected) or r
+
+
 def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool) -> Reject | None:
     # kernel: check_helper_mem_access -> check_stack_range_initialized
     r = st.cur.regs[regno]
@@ -128,11 +136,9 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     regs = st.cur.regs
     result: Reg = scalar()
     if fid == 1:  # map_lookup_elem
-        m = _arg(st, pc, 1)
+        m = _typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
-        if m.type is not RT.MAP_PTR:
-            return reject(pc, f"R1 type={type_str(m)} expected=map_ptr")
         mdef = env.program.maps[m.map_index]
         err = _stack_mem(env, st, pc, 2, mdef.key_size, False)
         if err:
@@ -195,11 +201,9 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if err:
             return err
     elif fid in (84, 85, 99):  # sk_lookup_tcp/udp, skc_lookup_tcp
-        c = _arg(st, pc, 1)
+        c = _typed_arg(st, pc, 1, RT.CTX, "ctx")
         if isinstance(c, Reject):
             return c
-        if c.type is not RT.CTX:
-            return reject(pc, f"R1 type={type_str(c)} expected=ctx")
         size = _const_size(st, pc, 3)
         if isinstance(size, Reject):
             return size
@@ -238,11 +242,9 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
         result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
     elif fid == 50:  # skb_adjust_room
-        c = _arg(st, pc, 1)
+        c = _typed_arg(st, pc, 1, RT.CTX, "ctx")
         if isinstance(c, Reject):
             return c
-        if c.type is not RT.CTX:
-            return reject(pc, f"R1 type={type_str(c)} expected=ctx")
         for regno in (2, 3, 4):
             a = _arg(st, pc, regno)
             if isinstance(a, Reject):
@@ -267,11 +269,9 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif fid == 181:  # bpf_loop
         from framework.verify.frames import push_callback
 
-        fn = _arg(st, pc, 2)
+        fn = _typed_arg(st, pc, 2, RT.FUNC, "func")
         if isinstance(fn, Reject):
             return fn
-        if fn.type is not RT.FUNC:
-            return reject(pc, f"R2 type={type_str(fn)} expected=func")
         # kernel: update_loop_inline_state (flags zero and one callback on every path)
         flags = regs[4]
         old = env.loop_inline.get(pc, (fn.subprog, True))

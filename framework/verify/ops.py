@@ -217,21 +217,20 @@ def _null_edge(r: Reg, is_null: bool) -> Reg:
 
 def mark_ptr_or_null(env: Env, st: State, rid: int, is_null: bool) -> None:
     # kernel: mark_ptr_or_null_regs (and release of a NULL reference)
-    ref_obj = 0
+    releases = False
 
     def fix(r: Reg) -> Reg:
-        nonlocal ref_obj
+        nonlocal releases
         if r.is_pointer and r.maybe_null and r.id == rid:
             # kernel: only the acquired pointer itself (ref_obj_id == id) releases on NULL, not a
             # pointer derived from it (bpf_sk_fullsock, bpf_tcp_sock) that shares the parent's ref
-            if r.ref_obj_id == rid:
-                ref_obj = rid
+            releases = releases or r.ref_obj_id == rid
             return _null_edge(r, is_null)
         return r
 
     st.map_regs(fix)
-    if is_null and ref_obj:
-        st.refs = [r for r in st.refs if r.id != ref_obj]
+    if is_null and releases:
+        st.refs = [r for r in st.refs if r.id != rid]
 
 
 def _pkt_edge(st: State, ptr: Reg, op_is_lt: bool) -> None:
