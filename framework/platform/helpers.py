@@ -246,3 +246,31 @@ def func_id_name(helper_id: int) -> str:
 def helper_id(name: str) -> int | None:
     """The id of a helper named `bpf_<name>` or `<name>`, or None."""
     return _IDS.get(name.removeprefix("bpf_"))
+
+
+# Parameter counts of the helpers' bpf_func_proto (arg1_type..arg5_type before ARG_DONTCARE), for
+# the helpers the verifier models; get_call_summary reads the same to know which R1-R5 a call reads.
+HELPER_NARGS = {
+    1: 2,  # map_lookup_elem(map, key)
+    5: 0,  # ktime_get_ns()
+    7: 0,  # get_prandom_u32()
+    8: 0,  # get_smp_processor_id()
+    12: 3,  # tail_call(ctx, prog_array, index)
+    14: 0,  # get_current_pid_tgid()
+    50: 4,  # skb_adjust_room(skb, len_diff, mode, flags)
+    84: 5,  # sk_lookup_tcp(ctx, tuple, tuple_size, netns, flags)
+    85: 5,  # sk_lookup_udp
+    86: 1,  # sk_release(sock)
+    93: 1,  # spin_lock(lock)
+    94: 1,  # spin_unlock(lock)
+    95: 1,  # sk_fullsock(sk)
+    96: 1,  # tcp_sock(sk)
+    99: 5,  # skc_lookup_tcp
+    131: 3,  # ringbuf_reserve(ringbuf, size, flags)
+    132: 2,  # ringbuf_submit(data, flags)
+    133: 2,  # ringbuf_discard(data, flags)
+    181: 4,  # loop(nr_loops, callback_fn, callback_ctx, flags)
+    198: 4,  # ringbuf_reserve_dynptr(ringbuf, size, flags, ptr)
+    199: 2,  # ringbuf_submit_dynptr(ptr, flags)
+    200: 2,  # ringbuf_discard_dynptr(ptr, flags)
+}

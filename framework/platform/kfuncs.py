@@ -31,10 +31,43 @@ class KfuncSpec:
     kind: str  # the resource kind it acquires or releases, or "" for none
     cite: str  # where Linux registers it
     released_by: str = ""  # for an acquire: the kfunc or helper that releases it
+    nargs: int = 5  # parameters in its BTF prototype (the registers a call reads)
 
 
 def _k(name: str, flags: tuple[str, ...], kind: str, cite: str, released_by: str = "") -> KfuncSpec:
-    return KfuncSpec(name, frozenset(flags), kind, cite, released_by)
+    return KfuncSpec(name, frozenset(flags), kind, cite, released_by, NARGS[name])
+
+
+# parameter counts of the kernel's prototypes (include/linux/bpf.h, kernel/bpf/helpers.c, cpumask.c)
+NARGS = {
+    "bpf_throw": 1,
+    "bpf_obj_new_impl": 2,
+    "bpf_percpu_obj_new_impl": 2,
+    "bpf_obj_drop_impl": 2,
+    "bpf_percpu_obj_drop_impl": 2,
+    "bpf_refcount_acquire_impl": 2,
+    "bpf_task_from_pid": 1,
+    "bpf_task_from_vpid": 1,
+    "bpf_task_acquire": 1,
+    "bpf_task_release": 1,
+    "bpf_cgroup_acquire": 1,
+    "bpf_cgroup_from_id": 1,
+    "bpf_cgroup_ancestor": 2,
+    "bpf_cgroup_release": 1,
+    "bpf_iter_num_new": 3,
+    "bpf_iter_num_next": 1,
+    "bpf_iter_num_destroy": 1,
+    "bpf_rcu_read_lock": 0,
+    "bpf_rcu_read_unlock": 0,
+    "bpf_preempt_disable": 0,
+    "bpf_preempt_enable": 0,
+    "bpf_local_irq_save": 1,
+    "bpf_local_irq_restore": 1,
+    "bpf_dynptr_from_mem": 4,
+    "bpf_dynptr_size": 1,
+    "bpf_cpumask_create": 0,
+    "bpf_cpumask_release": 1,
+}
 
 
 _GENERIC = "kernel/bpf/helpers.c generic_btf_ids"

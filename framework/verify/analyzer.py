@@ -11,17 +11,34 @@ from framework.isa.insn import Insn
 from framework.isa.kernel_syntax import format_insn
 from framework.isa.opcodes import Kind
 from framework.load.program import Program
+from framework.platform.helpers import HELPER_NARGS
+from framework.platform.kfuncs import KFUNCS
 from framework.strategy import Strategy
 from framework.verify import calls, frames, ops
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject
 from framework.verify.globals_ import arg_types, might_throw
+from framework.verify.liveness import live_before, loops
 from framework.verify.log import state_line, stats_line
 from framework.verify.memory import check_mem_access
-from framework.verify.prune import Checkpoint, fingerprint, path_done, states_equal
+from framework.verify.precision import linked_regs, mark_chain_precision, propagate_precision
+from framework.verify.prune import (
+    EXACT,
+    NOT_EXACT,
+    RANGE_WITHIN,
+    Checkpoint,
+    add_backedge,
+    fingerprint,
+    incomplete_read_marks,
+    live_masks,
+    maybe_enter_scc,
+    path_done,
+    states_equal,
+)
 from framework.verify.regs import RT, Reg, scalar
 from framework.verify.result import Analysis, Verdict
-from framework.verify.retcode import check_return_code
+from framework.verify.retcode import RANGES, check_return_code
+from framework.verify.stack import slot_index
 from framework.verify.stackdepth import check_max_stack_depth
 from framework.verify.state import State, entry_frame
 from framework.verify.throw import check_resource_leak, process_throw
@@ -55,6 +72,10 @@ def _step_store_reg(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     base = ops.read_reg(st, pc, insn.dst)
     if isinstance(base, Reject):
         return base
+    if base.type is RT.STACK and (base.off + insn.off) % 8 and val.is_const and val.const == 0:
+        # kernel: check_stack_write_fixed_off, a misaligned zero becomes STACK_ZERO, which
+        # backtracking cannot follow, so the register is marked precise here
+        mark_chain_precision(env, st, insn.src)
     res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, val, None)
     return res if isinstance(res, Reject) else pc + 1
 
@@ -134,10 +155,17 @@ def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
         return reject(pc, "R1 !read_ok")
     if env.exception_cb < 0:
         # kernel: check_return_code(env, BPF_REG_1, "R1")
+        _mark_return(env, st, 1)
         err = check_return_code(env.program.prog_type, pc, r1, "R1")
         if err:
             return err
     return process_throw(env, st, pc)
+
+
+def _mark_return(env: Env, st: State, regno: int) -> None:
+    # kernel: check_return_code (a restricted return value is checked by range: precise)
+    if env.program.prog_type in RANGES:
+        mark_chain_precision(env, st, regno)
 
 
 def _step_exit(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -154,6 +182,7 @@ def _step_exit(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if st.cur.subprog and not st.cur.in_exception_cb and r0.type is not RT.SCALAR:
         return reject(pc, f"At subprogram exit the register R0 is not a scalar value ({r0.type.value})")
     if st.cur.subprog == 0 or st.cur.in_exception_cb:
+        _mark_return(env, st, 0)
         err = check_return_code(env.program.prog_type, pc, r0, "R0")
         if err:
             return err
@@ -187,8 +216,10 @@ def _mark_prune_points(env: Env) -> None:
     for pc, insn in env.insns.items():
         if insn.kind is Kind.JCOND:
             env.prune_points.add(pc)
+            env.prune_points.add(insn.jump_target(pc))  # push_insn(BRANCH) marks the target
         elif insn.kind is Kind.MAY_GOTO:
             env.prune_points.add(pc)
+            env.prune_points.add(insn.jump_target(pc))
             env.force_checkpoints.add(pc)
             env.may_goto_pcs.add(pc)
         elif insn.kind is Kind.JA:
@@ -218,6 +249,21 @@ def _iter_depths_differ(old: State, cur: State) -> bool:
     return False
 
 
+def _iter_active_at_r1(st: State) -> bool:
+    slot, _frame, _spi = calls._iter_slot(st)
+    return slot is not None and slot.spilled is not None and slot.spilled.iter_active
+
+
+def _hit(env: Env, cp: Checkpoint, st: State, loop: bool) -> bool:
+    # kernel: is_state_visited, hit: (precision of the pruning state flows into this path's past;
+    # in a loop whose marks may still grow, the path is kept as a backedge for later)
+    cp.hit_cnt += 1
+    propagate_precision(env, cp.state, st, live_masks(env, cp.state))
+    if loop:
+        add_backedge(env, cp, st)
+    return True
+
+
 def is_state_visited(env: Env, st: State, pc: int) -> bool:
     # kernel: is_state_visited. Checkpoints still being explored (branches > 0) are kept apart,
     # keyed by an exact fingerprint, so the infinite-loop check is a lookup.
@@ -231,14 +277,18 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
             for group in active.values():
                 for cp in group:
                     if pc in env.may_goto_pcs:
-                        if cp.state.may_goto_depth != st.may_goto_depth and states_equal(cp.state, st):
-                            return True
-                    elif states_equal(cp.state, st):
-                        return True
+                        if cp.state.may_goto_depth != st.may_goto_depth and states_equal(
+                            env, cp.state, st, RANGE_WITHIN
+                        ):
+                            return _hit(env, cp, st, True)
+                    elif (pc in env.callback_calls or _iter_active_at_r1(st)) and states_equal(
+                        env, cp.state, st, RANGE_WITHIN
+                    ):
+                        return _hit(env, cp, st, True)
         else:
             fp = fingerprint(st)
             for cp in active.get(fp, ()):
-                if not _iter_depths_differ(cp.state, st) and states_equal(cp.state, st, exact=True):
+                if not _iter_depths_differ(cp.state, st) and states_equal(env, cp.state, st, EXACT):
                     env.loop_at = pc
                     return True
             # kernel: skip_inf_loop_check (inside a loop, checkpoints are added sparingly)
@@ -246,9 +296,9 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
                 add = False
     kept = env.explored.get(pc, [])
     for cp in list(kept):
-        if states_equal(cp.state, st):
-            cp.hit_cnt += 1
-            return True
+        loop = incomplete_read_marks(env, cp)
+        if states_equal(env, cp.state, st, RANGE_WITHIN if loop else NOT_EXACT):
+            return _hit(env, cp, st, loop)
         # kernel: is_state_visited drops states that keep missing
         cp.miss_cnt += 1
         if cp.miss_cnt > cp.hit_cnt * 3 + 3:
@@ -260,7 +310,11 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
     cp.state.parent = None
     cp.pc = pc
     env.active.setdefault(pc, {}).setdefault(cp.fingerprint, []).append(cp)
+    maybe_enter_scc(env, cp)
     st.parent = cp
+    st.history = []
+    # kernel: mark_all_scalars_imprecise (precision is found again for the path after a checkpoint)
+    st.map_regs(lambda r: r.with_(precise=False) if r.precise else r)
     env.total_states += 1
     env.cur_states += 1
     env.peak_states = max(env.peak_states, env.cur_states)
@@ -269,6 +323,23 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
     env.prev_jmps_processed = env.jmps_processed
     env.prev_insn_processed = env.insn_processed
     return False
+
+
+def _history_aux(st: State, insn: Insn) -> object:
+    """What backtracking needs beside the pc: the stack slot touched, or the registers a branch links."""
+    k = insn.kind
+    if k in (Kind.LOAD, Kind.STORE_IMM, Kind.STORE_REG, Kind.ATOMIC):
+        base = st.cur.regs[insn.src if k is Kind.LOAD else insn.dst]
+        if base.type is RT.STACK and base.var.is_const and base.var.var_off.value == 0:
+            return (base.frameno, slot_index(base.off + insn.off))
+        return None
+    if k is Kind.JCOND:
+        regs = st.cur.regs
+        ids = {r.id for r in (regs[insn.dst], regs[insn.src] if insn.uses_reg_src else None) if r is not None}
+        ids.discard(0)
+        if ids and any(regs[x].type is RT.SCALAR for x in (insn.dst, insn.src)):
+            return linked_regs(st, ids) or None
+    return None
 
 
 # ---------------------------------------------------------------- do_check
@@ -281,6 +352,18 @@ def _call_name(env: Env) -> Callable[[Insn], str | None]:
         return None
 
     return name
+
+
+def _call_args(env: Env) -> Callable[[Insn], int | None]:
+    def nargs(insn: Insn) -> int | None:
+        if insn.src == op.PSEUDO_KFUNC_CALL:
+            spec = KFUNCS.get(calls.kfunc_name(env, insn))
+            return spec.nargs if spec else None
+        if insn.src == 0:
+            return HELPER_NARGS.get(insn.imm)
+        return None  # a subprog: its BTF prototype is not consulted here
+
+    return nargs
 
 
 def do_check(env: Env, start: State) -> Reject | None:
@@ -311,6 +394,7 @@ def do_check(env: Env, start: State) -> Reject | None:
             return reject(pc, f"invalid insn idx {pc} insn_cnt {len(env.program.slots)}")
         if insn.kind in (Kind.JA, Kind.JCOND, Kind.CALL, Kind.EXIT):
             env.jmps_processed += 1
+        st.history.append((pc, _history_aux(st, insn)))
         env.log.append(f"{pc}: {format_insn(insn, call_name=namer)}")
         out = STEPS[insn.kind](env, st, pc, insn)
         if isinstance(out, Reject):
@@ -361,6 +445,7 @@ def _verify_all(env: Env) -> Reject | None:
         env.log.append(f"Validating {name}() func#{sub}...")
         env.explored.clear()
         env.active.clear()
+        env.scc_visits.clear()
         env.worklist.clear()
         err = do_check(env, _initial(env, sub))
         if err:
@@ -395,6 +480,8 @@ def verify(program: Program, strategy: Strategy | None = None) -> Analysis:
     cb = program.exception_cb
     env.exception_cb = program.subprogs.index(cb) if cb is not None else -1
     env.might_throw = might_throw(env)
+    env.live = live_before(insns, _call_args(env))
+    env.scc = loops(insns)
     _mark_prune_points(env)
     err = _precheck(env)
     if err is None:

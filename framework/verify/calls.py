@@ -7,6 +7,7 @@ from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL
 from framework.verify import memory
 from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.precision import mark_chain_precision, mark_slot_precision
 from framework.verify.regs import (
     MEM_ALLOC,
     MEM_PERCPU,
@@ -117,8 +118,10 @@ def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool
     )
 
 
-def _const_size(st: State, pc: int, regno: int) -> int | Reject:
+def _const_size(env: Env, st: State, pc: int, regno: int) -> int | Reject:
+    # kernel: check_mem_size_reg (the size is trusted as it is: precise)
     r = st.cur.regs[regno]
+    mark_chain_precision(env, st, regno)
     if r.type is not RT.SCALAR:
         return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
     if not r.is_const:
@@ -149,6 +152,8 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             # kernel: get_constant_map_key: a constant in-range key needs no NULL check
             frame = st.frames[key.frameno]
             slot = frame.stack.get(slot_index(key.off), Slot())
+            if slot.spilled is not None and slot.spilled.is_const:
+                mark_slot_precision(env, st, key.frameno, slot_index(key.off))  # get_constant_map_key
             if (slot.spilled is not None and slot.spilled.is_const and slot.spilled.const < mdef.max_entries) or (
                 all(c == "0" for c in slot.types[(-key.off - 1) % 8 - 3 : (-key.off - 1) % 8 + 1]) and key.off % 4 == 0
             ):
@@ -168,7 +173,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return m
         if m.type is not RT.MAP_PTR or env.program.maps[m.map_index].map_type != "ringbuf":
             return reject(pc, f"R1 type={type_str(m)} expected=map_ptr")
-        size = _const_size(st, pc, 2)
+        size = _const_size(env, st, pc, 2)
         if isinstance(size, Reject):
             return size
         nid = env.new_id()
@@ -204,7 +209,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         c = _typed_arg(st, pc, 1, RT.CTX, "ctx")
         if isinstance(c, Reject):
             return c
-        size = _const_size(st, pc, 3)
+        size = _const_size(env, st, pc, 3)
         if isinstance(size, Reject):
             return size
         err = _stack_mem(env, st, pc, 2, size, False)
@@ -278,6 +283,10 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         fit = old[1] and old[0] == fn.subprog and flags.is_const and flags.const == 0
         env.loop_inline[pc] = (fn.subprog, fit)
         # kernel: check_helper_call, BPF_FUNC_loop: unroll only while the depth is below nr_loops
+        # (R1 is marked precise: the verifier relies on its value); loop_flag_is_zero marks R4
+        mark_chain_precision(env, st, 1)
+        if flags.is_const and flags.const == 0:
+            mark_chain_precision(env, st, 4)
         if st.cur.callback_depth < regs[1].var.umax:
             err = push_callback(env, st, pc, fn.subprog, [scalar(), regs[3]], (0, 1))
             if err:
@@ -376,6 +385,7 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, "bpf_obj_new/bpf_percpu_obj_new requires prog BTF")
         if not tid.is_const:
             return reject(pc, "bpf_obj_new/bpf_percpu_obj_new requires prog BTF")
+        mark_chain_precision(env, st, 1)  # kernel: check_kfunc_args, a __k argument is precise
         tname, tsize = _local_type(env, tid.const)
         extra = {MEM_PERCPU} if "percpu" in name else set()
         result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC} | extra), btf_name=tname, btf_id=tid.const, mem_size=tsize)

@@ -10,7 +10,7 @@ from framework.load.program import Program
 
 if TYPE_CHECKING:
     from framework.strategy import Strategy
-    from framework.verify.prune import Checkpoint
+    from framework.verify.prune import Checkpoint, SccVisit
     from framework.verify.result import ThrowSite
     from framework.verify.state import State
 
@@ -65,7 +65,9 @@ class Env:
     prev_insn_processed: int = 0
     prune_points: set[int] = field(default_factory=set)
     force_checkpoints: set[int] = field(default_factory=set)
-    live_in: dict[int, frozenset[int]] = field(default_factory=dict)
+    live: dict[int, int] = field(default_factory=dict)  # pc -> live_regs_before (liveness.py)
+    scc: dict[int, int] = field(default_factory=dict)  # pc -> loop id (liveness.loops)
+    scc_visits: dict[tuple[tuple[int, ...], int], SccVisit] = field(default_factory=dict)
     total_states: int = 0
     peak_states: int = 0
     cur_states: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from framework.load.program import Linkage
 from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import NOT_INIT, RT, Reg, scalar
 from framework.verify.state import MAX_CALL_FRAMES, State, entry_frame
 
@@ -86,6 +87,7 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         if r0.type is not RT.SCALAR:
             return reject(pc, f"At callback return the register R0 is not a known value ({r0.type.value})")
         lo, hi = callee.callback_ret
+        mark_chain_precision(env, st, 0)  # kernel: prepare_func_exit relies on R0's precise value
         if r0.var.smin < lo or r0.var.smax > hi:
             return reject(
                 pc,

@@ -8,6 +8,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
 from framework.verify.state import State
@@ -118,6 +119,9 @@ def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -
         return reject(pc, f"R{insn.dst} pointer {_OPNAME.get(opc, '?')} pointer prohibited")
     ptr, off_reg = (dst, src) if dst.is_pointer else (src, dst)
     ptr_regno = insn.dst if dst.is_pointer else insn.src
+    if insn.uses_reg_src:
+        # kernel: adjust_reg_min_max_vals, pointer += scalar (the offset is part of the pointer)
+        mark_chain_precision(env, st, insn.src if dst.is_pointer else insn.dst)
     if not insn.alu64:
         return reject(pc, f"R{insn.dst} 32-bit pointer arithmetic prohibited")
     if ptr.maybe_null:
@@ -280,6 +284,11 @@ def step_jcond(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     taken, fall = sc.refine(opc, dst.var, src.var, insn.jmp32, same_reg=insn.uses_reg_src and insn.src == insn.dst)
     if taken is None and fall is None:
         return pc + 1
+    if taken is None or fall is None:
+        # kernel: check_cond_jmp_op, a predicted branch rests on the operands' values
+        mark_chain_precision(env, st, insn.dst)
+        if insn.uses_reg_src:
+            mark_chain_precision(env, st, insn.src)
     if taken is None:
         assert fall is not None
         _apply(st, insn, fall)

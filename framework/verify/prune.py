@@ -1,11 +1,12 @@
-"""State pruning at the kernel's checkpoints: states_equal (conservative: every scalar precise)."""
+"""State pruning at the kernel's checkpoints: states_equal, checkpoints, loops (SCC visits)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from framework.verify.regs import RT, Reg
-from framework.verify.stack import INVALID, Slot
+from framework.verify.regs import RT, Reg, scalar
+from framework.verify.stack import DYNPTR, EMPTY, INVALID, ITER, MISC, SPILL, ZERO, Slot
 from framework.verify.state import Frame, State
 
 if TYPE_CHECKING:
@@ -18,6 +19,12 @@ class IdMap:
     def __init__(self) -> None:
         self.fwd: dict[int, int] = {}
         self.back: dict[int, int] = {}
+        self.tmp = 0
+
+    def fresh(self) -> int:
+        # kernel: idmap->tmp_id_gen (negative here, so never equal to a real id)
+        self.tmp -= 1
+        return self.tmp
 
     def check(self, old: int, cur: int) -> bool:
         if not old and not cur:
@@ -47,15 +54,30 @@ def _range_within(o: Reg, c: Reg) -> bool:
     )
 
 
-def regsafe(o: Reg, c: Reg, ids: IdMap, exact: bool = False) -> bool:
+# enum exact_level
+NOT_EXACT, RANGE_WITHIN, EXACT = 0, 1, 2
+
+
+def _regs_exact(o: Reg, c: Reg, ids: IdMap) -> bool:
+    # kernel: regs_exact (every field before `id`, then the ids through the map; never `precise`)
+    bare = {"id": 0, "ref_obj_id": 0, "precise": False}
+    return o.with_(**bare) == c.with_(**bare) and ids.check(o.id, c.id) and ids.check(o.ref_obj_id, c.ref_obj_id)
+
+
+def regsafe(o: Reg, c: Reg, ids: IdMap, exact: int = NOT_EXACT) -> bool:
     # kernel: regsafe
-    if o.type is RT.NOT_INIT:
+    if o.type is RT.NOT_INIT and (exact == NOT_EXACT or c.type is RT.NOT_INIT):
         return True
-    if exact:
-        return o == c
+    if exact == EXACT:
+        return _regs_exact(o, c, ids)
     if o.type is not c.type:
         return False
     if o.type is RT.SCALAR:
+        if not o.precise and exact == NOT_EXACT:
+            return True
+        # kernel: check_scalar_ids (an old id must map one-to-one; a current id of 0 is fresh)
+        if o.id and not ids.check(o.id, c.id or ids.fresh()):
+            return False
         return _range_within(o, c)
     if o.flags != c.flags or o.maybe_null != c.maybe_null or o.off != c.off:
         return False
@@ -65,29 +87,70 @@ def regsafe(o: Reg, c: Reg, ids: IdMap, exact: bool = False) -> bool:
         return o.range <= c.range
     if o.type is RT.STACK:
         return o.frameno == c.frameno
-    if o.type is RT.ITER:
-        return o.iter_active == c.iter_active
     return (o.map_index, o.mem_size, o.btf_name, o.subprog) == (c.map_index, c.mem_size, c.btf_name, c.subprog)
 
 
-def stacksafe(o: Frame, c: Frame, ids: IdMap) -> bool:
-    # kernel: stacksafe (an old STACK_INVALID byte matches anything; other bytes must agree)
+_UNBOUND = scalar()
+
+
+def _scalar_for_stack(s: Slot) -> Reg | None:
+    # kernel: scalar_reg_for_stack (a spilled scalar, or eight MISC bytes read as an unbound scalar)
+    if s.types[7] == SPILL and s.spilled is not None and s.spilled.type is RT.SCALAR:
+        return s.spilled
+    if s.types == MISC * 8:
+        return _UNBOUND
+    return None
+
+
+def _special_safe(o: Reg, c: Reg, ids: IdMap) -> bool:
+    # kernel: stacksafe, STACK_ITER / STACK_DYNPTR (iter.depth is ignored)
+    bare = {"ref_obj_id": 0, "id": 0, "iter_depth": 0, "precise": False}
+    return o.with_(**bare) == c.with_(**bare) and ids.check(o.ref_obj_id, c.ref_obj_id)
+
+
+def stacksafe(env: Env, o: Frame, c: Frame, ids: IdMap, exact: int) -> bool:
+    # kernel: stacksafe
     for spi, os in o.stack.items():
-        cs = c.stack.get(spi, Slot())
-        for i in range(8):
-            ot = os.types[i]
-            if ot == INVALID:
-                continue
-            if ot != cs.types[i]:
-                return False
-        special = os.spilled is not None and os.types[7] in ("r", "i", "d")
-        if special and (cs.spilled is None or not regsafe(os.spilled, cs.spilled, ids)):  # type: ignore[arg-type]
+        cs = c.stack.get(spi, EMPTY)
+        if exact != NOT_EXACT and os.types != cs.types:
             return False
+        o_reg = c_reg = None
+        for i in range(8):
+            ot, ct = os.types[i], cs.types[i]
+            if ot == INVALID or (env.allow_uninit_stack and ot == MISC):
+                continue
+            if o_reg is None:
+                o_reg, c_reg = _scalar_for_stack(os), _scalar_for_stack(cs)
+                if o_reg is not None and c_reg is not None:
+                    if not regsafe(o_reg, c_reg, ids, exact):
+                        return False
+                    break
+                o_reg = _UNBOUND  # looked once: not a scalar pair
+            if ot == MISC and ct == ZERO:
+                continue
+            if ot != ct:
+                return False
+        else:
+            t = os.types[7]
+            if t == SPILL:
+                if os.spilled is None or cs.spilled is None or not regsafe(os.spilled, cs.spilled, ids, exact):
+                    return False
+            elif (
+                t in (ITER, DYNPTR)
+                and os.spilled is not None
+                and (cs.spilled is None or not _special_safe(os.spilled, cs.spilled, ids))
+            ):
+                return False
     return True
 
 
-def states_equal(old: State, cur: State, exact: bool = False) -> bool:
-    # kernel: states_equal / func_states_equal / refsafe
+def frame_insn(st: State, i: int) -> int:
+    # kernel: frame_insn_idx (an outer frame stands at its callee's call site)
+    return st.pc if i == len(st.frames) - 1 else st.frames[i + 1].callsite
+
+
+def states_equal(env: Env, old: State, cur: State, exact: int = NOT_EXACT) -> bool:
+    # kernel: states_equal / func_states_equal (only registers live at the frame's insn) / refsafe
     if len(old.frames) != len(cur.frames):
         return False
     if (old.active_locks, old.active_rcu_lock, old.active_preempt_locks, old.active_irq_id) != (
@@ -103,11 +166,12 @@ def states_equal(old: State, cur: State, exact: bool = False) -> bool:
     for fo, fc in zip(old.frames, cur.frames, strict=True):
         if fo.callsite != fc.callsite:
             return False
-    for fo, fc in zip(old.frames, cur.frames, strict=True):
-        for i in range(11):
-            if not regsafe(fo.regs[i], fc.regs[i], ids, exact):
+    for i, (fo, fc) in enumerate(zip(old.frames, cur.frames, strict=True)):
+        live = env.live.get(frame_insn(old, i), 0x3FF)
+        for r in range(10):
+            if live >> r & 1 and not regsafe(fo.regs[r], fc.regs[r], ids, exact):
                 return False
-        if not stacksafe(fo, fc, ids):
+        if not stacksafe(env, fo, fc, ids, exact):
             return False
     return all(ro.kind is rc.kind and ids.check(ro.id, rc.id) for ro, rc in zip(old.refs, cur.refs, strict=True))
 
@@ -127,11 +191,24 @@ class Checkpoint:
         self.pc = state.pc
 
 
+def _bare(r: Reg) -> Reg:
+    return r.with_(precise=False) if r.precise else r
+
+
 def fingerprint(st: State) -> int:
-    """A hash equal for states that are exactly equal (the infinite-loop check compares these first)."""
+    """A hash equal for states that are exactly equal, precision aside (the infinite-loop prefilter)."""
     return hash(
         (
-            tuple((tuple(f.regs), tuple(sorted(f.stack.items())), f.callsite) for f in st.frames),
+            tuple(
+                (
+                    tuple(_bare(r) for r in f.regs),
+                    tuple(
+                        (spi, s.types, _bare(s.spilled) if s.spilled else None) for spi, s in sorted(f.stack.items())
+                    ),
+                    f.callsite,
+                )
+                for f in st.frames
+            ),
             tuple(st.refs),
             st.active_locks,
             st.active_rcu_lock,
@@ -143,6 +220,82 @@ def fingerprint(st: State) -> int:
     )
 
 
+# ---------------------------------------------------------------- loops: SCC visits and backedges
+
+
+@dataclass
+class SccVisit:
+    """struct bpf_scc_visit: the first checkpoint that entered a loop on one call chain, and the
+    states pruned against a checkpoint whose precision marks were not final yet."""
+
+    entry: Checkpoint | None = None
+    backedges: list[tuple[Checkpoint, State]] = field(default_factory=list)
+
+
+def scc_callchain(env: Env, st: State) -> tuple[tuple[int, ...], int] | None:
+    # kernel: compute_scc_callchain (call sites up to the first frame standing in a loop)
+    sites: list[int] = []
+    for i in range(len(st.frames)):
+        pc = frame_insn(st, i)
+        scc = env.scc.get(pc, 0)
+        if scc:
+            return tuple(sites), scc
+        if i == len(st.frames) - 1:
+            return None
+        sites.append(pc)
+    return None
+
+
+def maybe_enter_scc(env: Env, cp: Checkpoint) -> None:
+    # kernel: maybe_enter_scc
+    chain = scc_callchain(env, cp.state)
+    if chain is None:
+        return
+    visit = env.scc_visits.setdefault(chain, SccVisit())
+    if visit.entry is None:
+        visit.entry = cp
+
+
+def incomplete_read_marks(env: Env, cp: Checkpoint) -> bool:
+    # kernel: incomplete_read_marks (a loop whose backedges still wait for precision)
+    chain = scc_callchain(env, cp.state)
+    visit = env.scc_visits.get(chain) if chain is not None else None
+    return visit is not None and bool(visit.backedges)
+
+
+def add_backedge(env: Env, cp: Checkpoint, cur: State) -> None:
+    # kernel: add_scc_backedge
+    chain = scc_callchain(env, cp.state)
+    if chain is None:
+        return
+    env.scc_visits.setdefault(chain, SccVisit()).backedges.append((cp, cur))
+
+
+def _maybe_exit_scc(env: Env, cp: Checkpoint) -> None:
+    # kernel: maybe_exit_scc -> propagate_backedges (until the marks stop changing)
+    from framework.verify.precision import MAX_BACKEDGE_ITERS, mark_all_precise, propagate_precision
+
+    chain = scc_callchain(env, cp.state)
+    visit = env.scc_visits.get(chain) if chain is not None else None
+    if visit is None or visit.entry is not cp:
+        return
+    visit.entry = None
+    for _ in range(MAX_BACKEDGE_ITERS):
+        changed = False
+        for old, cur in visit.backedges:
+            changed |= propagate_precision(env, old.state, cur, live_masks(env, old.state))
+        if not changed:
+            break
+    else:
+        for _old, cur in visit.backedges:
+            mark_all_precise(cur)
+    visit.backedges.clear()
+
+
+def live_masks(env: Env, st: State) -> dict[int, int]:
+    return {i: env.live.get(frame_insn(st, i), 0x3FF) for i in range(len(st.frames))}
+
+
 def path_done(env: Env, st: State) -> None:
     # kernel: update_branch_counts (a checkpoint whose paths are all done may prune others)
     c = st.parent
@@ -150,6 +303,7 @@ def path_done(env: Env, st: State) -> None:
         c.branches -= 1
         if c.branches > 0:
             break
+        _maybe_exit_scc(env, c)
         group = env.active.get(c.pc, {}).get(c.fingerprint, [])
         if c in group:
             group.remove(c)

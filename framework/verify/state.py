@@ -79,6 +79,9 @@ class State:
     may_goto_depth: int = 0
     callback_unroll_depth: int = 0
     parent: object = None  # the checkpoint this path descends from (prune.Checkpoint)
+    # what this path executed since that checkpoint: (pc, aux), the kernel's jmp_history kept
+    # for every instruction (precision.py reads it)
+    history: list[tuple[int, object]] = field(default_factory=list)
 
     @property
     def cur(self) -> Frame:
@@ -101,6 +104,7 @@ class State:
             self.may_goto_depth,
             self.callback_unroll_depth,
             self.parent,
+            list(self.history),
         )
 
     def ref(self, ref_id: int) -> Ref | None:

@@ -18,6 +18,8 @@ case's `kernel`. Each `[[case]]` is one program and its expected outcome. Fields
     message     a line of the log that must contain this text (rejections)
     error_line  the kernel's last log line, when it is not `message`
     stack_depth the log's `stack depth a+b+c`, as a list
+    processed   the log's `processed N insns` (kept where convergence is the point:
+                loops, iterators); the model must come within 25% of it
     btf_patch   [[from, to], ...]: same-length byte replacements in the C program's
                 BTF strings, made after loading, to reach kernel checks that libbpf (and
                 framework.load) refuse before the kernel sees the program (e.g. a decl
@@ -80,6 +82,7 @@ _FIELDS = {
     "message",
     "error_line",
     "stack_depth",
+    "processed",
     "regs",
     "source",
     "btf_patch",
@@ -114,6 +117,7 @@ class VerifierCase:
     message: str | None = None
     error_line: str | None = None
     stack_depth: tuple[int, ...] | None = None
+    processed: int | None = None
     regs_at: int | None = None
     regs: tuple[tuple[str, str], ...] = field(default=())
     btf_patch: tuple[tuple[str, str], ...] = ()
@@ -260,6 +264,9 @@ def _case(topic: str, kernel: str, raw: dict[str, Any]) -> VerifierCase:
     depth = raw.get("stack_depth")
     if depth is not None and not (isinstance(depth, list) and all(isinstance(d, int) for d in depth)):
         raise CaseError(f"{case_id}: 'stack_depth' must be a list of integers")
+    processed = raw.get("processed")
+    if processed is not None and (not isinstance(processed, int) or isinstance(processed, bool) or processed < 1):
+        raise CaseError(f"{case_id}: 'processed' must be a positive integer")
     patch_raw = raw.get("btf_patch", [])
     if not (
         isinstance(patch_raw, list)
@@ -292,6 +299,7 @@ def _case(topic: str, kernel: str, raw: dict[str, Any]) -> VerifierCase:
         message=message,
         error_line=_opt_str(case_id, raw, "error_line"),
         stack_depth=tuple(depth) if depth is not None else None,
+        processed=processed,
         regs_at=regs_at,
         regs=regs,
         btf_patch=tuple((p[0], p[1]) for p in patch_raw),

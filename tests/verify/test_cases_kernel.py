@@ -94,6 +94,8 @@ def test_case_holds_on_the_kernel(case: VerifierCase) -> None:
         assert last_line(rec) == case.last_line, _summary(rec)
     if case.stack_depth is not None:
         assert rec.stack_depth == case.stack_depth, _summary(rec)
+    if case.processed is not None:
+        assert rec.insns_processed == case.processed, _summary(rec)
     if case.regs:
         assert case.regs_at is not None
         got = regs_at(rec.log, case.regs_at)

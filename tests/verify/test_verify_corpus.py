@@ -27,6 +27,15 @@ def test_stock_matches_kernel(entry: CorpusEntry) -> None:
     assert list(analysis.stack_depth) == kernel["stack_depth"]
 
 
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.program.name)
+def test_processed_insns_near_kernel(entry: CorpusEntry) -> None:
+    # pruning as the kernel prunes (liveness, precision, widening, SCC backedges): the walk
+    # costs what the kernel's costs, within 25% (task_walk_clean's linked-list walk included)
+    kernel = entry.spec["kernel"]["insns_processed"]
+    ours = verify(entry.program).insns_processed
+    assert 0.75 * kernel <= ours <= 1.25 * kernel, (ours, kernel)
+
+
 def test_json_keys() -> None:
     obj, status = verify_json(_entry("ringbuf_record").program)
     assert set(obj) == {
