@@ -179,7 +179,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     strategy = get_strategy(args.strategy)
     program = strategy.prepare(_one(_load(args.path), args.program, args.path))
-    analysis = verify(program, strategy)
+    analysis = verify(program, strategy, log_level=args.log_level or 0)
     if args.json:
         print(json.dumps(analysis.to_json(), indent=2))
     else:
@@ -215,7 +215,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     if not args.no_verify:
         from framework.verify import verify
 
-        analysis = verify(program, strategy)
+        analysis = verify(program, strategy, log_level=0)
         if not analysis.accepted:
             where = analysis.coord or program.source
             print(f"{where}: {program.name}: rejected under {strategy.name}: {analysis.message}", file=sys.stderr)

@@ -114,5 +114,25 @@ KFUNCS: dict[str, KfuncSpec] = {
 }
 
 
+# kfuncs whose prototype returns void: R0 is left uninitialised after the call (check_kfunc_call)
+VOID = frozenset(
+    {
+        "bpf_throw",
+        "bpf_obj_drop_impl",
+        "bpf_percpu_obj_drop_impl",
+        "bpf_task_release",
+        "bpf_cgroup_release",
+        "bpf_iter_num_destroy",
+        "bpf_rcu_read_lock",
+        "bpf_rcu_read_unlock",
+        "bpf_preempt_disable",
+        "bpf_preempt_enable",
+        "bpf_local_irq_save",
+        "bpf_local_irq_restore",
+        "bpf_cpumask_release",
+    }
+)
+
+
 def is_known(name: str) -> bool:
     return name in KFUNCS

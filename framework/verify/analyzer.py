@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from framework.errors import Coord
 from framework.isa import opcodes as op
@@ -19,7 +19,7 @@ from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callb
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject
 from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.liveness import live_before, loops
-from framework.verify.log import state_line, stats_line
+from framework.verify.log import frame_state, insn_state, state_line, stats_line
 from framework.verify.memory import check_mem_access
 from framework.verify.precision import linked_regs, mark_chain_precision, propagate_precision
 from framework.verify.prune import (
@@ -38,9 +38,9 @@ from framework.verify.prune import (
 from framework.verify.regs import RT, Reg, scalar
 from framework.verify.result import Analysis, Verdict
 from framework.verify.retcode import RANGES, check_return_code
-from framework.verify.stack import slot_index
+from framework.verify.stack import Slot, slot_index
 from framework.verify.stackdepth import check_max_stack_depth
-from framework.verify.state import State, entry_frame
+from framework.verify.state import Frame, State, entry_frame
 from framework.verify.throw import check_resource_leak, process_throw
 
 Step = Callable[[Env, State, int, Insn], Outcome]
@@ -366,26 +366,109 @@ def _call_args(env: Env) -> Callable[[Insn], int | None]:
     return nargs
 
 
+_SCRATCH_ALL = set(range(11))
+
+
+def _scratched(insn: Insn) -> set[int]:
+    """The registers check_reg_arg marks for `insn` (mark_reg_scratched)."""
+    k = insn.kind
+    if k in (Kind.ALU, Kind.JCOND):
+        return {insn.dst, insn.src} if insn.uses_reg_src else {insn.dst}
+    if k in (Kind.NEG, Kind.END, Kind.LD_IMM64, Kind.STORE_IMM):
+        return {insn.dst}
+    if k in (Kind.LOAD, Kind.STORE_REG):
+        return {insn.dst, insn.src}
+    if k is Kind.ATOMIC:
+        return {insn.dst, insn.src, 0} if insn.imm == op.CMPXCHG else {insn.dst, insn.src}
+    if k is Kind.CALL:
+        return {0, 1, 2, 3, 4, 5}  # the arguments, then every caller-saved register
+    if k is Kind.LD_PKT:
+        return {0, 1, 2, 3, 4, 5, 6, insn.src}
+    if k is Kind.EXIT:
+        return {0}
+    return set()
+
+
+def _written(old: object, new: Slot) -> bool:
+    """The step wrote this slot (mark_stack_slot_scratched), rather than a release invalidating
+    a spilled copy of what it freed (mark_reg_invalid, which marks nothing)."""
+    if not isinstance(old, Slot):
+        return True
+    if old == new:
+        return False
+    invalidated = (
+        old.types == new.types
+        and old.spilled is not None
+        and old.spilled.is_pointer
+        and new.spilled is not None
+        and new.spilled.type is RT.SCALAR
+    )
+    return not invalidated
+
+
+def _log_step(env: Env, st: State, pc: int, insn: Insn, before: Frame, slots: Mapping[int, object]) -> None:
+    """What the level-2 log shows of one step: the touched registers and slots, call and return blocks."""
+    maps = env.program.maps
+    if st.cur is not before:
+        if insn.kind is Kind.EXIT:
+            # kernel: prepare_func_exit
+            env.log.append("returning from callee:")
+            env.log.append(frame_state(st, before, maps))
+            env.log.append(f"to caller at {st.pc}:")
+            env.log.append(frame_state(st, st.cur, maps))
+        elif insn.kind is Kind.CALL:
+            # kernel: check_func_call
+            env.log.append("caller:")
+            env.log.append(frame_state(st, before, maps))
+            env.log.append("callee:")
+            env.log.append(frame_state(st, st.cur, maps))
+        env.last_insn_line = -1
+        env.scratched_regs = set(_SCRATCH_ALL)
+        env.scratched_slots = set(st.cur.stack)
+        return
+    env.scratched_regs |= _scratched(insn)
+    if insn.kind is not Kind.JCOND:  # a branch refines spilled copies without marking their slots
+        env.scratched_slots |= {spi for spi, slot in st.cur.stack.items() if _written(slots.get(spi), slot)}
+    aux = st.history[-1][1] if st.history else None
+    if isinstance(aux, tuple) and len(aux) == 2 and isinstance(aux[0], int) and aux[0] == st.curframe:
+        env.scratched_slots.add(aux[1])  # a load from the stack marks the slot it read
+    if insn.kind is Kind.JCOND:
+        insn_state(env, st, pc)  # kernel: check_cond_jmp_op prints the state itself
+
+
 def do_check(env: Env, start: State) -> Reject | None:
     """Walk every path from `start` (do_check_common's loop)."""
     st: State | None = start
     namer = _call_name(env)
-    prev_pc = -1
+    logging = env.log_level >= 2
+    popped = False
+    if logging:
+        env.scratched_regs = set(_SCRATCH_ALL)
+        env.scratched_slots = set(start.cur.stack)
+        env.last_insn_line = -1
     while True:
         if st is None:
             if not env.worklist:
                 return None
             st = env.worklist.pop()
-            env.log.append("")
-            env.log.append(f"from {prev_pc} to {st.pc}: {state_line(st)}")
+            popped = True
         pc = st.pc
         if pc in env.prune_points and is_state_visited(env, st, pc):
             if env.loop_at >= 0:
                 return reject(pc, f"infinite loop detected at insn {pc}")
-            env.log.append(f"{pc}: safe")
+            if logging:
+                env.log.extend(("", f"from {st.from_pc} to {pc}: safe") if popped else (f"{pc}: safe",))
+                env.last_insn_line = -1
             path_done(env, st)
-            prev_pc, st = pc, None
+            st, popped = None, False
             continue
+        if logging and popped:
+            # kernel: do_check, do_print_state after pop_stack
+            env.log.extend(("", f"from {st.from_pc} to {pc}:{state_line(env, st)}"))
+            env.scratched_regs = set(_SCRATCH_ALL)
+            env.scratched_slots = set(st.cur.stack)
+            env.last_insn_line = -1
+        popped = False
         env.insn_processed += 1
         if env.insn_processed > COMPLEXITY_LIMIT_INSNS:
             return reject(pc, f"BPF program is too large. Processed {env.insn_processed} insn")
@@ -395,15 +478,23 @@ def do_check(env: Env, start: State) -> Reject | None:
         if insn.kind in (Kind.JA, Kind.JCOND, Kind.CALL, Kind.EXIT):
             env.jmps_processed += 1
         st.history.append((pc, _history_aux(st, insn)))
-        env.log.append(f"{pc}: {format_insn(insn, call_name=namer)}")
+        if logging:
+            if env.scratched_regs or env.scratched_slots:
+                insn_state(env, st, pc)
+            env.log.append(f"{pc}: {format_insn(insn, call_name=namer)}")
+            env.last_insn_line = len(env.log) - 1
+            before, slots = st.cur, dict(st.cur.stack)
+        env.cur_pc = pc
         out = STEPS[insn.kind](env, st, pc, insn)
         if isinstance(out, Reject):
             return out
         if isinstance(out, Stop):
             path_done(env, st)
-            prev_pc, st = pc, None
+            st = None
             continue
         st.pc = out
+        if logging:
+            _log_step(env, st, pc, insn, before, slots)
 
 
 def _initial(env: Env, subprog: int) -> State:
@@ -443,6 +534,9 @@ def _verify_all(env: Env) -> Reject | None:
         done.add(sub)
         name = env.program.subprogs[sub].name
         env.log.append(f"Validating {name}() func#{sub}...")
+        if sub == env.exception_cb and arg_types(env, sub) != ["scalar"]:
+            # kernel: do_check_common, checked as the callback's own verification starts
+            return reject(env.program.subprogs[sub].start, "exception cb only supports single integer argument")
         env.explored.clear()
         env.active.clear()
         env.scc_visits.clear()
@@ -463,18 +557,22 @@ def _precheck(env: Env) -> Reject | None:
         return found
     if found >= 0:
         env.exception_cb = found
-        kinds = arg_types(env, found)
-        if kinds != ["scalar"]:
-            return reject(0, "exception cb only supports single integer argument")
     return check_subprogs(env) or check_cfg(env)
 
 
-def verify(program: Program, strategy: Strategy | None = None) -> Analysis:
-    """Verify `program` as Linux 6.18.44 would (with the May 2026 global-throw fix), hooks inside."""
+def verify(program: Program, strategy: Strategy | None = None, *, log_level: int = 2) -> Analysis:
+    """Verify `program` as Linux 6.18.44 would (with the May 2026 global-throw fix), hooks inside.
+
+    At `log_level` 2 (the default) the log holds every instruction and the state it leaves,
+    as BPF_LOG_LEVEL2 prints it; below 2 only the rejection and the statistics are kept.
+    """
     strategy = strategy or Strategy()
     started = time.perf_counter()
     insns = dict(program.insns())
-    env = Env(program, strategy, insns)
+    env = Env(program, strategy, insns, log_level=log_level)
+    if log_level >= 2:
+        # kernel: check_subprogs at BPF_LOG_LEVEL2
+        env.log.extend(f"func#{i} @{sub.start}" for i, sub in enumerate(program.subprogs))
     env.stack_depth = [0] * len(program.subprogs)
     env.peak_resources = [0] * len(program.subprogs)
     cb = program.exception_cb

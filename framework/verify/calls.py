@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framework.isa.insn import Insn
 from framework.platform.helpers import func_id_name
-from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL
+from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
 from framework.verify import memory
 from framework.verify.env import Env, Outcome, Reject, reject
 from framework.verify.precision import mark_chain_precision, mark_slot_precision
@@ -14,7 +14,6 @@ from framework.verify.regs import (
     MEM_RDONLY,
     MEM_RINGBUF,
     NOT_INIT,
-    PTR_TRUSTED,
     RT,
     Reg,
     const,
@@ -297,7 +296,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     else:
         return reject(pc, f"helper call {name}#{fid} is not modelled")
     clobber_caller_saved(st)
-    regs[0] = result
+    st.cur.regs[0] = result  # release() may have replaced the register list
     return pc + 1
 
 
@@ -390,7 +389,8 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         extra = {MEM_PERCPU} if "percpu" in name else set()
         result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC} | extra), btf_name=tname, btf_id=tid.const, mem_size=tsize)
     elif spec.kind in ("task", "cgroup", "cpumask") and ACQUIRE in flags:
-        result = Reg(RT.BTF_ID, flags=frozenset({PTR_TRUSTED}), btf_name=_STRUCT[spec.kind])
+        # kernel: check_kfunc_call, an acquired pointer is plain PTR_TO_BTF_ID (its ref makes it trusted)
+        result = Reg(RT.BTF_ID, btf_name=_STRUCT[spec.kind])
     elif name == "bpf_refcount_acquire_impl":
         r = regs[1]
         if r.type is not RT.BTF_ID or MEM_ALLOC not in r.flags:
@@ -481,7 +481,7 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         # kernel: check_kfunc_call, is_kfunc_acquire: a NULL-able result's id becomes the ref's id
         result = result.with_(ref_obj_id=rid, id=rid if RET_NULL in flags else result.id)
     clobber_caller_saved(st)
-    regs[0] = result
+    st.cur.regs[0] = NOT_INIT if name in VOID else result  # release() may have replaced the list
     return pc + 1
 
 
@@ -527,7 +527,10 @@ def _iter_next(env: Env, st: State, pc: int) -> Outcome:
         qf = queued.frames[frame.frameno]
         qf.stack[spi] = Slot(ITER * 8, it.with_(iter_depth=it.iter_depth + 1))
         clobber_caller_saved(queued)
-        queued.cur.regs[0] = Reg(RT.MEM, flags=frozenset({MEM_RDONLY}), mem_size=4)
+        # kernel: the KF_RET_NULL result keeps its id and the iterator's ref_obj_id
+        queued.cur.regs[0] = Reg(
+            RT.MEM, flags=frozenset({MEM_RDONLY}), mem_size=4, id=env.new_id(), ref_obj_id=it.ref_obj_id
+        )
         queued.pc = pc + 1
         prev = _prev_entry(st, pc)
         if prev is not None:

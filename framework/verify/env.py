@@ -77,12 +77,18 @@ class Env:
     may_goto_seen: set[int] = field(default_factory=set)
     may_goto_pcs: set[int] = field(default_factory=set)
     callback_calls: set[int] = field(default_factory=set)
+    log_level: int = 2  # 2: every instruction and the state it leaves (BPF_LOG_LEVEL2)
+    cur_pc: int = 0  # the instruction being checked (env->insn_idx)
+    scratched_regs: set[int] = field(default_factory=set)  # kernel: env->scratched_regs
+    scratched_slots: set[int] = field(default_factory=set)  # kernel: env->scratched_stack_slots
+    last_insn_line: int = -1  # index in log of the instruction line nothing has followed yet
     allow_uninit_stack: bool = True  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
 
     def push(self, st: State) -> None:
         # kernel: push_stack (the new path also descends from the current checkpoint)
         if st.parent is not None:
             st.parent.branches += 1  # type: ignore[attr-defined]
+        st.from_pc = self.cur_pc  # kernel: push_stack keeps prev_insn_idx for "from X to Y"
         self.worklist.append(st)
 
     def new_id(self) -> int:

@@ -12,7 +12,7 @@ from framework.verify.state import MAX_CALL_FRAMES, State, entry_frame
 def _new_frame(env: Env, st: State, pc: int, subprog: int, args: list[Reg]) -> Reject | None:
     # kernel: setup_func_entry
     if st.curframe + 1 >= MAX_CALL_FRAMES:
-        return reject(pc, f"the call stack of {st.curframe + 2} frames is too deep !")
+        return reject(pc, f"the call stack of {st.curframe + 2} frames is too deep")
     frame = entry_frame(st.curframe + 1, subprog, pc)
     for i, a in enumerate(args, start=1):
         frame.regs[i] = a
@@ -41,8 +41,6 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
     # kernel: check_func_call
     subprog = env.subprog_of(target)
     sub = env.program.subprogs[subprog]
-    if sub.is_exception_cb:
-        return reject(pc, f"insn {pc} cannot call exception cb directly")
     if sub.linkage is Linkage.GLOBAL:
         if st.active_locks:
             return reject(
@@ -73,9 +71,12 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
         st.cur.regs[0] = scalar()
         return pc + 1
     args = [st.cur.regs[i] for i in (1, 2, 3, 4, 5)]
+    caller = st.cur
     err = _new_frame(env, st, pc, subprog, args)
     if err:
         return err
+    for regno in (0, 1, 2, 3, 4, 5):
+        caller.regs[regno] = NOT_INIT  # kernel: check_func_call -> clear_caller_saved_regs
     return target
 
 

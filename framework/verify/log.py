@@ -1,21 +1,159 @@
-"""The verifier log's formats: register state lines and the statistics line."""
+"""The verifier log's formats: register and stack state as Linux 6.18 prints them, and statistics.
+
+print_reg_state / print_verifier_state print one frame: the registers (and, unless
+everything is asked for, only those the last instruction touched: "scratched"),
+the stack slots, `refs=` and ` cb`. print_insn_state puts that after the
+instruction's own line, aligned to a column, or on a line of its own when
+something else was printed in between.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from framework.load.program import MapDef
 from framework.verify.env import Env
-from framework.verify.regs import RT
-from framework.verify.regs import render as render_reg
-from framework.verify.stack import render_slots
-from framework.verify.state import State
+from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, PTR_TRUSTED, RT, Reg
+from framework.verify.stack import DYNPTR, INVALID, ITER, SPILL, Slot
+from framework.verify.state import Frame, State
+
+_BASE = {
+    RT.SCALAR: "scalar",
+    RT.CTX: "ctx",
+    RT.STACK: "fp",
+    RT.PACKET: "pkt",
+    RT.PACKET_END: "pkt_end",
+    RT.PACKET_META: "pkt_meta",
+    RT.MAP_VALUE: "map_value",
+    RT.MAP_PTR: "map_ptr",
+    RT.BTF_ID: "ptr_",
+    RT.MEM: "mem",
+    RT.FUNC: "func",
+}
+# kernel: reg_type_str's prefix order
+_PREFIX = ((MEM_RDONLY, "rdonly_"), (MEM_RINGBUF, "ringbuf_"), (MEM_PERCPU, "percpu_"), (MEM_RCU, "rcu_"))
 
 
-def state_line(st: State) -> str:
-    """print_verifier_state for the current frame: `R1=ctx() R10=fp0 fp-8=mmmm????`."""
-    f = st.cur
-    parts = [f"R{i}={render_reg(r)}" for i, r in enumerate(f.regs) if r.type is not RT.NOT_INIT]
-    parts.extend(render_slots(f.stack))
-    prefix = f"frame{f.frameno}: " if f.frameno else ""
-    return prefix + " ".join(parts)
+def type_name(r: Reg) -> str:
+    # kernel: reg_type_str
+    base = (r.btf_name or "sock") if r.type is RT.SOCKET else _BASE.get(r.type, r.type.value)
+    prefix = "".join(text for flag, text in _PREFIX if flag in r.flags)
+    if PTR_TRUSTED in r.flags:
+        prefix += "trusted_"
+    postfix = ("or_null_" if r.type is RT.BTF_ID else "_or_null") if r.maybe_null else ""
+    return prefix + base + postfix
+
+
+def reg_text(r: Reg, frameno: int, maps: Sequence[MapDef]) -> str:
+    """print_reg_state: `P5`, `scalar(id=1,smin=...)`, `fp-8`, `fp[0]-8`, `map_value(map=m,ks=4,vs=8)`."""
+    if r.type is RT.SCALAR:
+        return r.var.render(precise=r.precise, reg_id=r.id)
+    name = type_name(r)
+    if r.type is RT.STACK:
+        where = f"[{r.frameno}]" if r.frameno != frameno else ""
+        if r.var.is_const:
+            return f"{name}{where}{r.off + r.var.var_off.value}"
+        name += where
+    if r.type is RT.BTF_ID:
+        name += r.btf_name
+    parts = []
+    if r.id:
+        parts.append(f"id={r.id}")
+    if r.ref_obj_id:
+        parts.append(f"ref_obj_id={r.ref_obj_id}")
+    if r.type in (RT.MAP_VALUE, RT.MAP_PTR) and 0 <= r.map_index < len(maps):
+        m = maps[r.map_index]
+        if m.name:
+            parts.append(f"map={m.name}")
+        parts.append(f"ks={m.key_size},vs={m.value_size}")
+    if r.off:
+        parts.append(f"off={r.off}")
+    if r.type in (RT.PACKET, RT.PACKET_META):
+        parts.append(f"r={r.range}" if r.range >= 0 else f"r={r.range & 0xFFFFFFFFFFFFFFFF:#x}")
+    if r.type is RT.MEM:
+        parts.append(f"sz={r.mem_size}")
+    if r.var.is_const:
+        if r.var.var_off.value:
+            parts.append(f"imm={r.var.var_off.value:x}")
+    else:
+        inner = r.var.render()
+        if inner.startswith("scalar(") and len(inner) > len("scalar()"):
+            parts.append(inner[len("scalar(") : -1])
+    return f"{name}({','.join(parts)})"
+
+
+def slot_text(spi: int, s: Slot, frameno: int, maps: Sequence[MapDef]) -> str | None:
+    """One stack slot as print_verifier_state prints it, or None where it prints nothing."""
+    if s.types == INVALID * 8:
+        return None
+    where = f"fp{-(spi + 1) * 8}"
+    t = s.types[7]
+    if t == SPILL and s.spilled is not None:
+        # MISC/ZERO/INVALID bytes above a narrower spill come first
+        head = s.types[: s.types.index(SPILL)]
+        return f"{where}={head}{reg_text(s.spilled, frameno, maps)}"
+    if t == ITER or s.types[0] == ITER:
+        if s.spilled is None or not s.spilled.ref_obj_id:
+            return None
+        state = "active" if s.spilled.iter_active else "drained"
+        return f"{where}=iter_num(ref_id={s.spilled.ref_obj_id},state={state},depth={s.spilled.iter_depth})"
+    if t == DYNPTR or s.types[0] == DYNPTR:
+        if s.spilled is None or s.spilled.type is not RT.DYNPTR:
+            return None
+        parts = [f"id={s.spilled.id}"] if s.spilled.id else []
+        if s.spilled.ref_obj_id:
+            parts.append(f"ref_id={s.spilled.ref_obj_id}")
+        return f"{where}=dynptr_{s.spilled.btf_name or 'ringbuf'}({','.join(parts)})"
+    return f"{where}={s.types}"
+
+
+def frame_state(
+    st: State,
+    frame: Frame,
+    maps: Sequence[MapDef],
+    regs: set[int] | None = None,
+    slots: set[int] | None = None,
+) -> str:
+    """print_verifier_state for one frame; `regs`/`slots` limit it to what was scratched."""
+    out = [f" frame{frame.frameno}:"] if frame.frameno else []
+    for i, r in enumerate(frame.regs):
+        if r.type is not RT.NOT_INIT and (regs is None or i in regs):
+            out.append(f" R{i}={reg_text(r, frame.frameno, maps)}")
+    for spi in sorted(frame.stack):
+        if slots is not None and spi not in slots:
+            continue
+        text = slot_text(spi, frame.stack[spi], frame.frameno, maps)
+        if text is not None:
+            out.append(" " + text)
+    ids = [r.id for r in st.refs if r.id]
+    if ids:
+        out.append(" refs=" + ",".join(str(i) for i in ids))
+    if frame.in_callback:
+        out.append(" cb")
+    return "".join(out)
+
+
+def state_line(env: Env, st: State) -> str:
+    """The whole current frame (print_all): what `from X to Y:` prints."""
+    return frame_state(st, st.cur, env.program.maps)
+
+
+def alignment(pos: int) -> int:
+    # kernel: vlog_alignment (BPF_LOG_MIN_ALIGNMENT 8, BPF_LOG_ALIGNMENT 40)
+    return (max(pos + 4, 40) + 7) // 8 * 8 - pos - 1
+
+
+def insn_state(env: Env, st: State, pc: int) -> None:
+    # kernel: print_insn_state (after the insn's line if nothing came between, else `pc:`)
+    text = frame_state(st, st.cur, env.program.maps, env.scratched_regs, env.scratched_slots)
+    env.scratched_regs = set()
+    env.scratched_slots = set()
+    if env.last_insn_line == len(env.log) - 1 >= 0:
+        line = env.log[-1]
+        env.log[-1] = line + " " * alignment(len(line) + 1) + ";" + text
+    else:
+        env.log.append(f"{pc}:{text}")
+    env.last_insn_line = -1
 
 
 def stats_line(env: Env) -> str:

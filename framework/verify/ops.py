@@ -52,7 +52,7 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, "frame pointer is read only")
         if src.type is RT.SCALAR:
             link = 0
-            if is64 and insn.off == 0 and insn.uses_reg_src and not src.is_const:
+            if insn.uses_reg_src and not src.is_const and _value_fits(src, is64, insn.off):
                 # kernel: assign_scalar_id_before_mov (copies share an id; a refinement reaches all)
                 if not src.id:
                     src = src.with_(id=env.new_id())
@@ -81,6 +81,13 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         regs[insn.dst] = folded if folded is not None else scalar(sc.alu(opc, dst.var, src.var, is64, off=insn.off))
         return pc + 1
     return _pointer_alu(env, st, pc, insn, dst, src)
+
+
+def _value_fits(src: Reg, is64: bool, off: int) -> bool:
+    # kernel: check_alu_op, BPF_MOV: a copy is linked only when it keeps the value unchanged
+    if off:
+        return src.var.umax < (1 << (off - 1))  # movsx: no sign extension happens
+    return is64 or src.var.umax.bit_length() <= 32  # mov32: get_reg_width(src) <= 32
 
 
 _FOLD = {
@@ -216,7 +223,8 @@ def _null_edge(r: Reg, is_null: bool) -> Reg:
     # kernel: mark_ptr_or_null_reg
     if is_null:
         return const(0)
-    return r.with_(maybe_null=False, id=0 if r.type is not RT.SOCKET else r.id)
+    # kernel: mark_ptr_or_null_reg ("Other types like PTR_TO_SOCKET don't need id")
+    return r.with_(maybe_null=False, id=0)
 
 
 def mark_ptr_or_null(env: Env, st: State, rid: int, is_null: bool) -> None:
@@ -237,17 +245,27 @@ def mark_ptr_or_null(env: Env, st: State, rid: int, is_null: bool) -> None:
         st.refs = [r for r in st.refs if r.id != rid]
 
 
-def _pkt_edge(st: State, ptr: Reg, op_is_lt: bool) -> None:
-    # kernel: find_good_pkt_pointers: every packet pointer with ptr's id learns the range
-    new_range = ptr.off
+def _good_pkt_pointers(st: State, ptr: Reg, right_open: bool) -> None:
+    # kernel: find_good_pkt_pointers (every packet pointer with ptr's id learns the range)
+    if ptr.off < 0 or (ptr.off == 0 and right_open):
+        return
+    if ptr.var.umax > MAX_PACKET_OFF or ptr.var.umax + ptr.off > MAX_PACKET_OFF:
+        return
+    new_range = ptr.off + (1 if right_open else 0)
 
     def fix(r: Reg) -> Reg:
         if r.type is ptr.type and r.id == ptr.id and r.range < new_range:
             return r.with_(range=new_range)
         return r
 
-    if new_range > 0 and ptr.var.umax + ptr.off <= 0xFFFF:
-        st.map_regs(fix)
+    st.map_regs(fix)
+
+
+def _mark_pkt_end(st: State, regno: int, right_open: bool) -> None:
+    # kernel: mark_pkt_end (pkt > pkt_end: BEYOND_PKT_END; pkt >= pkt_end: AT_PKT_END)
+    r = st.cur.regs[regno]
+    if r.type is RT.PACKET:
+        st.cur.regs[regno] = r.with_(range=BEYOND_PKT_END if right_open else AT_PKT_END)
 
 
 def step_jcond(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -327,22 +345,61 @@ def _push(env: Env, st: State, target: int) -> None:
 
 
 _FLIP = {op.JGT: op.JLT, op.JLT: op.JGT, op.JGE: op.JLE, op.JLE: op.JGE, op.JEQ: op.JEQ, op.JNE: op.JNE}
+MAX_PACKET_OFF = 0xFFFF  # kernel: MAX_PACKET_OFF
+AT_PKT_END, BEYOND_PKT_END = -1, -2  # kernel: enum { AT_PKT_END = -1, BEYOND_PKT_END = -2 }
+
+
+def _pkt_taken(dst: Reg, src: Reg, opc: int) -> bool | None:
+    # kernel: is_pkt_ptr_branch_taken
+    if src.type is RT.PACKET_END:
+        pkt = dst
+    elif dst.type is RT.PACKET_END:
+        pkt, opc = src, _FLIP.get(opc, opc)
+    else:
+        return None
+    if pkt.range >= 0:
+        return None
+    if opc in (op.JLE, op.JGT) and pkt.range == BEYOND_PKT_END:
+        return opc == op.JGT
+    if opc in (op.JLT, op.JGE) and pkt.range in (AT_PKT_END, BEYOND_PKT_END):
+        return opc == op.JGE
+    return None
+
+
+def _init_pkt(r: Reg) -> bool:
+    # kernel: reg_is_init_pkt_pointer(reg, PTR_TO_PACKET)
+    return r.type is RT.PACKET and r.off == 0 and r.var.is_const and r.var.var_off.value == 0
+
+
+def _match_pkt(this: State, other: State, insn: Insn, dst: Reg, src: Reg) -> None:
+    # kernel: try_match_pkt_pointers (this: the fall-through, other: the jump)
+    fwd = (dst.type is RT.PACKET and src.type is RT.PACKET_END) or (dst.type is RT.PACKET_META and _init_pkt(src))
+    back = (dst.type is RT.PACKET_END and src.type is RT.PACKET) or (_init_pkt(dst) and src.type is RT.PACKET_META)
+    opc = insn.op
+    # (branch that learns the range, right_open, branch that is past the end, right_open) per op
+    table = {
+        op.JGT: ((this, False, other, True), (other, True, this, False)),
+        op.JLT: ((other, True, this, False), (this, False, other, True)),
+        op.JGE: ((this, True, other, False), (other, False, this, True)),
+        op.JLE: ((other, False, this, True), (this, True, other, False)),
+    }
+    if opc not in table or not (fwd or back):
+        return
+    good, good_open, end, end_open = table[opc][0 if fwd else 1]
+    ptr, regno = (dst, insn.dst) if fwd else (src, insn.src)
+    _good_pkt_pointers(good, ptr, good_open)
+    _mark_pkt_end(end, regno, end_open)
 
 
 def _pkt_compare(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg, target: int) -> Outcome:
-    # kernel: try_match_pkt_pointers
-    opc = insn.op
-    pkt, end = dst, src
-    if dst.type is RT.PACKET_END and src.type in (RT.PACKET, RT.PACKET_META):
-        pkt, end = src, dst
-        opc = _FLIP.get(opc, opc)
+    # kernel: check_cond_jmp_op for two packet pointers: is_branch_taken, then try_match_pkt_pointers
+    if not insn.jmp32:
+        taken = _pkt_taken(dst, src, insn.op)
+        if taken is not None:
+            return target if taken else pc + 1
     other = st.copy()
     other.pc = target
-    if pkt.type in (RT.PACKET, RT.PACKET_META) and end.type is RT.PACKET_END and not insn.jmp32:
-        # pkt <op> end: the edge on which pkt <= end holds learns pkt.off bytes
-        if opc in (op.JGT, op.JGE):
-            _pkt_edge(st, pkt, False)  # fall-through: pkt <= end (or <)
-        elif opc in (op.JLT, op.JLE):
-            _pkt_edge(other, pkt, False)
+    if not insn.jmp32:
+        _match_pkt(st, other, insn, dst, src)
     env.push(other)
     return pc + 1

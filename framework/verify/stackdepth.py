@@ -60,7 +60,10 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
         return reject(
             env.program.subprogs[idx].start, f"combined stack size of {len(chain) + 1} calls is {depth}. Too large"
         )
-    for _pc, callee, is_ref in _callees(env, idx):
+    for pc, callee, is_ref in _callees(env, idx):
+        if not is_ref and callee == env.exception_cb:
+            # kernel: check_max_stack_depth_subprog, found once every path was verified
+            return reject(pc, f"insn {pc} cannot call exception cb directly")
         if callee in chain or callee == idx:
             continue
         if is_ref and callee not in env.callback_subprogs:

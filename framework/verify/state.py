@@ -82,6 +82,7 @@ class State:
     # what this path executed since that checkpoint: (pc, aux), the kernel's jmp_history kept
     # for every instruction (precision.py reads it)
     history: list[tuple[int, object]] = field(default_factory=list)
+    from_pc: int = -1  # the instruction that queued this path (the log's `from X to Y`)
 
     @property
     def cur(self) -> Frame:
@@ -122,7 +123,7 @@ class State:
         """Apply fn(reg) -> reg to every register and spilled register in every frame."""
         assert callable(fn)
         for f in self.frames:
-            f.regs = [fn(r) for r in f.regs]
+            f.regs[:] = [fn(r) for r in f.regs]  # in place: callers may hold the list
             for spi, s in list(f.stack.items()):
                 if s.spilled is not None:
                     f.stack[spi] = Slot(s.types, fn(s.spilled))

@@ -9,6 +9,7 @@ import pytest
 from framework.verify import verify
 
 from .cases_loader import NoCompiler, VerifierCase, load_cases
+from .test_cases_kernel import regs_at
 
 CASES = load_cases()
 
@@ -30,6 +31,12 @@ def test_case(case: VerifierCase) -> None:
         assert any(case.message in line for line in analysis.log2), (case.message, analysis.message)
     if case.stack_depth is not None:
         assert list(analysis.stack_depth) == list(case.stack_depth)
+    if case.regs:
+        # the level-2 log prints what the kernel's prints after insn `at`
+        assert case.regs_at is not None
+        got = regs_at("\n".join(analysis.log2), case.regs_at)
+        for reg, value in case.regs:
+            assert got.get(reg) == value, f"{reg} at {case.regs_at}: {got}"
     if case.processed is not None:
         # loops converge as the kernel's do (precision, widening, pruning): within 25%
         assert 0.75 * case.processed <= analysis.insns_processed <= 1.25 * case.processed, (
