@@ -13,42 +13,16 @@ from collections.abc import Sequence
 
 from framework.load.program import MapDef
 from framework.verify.env import Env
-from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_RDONLY, MEM_RINGBUF, PTR_TRUSTED, RT, Reg
+from framework.verify.regs import RT, Reg, type_str
 from framework.verify.stack import DYNPTR, INVALID, ITER, SPILL, Slot
 from framework.verify.state import Frame, State
-
-_BASE = {
-    RT.SCALAR: "scalar",
-    RT.CTX: "ctx",
-    RT.STACK: "fp",
-    RT.PACKET: "pkt",
-    RT.PACKET_END: "pkt_end",
-    RT.PACKET_META: "pkt_meta",
-    RT.MAP_VALUE: "map_value",
-    RT.MAP_PTR: "map_ptr",
-    RT.BTF_ID: "ptr_",
-    RT.MEM: "mem",
-    RT.FUNC: "func",
-}
-# kernel: reg_type_str's prefix order
-_PREFIX = ((MEM_RDONLY, "rdonly_"), (MEM_RINGBUF, "ringbuf_"), (MEM_PERCPU, "percpu_"), (MEM_RCU, "rcu_"))
-
-
-def type_name(r: Reg) -> str:
-    # kernel: reg_type_str
-    base = (r.btf_name or "sock") if r.type is RT.SOCKET else _BASE.get(r.type, r.type.value)
-    prefix = "".join(text for flag, text in _PREFIX if flag in r.flags)
-    if PTR_TRUSTED in r.flags:
-        prefix += "trusted_"
-    postfix = ("or_null_" if r.type is RT.BTF_ID else "_or_null") if r.maybe_null else ""
-    return prefix + base + postfix
 
 
 def reg_text(r: Reg, frameno: int, maps: Sequence[MapDef]) -> str:
     """print_reg_state: `P5`, `scalar(id=1,smin=...)`, `fp-8`, `fp[0]-8`, `map_value(map=m,ks=4,vs=8)`."""
     if r.type is RT.SCALAR:
         return r.var.render(precise=r.precise, reg_id=r.id)
-    name = type_name(r)
+    name = type_str(r)
     if r.type is RT.STACK:
         where = f"[{r.frameno}]" if r.frameno != frameno else ""
         if r.var.is_const:

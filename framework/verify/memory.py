@@ -52,10 +52,10 @@ def stack_write(
         fits = size == 8 or (value.var.umax < (1 << (8 * size)))
         spilled = value if fits else value.with_(id=0)
         # kernel: save_register_state
-        frame.stack[spi] = Slot(_spill_types(size), spilled)
+        frame.stack[spi] = Slot(_spill_types(old, size), spilled)
         return None
     if value is None and imm is not None and aligned:
-        frame.stack[spi] = Slot(_spill_types(size), const(imm))
+        frame.stack[spi] = Slot(_spill_types(old, size), const(imm))
         return None
     if value is not None and value.is_pointer:
         if size != 8:
@@ -74,9 +74,11 @@ def stack_write(
     return None
 
 
-def _spill_types(size: int) -> str:
-    # slot_type[i] for i >= 8 - size are STACK_SPILL, the rest STACK_MISC
-    return MISC * (SLOT_SIZE - size) + SPILL * size
+def _spill_types(old: Slot, size: int) -> str:
+    # kernel: save_register_state: slot_type[i] for i >= 8 - size are STACK_SPILL; below them
+    # mark_stack_slot_misc keeps STACK_ZERO and STACK_INVALID and makes the rest STACK_MISC
+    below = "".join(t if t in (ZERO, INVALID) else MISC for t in old.types[: SLOT_SIZE - size])
+    return below + SPILL * size
 
 
 def stack_read(env: Env, frame: Frame, pc: int, off: int, size: int) -> Reg | Reject:

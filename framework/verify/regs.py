@@ -97,6 +97,15 @@ def stack_ptr(frameno: int, off: int = 0) -> Reg:
     return Reg(RT.STACK, off=off, frameno=frameno)
 
 
+_PREFIX = (
+    (MEM_RDONLY, "rdonly_"),
+    (MEM_RINGBUF, "ringbuf_"),
+    (MEM_PERCPU, "percpu_"),
+    (MEM_RCU, "rcu_"),
+    (PTR_TRUSTED, "trusted_"),
+)
+
+
 def type_str(r: Reg) -> str:
     """reg_type_str: the name the log and messages use."""
     base = {
@@ -116,39 +125,7 @@ def type_str(r: Reg) -> str:
         RT.ITER: "iter",
         RT.DYNPTR: "dynptr",
     }[r.type]
-    prefix = ""
-    if MEM_RDONLY in r.flags:
-        prefix += "rdonly_"
-    if MEM_RINGBUF in r.flags:
-        prefix += "ringbuf_"
-    if PTR_TRUSTED in r.flags:
-        prefix += "trusted_"
-    if MEM_RCU in r.flags:
-        prefix += "rcu_"
-    if MEM_PERCPU in r.flags:
-        prefix += "percpu_"
+    # kernel: reg_type_str's prefix order
+    prefix = "".join(text for flag, text in _PREFIX if flag in r.flags)
     postfix = ("or_null_" if r.type is RT.BTF_ID else "_or_null") if r.maybe_null else ""
     return prefix + base + postfix
-
-
-def render(r: Reg) -> str:
-    """print_reg_state, the parts the model keeps."""
-    if r.type is RT.SCALAR:
-        return r.var.render(precise=r.precise, reg_id=r.id)
-    if r.type is RT.STACK:
-        return f"fp{r.off}" if r.frameno == 0 else f"fp[{r.frameno}]{r.off}"
-    parts = []
-    if r.id:
-        parts.append(f"id={r.id}")
-    if r.ref_obj_id:
-        parts.append(f"ref_obj_id={r.ref_obj_id}")
-    if r.off:
-        parts.append(f"off={r.off}")
-    if r.type is RT.PACKET:
-        parts.append(f"r={r.range}")
-    if r.type is RT.MEM and r.mem_size:
-        parts.append(f"sz={r.mem_size}")
-    if r.type is RT.MAP_VALUE and r.map_index >= 0:
-        parts.append(f"map={r.map_index}")
-    name = type_str(r) + (r.btf_name if r.type is RT.BTF_ID else "")
-    return f"{name}({','.join(parts)})"
