@@ -10,6 +10,7 @@ the kernel prints only what the last instruction touched.
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -22,6 +23,7 @@ from framework.verify import verify
 
 from .cases_loader import NoCompiler, load_cases
 from .test_cases_kernel import _split_top
+from .test_verify_cases import SLOW
 
 _INSN = re.compile(r"^(\d+): \(")
 _FROM = re.compile(r"^from \d+ to \d+:(.*)$")
@@ -97,6 +99,8 @@ def test_state_at_the_failing_instruction(item: object) -> None:
     if isinstance(item, Program):
         program = item
     else:
+        if item.name in SLOW and not os.environ.get("BAKEOFF_SLOW"):  # type: ignore[attr-defined]
+            pytest.skip("walks the full 1M-instruction budget; set BAKEOFF_SLOW=1")
         try:
             program = item.program()  # type: ignore[attr-defined]
         except NoCompiler as exc:
