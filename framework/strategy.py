@@ -8,12 +8,14 @@ Later stages (verifier hooks, rewrite, JIT, runtime) add methods here as they la
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from framework.load.program import Program
 
 if TYPE_CHECKING:
-    from framework.verify.result import ThrowSite
+    from framework.plan import Plan
+    from framework.verify.result import Analysis, ThrowSite
 
 
 class Strategy:
@@ -22,6 +24,7 @@ class Strategy:
     name: str = "stock"
     version: str = "0"
     summary: str = "Linux today: refuse any throw while something is held."
+    runtime: Path | None = None  # the C file beside the module that releases at throw time (None: stock's)
 
     def prepare(self, program: Program) -> Program:
         """Return the program with what a compiler would have emitted (stock: unchanged)."""
@@ -49,3 +52,9 @@ class Strategy:
     def merge_throw_sites(self, old: ThrowSite, new: ThrowSite) -> ThrowSite | str:
         """Two paths meet at one throwing point: the site to keep, or a message that refuses."""
         return new
+
+    # ---- rewrite (framework.plan.plan calls it after verification)
+
+    def rewrite(self, program: Program, analysis: Analysis) -> Plan | None:
+        """The tables, reserved stack and inserted code the strategy adds (stock: nothing)."""
+        return None

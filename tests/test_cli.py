@@ -314,6 +314,17 @@ def test_exec_runs_only_what_the_verifier_accepts(capsys: pytest.CaptureFixture[
     assert code == 0 and json.loads(out)["program"] == "null_or_obj_clean"
 
 
+def test_strategies_verify_but_do_not_run_without_their_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "merge_null_or_obj.o")
+    # frame-descriptors accepts the NULL-or-object slot (the RFC's null_or_ptr tests) ...
+    argv = ["verify", path, "--program", "null_or_obj", "--strategy", "frame-descriptors", "--json"]
+    code, out, _ = run(argv, capsys)
+    assert code == 0 and json.loads(out)["verdict"] == "accepted"
+    # ... but until its runtime exists, exec refuses rather than leak on stock's
+    code, out, err = run(["exec", path, "--program", "null_or_obj", "--strategy", "frame-descriptors"], capsys)
+    assert code == 2 and out == "" and "no throw-time runtime yet" in err
+
+
 def test_verify_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(OBJ / "merge_null_or_obj.o")
     code, out, _ = run(["verify", path, "--program", "null_or_obj", "--json"], capsys)

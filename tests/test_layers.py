@@ -20,6 +20,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"strategy"}),  # the protocol every stage calls; later stages' types only under TYPE_CHECKING
     frozenset({"verify"}),
     frozenset({"fixup"}),
+    frozenset({"plan"}),  # the rewrite stage's artifact
     frozenset({"jit", "runtime"}),
     frozenset({"kernel"}),  # the emulated kernel every engine runs in
     frozenset({"run", "machine"}),  # the two engines and what they report

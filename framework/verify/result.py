@@ -40,6 +40,7 @@ class FrameHoldings:
     subprog: int
     callsite: int  # pc of the call into this frame (-1 for the boundary frame)
     holdings: tuple[Holding, ...]
+    nulls: tuple[str, ...] = ()  # slots and callee-saved registers known to hold 0 on this path
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +50,7 @@ class ThrowSite:
     pc: int
     frames: tuple[FrameHoldings, ...]
     via_global: bool = False
+    refs: tuple[int, ...] = ()  # every pointer reference held on this path (acquired, not released)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from framework.verify.env import STOP, Env, Outcome, Reject, reject
 from framework.verify.regs import RT, Reg
 from framework.verify.result import FrameHoldings, Holding, Nullness, ThrowSite
-from framework.verify.stack import SLOT_SIZE
+from framework.verify.stack import SLOT_SIZE, SPILL, ZERO
 from framework.verify.state import RefKind, State
 
 
@@ -44,9 +44,15 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
     frames = []
     for f in reversed(st.frames):
         held: list[Holding] = []
+        nulls: list[str] = []
         for spi in sorted(f.stack):
             s = f.stack[spi]
             r = s.spilled
+            if s.types == ZERO * SLOT_SIZE or (
+                s.types == SPILL * SLOT_SIZE and r is not None and r.is_const and not r.const
+            ):
+                nulls.append(f"fp{-(spi + 1) * SLOT_SIZE}")
+                continue
             if r is None or not r.ref_obj_id:
                 continue
             kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
@@ -58,11 +64,13 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
             if i < 6 and f is st.cur:
                 continue
             r = f.regs[i]
+            if r.is_const and not r.const:
+                nulls.append(f"r{i}")
             if r.ref_obj_id and r.type is not RT.SCALAR:
                 kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
                 held.append(Holding(f"r{i}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live)))
-        frames.append(FrameHoldings(f.subprog, f.callsite, tuple(held)))
-    return ThrowSite(pc, tuple(frames), via_global)
+        frames.append(FrameHoldings(f.subprog, f.callsite, tuple(held), tuple(nulls)))
+    return ThrowSite(pc, tuple(frames), via_global, tuple(sorted(live)))
 
 
 def process_throw(env: Env, st: State, pc: int, via_global: bool = False) -> Outcome:

@@ -1,0 +1,178 @@
+"""`frame-descriptors`: the RFC "Exceptions - Resource Cleanup" (Kumar Kartikeya Dwivedi, Feb 2024).
+
+Where it comes from: RFC PATCH 05/14 (frame descriptors), 07 (the bpf_throw
+trampoline that spills R6-R9), 10 (the x86 runtime cleanup) and 11 (a throw no
+longer leaks what a descriptor covers); kernel-semantics.md 3.1 and 2.5.
+
+At every throwing point the verifier records, for the throwing frame (keyed by
+the throw's pc) and for every caller (keyed by its call instruction's pc), the
+8-byte stack slots and callee-saved registers R6-R9 that hold a resource, with
+its kind and BTF id. Two states at one pc merge: identical entries merge, NULL
+merges with a pointer, anything else refuses with the RFC's message
+`frame_desc: merge: failed to merge old and new frame desc entry`. At throw time
+the runtime walks the frames, looks each return address up, and releases by kind.
+
+Costs in principle: nothing on the happy path and no extra stack; metadata is the
+descriptor table (encoding below); a throw pays the walk, one lookup per frame and
+the releases. Refuses: a slot or register that holds different resources, or a
+resource on one path and a scalar, other pointer or uninitialised value on another,
+at one pc; and, as stock does, a throw that would lose a reference no slot or
+callee-saved register holds (the RFC's reject_with_reference), or a throw inside a
+lock, RCU, preempt or IRQ section (the RFC left those as verification errors).
+
+Table encoding (little-endian): u32 descriptor count, then per descriptor, in pc
+order, a header {u32 pc; u16 subprog; u16 entry count} and its entries, each 8
+bytes {u8 location kind (0 stack slot, 1 register); u8 resource kind (KINDS);
+s16 fp offset or register number; u32 BTF id}. The pc is the BPF instruction
+index; the JIT maps it to a native offset (RFC patch 09). One entry per reference:
+where a reference sits in several places on one path, the first (innermost frame,
+stack before registers) is the one released.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from framework import hookimpl
+from framework.load.program import Program
+from framework.plan import Plan
+from framework.strategy import Strategy
+from framework.verify.result import Analysis, Nullness, ThrowSite
+
+MERGE_FAILED = "frame_desc: merge: failed to merge old and new frame desc entry"  # RFC patch 05
+
+# the resource kinds the runtime knows how to release (RFC patch 10's bpf_cleanup_resource)
+KINDS = {
+    "obj": 1,  # bpf_obj_drop
+    "percpu_obj": 2,  # bpf_percpu_obj_drop
+    "ringbuf": 3,  # bpf_ringbuf_discard
+    "dynptr": 4,  # bpf_ringbuf_discard_dynptr
+    "socket": 5,  # bpf_sk_release
+    "task": 6,  # bpf_task_release (BPF_DTOR_CLEANUP, patch 12)
+    "cgroup": 7,  # bpf_cgroup_release
+    "cpumask": 8,  # bpf_cpumask_release
+    "iter_num": 9,  # bpf_iter_num_destroy
+}
+_HEAD = struct.Struct("<I")
+_DESC = struct.Struct("<IHH")
+_ENTRY = struct.Struct("<BBhI")
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """struct bpf_frame_desc_reg_entry: one location the runtime releases."""
+
+    location: str  # "fp-8" or "r6".."r9"
+    kind: str
+    btf_id: int
+
+    def encode(self) -> bytes:
+        is_reg = self.location.startswith("r")
+        where = int(self.location[1:]) if is_reg else int(self.location[2:])
+        return _ENTRY.pack(1 if is_reg else 0, KINDS[self.kind], where, self.btf_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Descriptor:
+    """struct bpf_frame_desc: what one frame holds at one pc, merged over every path to it."""
+
+    pc: int
+    subprog: int
+    entries: tuple[Entry, ...]
+    nulls: frozenset[str]  # locations NULL on every path so far (a pointer may still merge in)
+
+    def encode(self) -> bytes:
+        body = b"".join(e.encode() for e in sorted(self.entries, key=lambda e: e.location))
+        return _DESC.pack(self.pc, self.subprog, len(self.entries)) + body
+
+
+def _frame_descriptors(site: ThrowSite) -> list[Descriptor]:
+    """The descriptor each frame of one path gives: the throwing frame at the throw, callers at their calls."""
+    out = []
+    released: set[int] = set()
+    for i, frame in enumerate(site.frames):
+        pc = site.pc if i == 0 else site.frames[i - 1].callsite
+        entries = []
+        for h in frame.holdings:
+            if h.state is Nullness.INVALID or h.ref_id in released:
+                continue  # released already, or a second copy of a reference another entry covers
+            released.add(h.ref_id)
+            entries.append(Entry(h.location, h.kind, h.btf_id))
+        out.append(Descriptor(pc, frame.subprog, tuple(entries), frozenset(frame.nulls)))
+    return out
+
+
+def merge(old: Descriptor, new: Descriptor) -> Descriptor | None:
+    """RFC patch 05: identical entries merge, NULL merges with a pointer; None where they cannot."""
+    a = {e.location: e for e in old.entries}
+    b = {e.location: e for e in new.entries}
+    merged = []
+    for loc in sorted(a.keys() | b.keys()):
+        if loc in a and loc in b:
+            if a[loc] != b[loc]:
+                return None  # two kinds (or two BTF types) in one place
+            merged.append(a[loc])
+        elif loc in a:
+            if loc not in new.nulls:
+                return None  # a resource on one path, a scalar or garbage on the other
+            merged.append(a[loc])
+        else:
+            if loc not in old.nulls:
+                return None
+            merged.append(b[loc])
+    return Descriptor(old.pc, old.subprog, tuple(merged), old.nulls & new.nulls)
+
+
+class FrameDescriptors(Strategy):
+    name = "frame-descriptors"
+    version = "1"
+    summary = "RFC 2024: per throwing pc and frame, the slots and r6-r9 holding resources; released by kind."
+
+    def __init__(self) -> None:
+        self.table: dict[int, Descriptor] = {}
+
+    def prepare(self, program: Program) -> Program:
+        self.table = {}  # one verification at a time: prepare starts it
+        return program
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        # RFC patch 11: what a descriptor covers is released, so it is no leak; a reference no
+        # slot or callee-saved register holds is still one ("Unreleased reference")
+        covered = {h.ref_id for f in site.frames for h in f.holdings if h.state is not Nullness.INVALID}
+        return set(site.refs) <= covered and all(h.kind in KINDS for f in site.frames for h in f.holdings)
+
+    def on_throw(self, site: ThrowSite) -> str | None:
+        for desc in _frame_descriptors(site):
+            old = self.table.get(desc.pc)
+            if old is None:
+                self.table[desc.pc] = desc
+                continue
+            merged = merge(old, desc)
+            if merged is None:
+                return MERGE_FAILED
+            self.table[desc.pc] = merged
+        return None
+
+    def encode(self) -> bytes:
+        """The descriptor table, as the module docstring lays it out."""
+        descs = [d for _, d in sorted(self.table.items())]
+        return _HEAD.pack(len(descs)) + b"".join(d.encode() for d in descs)
+
+    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
+        notes = tuple(
+            f"pc {d.pc} (subprog {d.subprog}): " + (", ".join(f"{e.location}={e.kind}" for e in d.entries) or "nothing")
+            for _, d in sorted(self.table.items())
+        )
+        return Plan(
+            self.name,
+            metadata=self.encode(),
+            extra_stack=(0,) * len(analysis.stack_depth),
+            added_insns=0,
+            notes=notes,
+        )
+
+
+@hookimpl
+def register_strategies() -> list[Strategy]:
+    return [FrameDescriptors()]
