@@ -20,7 +20,10 @@
  *                 so every later pc moves (the RFC's dead_code_elim);
  *  - misc_or_ptr: one stack slot holding a ringbuf record on one path and a
  *                 ktime scalar on the other at one throw (the RFC's
- *                 reject_slot_with_misc_vs_ptr: descriptors refuse it).
+ *                 reject_slot_with_misc_vs_ptr: descriptors refuse it);
+ *  - fifty_objs:  fifty objects, NULL-checked only when dropped, kept in an
+ *                 on-stack array, a throw after the last (the RFC's
+ *                 loop_iterations, its loop unrolled: one slot per object).
  */
 #include "bakeoff.h"
 
@@ -356,6 +359,51 @@ int misc_or_ptr_clean(struct __sk_buff *ctx)
 	if (SHORT(ctx))
 		bpf_throw(ERR_SHORT);
 	return 1;
+}
+
+/* ---- fifty_objs ------------------------------------------------------- */
+
+#define N_OBJS 50
+
+SEC("tc")
+int fifty_objs(struct __sk_buff *ctx)
+{
+	struct item *objs[N_OBJS];
+	int i, n = 0;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < N_OBJS; i++) {
+		objs[i] = bpf_obj_new(struct item);
+		if (i == N_OBJS - 1 && SHORT(ctx))
+			bpf_throw(ERR_SHORT); /* fifty objects live, each in its own slot */
+	}
+#pragma clang loop unroll(full)
+	for (i = 0; i < N_OBJS; i++)
+		if (objs[i]) {
+			bpf_obj_drop(objs[i]);
+			n++;
+		}
+	return n;
+}
+
+SEC("tc")
+int fifty_objs_clean(struct __sk_buff *ctx)
+{
+	struct item *objs[N_OBJS];
+	int i, n = 0;
+
+#pragma clang loop unroll(full)
+	for (i = 0; i < N_OBJS; i++)
+		objs[i] = bpf_obj_new(struct item);
+#pragma clang loop unroll(full)
+	for (i = 0; i < N_OBJS; i++)
+		if (objs[i]) {
+			bpf_obj_drop(objs[i]);
+			n++;
+		}
+	if (SHORT(ctx))
+		bpf_throw(ERR_SHORT);
+	return n;
 }
 
 char LICENSE[] SEC("license") = "GPL";
