@@ -360,10 +360,8 @@ def kfunc_name(env: Env, insn: Insn) -> str:
 
 
 def _local_type(env: Env, type_id: int) -> tuple[str, int]:
-    from framework.load.btf import parse_btf
-
     try:
-        btf = parse_btf(env.program.btf)
+        btf = env.parsed_btf()
         return btf.name(type_id), btf.size(type_id)
     except Exception:
         return "", 0

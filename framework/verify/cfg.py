@@ -5,7 +5,6 @@ from __future__ import annotations
 from framework.isa import opcodes as op
 from framework.isa.opcodes import Kind
 from framework.load.btf import Kind as BtfKind
-from framework.load.btf import parse_btf
 from framework.load.program import Linkage
 from framework.verify.env import Env, Reject, reject
 
@@ -66,7 +65,7 @@ def find_exception_callback(env: Env) -> int | Reject:
     main = prog.subprogs[0]
     if not prog.btf or main.btf_id is None:
         return -1
-    btf = parse_btf(prog.btf)
+    btf = env.parsed_btf()
     tags = [v for idx, v in btf.decl_tags(main.btf_id) if idx == -1 and v.startswith(_TAG)]
     if not tags:
         return -1

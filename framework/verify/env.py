@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from framework.isa.insn import Insn
+from framework.load.btf import Btf, parse_btf
 from framework.load.program import Program
 
 if TYPE_CHECKING:
@@ -82,7 +83,8 @@ class Env:
     scratched_regs: set[int] = field(default_factory=set)  # kernel: env->scratched_regs
     scratched_slots: set[int] = field(default_factory=set)  # kernel: env->scratched_stack_slots
     last_insn_line: int = -1  # index in log of the instruction line nothing has followed yet
-    allow_uninit_stack: bool = True  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
+    allow_uninit_stack: bool = True
+    _btf: Btf | None = None  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
 
     def push(self, st: State) -> None:
         # kernel: push_stack (the new path also descends from the current checkpoint)
@@ -90,6 +92,12 @@ class Env:
             st.parent.branches += 1  # type: ignore[attr-defined]
         st.from_pc = self.cur_pc  # kernel: push_stack keeps prev_insn_idx for "from X to Y"
         self.worklist.append(st)
+
+    def parsed_btf(self) -> Btf:
+        """The program's BTF, parsed once per verification (prototypes, decl tags, local types)."""
+        if self._btf is None:
+            self._btf = parse_btf(self.program.btf, source=self.program.source)
+        return self._btf
 
     def new_id(self) -> int:
         self.id_gen += 1

@@ -5,7 +5,6 @@ from __future__ import annotations
 from framework.isa import opcodes as op
 from framework.isa.opcodes import Kind
 from framework.load.btf import Kind as BtfKind
-from framework.load.btf import parse_btf
 from framework.verify.env import Env
 
 
@@ -15,7 +14,7 @@ def arg_types(env: Env, subprog: int) -> list[str]:
     sub = env.program.subprogs[subprog]
     if sub.btf_id is None or not env.program.btf:
         return []
-    btf = parse_btf(env.program.btf)
+    btf = env.parsed_btf()
     proto = btf.type(btf.type(sub.btf_id).type)
     kinds = []
     for p in proto.params():
