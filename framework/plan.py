@@ -25,7 +25,7 @@ class Plan:
     strategy: str
     metadata: bytes = b""  # the strategy's tables, in its documented encoding
     extra_stack: tuple[int, ...] = ()  # bytes reserved per subprog beyond the verifier's depth
-    added_insns: int = 0  # BPF instructions inserted on the happy path
+    added_insns: int | None = 0  # BPF instructions inserted on the happy path (None: not built yet)
     runtime: Path | None = None  # the C runtime beside the strategy's module (None: stock's)
     notes: tuple[str, ...] = field(default=())  # what the tables hold, for the report
 

@@ -41,6 +41,10 @@ class Strategy:
     def on_peak_resources(self, subprog: int, peak: int) -> None:
         """After verification: the most references held at once while `subprog` ran."""
 
+    def reserved_stack(self, subprog: int) -> int:
+        """Bytes the strategy adds to `subprog`'s stack, checked against the 512-byte limits (stock: 0)."""
+        return 0
+
     def on_throw(self, site: ThrowSite) -> str | None:
         """A throwing point on one path; a returned message refuses the program there."""
         return None

@@ -584,10 +584,13 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
     err = _precheck(env)
     if err is None:
         err = _verify_all(env)
-    if err is None:
-        err = check_max_stack_depth(env)
     for sub, peak in enumerate(env.peak_resources):
         strategy.on_peak_resources(sub, peak)
+    if err is None:
+        # the strategy's reserved stack counts against the limits (a resource table's region)
+        for sub in range(len(env.stack_depth)):
+            env.stack_depth[sub] += strategy.reserved_stack(sub)
+        err = check_max_stack_depth(env)
     depth = list(env.stack_depth)
     if err is None:
         # kernel: optimize_bpf_loop (do_misc_fixups) gives an inlined bpf_loop's caller 3 more slots

@@ -38,8 +38,10 @@ def acquire(env: Env, st: State, pc: int, resource: str) -> int:
     rid = env.new_id()
     st.refs.append(Ref(RefKind.PTR, rid, pc, resource))
     env.strategy.on_acquire(pc, env.subprog_of(pc), rid, resource)
-    held = sum(1 for r in st.refs if r.kind is RefKind.PTR)
+    # what this frame holds at once: the references acquired in its subprog and not yet released
+    # (a caller's references live in the caller's frame; a resource table keeps them there)
     sub = st.cur.subprog
+    held = sum(1 for r in st.refs if r.kind is RefKind.PTR and env.subprog_of(r.insn_idx) == sub)
     if held > env.peak_resources[sub]:
         env.peak_resources[sub] = held
     return rid

@@ -1,0 +1,63 @@
+"""`resource-table` (Eduard Zingerman's reply): its verdicts and the stack it reserves."""
+
+from __future__ import annotations
+
+import pytest
+
+from framework.load.corpus import CorpusEntry, corpus_entries, manifests
+from framework.plan import plan
+from framework.plugins import get_strategy
+from framework.verify import Analysis, verify
+from strategies.resource_table import RECORD_BYTES, ResourceTable
+
+ENTRIES = [e for m in manifests() for e in corpus_entries(m)]
+
+
+def _run(entry: CorpusEntry) -> tuple[ResourceTable, Analysis]:
+    rt = ResourceTable()
+    return rt, verify(rt.prepare(entry.program), rt, log_level=0)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.program.name)
+def test_corpus_verdicts_follow_the_mail(entry: CorpusEntry) -> None:
+    expect = entry.spec["expect"]["resource-table"]
+    _, analysis = _run(entry)
+    assert analysis.verdict.value == expect["verdict"], (analysis.message, expect["source"])
+    if expect["verdict"] == "rejected":
+        assert analysis.message is not None and expect["message"] in analysis.message
+
+
+STOCK_ACCEPTED = [e for e in ENTRIES if e.spec["kernel"]["verdict"] == "accepted"]
+
+
+@pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)
+def test_sixteen_bytes_per_peak_resource_per_subprog(entry: CorpusEntry) -> None:
+    rt, analysis = _run(entry)
+    kernel = entry.spec["kernel"]["stack_depth"]
+    stock = verify(entry.program, log_level=0)
+    reserved = [RECORD_BYTES * p for p in stock.peak_resources]
+    # the verifier's depth is the kernel's, plus exactly the table's region
+    assert [rt.reserved_stack(i) for i in range(len(reserved))] == reserved
+    if analysis.accepted:
+        grown = list(analysis.stack_depth)
+        assert grown[: len(reserved)] == [k + r for k, r in zip(kernel, reserved, strict=False)]
+        assert plan(rt, entry.program, analysis).extra_stack == tuple(reserved)
+
+
+def test_a_caller_does_not_reserve_for_its_callees() -> None:
+    # three_frames: one resource per frame, so one record per subprog, not a running total
+    entry = next(e for e in ENTRIES if e.program.name == "three_frames")
+    rt, analysis = _run(entry)
+    assert analysis.accepted
+    assert [rt.peaks[i] for i in range(3)] == [1, 1, 1]
+
+
+def test_the_insertions_are_not_claimed_before_they_are_built() -> None:
+    entry = next(e for e in ENTRIES if e.program.name == "ringbuf_record")
+    rt, analysis = _run(entry)
+    made = plan(rt, entry.program, analysis)
+    assert made.added_insns is None and rt.runtime is None and made.metadata_bytes == 0
+
+
+def test_registered_like_any_plugin() -> None:
+    assert isinstance(get_strategy("resource-table"), ResourceTable)
