@@ -32,7 +32,7 @@ stack before registers) is the one released.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from framework import hookimpl
 from framework.load.program import Program
@@ -66,6 +66,7 @@ class Entry:
     location: str  # "fp-8" or "r6".."r9"
     kind: str
     btf_id: int
+    acquired_at: int = field(default=-1, compare=False)  # the acquiring pc (not encoded)
 
     def encode(self) -> bytes:
         is_reg = self.location.startswith("r")
@@ -87,7 +88,7 @@ class Descriptor:
         return _DESC.pack(self.pc, self.subprog, len(self.entries)) + body
 
 
-def _frame_descriptors(site: ThrowSite) -> list[Descriptor]:
+def _frame_descriptors(site: ThrowSite, acquired: dict[int, int] | None = None) -> list[Descriptor]:
     """The descriptor each frame of one path gives: the throwing frame at the throw, callers at their calls."""
     out = []
     released: set[int] = set()
@@ -98,30 +99,36 @@ def _frame_descriptors(site: ThrowSite) -> list[Descriptor]:
             if h.state is Nullness.INVALID or h.ref_id in released:
                 continue  # released already, or a second copy of a reference another entry covers
             released.add(h.ref_id)
-            entries.append(Entry(h.location, h.kind, h.btf_id))
+            entries.append(Entry(h.location, h.kind, h.btf_id, (acquired or {}).get(h.ref_id, -1)))
         out.append(Descriptor(pc, frame.subprog, tuple(entries), frozenset(frame.nulls)))
     return out
 
 
-def merge(old: Descriptor, new: Descriptor) -> Descriptor | None:
-    """RFC patch 05: identical entries merge, NULL merges with a pointer; None where they cannot."""
+def merge_at(old: Descriptor, new: Descriptor) -> Descriptor | str:
+    """RFC patch 05: identical entries merge, NULL merges with a pointer; else the location that cannot."""
     a = {e.location: e for e in old.entries}
     b = {e.location: e for e in new.entries}
     merged = []
     for loc in sorted(a.keys() | b.keys()):
         if loc in a and loc in b:
             if a[loc] != b[loc]:
-                return None  # two kinds (or two BTF types) in one place
+                return loc  # two kinds (or two BTF types) in one place
             merged.append(a[loc])
         elif loc in a:
             if loc not in new.nulls:
-                return None  # a resource on one path, a scalar or garbage on the other
+                return loc  # a resource on one path, a scalar or garbage on the other
             merged.append(a[loc])
         else:
             if loc not in old.nulls:
-                return None
+                return loc
             merged.append(b[loc])
     return Descriptor(old.pc, old.subprog, tuple(merged), old.nulls & new.nulls)
+
+
+def merge(old: Descriptor, new: Descriptor) -> Descriptor | None:
+    """`merge_at`, None where the descriptors cannot merge."""
+    got = merge_at(old, new)
+    return got if isinstance(got, Descriptor) else None
 
 
 class FrameDescriptors(Strategy):
@@ -131,10 +138,15 @@ class FrameDescriptors(Strategy):
 
     def __init__(self) -> None:
         self.table: dict[int, Descriptor] = {}
+        self.acquired: dict[int, int] = {}  # reference id -> the pc that acquired it
 
     def prepare(self, program: Program) -> Program:
         self.table = {}  # one verification at a time: prepare starts it
+        self.acquired = {}
         return program
+
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        self.acquired[ref_id] = pc
 
     def releases_on_throw(self, site: ThrowSite) -> bool:
         # RFC patch 11: what a descriptor covers is released, so it is no leak; a reference no

@@ -1,0 +1,87 @@
+"""`hybrid-spill` (Kumar's reply): descriptors, spilling only where they would conflict."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+
+from framework.load.corpus import CorpusEntry, corpus_entries, manifests
+from framework.plan import plan
+from framework.plugins import get_strategy
+from framework.verify import Analysis, verify
+from strategies.frame_descriptors import FrameDescriptors
+from strategies.hybrid_spill import SLOT_BYTES, HybridSpill
+from strategies.resource_table import ResourceTable
+
+from .test_frame_descriptors import RFC_ASM, _asm
+
+ENTRIES = [e for m in manifests() for e in corpus_entries(m)]
+
+
+def _run(entry: CorpusEntry) -> tuple[HybridSpill, Analysis]:
+    hs = HybridSpill()
+    return hs, verify(hs.prepare(entry.program), hs, log_level=0)
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.program.name)
+def test_corpus_verdicts_follow_the_reply(entry: CorpusEntry) -> None:
+    expect = entry.spec["expect"]["hybrid-spill"]
+    _, analysis = _run(entry)
+    assert analysis.verdict.value == expect["verdict"], (analysis.message, expect["source"])
+    if expect["verdict"] == "rejected":
+        assert analysis.message is not None and expect["message"] in analysis.message
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.program.name)
+def test_eight_bytes_per_conflicting_acquire_and_nothing_elsewhere(entry: CorpusEntry) -> None:
+    hs, analysis = _run(entry)
+    if not analysis.accepted:
+        return
+    fd = FrameDescriptors()
+    fd_analysis = verify(fd.prepare(entry.program), fd, log_level=0)
+    made = plan(hs, entry.program, analysis)
+    per_sub = [sum(1 for pc in hs.spilled if hs.acquire_subprog[pc] == i) for i in range(len(made.extra_stack))]
+    assert list(made.extra_stack) == [SLOT_BYTES * n for n in per_sub]
+    if fd_analysis.accepted:
+        # where descriptors do not conflict, hybrid-spill is frame-descriptors: no spill, the same table
+        assert not hs.spilled and set(made.extra_stack) <= {0}
+        assert made.metadata == plan(fd, entry.program, fd_analysis).metadata + struct.pack("<I", 0)
+        assert list(analysis.stack_depth) == list(fd_analysis.stack_depth)
+    else:
+        assert hs.spilled  # it accepts what descriptors refuse only by spilling
+        assert list(analysis.stack_depth)[: len(per_sub)] == [
+            d + SLOT_BYTES * n for d, n in zip(fd_analysis.stack_depth, per_sub, strict=False)
+        ]
+
+
+def test_spill_slots_sit_after_the_subprogs_own_stack() -> None:
+    entry = next(e for e in ENTRIES if e.program.name == "two_kinds")
+    hs, analysis = _run(entry)
+    made = plan(hs, entry.program, analysis)
+    own = entry.spec["kernel"]["stack_depth"][0]
+    offsets = sorted(
+        off
+        for _, _, off in hs.slots(tuple(d - x for d, x in zip(analysis.stack_depth, made.extra_stack, strict=False)))
+    )
+    assert offsets == [-(own + SLOT_BYTES * (i + 1)) for i in reversed(range(len(hs.spilled)))]
+    (count,) = struct.unpack_from("<I", made.metadata, len(made.metadata) - 4 - 8 * len(hs.spilled))
+    assert count == len(hs.spilled) and made.added_insns is None
+
+
+def test_registered_like_any_plugin() -> None:
+    assert isinstance(get_strategy("hybrid-spill"), HybridSpill)
+
+
+@pytest.mark.parametrize("name", ["reject_slot_with_invalid_vs_ptr", "reference_in_r6", "reject_with_reference"])
+def test_rfc_asm_scenarios_under_the_replies(tmp_path: Path, name: str) -> None:
+    # the descriptors' refusal of an invalid-vs-pointer register goes away with a spill (and
+    # the resource table has a record anyway); a reference no place holds stays a leak only
+    # for descriptors: the table and the spill slot hold it
+    body = next(c[1] for c in RFC_ASM if c[0] == name)
+    for strategy, verdict in ((HybridSpill(), "accepted"), (ResourceTable(), "accepted")):
+        program = _asm(tmp_path, name, body)
+        got = verify(strategy.prepare(program), strategy, log_level=0)
+        expected = "rejected" if name == "reject_with_reference" and isinstance(strategy, HybridSpill) else verdict
+        assert got.verdict.value == expected, (strategy.name, got.message)
