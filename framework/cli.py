@@ -115,15 +115,30 @@ def _program_row(program: Program) -> dict[str, Any]:
 def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Rows and listings (relative path -> text) for one object under each strategy."""
     from framework.listing import listing
+    from framework.plan import plan
     from framework.plugins import get_strategy
+    from framework.verify import verify
 
-    chosen = [get_strategy(n) for n in strategy_names]
     rows: list[dict[str, Any]] = []
     listings: dict[str, str] = {}
     for program in _load(path):
-        for strategy in chosen:
+        for name in strategy_names:
+            strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
             prepared = strategy.prepare(program)
-            rows.append(_program_row(prepared) | {"strategy": strategy.name})
+            analysis = verify(prepared, strategy, log_level=0)
+            made = plan(strategy, prepared, analysis) if analysis.accepted else None
+            rows.append(
+                _program_row(prepared)
+                | {
+                    "strategy": strategy.name,
+                    "verdict": analysis.verdict.value,
+                    "message": analysis.message,
+                    "stack_depth": list(analysis.stack_depth),
+                    "reserved_stack": list(made.extra_stack) if made else None,
+                    "metadata_bytes": made.metadata_bytes if made else None,
+                    "added_insns": made.added_insns if made else None,
+                }
+            )
             listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(prepared)
     return rows, listings
 
@@ -131,9 +146,10 @@ def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, A
 def cmd_run(args: argparse.Namespace) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
-    from framework.plugins import get_strategy
+    from framework.plugins import get_strategy, strategies
 
-    names = args.strategy or ["stock"]
+    # the bake-off: every registered strategy, Linux today first
+    names = args.strategy or sorted(strategies(), key=lambda n: n != "stock")
     for name in names:
         get_strategy(name)  # an unknown name is bad input before any work
     paths = _paths(args.paths)
@@ -155,21 +171,28 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from tabulate import tabulate
 
+    def dash(value: object) -> object:
+        return "-" if value is None else value
+
     table = [
         [
             r["program"],
             Path(r["object"]).name,
             r["strategy"],
-            r["prog_type"],
-            r["insns"],
-            len(r["subprogs"]),
-            r["exception_cb"] or "-",
-            ", ".join(r["kfuncs"]) or "-",
+            r["verdict"],
+            "+".join(map(str, r["stack_depth"])),
+            "+".join(map(str, r["reserved_stack"])) if r["reserved_stack"] else "-",
+            dash(r["metadata_bytes"]),
+            dash(r["added_insns"]),
+            (r["message"] or "")[:60],
         ]
         for r in rows
     ]
-    print(tabulate(table, headers=["program", "object", "strategy", "type", "insns", "funcs", "exc. cb", "kfuncs"]))
-    print(f"\n{len(rows)} program(s) loaded and disassembled.")
+    headers = ["program", "object", "strategy", "verdict", "stack", "reserved", "metadata B", "+insns", "refused"]
+    print(tabulate(table, headers=headers))
+    programs = len({(r["object"], r["program"]) for r in rows})
+    plural = "strategy" if len(names) == 1 else "strategies"
+    print(f"\n{programs} program(s), each verified and planned under {len(names)} {plural}.")
     return EXIT_OK
 
 

@@ -101,12 +101,14 @@ class HybridSpill(FrameDescriptors):
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
         self.table = {pc: self._drop_spilled(d) for pc, d in self.table.items()}
-        extra = tuple(self.reserved_stack(i) for i in range(len(program.subprogs)))
+        extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
         own = tuple(d - e for d, e in zip(analysis.stack_depth, extra, strict=False))
         slots = self.slots(own)
         blob = self.encode() + struct.pack("<I", len(slots)) + b"".join(_SLOT.pack(*s) for s in slots)
         notes = tuple(f"spill after pc {pc} (subprog {sub}) into fp{off}" for pc, sub, off in slots)
-        return Plan(self.name, metadata=blob, extra_stack=extra, added_insns=None, notes=notes)
+        # nothing spilled: nothing inserted; otherwise the stores are not built yet
+        added = None if self.spilled else 0
+        return Plan(self.name, metadata=blob, extra_stack=extra, added_insns=added, notes=notes)
 
 
 @hookimpl

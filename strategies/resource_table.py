@@ -54,7 +54,7 @@ class ResourceTable(Strategy):
         return RECORD_BYTES * self.peaks.get(subprog, 0)
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
-        extra = tuple(self.reserved_stack(i) for i in range(len(program.subprogs)))
+        extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
         return Plan(self.name, extra_stack=extra, added_insns=None)
 
 

@@ -74,6 +74,18 @@ def test_run_writes_listings_and_json(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "<throw_static>" in listing.read_text()
 
 
+def test_run_is_a_bake_off_of_every_strategy(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["run", str(OBJ / "merge_two_types.o"), "--json"], capsys)
+    assert code == 0, err
+    rows = {(r["program"], r["strategy"]): r for r in json.loads(out)}
+    assert {s for _, s in rows} == {"stock", "frame-descriptors", "resource-table", "hybrid-spill"}
+    two = {s: rows["two_kinds", s] for s in ("stock", "frame-descriptors", "hybrid-spill", "resource-table")}
+    assert two["stock"]["verdict"] == "rejected" and two["stock"]["metadata_bytes"] is None
+    assert two["frame-descriptors"]["message"].startswith("frame_desc: merge")
+    assert two["hybrid-spill"]["verdict"] == "accepted" and two["hybrid-spill"]["reserved_stack"][0] > 0
+    assert two["resource-table"]["reserved_stack"][0] == 16 and two["resource-table"]["added_insns"] is None
+
+
 def test_default_run_covers_the_whole_corpus(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(["run", "--json"], capsys)
     assert code == 0

@@ -41,7 +41,8 @@ def test_sixteen_bytes_per_peak_resource_per_subprog(entry: CorpusEntry) -> None
     if analysis.accepted:
         grown = list(analysis.stack_depth)
         assert grown[: len(reserved)] == [k + r for k, r in zip(kernel, reserved, strict=False)]
-        assert plan(rt, entry.program, analysis).extra_stack == tuple(reserved)
+        extra = plan(rt, entry.program, analysis).extra_stack
+        assert extra[: len(reserved)] == tuple(reserved) and set(extra[len(reserved) :]) <= {0}
 
 
 def test_a_caller_does_not_reserve_for_its_callees() -> None:
