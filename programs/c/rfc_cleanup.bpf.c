@@ -21,6 +21,9 @@
  *  - misc_or_ptr: one stack slot holding a ringbuf record on one path and a
  *                 ktime scalar on the other at one throw (the RFC's
  *                 reject_slot_with_misc_vs_ptr: descriptors refuse it);
+ *  - invalid_or_ptr: one stack slot holding a ringbuf record on one path and
+ *                 never written on the other at one throw (the RFC's
+ *                 reject_slot_with_invalid_vs_ptr, in C: descriptors refuse it);
  *  - fifty_objs:  fifty objects, NULL-checked only when dropped, kept in an
  *                 on-stack array, a throw after the last (the RFC's
  *                 loop_iterations, its loop unrolled: one slot per object).
@@ -353,6 +356,54 @@ int misc_or_ptr_clean(struct __sk_buff *ctx)
 		u.rec = s;
 	} else {
 		u.stamp = bpf_ktime_get_ns();
+	}
+	if (has_rec)
+		bpf_ringbuf_discard(u.rec, 0);
+	if (SHORT(ctx))
+		bpf_throw(ERR_SHORT);
+	return 1;
+}
+
+/* ---- invalid_or_ptr --------------------------------------------------- */
+
+SEC("tc")
+int invalid_or_ptr(struct __sk_buff *ctx)
+{
+	volatile union {
+		struct item *rec;
+		__u64 raw;
+	} u; /* written only when the length is odd */
+	int has_rec = ctx->len & 1;
+
+	if (has_rec) {
+		struct item *s = bpf_ringbuf_reserve(&rfc_events, sizeof(*s), 0);
+
+		if (!s)
+			return 0;
+		u.rec = s;
+	}
+	if (SHORT(ctx))
+		bpf_throw(ERR_SHORT); /* the slot: a record, or never written */
+	if (has_rec)
+		bpf_ringbuf_discard(u.rec, 0);
+	return 1;
+}
+
+SEC("tc")
+int invalid_or_ptr_clean(struct __sk_buff *ctx)
+{
+	volatile union {
+		struct item *rec;
+		__u64 raw;
+	} u;
+	int has_rec = ctx->len & 1;
+
+	if (has_rec) {
+		struct item *s = bpf_ringbuf_reserve(&rfc_events, sizeof(*s), 0);
+
+		if (!s)
+			return 0;
+		u.rec = s;
 	}
 	if (has_rec)
 		bpf_ringbuf_discard(u.rec, 0);
