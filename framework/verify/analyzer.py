@@ -21,7 +21,7 @@ from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.liveness import live_before, loops
 from framework.verify.log import frame_state, insn_state, state_line, stats_line
 from framework.verify.memory import check_mem_access
-from framework.verify.precision import linked_regs, mark_chain_precision, propagate_precision
+from framework.verify.precision import linked_regs, mark_chain_precision, propagate_precision, stack_slot
 from framework.verify.prune import (
     EXACT,
     NOT_EXACT,
@@ -429,9 +429,9 @@ def _log_step(env: Env, st: State, pc: int, insn: Insn, before: Frame, slots: Ma
     env.scratched_regs |= _scratched(insn)
     if insn.kind is not Kind.JCOND:  # a branch refines spilled copies without marking their slots
         env.scratched_slots |= {spi for spi, slot in st.cur.stack.items() if _written(slots.get(spi), slot)}
-    aux = st.history[-1][1] if st.history else None
-    if isinstance(aux, tuple) and len(aux) == 2 and isinstance(aux[0], int) and aux[0] == st.curframe:
-        env.scratched_slots.add(aux[1])  # a load from the stack marks the slot it read
+    slot = stack_slot(st.history[-1][1]) if st.history else None
+    if slot is not None and slot[0] == st.curframe:
+        env.scratched_slots.add(slot[1])  # a load from the stack marks the slot it read
     if insn.kind is Kind.JCOND:
         insn_state(env, st, pc)  # kernel: check_cond_jmp_op prints the state itself
 

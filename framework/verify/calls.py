@@ -555,8 +555,8 @@ def _prev_entry(st: State, pc: int, include_parent: bool = False) -> State | Non
 
 
 def _widen_imprecise_scalars(old: State, cur: State) -> None:
-    # kernel: widen_imprecise_scalars / maybe_widen_reg (no scalar is marked precise in this model
-    # before a loop converges, so every scalar that changed between iterations is widened)
+    # kernel: widen_imprecise_scalars / maybe_widen_reg (an imprecise scalar that changed between
+    # iterations becomes unknown; precise ones, which decided something, keep their value)
     def widen(o: Reg | None, c: Reg) -> Reg:
         if o is None or o.type is not RT.SCALAR or c.type is not RT.SCALAR or o.precise or c.precise:
             return c

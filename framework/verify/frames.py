@@ -98,8 +98,8 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         # kernel: prepare_func_exit for a callback: back to the call insn, which is visited again
         # (a checkpoint there prunes it unless the callback changed what the caller sees)
         st.frames.pop()
-        # no scalar is marked precise in this model, so (as widen_imprecise_scalars does for
-        # iterators) scalars the callback changed are widened, letting the call site converge
+        # kernel: prepare_func_exit -> widen_imprecise_scalars against the previous visit of the
+        # call site: imprecise scalars the callback changed are widened, so the call site converges
         from framework.verify.calls import _prev_entry, _widen_imprecise_scalars
 
         prev = _prev_entry(st, callee.callsite, include_parent=True)

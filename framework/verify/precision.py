@@ -33,6 +33,20 @@ MAX_BACKEDGE_ITERS = 64  # kernel: MAX_BACKEDGE_ITERS (propagate_backedges)
 Linked = tuple[tuple[int, int], ...]
 
 
+def stack_slot(aux: object) -> tuple[int, int] | None:
+    """The (frameno, spi) a load, store or atomic touched, from a history entry's aux."""
+    if isinstance(aux, tuple) and len(aux) == 2 and isinstance(aux[0], int) and isinstance(aux[1], int):
+        return (aux[0], aux[1])
+    return None
+
+
+def _linked(aux: object) -> Linked:
+    """The registers a branch linked, from a history entry's aux (empty for anything else)."""
+    if isinstance(aux, tuple) and aux and isinstance(aux[0], tuple):
+        return aux
+    return ()
+
+
 class _Unsupported(Exception):
     """backtrack_insn's -ENOTSUPP: fall back to marking every scalar precise."""
 
@@ -73,8 +87,8 @@ def _backtrack_insn(env: Env, pc: int, subseq: int, aux: object, bt: Backtrack) 
     insn = env.insns[pc]
     k = insn.kind
     regs = bt.r()
-    if isinstance(aux, tuple) and aux and isinstance(aux[0], tuple):
-        _sync_linked(bt, aux)
+    slot = stack_slot(aux)
+    _sync_linked(bt, _linked(aux))
     if k is Kind.ALU:
         if insn.dst not in regs:
             return
@@ -96,13 +110,13 @@ def _backtrack_insn(env: Env, pc: int, subseq: int, aux: object, bt: Backtrack) 
         if insn.dst not in regs:
             return
         regs.discard(insn.dst)
-        if isinstance(aux, tuple) and len(aux) == 2 and isinstance(aux[0], int):
-            bt.s(aux[0]).add(aux[1])
+        if slot is not None:
+            bt.s(slot[0]).add(slot[1])
         return
     if k in (Kind.STORE_REG, Kind.STORE_IMM):
-        if not (isinstance(aux, tuple) and len(aux) == 2 and isinstance(aux[0], int)):
+        if slot is None:
             return
-        fr, spi = aux
+        fr, spi = slot
         if spi not in bt.s(fr):
             return
         bt.s(fr).discard(spi)
@@ -110,7 +124,7 @@ def _backtrack_insn(env: Env, pc: int, subseq: int, aux: object, bt: Backtrack) 
             regs.add(insn.src)
         return
     if k is Kind.ATOMIC:
-        slot_wanted = isinstance(aux, tuple) and len(aux) == 2 and aux[1] in bt.s(aux[0])
+        slot_wanted = slot is not None and slot[1] in bt.s(slot[0])
         fetched = insn.imm & op.FETCH and (insn.src in regs or (insn.imm == op.CMPXCHG and 0 in regs))
         if slot_wanted or fetched:
             raise _Unsupported
@@ -119,8 +133,7 @@ def _backtrack_insn(env: Env, pc: int, subseq: int, aux: object, bt: Backtrack) 
         if insn.uses_reg_src and (insn.dst in regs or insn.src in regs):
             regs.add(insn.dst)
             regs.add(insn.src)
-        if isinstance(aux, tuple) and aux and isinstance(aux[0], tuple):
-            _sync_linked(bt, aux)
+        _sync_linked(bt, _linked(aux))
         return
     if k is Kind.EXIT:
         # backwards over an exit: into the callee's frame (R6-R9 and slots stay with the caller)

@@ -149,6 +149,11 @@ def frame_insn(st: State, i: int) -> int:
     return st.pc if i == len(st.frames) - 1 else st.frames[i + 1].callsite
 
 
+def live_at(env: Env, st: State, i: int) -> int:
+    """live_regs_before at frame i's instruction (every register where the pc is unknown)."""
+    return env.live.get(frame_insn(st, i), 0x3FF)
+
+
 def states_equal(env: Env, old: State, cur: State, exact: int = NOT_EXACT) -> bool:
     # kernel: states_equal / func_states_equal (only registers live at the frame's insn) / refsafe
     if len(old.frames) != len(cur.frames):
@@ -167,7 +172,7 @@ def states_equal(env: Env, old: State, cur: State, exact: int = NOT_EXACT) -> bo
         if fo.callsite != fc.callsite:
             return False
     for i, (fo, fc) in enumerate(zip(old.frames, cur.frames, strict=True)):
-        live = env.live.get(frame_insn(old, i), 0x3FF)
+        live = live_at(env, old, i)
         for r in range(10):
             if live >> r & 1 and not regsafe(fo.regs[r], fc.regs[r], ids, exact):
                 return False
@@ -293,7 +298,7 @@ def _maybe_exit_scc(env: Env, cp: Checkpoint) -> None:
 
 
 def live_masks(env: Env, st: State) -> dict[int, int]:
-    return {i: env.live.get(frame_insn(st, i), 0x3FF) for i in range(len(st.frames))}
+    return {i: live_at(env, st, i) for i in range(len(st.frames))}
 
 
 def path_done(env: Env, st: State) -> None:
