@@ -148,11 +148,14 @@ class FrameDescriptors(Strategy):
     def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
         self.acquired[ref_id] = pc
 
+    def covered(self, site: ThrowSite) -> set[int]:
+        """The references the runtime will find at this throw: those a slot or r6-r9 holds."""
+        return {h.ref_id for f in site.frames for h in f.holdings if h.state is not Nullness.INVALID}
+
     def releases_on_throw(self, site: ThrowSite) -> bool:
         # RFC patch 11: what a descriptor covers is released, so it is no leak; a reference no
         # slot or callee-saved register holds is still one ("Unreleased reference")
-        covered = {h.ref_id for f in site.frames for h in f.holdings if h.state is not Nullness.INVALID}
-        return set(site.refs) <= covered and all(h.kind in KINDS for f in site.frames for h in f.holdings)
+        return set(site.refs) <= self.covered(site) and all(h.kind in KINDS for f in site.frames for h in f.holdings)
 
     def on_throw(self, site: ThrowSite) -> str | None:
         for desc in _frame_descriptors(site):
@@ -166,15 +169,19 @@ class FrameDescriptors(Strategy):
             self.table[desc.pc] = merged
         return None
 
+    def descriptors(self) -> list[Descriptor]:
+        """The table's descriptors in pc order, as the runtime gets them."""
+        return [d for _, d in sorted(self.table.items())]
+
     def encode(self) -> bytes:
         """The descriptor table, as the module docstring lays it out."""
-        descs = [d for _, d in sorted(self.table.items())]
+        descs = self.descriptors()
         return _HEAD.pack(len(descs)) + b"".join(d.encode() for d in descs)
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
         notes = tuple(
             f"pc {d.pc} (subprog {d.subprog}): " + (", ".join(f"{e.location}={e.kind}" for e in d.entries) or "nothing")
-            for _, d in sorted(self.table.items())
+            for d in self.descriptors()
         )
         return Plan(
             self.name,

@@ -31,7 +31,7 @@ from framework import hookimpl
 from framework.load.program import Program
 from framework.plan import Plan
 from framework.strategy import Strategy
-from framework.verify.result import Analysis, Nullness, ThrowSite
+from framework.verify.result import Analysis, ThrowSite
 from strategies.frame_descriptors import MERGE_FAILED, Descriptor, FrameDescriptors, _frame_descriptors, merge_at
 
 SLOT_BYTES = 8
@@ -63,11 +63,13 @@ class HybridSpill(FrameDescriptors):
         kept = tuple(e for e in d.entries if e.acquired_at not in self.spilled)
         return Descriptor(d.pc, d.subprog, kept, d.nulls)
 
-    def releases_on_throw(self, site: ThrowSite) -> bool:
+    def covered(self, site: ThrowSite) -> set[int]:
         # a spilled resource sits in its reserved slot whatever the program did with it
-        spilled = {rid for rid, pc in self.acquired.items() if pc in self.spilled}
-        covered = {h.ref_id for f in site.frames for h in f.holdings if h.state is not Nullness.INVALID}
-        return set(site.refs) <= covered | spilled
+        return super().covered(site) | {rid for rid, pc in self.acquired.items() if pc in self.spilled}
+
+    def descriptors(self) -> list[Descriptor]:
+        # what went to a spill slot is no longer in the descriptors
+        return [self._drop_spilled(d) for d in super().descriptors()]
 
     def on_throw(self, site: ThrowSite) -> str | None:
         for desc in _frame_descriptors(site, self.acquired):
@@ -100,7 +102,6 @@ class HybridSpill(FrameDescriptors):
         return out
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
-        self.table = {pc: self._drop_spilled(d) for pc, d in self.table.items()}
         extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
         own = tuple(d - e for d, e in zip(analysis.stack_depth, extra, strict=False))
         slots = self.slots(own)
