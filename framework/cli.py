@@ -234,7 +234,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from framework.run.result import run_program
 
     strategy = get_strategy(args.strategy)
-    if strategy.name != "stock" and strategy.runtime is None:
+    if strategy.runtime is None:
         # running it on stock's runtime would leak what the strategy promises to release
         print(f"bakeoff exec: {strategy.name} has no throw-time runtime yet; only stock runs", file=sys.stderr)
         return EXIT_BAD_INPUT

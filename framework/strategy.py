@@ -18,13 +18,16 @@ if TYPE_CHECKING:
     from framework.verify.result import Analysis, ThrowSite
 
 
+STOCK_RUNTIME = Path(__file__).resolve().parent / "runtime" / "stock.c"  # bpf_throw as Linux runs it
+
+
 class Strategy:
     """Base class and stock behaviour: change nothing, release nothing."""
 
     name: str = "stock"
     version: str = "0"
     summary: str = "Linux today: refuse any throw while something is held."
-    runtime: Path | None = None  # the C file beside the module that releases at throw time (None: stock's)
+    runtime: Path | None = STOCK_RUNTIME  # the throw-time C runtime (None: the strategy has none built yet)
 
     def prepare(self, program: Program) -> Program:
         """Return the program with what a compiler would have emitted (stock: unchanged)."""

@@ -135,6 +135,7 @@ class FrameDescriptors(Strategy):
     name = "frame-descriptors"
     version = "1"
     summary = "RFC 2024: per throwing pc and frame, the slots and r6-r9 holding resources; released by kind."
+    runtime = None  # its throw-time runtime is not built yet
 
     def __init__(self) -> None:
         self.table: dict[int, Descriptor] = {}

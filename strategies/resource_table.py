@@ -36,6 +36,7 @@ class ResourceTable(Strategy):
     name = "resource-table"
     version = "0"
     summary = "Eduard's reply: 16 bytes per peak resource per subprog, records pushed and removed; walked at a throw."
+    runtime = None  # its throw-time runtime is not built yet
 
     def __init__(self) -> None:
         self.peaks: dict[int, int] = {}

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from framework.errors import InternalError
+from framework.strategy import STOCK_RUNTIME
 
 __all__ = ["CFLAGS", "RUNTIME_BASE", "RUNTIME_DATA", "STOCK", "Runtime", "build_runtime", "stock_runtime"]
 
@@ -28,7 +29,7 @@ RUNTIME_BASE = 0x0600_0000  # framework.machine.memory.RUNTIME_BASE
 RUNTIME_DATA = 0x0601_0000  # the bakeoff_rt table (RW)
 RUNTIME_DATA_SIZE = 0x1000
 HERE = Path(__file__).resolve().parent
-STOCK = HERE / "stock.c"
+STOCK = STOCK_RUNTIME
 CFLAGS = (
     "-O2", "-std=gnu11", "-ffreestanding", "-fno-builtin", "-nostdlib", "-fno-pic", "-fno-pie",
     "-mcmodel=small", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-omit-frame-pointer",
