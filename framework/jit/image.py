@@ -5,6 +5,8 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 
+from iced_x86 import Decoder, FlowControl
+
 
 @dataclass(frozen=True, slots=True)
 class FrameLayout:
@@ -80,6 +82,15 @@ class NativeImage:
                 return None
             i -= 1  # an instruction that emits no code (e.g. a jump to the next pc)
         return None
+
+    def return_offset(self, pc: int) -> int:
+        """The native offset a call at BPF `pc` returns to: just past its x86 `call`."""
+        start, end = self.native_offset(pc), self.pc_ends[pc]
+        assert end is not None
+        after = [i.next_ip for i in Decoder(64, self.code[start:end], ip=start) if i.flow_control == FlowControl.CALL]
+        if not after:
+            raise ValueError(f"pc {pc} emits no call")
+        return int(after[-1])
 
     def frame_at(self, offset: int) -> FrameLayout | None:
         for frame in self.frames:

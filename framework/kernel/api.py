@@ -43,6 +43,10 @@ class Kernel(Protocol):
 
     def kfunc(self, name: str, args: Sequence[int], engine: Engine) -> int: ...
 
+    def unwind_release(self, number: int, value: int, engine: Engine) -> int:
+        """A runtime releases kind `number` (framework.kernel.kinds) held as `value`, as the unwinder."""
+        ...
+
     def ld_imm64(self, insn: Insn, pc: int) -> int:
         """The value of an ld_imm64 with a pseudo source (map, map value, BTF id)."""
         ...

@@ -41,6 +41,9 @@ class ConformanceKernel:
     def kfunc(self, name: str, args: Sequence[int], engine: Engine) -> int:
         raise KernelFault(f"kfunc {name} does not exist in the conformance harness")
 
+    def unwind_release(self, number: int, value: int, engine: Engine) -> int:
+        raise KernelFault("the conformance harness holds no resources for an unwinder to release")
+
     def ld_imm64(self, insn: Insn, pc: int) -> int:
         raise KernelFault(f"ld_imm64 with pseudo source {insn.src} has nothing to refer to in the conformance harness")
 

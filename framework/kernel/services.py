@@ -19,12 +19,13 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.kernel.api import Engine, KernelFault
 from framework.kernel.ctx import Context, build_context
+from framework.kernel.kinds import release_kind
 from framework.kernel.ledger import Ledger, Resource
 from framework.kernel.maps import MapState
 from framework.kernel.memory import AddressSpace, Fault, Region
 from framework.kernel.objects import CURRENT_PID, ROOT_CGROUP_ID, Objects, RunInput
 from framework.load.program import Program
-from framework.platform.helpers import helper_name
+from framework.platform.helpers import helper_id, helper_name
 
 __all__ = ["FUNC_BASE", "EmulatedKernel"]
 
@@ -123,6 +124,22 @@ class EmulatedKernel:
         self.calls[name] = self.calls.get(name, 0) + 1
         self._engine = engine
         return service(self, args, engine) & MASK64
+
+    def unwind_release(self, number: int, value: int, engine: Engine) -> int:
+        """An unwinder releases kind `number` (framework.kernel.kinds) held as `value`: the very
+        service the program would call (bpf_cleanup_resource, RFC PATCH 10/14), recorded as the unwinder's."""
+        kind = release_kind(number)
+        if kind is None:
+            raise KernelFault(f"the unwinder asked to release kind {number}, which nothing releases")
+        self.unwinding = True
+        try:
+            if kind.service == "kfunc":
+                return self.kfunc(kind.function, (value, 0, 0, 0, 0), engine)
+            func_id = helper_id(f"bpf_{kind.function}")
+            assert func_id is not None, kind.function
+            return self.helper(func_id, (value, 0, 0, 0, 0), engine)
+        finally:
+            self.unwinding = False
 
     def ld_imm64(self, insn: Insn, pc: int) -> int:
         if insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX_VALUE, op.PSEUDO_MAP_VALUE):

@@ -101,6 +101,7 @@ class KernelBridge:
         self._pages.update(range(mm.STACK_BASE, mm.STACK_TOP, mm.PAGE))  # the machine maps its stack itself
         machine.helpers = _ServiceTable(self, "helper")
         machine.kfuncs = _ServiceTable(self, "kfunc")
+        machine.releases = lambda call: self.call("release", call)
         self.sync_in()
 
     # -- memory -----------------------------------------------------------------
@@ -162,7 +163,9 @@ class KernelBridge:
         self.sync_out()
         if kind == "helper" and call.number in SKB_LOAD_HELPERS:
             return self._skb_load(SKB_LOAD_HELPERS[call.number], args[1])
-        if kind == "kfunc":
+        if kind == "release":  # from a runtime: the frame walk's release of one resource
+            value = self.kernel.unwind_release(call.number, args[0], engine)
+        elif kind == "kfunc":
             if call.number >= len(self.kfunc_names):
                 raise KernelFault(f"kfunc #{call.number} has no name")
             value = self.kernel.kfunc(self.kfunc_names[call.number], args, engine)

@@ -8,14 +8,16 @@
 - Stack depths: the kernel's rule (the deepest fp-relative byte the subprog
   touches, directly or through an fp-derived pointer, rounded up to 8),
   applied to the instructions (`Fixed.stack_depths`), unless given (the oracle's).
-- `bpf_throw` calls the stock C runtime (`framework.runtime`), mapped at
-  RUNTIME_BASE; its instructions are counted apart, as walk / lookup / release.
+- `bpf_throw` calls the strategy's C runtime (`framework.runtime`; stock's by
+  default), mapped at RUNTIME_BASE; its instructions are counted apart, as walk /
+  lookup / release. The runtime reads the `bakeoff_rt` table (frames, release
+  stubs) and the strategy's own table, mapped read-only at STRATEGY_TABLE.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from framework.fixup import SKB_LAYOUT, Fixed
@@ -28,11 +30,14 @@ from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
+from framework.machine.memory import release_stub
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
+from framework.runtime.table import MAX_KINDS, FrameInfo
 
 __all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared"]
 
 TIMEOUT_US = 60_000_000
+STRATEGY_TABLE = RUNTIME_DATA + 0x1000  # where a strategy's runtime table is mapped (read-only)
 _NET_DEVICE_SIZE = 256
 
 
@@ -44,6 +49,11 @@ class Prepared:
     image: NativeImage
     runtime: Runtime
     depths: tuple[int, ...]
+    table: bytes = b""  # the strategy's runtime table, its addresses resolved against `image`
+
+
+# A strategy's table for its runtime, once the code is laid out (RFC PATCH 09/14: pcs to JIT offsets)
+TableFor = Callable[[Fixed, NativeImage, int], bytes]  # (fixed, image, address the table is mapped at)
 
 
 def _value_bases(kernel: EmulatedKernel, inlined: frozenset[int]) -> dict[int, int]:
@@ -97,8 +107,10 @@ def prepare(
     *,
     counter: int | None = IN_R9,
     runtime: Runtime | None = None,
+    table_for: TableFor | None = None,
 ) -> Prepared:
-    """JIT the fixed program against `kernel` (map addresses) with the runtime's bpf_throw."""
+    """JIT the fixed program against `kernel` (map addresses) with the runtime's bpf_throw;
+    `table_for` gives the strategy's table for the runtime, once the code is laid out."""
     runtime = runtime or stock_runtime()
     prog = fixed.program
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
@@ -110,7 +122,8 @@ def prepare(
         resolver=_Resolver(kernel, prog.kfuncs, runtime, fixed.inlined_maps),
         counter=counter,
     )
-    return Prepared(fixed, image, runtime, depths)
+    table = table_for(fixed, image, STRATEGY_TABLE) if table_for is not None else b""
+    return Prepared(fixed, image, runtime, depths, table)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,9 +170,17 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
     cbs = [f for f in image.frames if f.exception_cb]
     for cb in cbs if count else ():  # the exception callback, apart too: part of the throw-time cost
         machine.add_counted("exception_cb", image.base + cb.entry, image.base + cb.end)
+    frames = tuple(
+        FrameInfo(image.base + f.entry, image.base + f.end, f.stack_size, f.pushed, f.subprog) for f in image.frames
+    )
+    if prepared.table:
+        machine.map_region("strategy table", prepared.table, address=STRATEGY_TABLE, writable=False)
     table = RuntimeTable(
         (image.base, image.base + len(image.code)),
         ((image.base + main.entry, image.base + main.end, image.base + cbs[0].entry if cbs else 0),),
+        frames,
+        tuple(release_stub(n) for n in range(MAX_KINDS)),
+        (STRATEGY_TABLE, len(prepared.table)) if prepared.table else (0, 0),
     )
     machine.map_region("bakeoff_rt", table.encode(), address=RUNTIME_DATA)
     calls = dict(fixed.kfunc_calls)

@@ -49,6 +49,7 @@ from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, TIMED_MAY_GOTO
 from framework.jit.counters import IN_R9
 from framework.jit.image import NativeImage
 from framework.kernel.api import KernelFault
+from framework.kernel.kinds import MAX_KINDS
 from framework.kernel.memory import Fault as MemoryFault
 from framework.machine import memory as mm
 
@@ -140,6 +141,7 @@ class Machine:
         self.image = image
         self.helpers = dict(helpers or {})
         self.kfuncs = dict(kfuncs or {})
+        self.releases: Service | None = None  # an unwinder's releases, by kind (release stubs)
         uc: Any = Uc(UC_ARCH_X86, UC_MODE_64)  # type: ignore[no-untyped-call]  # unicorn is untyped
         uc.ctl_set_cpu_model(X.UC_CPU_X86_EPYC)  # has BMI2, as the JIT assumes by default
         self.uc: Any = uc
@@ -306,6 +308,9 @@ class Machine:
         if stub == mm.CALLX_STUB:
             kind, number = "callx", uc.reg_read(X.UC_X86_REG_R11)
             service = self.helpers.get(number)
+        elif mm.RELEASE_STUBS <= stub < mm.RELEASE_STUBS + mm.STUB_SLOT * MAX_KINDS:
+            kind, number = "release", (stub - mm.RELEASE_STUBS) // mm.STUB_SLOT
+            service = self.releases
         elif mm.KFUNC_STUBS <= stub < mm.KFUNC_STUBS + mm.STUB_SLOT * mm.MAX_KFUNCS:
             kind, number = "kfunc", (stub - mm.KFUNC_STUBS) // mm.STUB_SLOT
             service = self.kfuncs.get(number)

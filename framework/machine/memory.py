@@ -26,6 +26,7 @@ CALLX_STUB = STUB_BASE + 0x4000  # `callx`: helper number in r11
 RETURN_ADDRESS = STUB_BASE + 0x4800  # where the program returns to: emulation stops there
 assert RETURN_THUNK == STUB_BASE + 0x4900  # `ret`, counted like the program's code
 NESTED_RETURN = STUB_BASE + 0x4A00  # where a BPF callback run from a service returns to
+RELEASE_STUBS = STUB_BASE + 0x4B00  # an unwinder's release of kind N (framework.kernel.kinds) at +16 * N
 STUB_SIZE = 0x5000
 MAX_HELPERS = 512
 MAX_KFUNCS = 512
@@ -52,6 +53,10 @@ def helper_stub(helper_id: int) -> int:
 
 def kfunc_stub(index: int) -> int:
     return KFUNC_STUBS + STUB_SLOT * index
+
+
+def release_stub(kind: int) -> int:
+    return RELEASE_STUBS + STUB_SLOT * kind
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ def _run(cmd: list[str], cwd: Path) -> str:
     return done.stdout
 
 
-def build_runtime(source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h",)) -> Runtime:
+def build_runtime(source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h", HERE / "walk.h")) -> Runtime:
     """Compile and link `source` (with `headers` beside it), or take it from the cache."""
     cc = shutil.which("gcc") or "gcc"
     version = _run([cc, "--version"], HERE).splitlines()[0]

@@ -3,22 +3,47 @@
 #define BAKEOFF_RUNTIME_H
 
 typedef unsigned long u64;
+typedef unsigned int u32;
+typedef unsigned short u16;
+typedef short s16;
+typedef unsigned char u8;
 
 #define BAKEOFF_MAX_MAINS 16
+#define BAKEOFF_MAX_KINDS 16  /* framework.kernel.kinds.MAX_KINDS */
+#define BAKEOFF_MAX_FRAMES 64
 
 /* One main program's JITed code: [lo, hi), and its exception callback's address. */
 struct bakeoff_main {
 	u64 lo, hi, cb;
 };
 
+/* One subprog's JITed frame (the JIT's FrameLayout; the RFC's callee_regs_used, PATCH 08/14):
+ * code [lo, hi); BPF stack [bp - stack_size, bp); then push[i] saved at bp - stack_size - 8 * (i + 1).
+ * push[i] is the BPF register (6..9) whose x86 register was pushed, 0 for r12. */
+struct bakeoff_frame {
+	u64 lo, hi;
+	u32 stack_size;
+	u8 npush;
+	u8 push[5];
+	u16 subprog;
+	u32 pad;
+};
+
 struct bakeoff_rt {
 	u64 threw;      /* set by bpf_throw */
 	u64 cookie;     /* bpf_throw's argument */
 	u64 frames;     /* BPF frames walked, boundary included */
+	u64 released;   /* releases the runtime made */
+	u64 misses;     /* BPF frames the strategy's table had no entry for */
 	u64 text_lo;    /* all JITed BPF code: [text_lo, text_hi) (is_bpf_text_address) */
 	u64 text_hi;
 	u64 n_main;
 	struct bakeoff_main main[BAKEOFF_MAX_MAINS];
+	u64 release[BAKEOFF_MAX_KINDS]; /* release stub per kind: void release(u64 value) */
+	u64 table;      /* the strategy's runtime table (read-only), and its length */
+	u64 table_len;
+	u64 n_frame;
+	struct bakeoff_frame frame[BAKEOFF_MAX_FRAMES];
 };
 
 extern struct bakeoff_rt bakeoff_rt;

@@ -6,10 +6,15 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["MAX_MAINS", "RuntimeTable", "ThrowRecord"]
+__all__ = ["MAX_FRAMES", "MAX_MAINS", "FrameInfo", "RuntimeTable", "ThrowRecord"]
 
-MAX_MAINS = 16
-_HEAD = struct.Struct("<6Q")
+MAX_MAINS = 16  # BAKEOFF_MAX_MAINS
+MAX_KINDS = 16  # BAKEOFF_MAX_KINDS
+MAX_FRAMES = 64  # BAKEOFF_MAX_FRAMES
+_HEAD = struct.Struct("<8Q")
+_MAIN = struct.Struct("<3Q")
+_FRAME = struct.Struct("<QQIB5sHI")
+REG_OF_X86 = {"rbx": 6, "r13": 7, "r14": 8, "r15": 9, "r12": 0}  # the x86 JIT's reg2hex map for R6-R9
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,24 +22,47 @@ class ThrowRecord:
     threw: bool
     cookie: int
     frames: int
+    released: int = 0  # releases the runtime asked the kernel for
+    misses: int = 0  # BPF frames its table had no entry for
+
+
+@dataclass(frozen=True, slots=True)
+class FrameInfo:
+    """struct bakeoff_frame: one subprog's code range, stack size and pushed registers."""
+
+    lo: int
+    hi: int
+    stack_size: int
+    pushed: tuple[str, ...]  # x86 registers in push order (FrameLayout.pushed)
+    subprog: int
+
+    def encode(self) -> bytes:
+        regs = bytes(REG_OF_X86[r] for r in self.pushed)
+        return _FRAME.pack(self.lo, self.hi, self.stack_size, len(regs), regs, self.subprog, 0)
 
 
 @dataclass(frozen=True, slots=True)
 class RuntimeTable:
-    """All JITed code [text_lo, text_hi) and each main program's range and exception callback."""
+    """All JITed code [text_lo, text_hi), each main program's range and exception callback,
+    each subprog's frame, the release stub per kind, and the strategy's table."""
 
     text: tuple[int, int]
     mains: tuple[tuple[int, int, int], ...]  # (lo, hi, exception callback address)
+    frames: tuple[FrameInfo, ...] = ()
+    release: tuple[int, ...] = ()  # stub address by kind number (index 0 unused)
+    table: tuple[int, int] = (0, 0)  # (address, length) of the strategy's runtime table
 
     def encode(self) -> bytes:
-        if len(self.mains) > MAX_MAINS:
-            raise ValueError(f"at most {MAX_MAINS} main programs")
-        out = _HEAD.pack(0, 0, 0, self.text[0], self.text[1], len(self.mains))
-        for lo, hi, cb in self.mains:
-            out += struct.pack("<3Q", lo, hi, cb)
-        return out.ljust(_HEAD.size + 24 * MAX_MAINS, b"\0")
+        if len(self.mains) > MAX_MAINS or len(self.frames) > MAX_FRAMES or len(self.release) > MAX_KINDS:
+            raise ValueError(f"at most {MAX_MAINS} mains, {MAX_FRAMES} frames, {MAX_KINDS} kinds")
+        out = _HEAD.pack(0, 0, 0, 0, 0, self.text[0], self.text[1], len(self.mains))
+        out += b"".join(_MAIN.pack(*m) for m in self.mains).ljust(_MAIN.size * MAX_MAINS, b"\0")
+        out += struct.pack(f"<{MAX_KINDS}Q", *self.release, *([0] * (MAX_KINDS - len(self.release))))
+        out += struct.pack("<3Q", self.table[0], self.table[1], len(self.frames))
+        out += b"".join(f.encode() for f in self.frames).ljust(_FRAME.size * MAX_FRAMES, b"\0")
+        return out
 
     @staticmethod
     def record(data: Sequence[int] | bytes) -> ThrowRecord:
-        threw, cookie, frames, *_ = _HEAD.unpack(bytes(data[: _HEAD.size]))
-        return ThrowRecord(bool(threw), cookie, frames)
+        threw, cookie, frames, released, misses, *_ = _HEAD.unpack(bytes(data[: _HEAD.size]))
+        return ThrowRecord(bool(threw), cookie, frames, released, misses)

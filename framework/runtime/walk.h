@@ -1,0 +1,106 @@
+/* The frame walk every cleanup runtime shares: the RFC's x86 walk (PATCH 10/14), which
+ * follows the rbp chain of JITed frames where Linux uses ORC (arch_bpf_stack_walk), and
+ * rebuilds R6-R9 for each frame from the spill areas below it (saved_reg[]).
+ *
+ * bpf_throw is a trampoline: it pushes rbx, r13, r14, r15 (BPF R6-R9 of the throwing
+ * frame) and calls the strategy's entry with their address. The RFC makes the same saves
+ * in a hidden BPF subprog, bpf_throw_tramp (PATCH 07/14), whose JITed prologue pushes
+ * every callee-saved register; here they are the runtime's first instructions, counted
+ * as walk. */
+#ifndef BAKEOFF_WALK_H
+#define BAKEOFF_WALK_H
+
+#include "runtime.h"
+
+#define BAKEOFF_TRAMPOLINE(entry)                                                   \
+	__asm__(".pushsection .text.walk,\"ax\"\n"                                     \
+		".globl bpf_throw\n"                                                   \
+		"bpf_throw:\n"                                                         \
+		"\tpush %rbp\n\tmov %rsp, %rbp\n"                                      \
+		"\tpush %r15\n\tpush %r14\n\tpush %r13\n\tpush %rbx\n"                 \
+		"\tmov %rsp, %rsi\n"                                                   \
+		"\tcall " #entry "\n"                                                  \
+		"\tud2\n"                                                              \
+		".popsection\n")
+
+/* What a strategy does with one BPF frame: ip is the return address into it, bp its rbp
+ * (BPF R10), regs[6..9] its R6-R9 at that return address. */
+typedef void (*bakeoff_frame_fn)(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs);
+
+/* bpf_stack_walker: the frame holding return address ip (it belongs to the function
+ * holding ip - 1: a call may be a function's last instruction). */
+BAKEOFF_WALK static const struct bakeoff_frame *bakeoff_frame_of(u64 ip)
+{
+	for (u64 i = 0; i < bakeoff_rt.n_frame; i++)
+		if (bakeoff_rt.frame[i].lo < ip && ip <= bakeoff_rt.frame[i].hi)
+			return &bakeoff_rt.frame[i];
+	return 0;
+}
+
+BAKEOFF_WALK static const struct bakeoff_main *bakeoff_main_of(u64 ip)
+{
+	for (u64 i = 0; i < bakeoff_rt.n_main; i++)
+		if (bakeoff_rt.main[i].lo < ip && ip <= bakeoff_rt.main[i].hi)
+			return &bakeoff_rt.main[i];
+	return 0;
+}
+
+/* Walk from fp (the runtime's own frame) to the exception boundary, calling fn on every
+ * BPF frame, the boundary included; then run the exception callback on the boundary's frame.
+ * saved[0..3]: the throwing frame's R6-R9, as the trampoline pushed them. With fn NULL
+ * (stock) the walk only finds the boundary. */
+BAKEOFF_WALK static inline void __attribute__((noreturn))
+bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
+{
+	const struct bakeoff_main *boundary = 0;
+	u64 regs[10] = {0};
+	u64 sp = 0, bp = 0, cnt = 0;
+
+	for (int r = 0; saved && r < 4; r++)
+		regs[6 + r] = saved[r];
+	while (fp) {
+		u64 ip = fp[1];
+
+		sp = (u64)(fp + 2);
+		bp = fp[0];
+		if (ip <= bakeoff_rt.text_lo || ip > bakeoff_rt.text_hi) {
+			if (cnt) /* bpf_stack_walker: stop at the first non-BPF frame after BPF ones */
+				break;
+		} else {
+			cnt++;
+			if (fn) {
+				const struct bakeoff_frame *f = bakeoff_frame_of(ip);
+
+				if (!f)
+					__builtin_trap(); /* BPF text the JIT described no frame for */
+				fn(ip, bp, f, regs);
+				/* the caller's R6-R9: what this frame's prologue saved, else unchanged */
+				for (u8 i = 0; i < f->npush; i++)
+					if (f->push[i])
+						regs[f->push[i]] = *(u64 *)(bp - f->stack_size - 8 * (i + 1));
+			}
+			boundary = bakeoff_main_of(ip);
+			if (boundary)
+				break;
+		}
+		fp = (u64 *)bp;
+	}
+	if (!boundary)
+		__builtin_trap(); /* WARN_ON_ONCE(!ctx.aux || !ctx.bp || !ctx.sp): no boundary */
+	bakeoff_rt.threw = 1;
+	bakeoff_rt.cookie = cookie;
+	bakeoff_rt.frames = cnt;
+	((bakeoff_exception_cb)boundary->cb)(cookie, sp, bp, 0, 0);
+	__builtin_trap(); /* "A call to BPF exception callback should never return" */
+}
+
+/* bpf_cleanup_resource's dispatch (RFC PATCH 10/14): the machine's release stub for the kind. */
+BAKEOFF_RELEASE static void bakeoff_release(u64 kind, u64 value)
+{
+	if (kind >= BAKEOFF_MAX_KINDS || !bakeoff_rt.release[kind])
+		__builtin_trap(); /* a kind the table cannot name: "failed to simulate cleanup" at load */
+	bakeoff_rt.released++;
+	((void (*)(u64))bakeoff_rt.release[kind])(value);
+}
+
+#endif
