@@ -228,17 +228,48 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return EXIT_OK if report.failed == 0 else EXIT_REJECTED
 
 
+def _manifest_facts(path: str, name: str) -> tuple[tuple[Any, ...], tuple[int, ...], dict[str, int]]:
+    """A corpus program's declared inputs, its manifest's `force_hit` reaches, and its
+    hand-cleaned twin's live-kernel return value per input."""
+    from framework.load.corpus import entries_for_object
+
+    entries = {e.program.name: e for e in entries_for_object(path)}
+    entry = entries.get(name)
+    if entry is None:
+        return (), (), {}
+    hit = entry.spec.get("force_hit")
+    hits = () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
+    twin = entries.get(entry.spec.get("clean_twin", ""))
+    retvals = twin.spec.get("kernel", {}).get("retval", {}) if twin is not None else {}
+    return entry.inputs, hits, dict(retvals)
+
+
+def _exec_line(run: dict[str, Any]) -> str:
+    where = "as the input runs" if run["throw_pc"] is None else f"forced throw at pc {run['throw_pc']}"
+    if run["throw_pc"] is not None and run["force_hit"] != 1:
+        where += f" (reach {run['force_hit']})"
+    freed = ", ".join(r["kind"] for r in run["released_by_unwinder"]) or "-"
+    verdict = "ok" if not run["problems"] else "; ".join(run["problems"])
+    threw = f"threw {run['cookie']}" if run["threw"] else "returned"
+    return f"{run['input']:>12} {where:<28} {threw:<10} retval {run['retval']:<6} unwound: {freed:<24} {verdict}"
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
-    from framework.load.corpus import RunInput, entries_for_object
+    from framework.kernel.objects import RunInput
+    from framework.plan import Plan, plan
     from framework.plugins import get_strategy
+    from framework.run.exercise import exercise
     from framework.run.result import run_program
+    from framework.run.throws import throw_points
+    from framework.strategy import STOCK_RUNTIME
 
     strategy = get_strategy(args.strategy)
     if strategy.runtime is None:
         # running it on stock's runtime would leak what the strategy promises to release
-        print(f"bakeoff exec: {strategy.name} has no throw-time runtime yet; only stock runs", file=sys.stderr)
+        print(f"bakeoff exec: {strategy.name} has no throw-time runtime yet", file=sys.stderr)
         return EXIT_BAD_INPUT
     program = strategy.prepare(_one(_load(args.path), args.program, args.path))
+    made: Plan | None = None
     if not args.no_verify:
         from framework.verify import verify
 
@@ -247,23 +278,52 @@ def cmd_exec(args: argparse.Namespace) -> int:
             where = analysis.coord or program.source
             print(f"{where}: {program.name}: rejected under {strategy.name}: {analysis.message}", file=sys.stderr)
             return EXIT_REJECTED
+        made = plan(strategy, program, analysis)
+    elif strategy.runtime != STOCK_RUNTIME:
+        raise InputError(
+            program.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
+        )
+    declared, hits, twin = _manifest_facts(args.path, program.name)
     if args.data_in:
         try:
             run_input = RunInput(Path(args.data_in).name, Path(args.data_in).read_bytes())
         except OSError as exc:
             raise InputError(args.data_in, f"cannot read: {exc.strerror}") from None
+        twin = {}
     else:
-        declared = [e.inputs for e in entries_for_object(args.path) if e.program.name == program.name]
-        run_input = declared[0][0] if declared and declared[0] else RunInput()
-    result = run_program(program, run_input, args.engine, strategy=strategy.name)
+        run_input = declared[0] if declared else RunInput()
+    if args.force_throw is None:
+        result = run_program(program, run_input, args.engine, strategy=strategy, plan=made)
+        if args.json:
+            print(json.dumps(result.to_json(), indent=2))
+        else:
+            for key, value in result.to_json().items():
+                if isinstance(value, list):
+                    value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
+                print(f"{key:>22}: {value}")
+        return EXIT_OK if result.fault is None else EXIT_REJECTED
+    only = None
+    if args.force_throw != "all":
+        pcs = [p.pc for p in throw_points(program)]
+        if not args.force_throw.isdigit() or int(args.force_throw) not in pcs:
+            listed = ", ".join(map(str, pcs)) or "none"
+            raise InputError(
+                program.source, f"--force-throw {args.force_throw}: not a reachable bpf_throw pc (have: {listed})"
+            )
+        only = int(args.force_throw)
+    runs = [
+        r.to_json()
+        for r in exercise(
+            program, strategy, made, [run_input], engine=args.engine, hits=hits, twin_retvals=twin, only=only
+        )
+    ]
     if args.json:
-        print(json.dumps(result.to_json(), indent=2))
+        print(json.dumps(runs, indent=2))
     else:
-        for key, value in result.to_json().items():
-            if isinstance(value, list):
-                value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
-            print(f"{key:>22}: {value}")
-    return EXIT_OK if result.fault is None else EXIT_REJECTED
+        print(f"{program.name} under {strategy.name} ({args.engine}):")
+        for run in runs:
+            print(_exec_line(run))
+    return EXIT_REJECTED if any(r["fault"] for r in runs) else EXIT_OK
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:
@@ -362,6 +422,11 @@ def build_parser() -> argparse.ArgumentParser:
     exe.add_argument("--strategy", default="stock", metavar="NAME")
     exe.add_argument("--engine", default="jit", choices=["jit", "interp"])
     exe.add_argument("--data-in", metavar="FILE", help="the packet (default: the manifest's first input)")
+    exe.add_argument(
+        "--force-throw",
+        metavar="PC|all",
+        help="drive a run to this bpf_throw pc; all: one run as the input goes, then one per throw",
+    )
     exe.add_argument("--no-verify", action="store_true", help="run without verifying first")
     exe.add_argument("--json", action="store_true")
     exe.set_defaults(func=cmd_exec)

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from framework.load.program import Program
 
 if TYPE_CHECKING:
+    from framework.fixup import Fixed
+    from framework.jit import NativeImage
     from framework.plan import Plan
     from framework.verify.result import Analysis, ThrowSite
 
@@ -65,3 +67,9 @@ class Strategy:
     def rewrite(self, program: Program, analysis: Analysis) -> Plan | None:
         """The tables, reserved stack and inserted code the strategy adds (stock: nothing)."""
         return None
+
+    # ---- jit (framework.machine.engine.prepare calls it once the code is laid out)
+
+    def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
+        """The table the runtime reads, built from `plan` and the JITed code, mapped at `address` (stock: none)."""
+        return b""

@@ -22,8 +22,9 @@ lock, RCU, preempt or IRQ section (the RFC left those as verification errors).
 
 Table encoding (little-endian): u32 descriptor count, then per descriptor, in pc
 order, a header {u32 pc; u16 subprog; u16 entry count} and its entries, each 8
-bytes {u8 location kind (0 stack slot, 1 register); u8 resource kind (KINDS);
-s16 fp offset or register number; u32 BTF id}. The pc is the BPF instruction
+bytes {u8 location kind (0 stack slot, 1 register); u8 resource kind;
+s16 fp offset or register number; u32 BTF id}, kinds numbered as
+framework.kernel.kinds numbers them. The pc is the BPF instruction
 index; the JIT maps it to a native offset (RFC patch 09). One entry per reference:
 where a reference sits in several places on one path, the first (innermost frame,
 stack before registers) is the one released.
@@ -33,8 +34,12 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from framework import hookimpl
+from framework.fixup import Fixed
+from framework.jit import NativeImage
+from framework.kernel.kinds import KINDS, kind_id, release_kind
 from framework.load.program import Program
 from framework.plan import Plan
 from framework.strategy import Strategy
@@ -42,21 +47,13 @@ from framework.verify.result import Analysis, Nullness, ThrowSite
 
 MERGE_FAILED = "frame_desc: merge: failed to merge old and new frame desc entry"  # RFC patch 05
 
-# the resource kinds the runtime knows how to release (RFC patch 10's bpf_cleanup_resource)
-KINDS = {
-    "obj": 1,  # bpf_obj_drop
-    "percpu_obj": 2,  # bpf_percpu_obj_drop
-    "ringbuf": 3,  # bpf_ringbuf_discard
-    "dynptr": 4,  # bpf_ringbuf_discard_dynptr
-    "socket": 5,  # bpf_sk_release
-    "task": 6,  # bpf_task_release (BPF_DTOR_CLEANUP, patch 12)
-    "cgroup": 7,  # bpf_cgroup_release
-    "cpumask": 8,  # bpf_cpumask_release
-    "iter_num": 9,  # bpf_iter_num_destroy
-}
+RELEASABLE = {k.name: k for k in KINDS}  # what bpf_cleanup_resource can release (RFC PATCH 10, 12)
 _HEAD = struct.Struct("<I")
 _DESC = struct.Struct("<IHH")
 _ENTRY = struct.Struct("<BBhI")
+_RT_HEAD = struct.Struct("<II")  # frame_descriptors.c struct fd_table
+_RT_DESC = struct.Struct("<QIHH")  # struct fd_desc
+LOC_STACK, LOC_REG, LOC_SLOT = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,10 +65,14 @@ class Entry:
     btf_id: int
     acquired_at: int = field(default=-1, compare=False)  # the acquiring pc (not encoded)
 
-    def encode(self) -> bytes:
+    def _where(self) -> tuple[bool, int]:
+        """(a register?, its number or the fp offset)."""
         is_reg = self.location.startswith("r")
-        where = int(self.location[1:]) if is_reg else int(self.location[2:])
-        return _ENTRY.pack(1 if is_reg else 0, KINDS[self.kind], where, self.btf_id)
+        return is_reg, int(self.location[1:]) if is_reg else int(self.location[2:])
+
+    def encode(self) -> bytes:
+        is_reg, where = self._where()
+        return _ENTRY.pack(LOC_REG if is_reg else LOC_STACK, kind_id(self.kind), where, self.btf_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +103,37 @@ def _frame_descriptors(site: ThrowSite, acquired: dict[int, int] | None = None) 
             entries.append(Entry(h.location, h.kind, h.btf_id, (acquired or {}).get(h.ref_id, -1)))
         out.append(Descriptor(pc, frame.subprog, tuple(entries), frozenset(frame.nulls)))
     return out
+
+
+def decode(metadata: bytes) -> tuple[list[tuple[int, int, list[tuple[int, int, int, int]]]], int]:
+    """The table's (pc, subprog, entries) in order, and the bytes it took; entries as
+    (location kind, resource kind, offset or register, BTF id)."""
+    (count,) = _HEAD.unpack_from(metadata, 0)
+    at, out = _HEAD.size, []
+    for _ in range(count):
+        pc, subprog, n = _DESC.unpack_from(metadata, at)
+        at += _DESC.size
+        entries = [_ENTRY.unpack_from(metadata, at + _ENTRY.size * i) for i in range(n)]
+        at += _ENTRY.size * n
+        out.append((pc, subprog, entries))
+    return out, at
+
+
+def runtime_form(
+    descriptors: list[tuple[int, int, list[tuple[int, int, int, int]]]], fixed: Fixed, image: NativeImage
+) -> bytes:
+    """frame_descriptors.c's layout: descriptors by return address, a stack entry of a kind that
+    lives in its slot (iterators, dynptrs) marked as released through the slot's address."""
+    placed = sorted((image.base + image.return_offset(fixed.pc_map[pc]), sub, ents) for pc, sub, ents in descriptors)
+    heads: list[bytes] = []
+    body: list[bytes] = []
+    for ret, sub, ents in placed:
+        heads.append(_RT_DESC.pack(ret, len(body), len(ents), sub))
+        for loc, kind, where, btf in ents:
+            released = release_kind(kind)
+            assert released is not None, kind
+            body.append(_ENTRY.pack(LOC_SLOT if loc == LOC_STACK and released.by_address else loc, kind, where, btf))
+    return _RT_HEAD.pack(len(placed), len(body)) + b"".join(heads) + b"".join(body)
 
 
 def merge_at(old: Descriptor, new: Descriptor) -> Descriptor | str:
@@ -135,7 +167,7 @@ class FrameDescriptors(Strategy):
     name = "frame-descriptors"
     version = "1"
     summary = "RFC 2024: per throwing pc and frame, the slots and r6-r9 holding resources; released by kind."
-    runtime = None  # its throw-time runtime is not built yet
+    runtime = Path(__file__).with_suffix(".c")
 
     def __init__(self) -> None:
         self.table: dict[int, Descriptor] = {}
@@ -156,7 +188,9 @@ class FrameDescriptors(Strategy):
     def releases_on_throw(self, site: ThrowSite) -> bool:
         # RFC patch 11: what a descriptor covers is released, so it is no leak; a reference no
         # slot or callee-saved register holds is still one ("Unreleased reference")
-        return set(site.refs) <= self.covered(site) and all(h.kind in KINDS for f in site.frames for h in f.holdings)
+        return set(site.refs) <= self.covered(site) and all(
+            h.kind in RELEASABLE for f in site.frames for h in f.holdings
+        )
 
     def on_throw(self, site: ThrowSite) -> str | None:
         for desc in _frame_descriptors(site):
@@ -178,6 +212,12 @@ class FrameDescriptors(Strategy):
         """The descriptor table, as the module docstring lays it out."""
         descs = self.descriptors()
         return _HEAD.pack(len(descs)) + b"".join(d.encode() for d in descs)
+
+    def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
+        """frame_descriptors.c's table, from the plan's metadata alone: each pc becomes the
+        return address of its call once JITed (RFC PATCH 09/14), through the fixup stage's
+        pc map (descriptor pcs follow patched instructions, PATCH 06/14)."""
+        return runtime_form(decode(plan.metadata)[0], fixed, image)
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
         notes = tuple(

@@ -328,13 +328,26 @@ def test_exec_runs_only_what_the_verifier_accepts(capsys: pytest.CaptureFixture[
 
 def test_strategies_verify_but_do_not_run_without_their_runtime(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(OBJ / "merge_null_or_obj.o")
-    # frame-descriptors accepts the NULL-or-object slot (the RFC's null_or_ptr tests) ...
-    argv = ["verify", path, "--program", "null_or_obj", "--strategy", "frame-descriptors", "--json"]
+    # resource-table accepts the NULL-or-object slot ...
+    argv = ["verify", path, "--program", "null_or_obj", "--strategy", "resource-table", "--json"]
     code, out, _ = run(argv, capsys)
     assert code == 0 and json.loads(out)["verdict"] == "accepted"
     # ... but until its runtime exists, exec refuses rather than leak on stock's
-    code, out, err = run(["exec", path, "--program", "null_or_obj", "--strategy", "frame-descriptors"], capsys)
+    code, out, err = run(["exec", path, "--program", "null_or_obj", "--strategy", "resource-table"], capsys)
     assert code == 2 and out == "" and "no throw-time runtime yet" in err
+
+
+def test_exec_runs_frame_descriptors_on_its_own_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+    path = str(OBJ / "cleanup_kinds.o")
+    argv = ["exec", path, "--program", "percpu_obj", "--strategy", "frame-descriptors"]
+    code, out, _ = run([*argv, "--json"], capsys)
+    got = json.loads(out)
+    assert code == 0 and got["threw"] and got["leaked"] == []
+    assert [r["kind"] for r in got["released_by_unwinder"]] == ["percpu_obj"]
+    code, _, err = run([*argv, "--no-verify"], capsys)
+    assert code == 2 and "drop --no-verify" in err
+    code, _, _ = run([*argv, "--engine", "interp"], capsys)
+    assert code == 2
 
 
 def test_verify_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None:

@@ -20,6 +20,8 @@ import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from iced_x86 import Decoder, FlowControl
+
 from framework.fixup import SKB_LAYOUT, Fixed
 from framework.fixup.maplookup import ARRAY_VALUE_OFFSET
 from framework.isa import opcodes as op
@@ -31,6 +33,7 @@ from framework.kernel.services import EmulatedKernel
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
 from framework.machine.memory import release_stub
+from framework.run.throws import Force, ForceCounter
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
 from framework.runtime.table import MAX_KINDS, FrameInfo
 
@@ -135,6 +138,7 @@ class JitRun:
     program_insns: int  # JITed code and the return thunk (the counter excluded)
     runtime_insns: dict[str, int]  # walk / lookup / release
     exception_cb_insns: int = 0  # of program_insns: the exception callback's (hidden or not)
+    guard_reaches: int | None = None  # with `force`: how often the guards were reached
 
 
 def _skb(kernel: EmulatedKernel) -> int:
@@ -200,11 +204,37 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
     return machine, ctx
 
 
-def run_prepared(kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US) -> JitRun:
-    """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's)."""
+def _force(machine: Machine, prepared: Prepared, force: Force) -> ForceCounter:
+    """Hook each guard's jcc (the guard's pcs moved through the fixup stage's pc map)."""
+    image, fixed = prepared.image, prepared.fixed
+    counter = ForceCounter(force)
+    sides, guard_at = {}, {}
+    for guard in force.point.guards:
+        new = fixed.pc_map[guard.pc]
+        start, end = image.native_offset(new), image.pc_ends[new]
+        insn = fixed.program.slots[new]
+        assert end is not None and insn is not None
+        jccs = [i for i in Decoder(64, image.code[start:end], ip=image.base + start)
+                if i.flow_control == FlowControl.CONDITIONAL_BRANCH]  # fmt: skip
+        if not jccs:
+            continue  # a jump the JIT emitted no branch for (to the next pc): nothing to force
+        taken = image.base + image.native_offset(insn.jump_target(new))
+        fall = image.base + image.native_offset(new + 1)
+        sides[jccs[-1].ip] = (taken, fall)
+        guard_at[jccs[-1].ip] = guard.pc
+    machine.force_branches(sides, lambda address: counter.decide(guard_at[address]))
+    return counter
+
+
+def run_prepared(
+    kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US, force: Force | None = None
+) -> JitRun:
+    """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's).
+    `force` drives the run to one throwing point (framework.run.throws)."""
     machine, ctx = machine_for(kernel, prepared)
+    counter = _force(machine, prepared, force) if force is not None else None
     result = machine.run((ctx,), timeout_us=timeout_us)
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
     split = {"walk": 0, "lookup": 0, "release": 0} | dict(result.split)
     cb = split.pop("exception_cb", 0)
-    return JitRun(result, record, result.x86_insns, split, cb)
+    return JitRun(result, record, result.x86_insns, split, cb, counter.reached if counter else None)

@@ -215,6 +215,20 @@ class Machine:
 
         self.uc.hook_add(UC_HOOK_BLOCK, on_block, begin=lo, end=hi - 1)
 
+    def force_branches(self, sides: Mapping[int, tuple[int, int]], decide: Callable[[int], bool | None]) -> None:
+        """Force conditional jumps: `sides[address]` is (taken, not-taken) target of the jcc at
+        `address`; when `decide(address)` says a side, execution continues there (one callback
+        per execution of those jumps only). The block counts stay exact: the jcc's block was
+        counted whole, and each target starts a block of its own."""
+
+        def on_jcc(uc: Any, address: int, _size: int, _user: object) -> None:
+            side = decide(address)
+            if side is not None:
+                uc.reg_write(X.UC_X86_REG_RIP, sides[address][0 if side else 1])
+
+        for address in sides:
+            self.uc.hook_add(UC_HOOK_CODE, on_jcc, begin=address, end=address)
+
     def map_code(self, address: int, code: bytes) -> None:
         """Map more code (a runtime) read-execute at `address`."""
         self.uc.mem_map(address, mm.round_page(max(len(code), 1)), UC_PROT_READ | UC_PROT_EXEC)

@@ -22,6 +22,7 @@ from framework.isa.opcodes import Kind
 from framework.kernel.api import Engine, Kernel, KernelFault
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
+from framework.run.throws import Force, ForceCounter
 
 __all__ = [
     "BPF_MAX_LOOPS",
@@ -142,8 +143,8 @@ class Interpreter:
     `subprogs` (main first) name the frames and locate the exception callback;
     `kfuncs` resolves a kfunc call's imm (the `Program` encoding); `conformance`
     allows `callx` and uses the suite's helper conventions (the kernel decides them);
-    `branch_overrides` forces conditional jumps at given pcs (taken or not), to drive
-    a run to a throw site its inputs do not reach.
+    `branch_overrides` forces conditional jumps at given pcs (taken or not), every time;
+    `force` drives the run to one throwing point (framework.run.throws), once.
     """
 
     def __init__(
@@ -158,6 +159,7 @@ class Interpreter:
         max_insns: int = 200_000_000,
         may_goto_budget: int = BPF_MAX_LOOPS,
         branch_overrides: Mapping[int, bool] | None = None,
+        force: Force | None = None,
     ) -> None:
         self.slots = slots
         self.kernel = kernel
@@ -170,6 +172,7 @@ class Interpreter:
         self.may_goto_budget = may_goto_budget
         # pc of a conditional jump -> taken or not, whatever its operands (to force a throw site)
         self.branch_overrides = dict(branch_overrides or {})
+        self.force = ForceCounter(force) if force is not None else None  # drive the run to one throwing point
         self.r = [0] * 11
         self.frames: list[_Frame] = []
         self.count = 0
@@ -424,6 +427,9 @@ class Interpreter:
             raise _Bad(f"unknown jump op 0x{o:x}")
         if self.branch_overrides and pc in self.branch_overrides:
             taken = self.branch_overrides[pc]
+        if self.force is not None:
+            side = self.force.decide(pc)
+            taken = taken if side is None else side
         return pc + 1 + insn.off if taken else pc + 1
 
     def may_goto(self, insn: Insn, pc: int) -> int:

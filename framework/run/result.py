@@ -16,7 +16,10 @@ from framework.kernel.ledger import Event, Ledger, Resource
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
+from framework.plan import Plan
 from framework.run.interp import Interpreter, Outcome, Unwinder
+from framework.run.throws import Force
+from framework.strategy import STOCK_RUNTIME, Strategy
 
 __all__ = [
     "ResourceRecord",
@@ -88,6 +91,7 @@ class RunResult:
     double_released: tuple[ResourceRecord, ...] = ()
     used_after_release: tuple[ResourceRecord, ...] = ()
     fault: str | None = None  # "pc N: reason" when the run faulted
+    guard_reaches: int | None = None  # with `force`: how often its guards were reached (stops at the forced reach)
     service_calls: Mapping[str, int] = field(default_factory=dict)
     # engine "jit": x86_insns split into "program" and the runtime's "walk", "lookup", "release";
     # "exception_cb" (part of "program") and "service_calls" (trap-stub calls, not instructions) beside it
@@ -119,25 +123,35 @@ def run_program(
     run_input: RunInput | None = None,
     engine: str = "interp",
     *,
-    strategy: str = "stock",
+    strategy: Strategy | str = "stock",
+    plan: Plan | None = None,
     unwinder: Unwinder | None = None,
     max_insns: int = 200_000_000,
     branch_overrides: Mapping[int, bool] | None = None,
+    force: Force | None = None,
 ) -> RunResult:
     """Run `program` on `run_input` (default: an empty test run) in a fresh emulated kernel.
 
-    `unwinder` runs at a throw (see `framework.run.interp.Unwinder`); `branch_overrides`
-    forces conditional jumps by pc (True: taken), e.g. the one guarding a throw.
+    Under the JIT a `Strategy` with its `plan` runs on its own C runtime and tables; a
+    name (or stock) runs on stock's. `unwinder` runs at a throw under the interpreter (see
+    `framework.run.interp.Unwinder`); `branch_overrides` forces conditional jumps by pc
+    (True: taken); `force` drives the run to one throwing point (framework.run.throws).
     """
     if engine not in ENGINES:
         raise InputError(Coord(program.source), f"engine '{engine}' is not available (have: {', '.join(ENGINES)})")
+    name = strategy if isinstance(strategy, str) else strategy.name
+    own = not isinstance(strategy, str) and strategy.runtime != STOCK_RUNTIME
+    if own and engine != "jit":
+        raise InputError(Coord(program.source), f"{name}'s runtime is C code for the machine: use --engine jit")
+    if not isinstance(strategy, str) and strategy.runtime is None:
+        raise InputError(Coord(program.source), f"{name} has no throw-time runtime yet")
     run_input = run_input if run_input is not None else RunInput()
     try:
         kernel = EmulatedKernel(program, run_input)
     except KernelFault as exc:
         raise InputError(Coord(program.source), f"input '{run_input.name}': {exc}") from None
     if engine == "jit":
-        return _run_jit(program, run_input, kernel, strategy, max_insns)
+        return _run_jit(program, run_input, kernel, strategy, plan, force)
     interp = Interpreter(
         program.slots,
         kernel,
@@ -146,14 +160,16 @@ def run_program(
         unwinder=unwinder,
         max_insns=max_insns,
         branch_overrides=branch_overrides,
+        force=force,
     )
     main = program.subprogs[0].start if program.subprogs else 0
     out: Outcome = interp.run((kernel.context.ctx,), entry=main)
+    reaches = interp.force.reached if interp.force is not None else None
     ledger = kernel.ledger
     ledger.finish(out.fault_pc if out.fault_pc is not None else -1)
     return RunResult(
         program=program.name,
-        strategy=strategy,
+        strategy=name,
         engine=engine,
         input=run_input.name,
         retval=out.r0 & 0xFFFFFFFF,
@@ -167,22 +183,40 @@ def run_program(
         double_released=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.double_released),
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=out.fault,
+        guard_reaches=reaches,
         service_calls=dict(kernel.calls),
     )
 
 
-def _run_jit(program: Program, run_input: RunInput, kernel: EmulatedKernel, strategy: str, max_insns: int) -> RunResult:
+def _run_jit(
+    program: Program,
+    run_input: RunInput,
+    kernel: EmulatedKernel,
+    strategy: Strategy | str,
+    plan: Plan | None,
+    force: Force | None,
+) -> RunResult:
     """fixup -> jit -> machine (framework.machine.engine); the ledger as the interpreter keeps it."""
+    from functools import partial
+
     from framework.fixup import CtxError, fixup
     from framework.jit import JitError
     from framework.machine.engine import prepare, run_prepared
+    from framework.runtime import build_runtime
 
+    name = strategy if isinstance(strategy, str) else strategy.name
+    runtime, table_for = None, None
+    if not isinstance(strategy, str) and strategy.runtime is not None and strategy.runtime != STOCK_RUNTIME:
+        if plan is None:
+            raise InputError(Coord(program.source), f"{name}'s runtime needs the plan of a verified program")
+        runtime = build_runtime(strategy.runtime)
+        table_for = partial(strategy.runtime_table, plan)
     try:
         fixed = fixup(program)
-        prepared = prepare(kernel, fixed)
+        prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for)
     except (CtxError, JitError) as exc:
         raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None
-    run = run_prepared(kernel, prepared)
+    run = run_prepared(kernel, prepared, force=force)
     res = run.result
     fault_pc = None
     fault = None
@@ -192,17 +226,17 @@ def _run_jit(program: Program, run_input: RunInput, kernel: EmulatedKernel, stra
         fault = f"{where}: {res.fault.reason}" + (f" at 0x{res.fault.address:x}" if res.fault.address else "")
     ledger = kernel.ledger
     ledger.finish(fault_pc if fault_pc is not None else -1)
-    runtime = sum(run.runtime_insns.values())
+    runtime_insns = sum(run.runtime_insns.values())
     return RunResult(
         program=program.name,
-        strategy=strategy,
+        strategy=name,
         engine="jit",
         input=run_input.name,
         retval=res.retval & 0xFFFFFFFF,
         r0=res.retval,
         threw=run.throw.threw,
         cookie=run.throw.cookie if run.throw.threw else None,
-        x86_insns=run.program_insns + runtime,
+        x86_insns=run.program_insns + runtime_insns,
         bpf_insns=None,  # the machine counts x86 instructions, not BPF ones
         stack_high_water=res.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
@@ -210,6 +244,7 @@ def _run_jit(program: Program, run_input: RunInput, kernel: EmulatedKernel, stra
         double_released=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.double_released),
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=fault,
+        guard_reaches=run.guard_reaches,
         service_calls=dict(kernel.calls),
         x86_split={
             "program": run.program_insns,

@@ -51,9 +51,10 @@ extern struct bakeoff_rt bakeoff_rt;
 /* aux->bpf_exception_cb: takes over the boundary's frame (sp, bp) and returns to its caller */
 typedef u64 (*bakeoff_exception_cb)(u64 cookie, u64 sp, u64 bp, u64 r4, u64 r5);
 
-/* Counted apart: the shared frame walk, a strategy's lookup, its releases. */
+/* Counted apart: the shared frame walk, a strategy's lookup, its releases. Lookup and
+ * release functions are never inlined into a caller of another section. */
 #define BAKEOFF_WALK __attribute__((section(".text.walk")))
-#define BAKEOFF_LOOKUP __attribute__((section(".text.lookup")))
-#define BAKEOFF_RELEASE __attribute__((section(".text.release")))
+#define BAKEOFF_LOOKUP __attribute__((section(".text.lookup"), noinline))
+#define BAKEOFF_RELEASE __attribute__((section(".text.release"), noinline))
 
 #endif

@@ -1,0 +1,118 @@
+"""Every throwing point exercised: runs of one program under one strategy, with the checks of each.
+
+For each input: one run as the input drives it, and one per reachable throwing
+point forced (framework.run.throws) at its guard's first reach and, where the
+manifest names one (`force_hit`), at that reach too. After every run the
+ledger must show nothing leaked, nothing released twice or used after its
+release, and, after a throw, everything the program had not released by then
+released by the unwinder; the return value must be what the exception callback
+returns for the cookie (the cookie itself without one), and, where the program
+has a hand-cleaned twin the live kernel ran on the same input, the twin's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from framework.kernel.objects import RunInput
+from framework.kernel.services import EmulatedKernel
+from framework.load.program import Program
+from framework.plan import Plan
+from framework.run.interp import Interpreter
+from framework.run.result import RunResult, run_program
+from framework.run.throws import Force, throw_points
+from framework.strategy import Strategy
+
+__all__ = ["Exercised", "callback_return", "exercise"]
+
+
+@dataclass(frozen=True, slots=True)
+class Exercised:
+    """One run and what was wrong with it (nothing, when `problems` is empty)."""
+
+    throw_pc: int | None  # the throwing point forced (None: the input decided)
+    hit: int  # which reach of its guard was forced
+    result: RunResult
+    expected_retval: int | None  # for a throw: what the exception callback returns for the cookie
+    problems: tuple[str, ...]
+    guard_reaches: int | None = None  # forced runs: how often the guards were reached (up to the forced reach)
+
+    @property
+    def forced(self) -> bool:
+        """Whether the forced reach happened (a point with no guard throws when its code runs)."""
+        return self.throw_pc is not None and (self.guard_reaches or 0) >= self.hit
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "throw_pc": self.throw_pc,
+            "force_hit": self.hit if self.throw_pc is not None else None,
+            "guard_reaches": self.guard_reaches,
+            **self.result.to_json(),
+            "expected_retval": self.expected_retval,
+            "problems": list(self.problems),
+        }
+
+
+def callback_return(program: Program, run_input: RunInput, cookie: int) -> int:
+    """What the exception callback returns for `cookie` (bpf_throw's default callback: the cookie)."""
+    cb = program.exception_cb
+    if cb is None:
+        return cookie & 0xFFFFFFFF
+    kernel = EmulatedKernel(program, run_input)
+    out = Interpreter(program.slots, kernel, subprogs=program.subprogs, kfuncs=program.kfuncs).run((cookie,), cb.start)
+    return out.r0 & 0xFFFFFFFF
+
+
+def _problems(program: Program, run_input: RunInput, r: RunResult, twin: int | None) -> tuple[list[str], int | None]:
+    out = []
+    if r.fault:
+        out.append(f"faulted: {r.fault}")
+    out += [f"leaked {x.kind} acquired at pc {x.acquired_pc}" for x in r.leaked]
+    out += [f"released {x.kind} twice (by {x.released_by})" for x in r.double_released]
+    out += [f"used {x.kind} after its release (by {x.released_by})" for x in r.used_after_release]
+    if not r.threw and r.released_by_unwinder:
+        out.append("the unwinder released something though nothing threw")
+    expected = None
+    if r.threw and r.cookie is not None and not r.fault:
+        expected = callback_return(program, run_input, r.cookie)
+        if r.retval != expected:
+            out.append(f"returned {r.retval}, the exception callback returns {expected} for cookie {r.cookie}")
+    if twin is not None and not r.fault and r.retval != twin:
+        out.append(f"returned {r.retval}, the hand-cleaned twin returns {twin} on the kernel")
+    return out, expected
+
+
+def exercise(
+    program: Program,
+    strategy: Strategy | str,
+    plan: Plan | None,
+    inputs: Sequence[RunInput],
+    *,
+    engine: str = "jit",
+    hits: Sequence[int] = (),
+    twin_retvals: Mapping[str, int] | None = None,
+    only: int | None = None,
+) -> tuple[Exercised, ...]:
+    """The runs: per input, unforced (unless `only` names a throwing point), then each point
+    forced (or just `only`) at the first reach and at each of `hits`."""
+    points = throw_points(program)
+    if only is not None:
+        points = tuple(p for p in points if p.pc == only)
+    out = []
+    for run_input in inputs or (RunInput(),):
+        runs: list[tuple[Force | None, int | None, int]] = [] if only is not None else [(None, None, 1)]
+        runs += [(Force(p, h), p.pc, h) for p in points for h in sorted({1, *hits})]
+        for force, pc, hit in runs:
+            r = run_program(program, run_input, engine, strategy=strategy, plan=plan, force=force)
+            twin = (twin_retvals or {}).get(run_input.name) if force is None else None
+            problems, expected = _problems(program, run_input, r, twin)
+            reached = r.guard_reaches if force is not None and force.point.guards else None
+            if reached is not None and reached >= hit and not r.threw:
+                problems.append(f"forced pc {pc} at its guard's reach {hit}, but the run did not throw")
+            out.append(Exercised(pc, hit, r, expected, tuple(problems), reached))
+    return tuple(out)

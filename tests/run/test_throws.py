@@ -1,0 +1,129 @@
+"""Throwing points and their guards (framework.run.throws), and forcing them on both engines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from framework.load.asm import load_asm
+from framework.load.program import Program
+from framework.run.result import run_program
+from framework.run.throws import Force, Guard, ThrowPoint, throw_points
+
+
+def _asm(tmp_path: Path, body: str) -> Program:
+    path = tmp_path / "p.s"
+    path.write_text(f"# program: p\n# section: tc\n# kfunc: bpf_throw\n{body}")
+    (program,) = load_asm(str(path))
+    return program
+
+
+# (name, body, the points with their guards as (pc, taken))
+CASES = [
+    (
+        "guard_falls_through_to_the_throw",
+        """
+  r0 = 0
+  if r1 != 0 goto out
+  r1 = 7
+  call bpf_throw
+out:
+  exit
+""",
+        [(3, [(1, False)])],
+    ),
+    (
+        "guard_jumps_to_the_throw",
+        """
+  r0 = 0
+  if r1 == 0 goto bad
+  exit
+bad:
+  r1 = 7
+  call bpf_throw
+  exit
+""",
+        [(4, [(1, True)])],
+    ),
+    (
+        "a_branch_both_of_whose_sides_reach_it_is_no_guard",
+        """
+  r0 = 0
+  if r1 != 0 goto out
+  if r2 == 0 goto join
+  r3 = 1
+join:
+  r1 = 7
+  call bpf_throw
+out:
+  exit
+""",
+        [(5, [(1, False)])],
+    ),
+    (
+        "two_guards_either_leads_to_it",
+        """
+  r0 = 0
+  if r1 == 1 goto bad
+  if r1 == 2 goto bad
+  exit
+bad:
+  r1 = 7
+  call bpf_throw
+  exit
+""",
+        [(5, [(1, True), (2, True)])],
+    ),
+    (
+        "no_guard_and_an_unreachable_throw",
+        """
+  r1 = 7
+  call bpf_throw
+  r1 = 8
+  call bpf_throw
+  exit
+""",
+        [(1, [])],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "body", "points"), CASES, ids=[c[0] for c in CASES])
+def test_throw_points(tmp_path: Path, name: str, body: str, points: list[tuple[int, list[tuple[int, bool]]]]) -> None:
+    got = throw_points(_asm(tmp_path, body))
+    assert got == tuple(ThrowPoint(pc, tuple(Guard(g, t) for g, t in guards)) for pc, guards in points)
+
+
+LOOP = """
+  r6 = 0
+loop:
+  r6 += 1
+  if r6 > 4 goto out
+  if r6 != 100 goto loop
+  r1 = r6
+  call bpf_throw
+out:
+  r0 = r6
+  exit
+"""
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+@pytest.mark.parametrize("hit", [1, 3, 4])
+def test_forcing_throws_at_the_named_reach_on_both_engines(tmp_path: Path, engine: str, hit: int) -> None:
+    program = _asm(tmp_path, LOOP)
+    (point,) = throw_points(program)
+    assert point.guards == (Guard(3, False),)
+    plain = run_program(program, engine=engine)
+    assert (plain.threw, plain.retval) == (False, 5)
+    forced = run_program(program, engine=engine, force=Force(point, hit))
+    assert (forced.threw, forced.cookie, forced.guard_reaches) == (True, hit, hit)
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_a_reach_the_run_never_makes_forces_nothing(tmp_path: Path, engine: str) -> None:
+    program = _asm(tmp_path, LOOP)
+    (point,) = throw_points(program)
+    r = run_program(program, engine=engine, force=Force(point, 9))
+    assert (r.threw, r.retval, r.guard_reaches) == (False, 5, 4)
