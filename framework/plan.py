@@ -10,14 +10,17 @@ empty plan.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from framework.fixup.depth import touched
+from framework.fixup.patch import Insertion
 from framework.load.program import Program
 from framework.strategy import Strategy
 from framework.verify.result import Analysis
 
-__all__ = ["Plan", "plan"]
+__all__ = ["Plan", "own_stack", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,10 +31,22 @@ class Plan:
     added_insns: int | None = 0  # BPF instructions inserted on the happy path (None: not built yet)
     runtime: Path | None = None  # the C runtime beside the strategy's module (None: stock's)
     notes: tuple[str, ...] = field(default=())  # what the tables hold, for the report
+    inserts: tuple[Insertion, ...] = ()  # the happy-path instructions, around original pcs
+    kfuncs: tuple[str, ...] = ()  # functions the inserted calls name, after the program's kfuncs
+
+    def applied(self, program: Program) -> Program:
+        """`program` with the kfuncs the inserted calls name appended (what fixup patches)."""
+        return dataclasses.replace(program, kfuncs=(*program.kfuncs, *self.kfuncs)) if self.kfuncs else program
 
     @property
     def metadata_bytes(self) -> int:
         return len(self.metadata)
+
+
+def own_stack(program: Program) -> tuple[int, ...]:
+    """Per subprog, the stack its own instructions touch, rounded to 8 (the kernel's rule, as the
+    JIT sizes frames): a strategy's reserved region goes right below it."""
+    return tuple((touched(program.slots, s.start, s.end) + 7) // 8 * 8 for s in program.subprogs)
 
 
 def plan(strategy: Strategy, program: Program, analysis: Analysis) -> Plan:

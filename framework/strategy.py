@@ -37,8 +37,9 @@ class Strategy:
 
     # ---- verifier hooks (framework/verify calls them while it explores; stock: observe only)
 
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        """A reference was acquired at `pc` (helper or kfunc acquire, iterator or dynptr init)."""
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
+        """A reference was acquired at `pc` (helper or kfunc acquire, iterator or dynptr init);
+        `slot` is the fp offset of an iterator or dynptr living in the current frame."""
 
     def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
         """A reference was released at `pc` by the program."""

@@ -85,9 +85,11 @@ BAKEOFF_LOOKUP static void fd_frame(u64 ip, u64 bp, const struct bakeoff_frame *
 		fd_release(&entries[d->first + i], bp, regs);
 }
 
+#ifndef FD_NO_ENTRY /* hybrid_spill.c includes this file and brings its own entry */
 BAKEOFF_WALK __attribute__((noinline, used)) void fd_throw(u64 cookie, const u64 *saved)
 {
 	bakeoff_unwind(cookie, __builtin_frame_address(0), saved, fd_frame);
 }
 
 BAKEOFF_TRAMPOLINE(fd_throw);
+#endif

@@ -178,7 +178,7 @@ class FrameDescriptors(Strategy):
         self.acquired = {}
         return program
 
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
         self.acquired[ref_id] = pc
 
     def covered(self, site: ThrowSite) -> set[int]:

@@ -15,49 +15,96 @@ spill slots. Refuses: only what cannot be spilled (a dynptr or an iterator is an
 object on the stack, not a pointer an 8-byte slot can hold), and, as the RFC, a
 lost reference and lock, RCU, preempt and IRQ sections.
 
-Built so far: the verifier's side (which acquire pcs spill, what the descriptors
-keep), the reserved stack and the table. The rewrite that inserts the stores and
-the runtime are not built yet (`Plan.added_insns` is None, `runtime` is None).
+What it inserts (`rewrite`): at a subprog's entry, one zeroing store per slot it
+reserves; after each spilled acquire, `*(u64 *)(r10 + slot) = r0`; before each
+release that can release a spilled resource, the slot cleared (one store where the
+release releases only that acquire's resource, else a compare of r1 with the slot
+and a conditional clear, three instructions per candidate), so the runtime never
+releases twice. A spilled resource released in another subprog than the one that
+acquired it cannot be cleared through r10; such a program keeps the descriptors'
+refusal. The runtime (hybrid_spill.c) is frame-descriptors' and, per frame, a read
+of its subprog's slots.
 
 Table encoding: the frame-descriptors table, then u32 spill-slot count and per
-slot, in acquire-pc order, {u32 acquire pc; u16 subprog; s16 fp offset} (8 bytes).
+slot, in acquire-pc order, {u32 acquire pc; u16 subprog; s16 fp offset; u32 kind}
+(12 bytes; kinds numbered as framework.kernel.kinds numbers them).
 """
 
 from __future__ import annotations
 
 import struct
+from pathlib import Path
 
 from framework import hookimpl
+from framework.fixup import Fixed
+from framework.fixup.patch import Insertion
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn, make
+from framework.jit import NativeImage
+from framework.kernel.kinds import kind_id
 from framework.load.program import Program
-from framework.plan import Plan
+from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify.result import Analysis, ThrowSite
-from strategies.frame_descriptors import MERGE_FAILED, Descriptor, FrameDescriptors, _frame_descriptors, merge_at
+from strategies.frame_descriptors import (
+    MERGE_FAILED,
+    Descriptor,
+    FrameDescriptors,
+    _frame_descriptors,
+    decode,
+    merge_at,
+    runtime_form,
+)
 
 SLOT_BYTES = 8
 UNSPILLABLE = frozenset({"dynptr", "iter_num"})  # objects on the stack, not pointers
-_SLOT = struct.Struct("<IHh")
+_SLOT = struct.Struct("<IHhI")
+_RT_SLOT = struct.Struct("<HhB3x")  # hybrid_spill.c struct hs_slot
 
 
 class HybridSpill(FrameDescriptors):
     name = "hybrid-spill"
-    version = "0"
+    version = "1"
     summary = "Kumar's reply: frame descriptors, spilling into a reserved slot only where they would conflict."
+    runtime = Path(__file__).with_suffix(".c")
 
     def __init__(self) -> None:
         super().__init__()
         self.spilled: set[int] = set()  # acquire pcs whose resource goes to a reserved slot
         self.acquire_subprog: dict[int, int] = {}
-        self.depths: dict[int, int] = {}
+        self.acquire_kind: dict[int, str] = {}
+        self.released_from: dict[int, set[int]] = {}  # release pc -> the acquire pcs of what it releases
+        self.release_subprog: dict[int, int] = {}
 
     def prepare(self, program: Program) -> Program:
         self.spilled = set()
         self.acquire_subprog = {}
+        self.acquire_kind = {}
+        self.released_from = {}
+        self.release_subprog = {}
         return super().prepare(program)
 
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        super().on_acquire(pc, subprog, ref_id, kind)
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
+        super().on_acquire(pc, subprog, ref_id, kind, slot)
         self.acquire_subprog[pc] = subprog
+        self.acquire_kind[pc] = kind
+
+    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        self.released_from.setdefault(pc, set()).add(self.acquired.get(ref_id, -1))
+        self.release_subprog[pc] = subprog
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        # a spill slot a release elsewhere could not clear would be released twice
+        return super().releases_on_throw(site) and not self._uncleared()
+
+    def _uncleared(self) -> set[int]:
+        """Spilled acquire pcs some release in another subprog releases (its slot is out of r10's reach)."""
+        return {
+            a
+            for pc, sources in self.released_from.items()
+            for a in sources & self.spilled
+            if self.acquire_subprog.get(a) != self.release_subprog[pc]
+        }
 
     def _drop_spilled(self, d: Descriptor) -> Descriptor:
         kept = tuple(e for e in d.entries if e.acquired_at not in self.spilled)
@@ -103,13 +150,52 @@ class HybridSpill(FrameDescriptors):
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
         extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
-        own = tuple(d - e for d, e in zip(analysis.stack_depth, extra, strict=False))
-        slots = self.slots(own)
-        blob = self.encode() + struct.pack("<I", len(slots)) + b"".join(_SLOT.pack(*s) for s in slots)
+        slots = self.slots(own_stack(program))
+        blob = self.encode() + struct.pack("<I", len(slots))
+        blob += b"".join(_SLOT.pack(pc, sub, off, kind_id(self.acquire_kind[pc])) for pc, sub, off in slots)
         notes = tuple(f"spill after pc {pc} (subprog {sub}) into fp{off}" for pc, sub, off in slots)
-        # nothing spilled: nothing inserted; otherwise the stores are not built yet
-        added = None if self.spilled else 0
-        return Plan(self.name, metadata=blob, extra_stack=extra, added_insns=added, notes=notes)
+        inserts = self._inserts(program, {pc: off for pc, _, off in slots})
+        return Plan(
+            self.name,
+            metadata=blob,
+            extra_stack=extra,
+            added_insns=sum(len(i.before) + len(i.after) for i in inserts),
+            notes=notes,
+            inserts=inserts,
+        )
+
+    def _inserts(self, program: Program, slot_of: dict[int, int]) -> tuple[Insertion, ...]:
+        before: dict[int, list[Insn]] = {}
+        after: dict[int, list[Insn]] = {}
+        for pc, off in sorted(slot_of.items()):
+            start = program.subprogs[self.acquire_subprog[pc]].start
+            before.setdefault(start, []).append(make(op.ST | op.MEM | op.DW, 10, 0, off, 0))  # zeroed on entry
+            after.setdefault(pc, []).append(make(op.STX | op.MEM | op.DW, 10, 0, off))  # the spill
+        for pc, sources in sorted(self.released_from.items()):
+            spilled = sorted(sources & self.spilled)
+            if spilled == sorted(sources) and len(spilled) == 1:
+                before.setdefault(pc, []).append(make(op.ST | op.MEM | op.DW, 10, 0, slot_of[spilled[0]], 0))
+                continue
+            for a in spilled:  # r0 = slot; if r0 != r1 goto +1; slot = 0 (r0 is dead before the call)
+                before.setdefault(pc, []).extend(
+                    [
+                        make(op.LDX | op.MEM | op.DW, 0, 10, slot_of[a]),
+                        make(op.JMP | op.JNE | op.X, 0, 1, 1),
+                        make(op.ST | op.MEM | op.DW, 10, 0, slot_of[a], 0),
+                    ]
+                )
+        return tuple(
+            Insertion(pc, tuple(before.get(pc, ())), tuple(after.get(pc, ())))
+            for pc in sorted(before.keys() | after.keys())
+        )
+
+    def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
+        """frame-descriptors' runtime table, then the spill slots (hybrid_spill.c), from the metadata."""
+        descriptors, at = decode(plan.metadata)
+        (count,) = struct.unpack_from("<I", plan.metadata, at)
+        slots = [_SLOT.unpack_from(plan.metadata, at + 4 + _SLOT.size * i) for i in range(count)]
+        spills = b"".join(_RT_SLOT.pack(sub, off, kind) for _, sub, off, kind in slots)
+        return runtime_form(descriptors, fixed, image) + struct.pack("<I", count) + spills
 
 
 @hookimpl

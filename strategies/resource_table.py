@@ -1,52 +1,106 @@
-"""`resource-table`: Eduard Zingerman's runtime resource table (reply to the RFC, March 2024).
+"""`resource-table`: Eduard Zingerman's runtime resource table (reply to the RFC, March 14, 2024).
 
-Where it comes from: the seed thread's reply proposing that, instead of static
-descriptors, each subprog keep at the end of its stack a region of 16 bytes
-(pointer, release function) per resource it can hold at once, zeroed on entry;
-a record is pushed after each acquire and removed after each release, by kfunc
-calls as the mail describes; at throw time the runtime walks every frame's
-region and releases what is live.
+Where it comes from: the seed thread's reply proposing, instead of static
+descriptors, that each subprog keep at the end of its stack a region of 16-byte
+records (pointer, type) for the resources it holds at once, zeroed on entry;
+"after each acquire call, insert a kfunc call that would add resource reference
+to the table; after each release call, insert a kfunc call that would remove" it;
+at throw time the runtime walks every frame's region and runs the destructors.
 
-Costs in principle: a push per acquire and a removal per release on the happy
-path; 16 bytes of stack per peak simultaneous resource per subprog; no
-metadata; a throw pays the walk and one release per live record. Refuses:
-nothing beyond stock except that a throw no longer leaks (every reference has a
-record wherever it is kept), and the reserved region counts against the
-512-byte stack limits, so a program that fits only without it is refused with
-the kernel's `combined stack size of N calls is X. Too large`. Lock, RCU,
-preempt and IRQ sections stay refused, as in the RFC.
+What it inserts (`rewrite`, applied before the kernel's own fixups, "after main
+verification pass"): at a holding subprog's entry, 2 stores per record (zeroing);
+after each acquire, `r1 = r10; r1 += region; r2 = value; r3 = kind; r4 = r0;
+r5 = records; call bakeoff_rt_push` (value is r0, or the slot's address for an
+iterator or dynptr: one more instruction); before each release, `call
+bakeoff_rt_pop` with the released value in r1 already (the value is gone after
+the release, so the removal comes first; the pop keeps R1-R5). Both run in the
+strategy's C runtime (resource_table.c), counted as the happy path's `record`.
 
-Built so far: the verifier's side and the stack the table reserves. The rewrite
-that inserts the push and removal calls, their inline-store variant and the C
-runtime are not built yet (`Plan.added_insns` is None, `runtime` is None).
+Costs in principle: those instructions and calls on the happy path; 16 bytes of
+stack per peak simultaneous resource per subprog (Kumar's objection: "the sum of
+all subprogs in a call chain"); 4 bytes of table per subprog; a throw pays the walk
+and a scan of each frame's region. Refuses: nothing beyond stock except that a throw
+no longer leaks (every reference has a record wherever it is kept); the region counts
+against the 512-byte limits, so a program that fits only without it is refused with
+the kernel's `combined stack size of N calls is X. Too large`; an iterator or dynptr
+living in a caller's frame gets no record, and a throw holding one stays a leak.
+Lock, RCU, preempt and IRQ sections stay refused, as in the RFC.
+
+Not built: the variant with inline stores into a slot fixed per acquire site.
 """
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 from framework import hookimpl
+from framework.fixup import Fixed
+from framework.fixup.patch import Insertion
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn, make
+from framework.jit import NativeImage
+from framework.kernel.kinds import KINDS, kind_id
 from framework.load.program import Program
-from framework.plan import Plan
+from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify.result import Analysis, ThrowSite
 
-RECORD_BYTES = 16  # the mail's record: the resource and the function that releases it
+RECORD_BYTES = 16  # the mail's record: the resource and its type
+PUSH, POP = "bakeoff_rt_push", "bakeoff_rt_pop"  # resource_table.c
+RELEASABLE = {k.name: k for k in KINDS}
+_SUB = struct.Struct("<hH")
+
+
+def _mov_imm(dst: int, imm: int) -> Insn:
+    return make(op.ALU64 | op.MOV | op.K, dst, 0, 0, imm & 0xFFFFFFFF)
+
+
+def _mov_reg(dst: int, src: int) -> Insn:
+    return make(op.ALU64 | op.MOV | op.X, dst, src)
+
+
+def _fp_plus(dst: int, off: int) -> list[Insn]:
+    return [_mov_reg(dst, 10), make(op.ALU64 | op.ADD | op.K, dst, 0, 0, off & 0xFFFFFFFF)]
+
+
+def _call(index: int) -> Insn:
+    return make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, index)
+
+
+def _zero(off: int) -> Insn:
+    return make(op.ST | op.MEM | op.DW, 10, 0, off, 0)
 
 
 class ResourceTable(Strategy):
     name = "resource-table"
-    version = "0"
+    version = "1"
     summary = "Eduard's reply: 16 bytes per peak resource per subprog, records pushed and removed; walked at a throw."
-    runtime = None  # its throw-time runtime is not built yet
+    runtime = Path(__file__).with_suffix(".c")
 
     def __init__(self) -> None:
         self.peaks: dict[int, int] = {}
+        self.acquires: dict[int, tuple[str, int | None]] = {}  # acquire pc -> (kind, the slot of a stack resource)
+        self.releases: set[int] = set()
+        self.kinds: dict[int, str] = {}  # reference id -> kind
+        self.untracked: set[int] = set()  # acquire pcs no record can follow
 
     def prepare(self, program: Program) -> Program:
-        self.peaks = {}
+        self.__init__()  # type: ignore[misc]  # one verification at a time: prepare starts it
         return program
 
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
+        self.kinds[ref_id] = kind
+        seen = self.acquires.setdefault(pc, (kind, slot))
+        if kind not in RELEASABLE or (RELEASABLE[kind].by_address and (slot is None or seen != (kind, slot))):
+            self.untracked.add(pc)
+
+    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        self.releases.add(pc)
+
     def releases_on_throw(self, site: ThrowSite) -> bool:
-        return True  # every acquired reference has a record, wherever the program keeps it
+        # every reference has a record wherever it is kept, unless the record cannot follow it
+        return not self.untracked and all(self.kinds.get(r) in RELEASABLE for r in site.refs)
 
     def on_peak_resources(self, subprog: int, peak: int) -> None:
         self.peaks[subprog] = peak
@@ -55,8 +109,53 @@ class ResourceTable(Strategy):
         return RECORD_BYTES * self.peaks.get(subprog, 0)
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
-        extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
-        return Plan(self.name, extra_stack=extra, added_insns=None)
+        subs = program.subprogs
+        push, pop = len(program.kfuncs), len(program.kfuncs) + 1  # Plan.kfuncs, appended
+        region = {i: -(d + self.reserved_stack(i)) for i, d in enumerate(own_stack(program))}
+        before: dict[int, list[Insn]] = {}
+        after: dict[int, list[Insn]] = {}
+        for i, sub in enumerate(subs):
+            n = self.peaks.get(i, 0)
+            if n:  # zeroed on entry
+                before.setdefault(sub.start, []).extend(_zero(region[i] + 8 * k) for k in range(2 * n))
+        for pc, (kind, slot) in sorted(self.acquires.items()):
+            i = next(k for k, s in enumerate(subs) if s.start <= pc < s.end)
+            value = _fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [_mov_reg(2, 0)]
+            after.setdefault(pc, []).extend(
+                [
+                    *_fp_plus(1, region[i]),
+                    *value,
+                    _mov_imm(3, kind_id(kind)),
+                    _mov_reg(4, 0),
+                    _mov_imm(5, self.peaks.get(i, 0)),
+                    _call(push),
+                ]
+            )
+        for pc in sorted(self.releases):
+            before.setdefault(pc, []).append(_call(pop))
+        inserts = tuple(
+            Insertion(pc, tuple(before.get(pc, ())), tuple(after.get(pc, ())))
+            for pc in sorted(before.keys() | after.keys())
+        )
+        table = struct.pack("<I", len(subs)) + b"".join(
+            _SUB.pack(region[i] if self.peaks.get(i) else 0, self.peaks.get(i, 0)) for i in range(len(subs))
+        )
+        notes = tuple(
+            f"{s.name}: {self.peaks[i]} record(s) at fp{region[i]}" for i, s in enumerate(subs) if self.peaks.get(i)
+        )
+        return Plan(
+            self.name,
+            metadata=table,
+            extra_stack=tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth))),
+            added_insns=sum(len(x.before) + len(x.after) for x in inserts),
+            notes=notes,
+            inserts=inserts,
+            kfuncs=(PUSH, POP),
+        )
+
+    def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
+        """The plan's table as it is: region offsets are frame-relative, nothing to relocate."""
+        return plan.metadata
 
 
 @hookimpl

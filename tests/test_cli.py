@@ -83,7 +83,8 @@ def test_run_is_a_bake_off_of_every_strategy(capsys: pytest.CaptureFixture[str])
     assert two["stock"]["verdict"] == "rejected" and two["stock"]["metadata_bytes"] is None
     assert two["frame-descriptors"]["message"].startswith("frame_desc: merge")
     assert two["hybrid-spill"]["verdict"] == "accepted" and two["hybrid-spill"]["reserved_stack"][0] > 0
-    assert two["resource-table"]["reserved_stack"][0] == 16 and two["resource-table"]["added_insns"] is None
+    assert two["resource-table"]["reserved_stack"][0] == 16 and two["resource-table"]["added_insns"] > 0
+    assert two["hybrid-spill"]["added_insns"] > 0 and two["frame-descriptors"]["added_insns"] is None
 
 
 def test_default_run_covers_the_whole_corpus(capsys: pytest.CaptureFixture[str]) -> None:
@@ -326,13 +327,17 @@ def test_exec_runs_only_what_the_verifier_accepts(capsys: pytest.CaptureFixture[
     assert code == 0 and json.loads(out)["program"] == "null_or_obj_clean"
 
 
-def test_strategies_verify_but_do_not_run_without_their_runtime(capsys: pytest.CaptureFixture[str]) -> None:
+def test_strategies_verify_but_do_not_run_without_their_runtime(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strategies.resource_table import ResourceTable
+
     path = str(OBJ / "merge_null_or_obj.o")
-    # resource-table accepts the NULL-or-object slot ...
+    monkeypatch.setattr(ResourceTable, "runtime", None)  # a strategy whose runtime is not built
     argv = ["verify", path, "--program", "null_or_obj", "--strategy", "resource-table", "--json"]
     code, out, _ = run(argv, capsys)
     assert code == 0 and json.loads(out)["verdict"] == "accepted"
-    # ... but until its runtime exists, exec refuses rather than leak on stock's
+    # exec refuses rather than leak on stock's runtime
     code, out, err = run(["exec", path, "--program", "null_or_obj", "--strategy", "resource-table"], capsys)
     assert code == 2 and out == "" and "no throw-time runtime yet" in err
 

@@ -9,7 +9,7 @@ removed one lands on the next instruction kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.isa import opcodes as op
@@ -17,7 +17,7 @@ from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 
-__all__ = ["Patched", "To", "compose", "patch"]
+__all__ = ["Insertion", "Patched", "To", "compose", "insertions", "patch"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +26,21 @@ class To:
 
     insn: Insn
     target: int  # original pc
+
+
+@dataclass(frozen=True, slots=True)
+class Insertion:
+    """Instructions a strategy inserts around the one at `pc` (jumps to `pc` land on `before`)."""
+
+    pc: int
+    before: tuple[Insn, ...] = ()
+    after: tuple[Insn, ...] = ()
+
+
+def insertions(before: Mapping[int, Sequence[Insn]], after: Mapping[int, Sequence[Insn]]) -> tuple[Insertion, ...]:
+    """One `Insertion` per pc named in either map, in pc order."""
+    pcs = sorted(before.keys() | after.keys())
+    return tuple(Insertion(pc, tuple(before.get(pc, ())), tuple(after.get(pc, ()))) for pc in pcs)
 
 
 # pc -> what replaces the instruction there (None: keep it)

@@ -30,7 +30,7 @@ from framework.fixup.kfunc import KfuncFix, kfunc_fixes
 from framework.fixup.ldabs import ld_abs_patch
 from framework.fixup.maplookup import array_lookup_patch, inlined_lookups
 from framework.fixup.maygoto import is_may_goto, may_goto_patch, may_goto_prologue
-from framework.fixup.patch import To, compose, patch
+from framework.fixup.patch import Insertion, To, compose, patch
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
@@ -97,12 +97,21 @@ def fixup_slots(slots: Slots, bounds: Sequence[tuple[int, int]] | None = None) -
     return FixedSlots(done.slots, moved, done.pc_map)
 
 
-def fixup(program: Program, *, remove_dead: bool = True, convert_ctx: bool = True) -> Fixed:
-    """The kernel's post-verification rewrites of `program`, in bpf_check's order."""
+def fixup(
+    program: Program, *, remove_dead: bool = True, convert_ctx: bool = True, inserts: Sequence[Insertion] = ()
+) -> Fixed:
+    """The kernel's post-verification rewrites of `program`, in bpf_check's order, after a
+    strategy's `inserts` (applied first: "after main verification pass", Eduard's mail)."""
     slots = program.slots
     subs = program.subprogs or (Subprog("main", 0, len(slots), Linkage.GLOBAL),)
-    throws = _throw_pcs(slots, program.kfuncs)
     pc_map = tuple(range(len(slots) + 1))
+    if inserts:
+        at = {i.pc: i for i in inserts}
+        if len(at) != len(inserts):
+            raise ValueError("two insertions at one pc")
+        done = patch(slots, lambda pc, insn: [*at[pc].before, insn, *at[pc].after] if pc in at else None)
+        slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
+    throws = _throw_pcs(slots, program.kfuncs)
     removed: frozenset[int] = frozenset()
     if remove_dead:  # opt_remove_dead_code, opt_remove_nops
         roots = frozenset({subs[0].start} | {s.start for s in subs if s.is_exception_cb})

@@ -83,14 +83,15 @@ def array_pointers(kernel: EmulatedKernel, inlined: frozenset[int]) -> dict[int,
 
 
 class _Resolver(KernelResolver):
-    """Calls to bpf_throw go to the runtime; everything else to the stubs and the kernel."""
+    """Calls to bpf_throw, and to the runtime functions a strategy's inserted code names, go to the
+    runtime; everything else to the stubs and the kernel."""
 
     def __init__(
         self, kernel: EmulatedKernel, kfuncs: Sequence[str], runtime: Runtime, inlined: frozenset[int]
     ) -> None:
         super().__init__(kernel)
         self._kfuncs = tuple(kfuncs)
-        self._throw = runtime.throw
+        self._runtime = dict(runtime.symbols)  # bpf_throw, and what a strategy's inserted calls name
         self._arrays = {idx: base - ARRAY_VALUE_OFFSET for base, idx in _value_bases(kernel, inlined).items()}
 
     def __call__(self, pc: int, insn: Insn) -> int:
@@ -98,8 +99,8 @@ class _Resolver(KernelResolver):
         if is_map and insn.imm in self._arrays:
             return self._arrays[insn.imm]
         kfunc = insn.kind is Kind.CALL and insn.src == op.PSEUDO_KFUNC_CALL and 0 <= insn.imm < len(self._kfuncs)
-        if kfunc and self._kfuncs[insn.imm] == "bpf_throw":
-            return self._throw
+        if kfunc and self._kfuncs[insn.imm] in self._runtime:
+            return self._runtime[self._kfuncs[insn.imm]]
         return super().__call__(pc, insn)
 
 
@@ -136,7 +137,7 @@ class JitRun:
     result: RunResult
     throw: ThrowRecord
     program_insns: int  # JITed code and the return thunk (the counter excluded)
-    runtime_insns: dict[str, int]  # walk / lookup / release
+    runtime_insns: dict[str, int]  # walk / lookup / release (throw time), record (happy path)
     exception_cb_insns: int = 0  # of program_insns: the exception callback's (hidden or not)
     guard_reaches: int | None = None  # with `force`: how often the guards were reached
 
@@ -235,6 +236,6 @@ def run_prepared(
     counter = _force(machine, prepared, force) if force is not None else None
     result = machine.run((ctx,), timeout_us=timeout_us)
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
-    split = {"walk": 0, "lookup": 0, "release": 0} | dict(result.split)
+    split = {"walk": 0, "lookup": 0, "release": 0, "record": 0} | dict(result.split)
     cb = split.pop("exception_cb", 0)
     return JitRun(result, record, result.x86_insns, split, cb, counter.reached if counter else None)

@@ -3,7 +3,7 @@
 gcc -O2 compiles it freestanding, non-PIC, with frame pointers (the walk
 follows rbp), no red zone, SSE or CET, and r9 left alone (-ffixed-r9: the
 machine counts the program's instructions there); ld lays `.text.walk`, `.text.lookup`,
-`.text.release` and the rest of `.text` at RUNTIME_BASE and places the
+`.text.release`, `.text.record` and the rest of `.text` at RUNTIME_BASE and places the
 `bakeoff_rt` table at RUNTIME_DATA; objcopy flattens it. The cache
 ($XDG_CACHE_HOME/bakeoff/runtime/<sha256>) is keyed by the sources, the flags and
 the compiler's version; nothing built is committed.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -44,6 +45,7 @@ SECTIONS {{
     __walk_start = .; *(.text.walk) __walk_end = .;
     __lookup_start = .; *(.text.lookup) __lookup_end = .;
     __release_start = .; *(.text.release) __release_end = .;
+    __record_start = .; *(.text.record) __record_end = .;
     *(.text .text.*) __text_end = .;
     *(.rodata .rodata.*) __code_end = .;
   }}
@@ -51,7 +53,7 @@ SECTIONS {{
   bakeoff_rt = 0x{RUNTIME_DATA:x};
 }}
 """
-_PARTS = ("walk", "lookup", "release")
+_PARTS = ("walk", "lookup", "release", "record")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +75,12 @@ class Runtime:
         return self.symbol("bpf_throw")
 
     def ranges(self) -> dict[str, tuple[tuple[int, int], ...]]:
-        """walk / lookup / release code ranges; helpers outside the three sections count as walk."""
+        """walk / lookup / release (throw time) and record (happy path: a resource table's
+        pushes and removals) code ranges; helpers outside the four sections count as walk."""
         out: dict[str, tuple[tuple[int, int], ...]] = {
             p: ((self.symbol(f"__{p}_start"), self.symbol(f"__{p}_end")),) for p in _PARTS
         }
-        rest = (self.symbol("__release_end"), self.symbol("__text_end"))
+        rest = (self.symbol("__record_end"), self.symbol("__text_end"))
         out["walk"] = (*out["walk"], rest)
         return {k: tuple(r for r in v if r[1] > r[0]) for k, v in out.items()}
 
@@ -94,8 +97,16 @@ def _run(cmd: list[str], cwd: Path) -> str:
     return done.stdout
 
 
+def _included(source: Path) -> tuple[Path, ...]:
+    """Files beside `source` that it includes (`#include "name"`), e.g. another strategy's runtime."""
+    names = re.findall(r'^#include "([^"]+)"', source.read_text(), flags=re.M)
+    return tuple(source.parent / n for n in names if (source.parent / n).is_file())
+
+
 def build_runtime(source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h", HERE / "walk.h")) -> Runtime:
-    """Compile and link `source` (with `headers` beside it), or take it from the cache."""
+    """Compile and link `source` (with `headers`, and the files beside it that it includes), or
+    take it from the cache."""
+    headers = (*headers, *_included(source))
     cc = shutil.which("gcc") or "gcc"
     version = _run([cc, "--version"], HERE).splitlines()[0]
     h = hashlib.sha256()

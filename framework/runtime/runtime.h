@@ -56,5 +56,7 @@ typedef u64 (*bakeoff_exception_cb)(u64 cookie, u64 sp, u64 bp, u64 r4, u64 r5);
 #define BAKEOFF_WALK __attribute__((section(".text.walk")))
 #define BAKEOFF_LOOKUP __attribute__((section(".text.lookup"), noinline))
 #define BAKEOFF_RELEASE __attribute__((section(".text.release"), noinline))
+/* Happy-path runtime code the program calls (a resource table's push and removal), counted apart too. */
+#define BAKEOFF_RECORD __attribute__((section(".text.record"), noinline))
 
 #endif

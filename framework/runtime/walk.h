@@ -28,8 +28,9 @@
 typedef void (*bakeoff_frame_fn)(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs);
 
 /* bpf_stack_walker: the frame holding return address ip (it belongs to the function
- * holding ip - 1: a call may be a function's last instruction). */
-BAKEOFF_WALK static const struct bakeoff_frame *bakeoff_frame_of(u64 ip)
+ * holding ip - 1: a call may be a function's last instruction). Both lookups are inlined
+ * into their caller, so they count in the caller's section (walk, or a happy-path record). */
+static inline __attribute__((always_inline)) const struct bakeoff_frame *bakeoff_frame_of(u64 ip)
 {
 	for (u64 i = 0; i < bakeoff_rt.n_frame; i++)
 		if (bakeoff_rt.frame[i].lo < ip && ip <= bakeoff_rt.frame[i].hi)
@@ -37,7 +38,7 @@ BAKEOFF_WALK static const struct bakeoff_frame *bakeoff_frame_of(u64 ip)
 	return 0;
 }
 
-BAKEOFF_WALK static const struct bakeoff_main *bakeoff_main_of(u64 ip)
+static inline __attribute__((always_inline)) const struct bakeoff_main *bakeoff_main_of(u64 ip)
 {
 	for (u64 i = 0; i < bakeoff_rt.n_main; i++)
 		if (bakeoff_rt.main[i].lo < ip && ip <= bakeoff_rt.main[i].hi)
@@ -47,8 +48,8 @@ BAKEOFF_WALK static const struct bakeoff_main *bakeoff_main_of(u64 ip)
 
 /* Walk from fp (the runtime's own frame) to the exception boundary, calling fn on every
  * BPF frame, the boundary included; then run the exception callback on the boundary's frame.
- * saved[0..3]: the throwing frame's R6-R9, as the trampoline pushed them. With fn NULL
- * (stock) the walk only finds the boundary. */
+ * saved[0..3]: the throwing frame's R6-R9, as the trampoline pushed them (NULL: the strategy
+ * reads no registers, and none are rebuilt). With fn NULL (stock) the walk only finds the boundary. */
 BAKEOFF_WALK static inline void __attribute__((noreturn))
 bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
 {
@@ -75,7 +76,7 @@ bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
 					__builtin_trap(); /* BPF text the JIT described no frame for */
 				fn(ip, bp, f, regs);
 				/* the caller's R6-R9: what this frame's prologue saved, else unchanged */
-				for (u8 i = 0; i < f->npush; i++)
+				for (u8 i = 0; saved && i < f->npush; i++)
 					if (f->push[i])
 						regs[f->push[i]] = *(u64 *)(bp - f->stack_size - 8 * (i + 1));
 			}

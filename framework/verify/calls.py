@@ -33,11 +33,12 @@ def clobber_caller_saved(st: State) -> None:
         st.cur.regs[r] = NOT_INIT
 
 
-def acquire(env: Env, st: State, pc: int, resource: str) -> int:
-    # kernel: acquire_reference
+def acquire(env: Env, st: State, pc: int, resource: str, slot: int | None = None) -> int:
+    # kernel: acquire_reference; `slot`: the fp offset, in the current frame, of a resource that
+    # lives on the stack (an iterator, a dynptr: insn_aux's meta.iter/meta.dynptr spi)
     rid = env.new_id()
     st.refs.append(Ref(RefKind.PTR, rid, pc, resource))
-    env.strategy.on_acquire(pc, env.subprog_of(pc), rid, resource)
+    env.strategy.on_acquire(pc, env.subprog_of(pc), rid, resource, slot)
     # what this frame holds at once: the references acquired in its subprog and not yet released
     # (a caller's references live in the caller's frame; a resource table keeps them there)
     sub = st.cur.subprog
@@ -313,7 +314,7 @@ def _dynptr_init(env: Env, st: State, pc: int, regno: int) -> Reject | None:
     frame = st.frames[r.frameno]
     memory.grow(env, frame, r.off)
     did = env.new_id()
-    rid = acquire(env, st, pc, "dynptr")
+    rid = acquire(env, st, pc, "dynptr", r.off if r.frameno == st.curframe else None)
     d = Reg(RT.DYNPTR, id=did, ref_obj_id=rid)
     spi = slot_index(r.off)
     frame.stack[spi] = Slot(DYNPTR * 8, d)
@@ -511,7 +512,7 @@ def _iter_new(env: Env, st: State, pc: int) -> Reject | None:
     old = frame.stack.get(spi)
     if old is not None and old.types[0] == ITER:
         return reject(pc, "expected uninitialized iter_num as arg #0")
-    rid = acquire(env, st, pc, "iter_num")
+    rid = acquire(env, st, pc, "iter_num", r.off if r.frameno == st.curframe else None)
     frame.stack[spi] = Slot(ITER * 8, Reg(RT.ITER, ref_obj_id=rid, iter_active=True, iter_depth=0))
     return None
 

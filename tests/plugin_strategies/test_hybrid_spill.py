@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from framework.fixup import fixup
 from framework.load.corpus import CorpusEntry
-from framework.plan import plan
+from framework.plan import own_stack, plan
 from framework.plugins import get_strategy
 from framework.verify import Analysis, verify
 from strategies.frame_descriptors import FrameDescriptors
@@ -50,13 +51,25 @@ def test_spill_slots_sit_after_the_subprogs_own_stack() -> None:
     hs, analysis = _run(entry)
     made = plan(hs, entry.program, analysis)
     own = entry.spec["kernel"]["stack_depth"][0]
-    offsets = sorted(
-        off
-        for _, _, off in hs.slots(tuple(d - x for d, x in zip(analysis.stack_depth, made.extra_stack, strict=False)))
-    )
+    offsets = sorted(off for _, _, off in hs.slots(own_stack(entry.program)))
     assert offsets == [-(own + SLOT_BYTES * (i + 1)) for i in reversed(range(len(hs.spilled)))]
-    (count,) = struct.unpack_from("<I", made.metadata, len(made.metadata) - 4 - 8 * len(hs.spilled))
-    assert count == len(hs.spilled) and made.added_insns is None
+    (count,) = struct.unpack_from("<I", made.metadata, len(made.metadata) - 4 - 12 * len(hs.spilled))
+    assert count == len(hs.spilled)
+    # per slot: a zeroing store on entry and the spill after its acquire; each release clears
+    releases = sum(1 for sources in hs.released_from.values() if sources & hs.spilled)
+    assert made.added_insns is not None and made.added_insns >= 2 * len(hs.spilled) + releases
+    fd = FrameDescriptors()
+    assert fixup(made.applied(entry.program), inserts=made.inserts).stack_depths[0] == own + SLOT_BYTES * len(
+        hs.spilled
+    )
+    assert fd.runtime is not None and hs.runtime is not None
+
+
+def test_no_spill_no_insertion() -> None:
+    entry = next(e for e in ENTRIES if e.program.name == "null_or_obj")
+    hs, analysis = _run(entry)
+    made = plan(hs, entry.program, analysis)
+    assert analysis.accepted and not hs.spilled and made.added_insns == 0 and made.inserts == ()
 
 
 def test_registered_like_any_plugin() -> None:

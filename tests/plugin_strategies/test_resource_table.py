@@ -1,14 +1,16 @@
-"""`resource-table` (Eduard Zingerman's reply): its verdicts and the stack it reserves."""
+"""`resource-table` (Eduard Zingerman's reply): its verdicts, the stack it reserves, what it inserts."""
 
 from __future__ import annotations
 
 import pytest
 
+from framework.fixup import fixup
 from framework.load.corpus import CorpusEntry
 from framework.plan import plan
 from framework.plugins import get_strategy
+from framework.run.result import run_program
 from framework.verify import Analysis, verify
-from strategies.resource_table import RECORD_BYTES, ResourceTable
+from strategies.resource_table import POP, PUSH, RECORD_BYTES, ResourceTable
 
 from .corpus import ENTRIES, verified
 
@@ -43,11 +45,51 @@ def test_a_caller_does_not_reserve_for_its_callees() -> None:
     assert [rt.peaks[i] for i in range(3)] == [1, 1, 1]
 
 
-def test_the_insertions_are_not_claimed_before_they_are_built() -> None:
-    entry = next(e for e in ENTRIES if e.program.name == "ringbuf_record")
+def _jitted(entry: CorpusEntry, strategy: ResourceTable | None) -> tuple[int, ...]:
+    """The JIT's frame sizes for the program, with the strategy's insertions or as stock runs it."""
+    if strategy is None:
+        return fixup(entry.program).stack_depths
     rt, analysis = _run(entry)
     made = plan(rt, entry.program, analysis)
-    assert made.added_insns is None and rt.runtime is None and made.metadata_bytes == 0
+    return fixup(made.applied(entry.program), inserts=made.inserts).stack_depths
+
+
+@pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)
+def test_the_jited_frames_grow_by_the_region_alone(entry: CorpusEntry) -> None:
+    # the records sit right below the subprog's own stack: the JIT's frame grows by 16 x peak, no more
+    rt, analysis = _run(entry)
+    if not analysis.accepted:
+        return
+    stock = _jitted(entry, None)
+    mine = _jitted(entry, rt)
+    assert [m - s for m, s in zip(mine, stock, strict=True)] == [rt.reserved_stack(i) for i in range(len(stock))]
+
+
+def test_what_it_inserts_per_acquire_release_and_record() -> None:
+    # ringbuf_record_clean: one reserve, a discard on each of two paths, one record in main
+    entry = next(e for e in ENTRIES if e.program.name == "ringbuf_record_clean")
+    rt, analysis = _run(entry)
+    made = plan(rt, entry.program, analysis)
+    assert len(rt.acquires) == 1 and len(rt.releases) == 2 and rt.peaks[0] == 1
+    # 2 zeroing stores + 7 after the acquire (region, value, kind, r0, count, call) + a pop per release
+    assert made.added_insns == 2 + 7 + 2
+    assert made.kfuncs == (PUSH, POP) and made.metadata_bytes == 4 + 4 * len(entry.program.subprogs)
+    pops = {i.pc for i in made.inserts if i.before and i.before[-1].imm == len(entry.program.kfuncs) + 1}
+    assert pops == rt.releases  # the removal comes before the release, while r1 still holds the value
+
+
+def test_happy_path_cost_is_the_pushes_and_removals() -> None:
+    """On the hand-cleaned twin (nothing thrown while held) the strategy's extra instructions are
+    its insertions and the runtime's push and pop; stock runs the same program without them."""
+    entry = next(e for e in ENTRIES if e.program.name == "ringbuf_record_clean")
+    rt, analysis = _run(entry)
+    made = plan(rt, entry.program, analysis)
+    run_input = next(i for i in entry.inputs if i.name == "ipv4_tcp")
+    mine = run_program(entry.program, run_input, "jit", strategy=rt, plan=made)
+    stock = run_program(entry.program, run_input, "jit")
+    assert not mine.threw and not stock.threw and mine.retval == stock.retval
+    assert mine.x86_split["record"] > 0 and stock.x86_split["record"] == 0
+    assert mine.x86_split["program"] > stock.x86_split["program"]
 
 
 def test_registered_like_any_plugin() -> None:

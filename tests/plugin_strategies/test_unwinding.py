@@ -20,11 +20,13 @@ from framework.run.throws import Force, throw_points
 from framework.strategy import Strategy
 from framework.verify import verify
 from strategies.frame_descriptors import FrameDescriptors
+from strategies.hybrid_spill import HybridSpill
+from strategies.resource_table import ResourceTable
 from strategies.stock import Stock
 
 from .corpus import ENTRIES, verified
 
-WITH_RUNTIME: tuple[type[Strategy], ...] = (Stock, FrameDescriptors)
+WITH_RUNTIME: tuple[type[Strategy], ...] = (Stock, FrameDescriptors, ResourceTable, HybridSpill)
 BY_NAME = {e.program.name: e for e in ENTRIES}
 CASES = [(cls, e) for cls in WITH_RUNTIME for e in ENTRIES if e.spec["expect"][cls.name].get("verdict") == "accepted"]
 

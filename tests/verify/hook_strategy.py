@@ -19,7 +19,7 @@ class Recorder(Strategy):
         self.merges = 0
         self.refuse_throws = refuse_throws
 
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
         self.acquired.append((pc, subprog, ref_id, kind))
 
     def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
