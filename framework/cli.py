@@ -115,32 +115,49 @@ def _program_row(program: Program) -> dict[str, Any]:
 def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Rows and listings (relative path -> text) for one object under each strategy."""
     from framework.listing import listing
-    from framework.plan import plan
+    from framework.measure import measure
     from framework.plugins import get_strategy
-    from framework.verify import verify
 
     rows: list[dict[str, Any]] = []
     listings: dict[str, str] = {}
     for program in _load(path):
+        inputs, hits, twin = _manifest_facts(path, program.name)
         for name in strategy_names:
             strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
-            prepared = strategy.prepare(program)
-            analysis = verify(prepared, strategy, log_level=0)
-            made = plan(strategy, prepared, analysis) if analysis.accepted else None
-            rows.append(
-                _program_row(prepared)
-                | {
-                    "strategy": strategy.name,
-                    "verdict": analysis.verdict.value,
-                    "message": analysis.message,
-                    "stack_depth": list(analysis.stack_depth),
-                    "reserved_stack": list(made.extra_stack) if made else None,
-                    "metadata_bytes": made.metadata_bytes if made else None,
-                    "added_insns": made.added_insns if made else None,
-                }
-            )
-            listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(prepared)
+            costs = measure(program, strategy, inputs, hits=hits, twin_retvals=twin)
+            rows.append(_program_row(program) | costs.to_json())
+            listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
     return rows, listings
+
+
+def _run_table(rows: list[dict[str, Any]]) -> list[list[object]]:
+    def dash(value: object) -> object:
+        return "-" if value is None else value
+
+    def worst(values: list[int]) -> object:
+        return max(values) if values else "-"
+
+    table = []
+    for r in rows:
+        grown = None if r["jit_bytes"] is None else r["jit_bytes"] - r["stock_jit_bytes"]
+        table.append(
+            [
+                r["program"],
+                r["strategy"],
+                r["verdict"],
+                "+".join(map(str, r["stack_depth"])),
+                "+".join(map(str, r["reserved_stack"])) if any(r["reserved_stack"]) else "-",
+                dash(r["deepest_chain"] or None),
+                dash(r["metadata_bytes"]),
+                dash(r["added_insns"]),
+                dash(grown),
+                worst([h["over_stock"] for h in r["happy_path"]]),
+                worst([t["walk"] + t["lookup"] + t["release"] for t in r["throws"]]),
+                len(r["problems"]) or "-",
+                (r["message"] or "")[:48],
+            ]
+        )
+    return table
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -171,29 +188,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         return EXIT_OK
     from tabulate import tabulate
 
-    def dash(value: object) -> object:
-        return "-" if value is None else value
-
-    table = [
-        [
-            r["program"],
-            Path(r["object"]).name,
-            r["strategy"],
-            r["verdict"],
-            "+".join(map(str, r["stack_depth"])),
-            "+".join(map(str, r["reserved_stack"])) if r["reserved_stack"] else "-",
-            dash(r["metadata_bytes"]),
-            dash(r["added_insns"]),
-            (r["message"] or "")[:60],
-        ]
-        for r in rows
-    ]
-    headers = ["program", "object", "strategy", "verdict", "stack", "reserved", "metadata B", "+insns", "refused"]
-    print(tabulate(table, headers=headers))
+    headers = ["program", "strategy", "verdict", "stack", "reserved", "chain", "meta B", "+insns", "+JIT B"]
+    headers += ["happy +x86", "throw x86", "problems", "refused"]
+    print(tabulate(_run_table(rows), headers=headers))
     programs = len({(r["object"], r["program"]) for r in rows})
     plural = "strategy" if len(names) == 1 else "strategies"
-    print(f"\n{programs} program(s), each verified and planned under {len(names)} {plural}.")
-    return EXIT_OK
+    bad = sum(len(r["problems"]) for r in rows)
+    print(f"\n{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
+    print("happy +x86: most x86 instructions over stock's JIT of the same program on a declared input that")
+    print("does not throw; throw x86: most runtime instructions (walk + lookup + release) at a forced throw.")
+    return EXIT_OK if not bad else EXIT_REJECTED
 
 
 def cmd_verify(args: argparse.Namespace) -> int:

@@ -24,6 +24,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"jit", "runtime"}),
     frozenset({"kernel"}),  # the emulated kernel every engine runs in
     frozenset({"run", "machine"}),  # the two engines and what they report
+    frozenset({"measure"}),  # the figures, from runs side by side
     frozenset({"oracle"}),  # the live kernel, beside the pipeline
     frozenset({"hookspecs", "plugins", "listing"}),
     frozenset({"cli", "__main__", "__init__"}),

@@ -98,7 +98,8 @@ class RunResult:
     x86_split: Mapping[str, int] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
-        """DESIGN.md's `exec` keys, then `input`, `fault`, `bpf_insns`, `used_after_release`."""
+        """DESIGN.md's `exec` keys, then `input`, `fault`, `bpf_insns`, `used_after_release`, `x86_split`
+        (engine jit: program, walk, lookup, release, record, exception_cb, service_calls)."""
         return {
             "program": self.program,
             "strategy": self.strategy,
@@ -115,6 +116,7 @@ class RunResult:
             "fault": self.fault,
             "bpf_insns": self.bpf_insns,
             "used_after_release": [r.to_json() for r in self.used_after_release],
+            "x86_split": dict(self.x86_split),
         }
 
 

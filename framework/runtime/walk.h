@@ -68,21 +68,20 @@ bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
 			if (cnt) /* bpf_stack_walker: stop at the first non-BPF frame after BPF ones */
 				break;
 		} else {
-			cnt++;
-			if (fn) {
-				const struct bakeoff_frame *f = bakeoff_frame_of(ip);
+			const struct bakeoff_frame *f = fn ? bakeoff_frame_of(ip) : 0;
 
-				if (!f)
-					__builtin_trap(); /* BPF text the JIT described no frame for */
+			cnt++;
+			if (fn && !f)
+				__builtin_trap(); /* BPF text the JIT described no frame for */
+			if (fn)
 				fn(ip, bp, f, regs);
-				/* the caller's R6-R9: what this frame's prologue saved, else unchanged */
-				for (u8 i = 0; saved && i < f->npush; i++)
-					if (f->push[i])
-						regs[f->push[i]] = *(u64 *)(bp - f->stack_size - 8 * (i + 1));
-			}
 			boundary = bakeoff_main_of(ip);
 			if (boundary)
 				break;
+			/* the caller's R6-R9: what this frame's prologue saved, else unchanged */
+			for (u8 i = 0; fn && saved && i < f->npush; i++)
+				if (f->push[i])
+					regs[f->push[i]] = *(u64 *)(bp - f->stack_size - 8 * (i + 1));
 		}
 		fp = (u64 *)bp;
 	}

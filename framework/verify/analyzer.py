@@ -628,5 +628,6 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         verification_usec=usec,
         throw_sites=tuple(env.throw_sites),
         peak_resources=tuple(env.peak_resources),
+        deepest_chain=env.deepest_chain,
         stats=tail[-1],
     )

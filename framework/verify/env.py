@@ -58,6 +58,7 @@ class Env:
     might_throw: set[int] = field(default_factory=set)  # subprogs from which a throw is reachable
     throw_sites: list[ThrowSite] = field(default_factory=list)
     peak_resources: list[int] = field(default_factory=list)
+    deepest_chain: int = 0  # check_max_stack_depth: the largest combined stack size of a call chain
     worklist: list[State] = field(default_factory=list)
     explored: dict[int, list[Checkpoint]] = field(default_factory=dict)
     active: dict[int, dict[int, list[Checkpoint]]] = field(default_factory=dict)

@@ -70,6 +70,7 @@ class Analysis:
     throw_sites: tuple[ThrowSite, ...] = ()
     peak_resources: tuple[int, ...] = ()  # per subprog: most resources held at once
     stats: str = ""
+    deepest_chain: int = 0  # the largest combined stack of a call chain, frames rounded to 16 (reserved included)
 
     @property
     def accepted(self) -> bool:

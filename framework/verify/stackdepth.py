@@ -56,6 +56,7 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
         for pc in _throws(env, idx):
             return reject(pc, f"bpf_throw kfunc (insn {pc}) cannot be called from callback subprog {idx}")
     depth += round_up_stack_depth(env.stack_depth[idx])
+    env.deepest_chain = max(env.deepest_chain, depth)
     if depth > MAX_BPF_STACK:
         return reject(
             env.program.subprogs[idx].start, f"combined stack size of {len(chain) + 1} calls is {depth}. Too large"

@@ -1,0 +1,185 @@
+"""Per (program, strategy): verdict, stack, metadata, code growth, happy-path and throw-time costs.
+
+- Stack: the verifier's depth per subprog (a strategy's reserved stack included)
+  and the deepest call chain as check_max_stack_depth sums it (frames rounded to 16).
+- Metadata: the bytes of the strategy's tables in their documented encoding.
+- Code growth: BPF instructions the strategy inserts, and the JITed image's bytes
+  beside the same program JITed without them (images built without counters).
+- Happy path: x86 instructions of a run that does not throw (the program's own
+  and the strategy's happy-path runtime, `record`), beside the same program run as
+  stock JITs it, on the same input, in the same process.
+- Throw time: per throwing point, forced (framework.run.throws), the runtime's
+  instructions split into walk, lookup and release, and the exception callback's.
+- Problems: whatever framework.run.exercise found wrong with any run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from framework.fixup import fixup
+from framework.kernel.objects import RunInput
+from framework.kernel.services import EmulatedKernel
+from framework.load.program import Program
+from framework.machine.engine import prepare
+from framework.plan import Plan, plan
+from framework.run.exercise import Exercised, exercise
+from framework.run.result import run_program
+from framework.strategy import Strategy
+from framework.verify import verify
+
+__all__ = ["Costs", "HappyPath", "ThrowCost", "measure"]
+
+
+@dataclass(frozen=True, slots=True)
+class HappyPath:
+    input: str
+    x86_insns: int  # the program's and the happy-path runtime's
+    record: int  # of which in the strategy's runtime (a resource table's pushes and pops)
+    stock_x86_insns: int  # the same program and input as stock runs it
+
+    @property
+    def over_stock(self) -> int:
+        return self.x86_insns - self.stock_x86_insns
+
+
+@dataclass(frozen=True, slots=True)
+class ThrowCost:
+    throw_pc: int
+    input: str
+    hit: int  # which reach of its guard was forced
+    walk: int
+    lookup: int
+    release: int
+    exception_cb: int
+    released: int  # resources the unwinder released
+
+    @property
+    def runtime(self) -> int:
+        return self.walk + self.lookup + self.release
+
+
+@dataclass(frozen=True, slots=True)
+class Costs:
+    program: str
+    strategy: str
+    verdict: str
+    message: str | None
+    stack_depth: tuple[int, ...] = ()
+    reserved_stack: tuple[int, ...] = ()
+    deepest_chain: int = 0
+    metadata_bytes: int | None = None
+    added_insns: int | None = None
+    jit_bytes: int | None = None
+    stock_jit_bytes: int | None = None
+    happy: tuple[HappyPath, ...] = ()
+    throws: tuple[ThrowCost, ...] = ()
+    problems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "program": self.program,
+            "strategy": self.strategy,
+            "verdict": self.verdict,
+            "message": self.message,
+            "stack_depth": list(self.stack_depth),
+            "reserved_stack": list(self.reserved_stack),
+            "deepest_chain": self.deepest_chain,
+            "metadata_bytes": self.metadata_bytes,
+            "added_insns": self.added_insns,
+            "jit_bytes": self.jit_bytes,
+            "stock_jit_bytes": self.stock_jit_bytes,
+            "happy_path": [
+                {
+                    "input": h.input,
+                    "x86_insns": h.x86_insns,
+                    "record": h.record,
+                    "stock_x86_insns": h.stock_x86_insns,
+                    "over_stock": h.over_stock,
+                }
+                for h in self.happy
+            ],
+            "throws": [
+                {
+                    "throw_pc": t.throw_pc,
+                    "input": t.input,
+                    "force_hit": t.hit,
+                    "walk": t.walk,
+                    "lookup": t.lookup,
+                    "release": t.release,
+                    "exception_cb": t.exception_cb,
+                    "released": t.released,
+                }
+                for t in self.throws
+            ],
+            "problems": list(self.problems),
+        }
+
+
+def _jit_bytes(program: Program, made: Plan | None) -> int:
+    """The size of the image Linux would JIT (no counters): with the plan's insertions, or without."""
+    kernel = EmulatedKernel(program, RunInput())
+    fixed = fixup(made.applied(program), inserts=made.inserts) if made is not None else fixup(program)
+    return len(prepare(kernel, fixed, counter=None).image.code)
+
+
+def _throw_cost(run: Exercised) -> ThrowCost:
+    split = run.result.x86_split
+    assert run.throw_pc is not None
+    return ThrowCost(
+        run.throw_pc,
+        run.result.input,
+        run.hit,
+        split.get("walk", 0),
+        split.get("lookup", 0),
+        split.get("release", 0),
+        split.get("exception_cb", 0),
+        len(run.result.released_by_unwinder),
+    )
+
+
+def measure(
+    program: Program,
+    strategy: Strategy,
+    inputs: Sequence[RunInput],
+    *,
+    hits: Sequence[int] = (),
+    twin_retvals: Mapping[str, int] | None = None,
+) -> Costs:
+    """Verify, plan and exercise `program` under `strategy` (a fresh instance: it keeps one
+    verification's tables), and measure it beside stock's JIT of the same program."""
+    prepared = strategy.prepare(program)
+    analysis = verify(prepared, strategy, log_level=0)
+    head = Costs(prepared.name, strategy.name, analysis.verdict.value, analysis.message, analysis.stack_depth)
+    if not analysis.accepted or strategy.runtime is None:
+        return head
+    made = plan(strategy, prepared, analysis)
+    runs = exercise(prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals)
+    happy = []
+    for run in runs:
+        if run.throw_pc is None and not run.result.threw and run.result.fault is None:
+            stock = run_program(prepared, next(i for i in inputs if i.name == run.result.input), "jit")
+            split = run.result.x86_split
+            happy.append(
+                HappyPath(run.result.input, split["program"] + split.get("record", 0), split.get("record", 0),
+                          stock.x86_split["program"])
+            )  # fmt: skip
+    throws = tuple(_throw_cost(r) for r in runs if r.throw_pc is not None and r.result.threw)
+    problems = tuple(f"{r.result.input}, throw pc {r.throw_pc}: {p}" for r in runs for p in r.problems)
+    return Costs(
+        prepared.name,
+        strategy.name,
+        analysis.verdict.value,
+        analysis.message,
+        analysis.stack_depth,
+        made.extra_stack,
+        analysis.deepest_chain,
+        made.metadata_bytes,
+        made.added_insns,
+        _jit_bytes(prepared, made),
+        _jit_bytes(prepared, None),
+        tuple(happy),
+        throws,
+        problems,
+    )
