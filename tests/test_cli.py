@@ -78,7 +78,14 @@ def test_run_is_a_bake_off_of_every_strategy(capsys: pytest.CaptureFixture[str])
     code, out, err = run(["run", str(OBJ / "merge_two_types.o"), "--json"], capsys)
     assert code == 0, err
     rows = {(r["program"], r["strategy"]): r for r in json.loads(out)}
-    assert {s for _, s in rows} == {"stock", "frame-descriptors", "resource-table", "hybrid-spill"}
+    assert {s for _, s in rows} == {
+        "stock",
+        "frame-descriptors",
+        "resource-table",
+        "hybrid-spill",
+        "landing-pads",
+        "resource-table-inline",
+    }
     two = {s: rows["two_kinds", s] for s in ("stock", "frame-descriptors", "hybrid-spill", "resource-table")}
     assert two["stock"]["verdict"] == "rejected" and two["stock"]["metadata_bytes"] is None
     assert two["frame-descriptors"]["message"].startswith("frame_desc: merge")

@@ -35,7 +35,7 @@ from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
-from framework.load.program import Linkage, Program, Subprog
+from framework.load.program import CleanupRange, Linkage, Program, Subprog
 
 __all__ = ["HIDDEN_CB", "Fixed", "FixedSlots", "fixup", "fixup_slots"]
 
@@ -67,12 +67,15 @@ class Fixed:
         return best
 
 
+NORETURN = ("bpf_throw", "bpf_unwind_resume")  # kfunc calls that never fall through
+
+
 def _throw_pcs(slots: Slots, kfuncs: tuple[str, ...]) -> frozenset[int]:
     return frozenset(
         pc
         for pc, i in enumerate(slots)
         if i is not None and i.kind is Kind.CALL and i.src == op.PSEUDO_KFUNC_CALL
-        and 0 <= i.imm < len(kfuncs) and kfuncs[i.imm] == "bpf_throw"
+        and 0 <= i.imm < len(kfuncs) and kfuncs[i.imm] in NORETURN
     )  # fmt: skip
 
 
@@ -115,6 +118,7 @@ def fixup(
     removed: frozenset[int] = frozenset()
     if remove_dead:  # opt_remove_dead_code, opt_remove_nops
         roots = frozenset({subs[0].start} | {s.start for s in subs if s.is_exception_cb})
+        roots |= {pc_map[c.pad] for c in program.cleanup}  # landing pads: reached from their calls
         live = reachable(slots, roots, throws)
         dead = frozenset(pc for pc, i in enumerate(slots) if i is not None and (pc not in live or is_nop(i)))
         removed = dead
@@ -176,7 +180,8 @@ def fixup(
     done = patch(slots, zext_patch)  # opt_subreg_zext_lo32_rnd_hi32
     calls = {done.pc_map[pc]: f for pc, f in calls.items()}
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
-    fixed = dataclasses.replace(program, slots=slots, subprogs=subs)
+    cleanup = tuple(CleanupRange(pc_map[c.begin], pc_map[c.end], pc_map[c.pad]) for c in program.cleanup)
+    fixed = dataclasses.replace(program, slots=slots, subprogs=subs, cleanup=cleanup)
     depths = tuple(touched(slots, s.start, s.end) for s in subs)
     maps = frozenset(i for i, m in enumerate(program.maps) if any(m is x for x in lookups.values()))
     return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, maps, depths)

@@ -89,6 +89,16 @@ class CoreRelo:
 
 
 @dataclass(frozen=True, slots=True)
+class CleanupRange:
+    """One `.bpf_cleanup` row (LLVM 23, "[BPF] Add exception handling support"): a call in
+    [begin, end) that throws lands on the pad at `pad`, in the same frame."""
+
+    begin: int
+    end: int
+    pad: int
+
+
+@dataclass(frozen=True, slots=True)
 class Program:
     """One loadable program, assembled as libbpf assembles it."""
 
@@ -109,6 +119,7 @@ class Program:
     line_info: tuple[LineInfo, ...] = ()
     core_relos: tuple[CoreRelo, ...] = ()
     symbols: dict[int, str] = field(default_factory=dict)  # pc -> label for listings
+    cleanup: tuple[CleanupRange, ...] = ()  # landing pads (.bpf_cleanup), pcs in this program
 
     def insns(self) -> Iterator[tuple[int, Insn]]:
         return iter_insns(self.slots)

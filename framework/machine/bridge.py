@@ -83,6 +83,7 @@ class KernelBridge:
         *,
         pc_of: Callable[[int], int] | None = None,
         args_of: Callable[[int, tuple[int, ...]], tuple[int, ...]] | None = None,
+        unwinder_pcs: frozenset[int] = frozenset(),
     ) -> None:
         """`pc_of` maps the JITed program's pc to the one the kernel should record
         (the pc before the fixup stage); `args_of(pc, args)` gives a call's
@@ -93,6 +94,7 @@ class KernelBridge:
         self.kfunc_names = tuple(kfunc_names)
         self.pc_of = pc_of
         self.args_of = args_of
+        self.unwinder_pcs = unwinder_pcs  # landing pads: what they release, the unwinder releases
         self._pages: set[int] = set()
         self._hooked: set[int] = set()  # id() of regions with a memory hook
         self._mirrored: list[Region] = []
@@ -155,6 +157,15 @@ class KernelBridge:
     def call(self, kind: str, call: ServiceCall) -> int:
         pc = self.machine.caller_pc()
         args: tuple[int, ...] = call.args
+        if pc is not None and pc in self.unwinder_pcs:
+            self.kernel.unwinding = True
+            try:
+                return self._call(kind, call, pc, args)
+            finally:
+                self.kernel.unwinding = False
+        return self._call(kind, call, pc, args)
+
+    def _call(self, kind: str, call: ServiceCall, pc: int | None, args: tuple[int, ...]) -> int:
         if pc is not None and self.args_of is not None:
             args = self.args_of(pc, args)
         if pc is not None and self.pc_of is not None:

@@ -162,6 +162,27 @@ def _skb(kernel: EmulatedKernel) -> int:
     return kernel.memory.map("ctx (struct sk_buff)", "ctx", data).base
 
 
+def _pad_pcs(fixed: Fixed) -> frozenset[int]:
+    """The landing pads' pcs: from a subprog's first pad to its end (pads close their subprog)."""
+    out: set[int] = set()
+    for sub in fixed.program.subprogs:
+        starts = [c.pad for c in fixed.program.cleanup if sub.start <= c.pad < sub.end]
+        if starts:
+            out.update(range(min(starts), sub.end))
+    return frozenset(out)
+
+
+def _runs(pcs: frozenset[int]) -> list[tuple[int, int]]:
+    """Contiguous [lo, hi) runs of pcs."""
+    out: list[tuple[int, int]] = []
+    for pc in sorted(pcs):
+        if out and out[-1][1] == pc:
+            out[-1] = (out[-1][0], pc + 1)
+        else:
+            out.append((pc, pc + 1))
+    return out
+
+
 def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = True) -> tuple[Machine, int]:
     """A machine holding the image and the runtime, bridged to `kernel`, and the ctx pointer for r1.
     `count=False` with an image JITed without a counter runs uncounted (for timing)."""
@@ -197,7 +218,14 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
             return (fix.type_id, 0, *args[2:])  # the service takes the type id, as the loader left it
         return tuple(arrays.get(a, a) for a in args)  # an inlined array's map pointer, as the kernel knows it
 
-    bridge = KernelBridge(machine, kernel, fixed.program.kfuncs, pc_of=fixed.original_pc, args_of=args_of)
+    pads = _pad_pcs(fixed)
+    for lo, hi in _runs(pads) if count else ():  # landing pads, apart: throw-time code in the image
+        end = image.pc_ends[hi - 1]
+        assert end is not None
+        machine.add_counted("pad", image.base + image.native_offset(lo), image.base + end)
+    bridge = KernelBridge(
+        machine, kernel, fixed.program.kfuncs, pc_of=fixed.original_pc, args_of=args_of, unwinder_pcs=pads
+    )
     ctx = kernel.context.ctx
     if fixed.ctx_loads and kernel.context.packet is not None:
         ctx = _skb(kernel)
@@ -238,4 +266,5 @@ def run_prepared(
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
     split = {"walk": 0, "lookup": 0, "release": 0, "record": 0} | dict(result.split)
     cb = split.pop("exception_cb", 0)
+    split.setdefault("pad", 0)  # of program_insns: the landing pads' (throw time)
     return JitRun(result, record, result.x86_insns, split, cb, counter.reached if counter else None)

@@ -41,6 +41,7 @@ def _k(name: str, flags: tuple[str, ...], kind: str, cite: str, released_by: str
 # parameter counts of the kernel's prototypes (include/linux/bpf.h, kernel/bpf/helpers.c, cpumask.c)
 NARGS = {
     "bpf_throw": 1,
+    "bpf_unwind_resume": 0,
     "bpf_obj_new_impl": 2,
     "bpf_percpu_obj_new_impl": 2,
     "bpf_obj_drop_impl": 2,
@@ -78,6 +79,9 @@ KFUNCS: dict[str, KfuncSpec] = {
     for s in (
         # bpf_throw never returns; the verifier ends the path (check_kfunc_call, is_bpf_throw_kfunc).
         _k("bpf_throw", (), "", _GENERIC),
+        # a landing pad's last call: unwinding goes on to the caller's pad (the 2026 landing-pad
+        # series, eddyz87/bpf kernel/bpf/exception.c; in no released kernel)
+        _k("bpf_unwind_resume", (), "", "kernel/bpf/exception.c (landing-pad series, unmerged)"),
         _k("bpf_obj_new_impl", (ACQUIRE, RET_NULL), "obj", _GENERIC, "bpf_obj_drop_impl"),
         _k("bpf_percpu_obj_new_impl", (ACQUIRE, RET_NULL), "percpu_obj", _GENERIC, "bpf_percpu_obj_drop_impl"),
         _k("bpf_obj_drop_impl", (RELEASE,), "obj", _GENERIC),
@@ -118,6 +122,7 @@ KFUNCS: dict[str, KfuncSpec] = {
 VOID = frozenset(
     {
         "bpf_throw",
+        "bpf_unwind_resume",
         "bpf_obj_drop_impl",
         "bpf_percpu_obj_drop_impl",
         "bpf_task_release",

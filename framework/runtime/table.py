@@ -11,6 +11,7 @@ __all__ = ["MAX_FRAMES", "MAX_MAINS", "FrameInfo", "RuntimeTable", "ThrowRecord"
 MAX_MAINS = 16  # BAKEOFF_MAX_MAINS
 MAX_KINDS = 16  # BAKEOFF_MAX_KINDS
 MAX_FRAMES = 64  # BAKEOFF_MAX_FRAMES
+SCRATCH_WORDS = 32  # bakeoff_rt.scratch
 _HEAD = struct.Struct("<8Q")
 _MAIN = struct.Struct("<3Q")
 _FRAME = struct.Struct("<QQIB5sHI")
@@ -60,7 +61,7 @@ class RuntimeTable:
         out += struct.pack(f"<{MAX_KINDS}Q", *self.release, *([0] * (MAX_KINDS - len(self.release))))
         out += struct.pack("<3Q", self.table[0], self.table[1], len(self.frames))
         out += b"".join(f.encode() for f in self.frames).ljust(_FRAME.size * MAX_FRAMES, b"\0")
-        return out
+        return out + bytes(8 * SCRATCH_WORDS)
 
     @staticmethod
     def record(data: Sequence[int] | bytes) -> ThrowRecord:

@@ -41,7 +41,7 @@ from framework.verify.retcode import RANGES, check_return_code
 from framework.verify.stack import Slot, slot_index
 from framework.verify.stackdepth import check_max_stack_depth
 from framework.verify.state import Frame, State, entry_frame
-from framework.verify.throw import check_resource_leak, process_throw
+from framework.verify.throw import check_resource_leak, process_throw, unwind, unwind_resume
 
 Step = Callable[[Env, State, int, Insn], Outcome]
 
@@ -144,6 +144,8 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, f"calling kernel function {name} is not allowed")
         if name == "bpf_throw":
             return _bpf_throw(env, st, pc)
+        if name == "bpf_unwind_resume":
+            return unwind_resume(env, st, pc)
         return calls.check_kfunc_call(env, st, pc, insn)
     return calls.check_helper_call(env, st, pc, insn)
 
@@ -159,7 +161,7 @@ def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
         err = check_return_code(env.program.prog_type, pc, r1, "R1")
         if err:
             return err
-    return process_throw(env, st, pc)
+    return unwind(env, st, pc) if env.program.cleanup else process_throw(env, st, pc)
 
 
 def _mark_return(env: Env, st: State, regno: int) -> None:
@@ -578,7 +580,8 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
     cb = program.exception_cb
     env.exception_cb = program.subprogs.index(cb) if cb is not None else -1
     env.might_throw = might_throw(env)
-    env.live = live_before(insns, _call_args(env))
+    pads = {pc: c.pad for c in program.cleanup for pc in range(c.begin, c.end)}
+    env.live = live_before(insns, _call_args(env), pads)
     env.scc = loops(insns)
     _mark_prune_points(env)
     err = _precheck(env)

@@ -34,6 +34,7 @@ def check_cfg(env: Env) -> Reject | None:
     # kernel: check_cfg (every insn reachable, no jump into ld_imm64's second slot)
     seen: set[int] = set()
     todo = [s.start for s in env.program.subprogs]
+    todo += [c.pad for c in env.program.cleanup]  # the edges from covered calls to their landing pads
     while todo:
         pc = todo.pop()
         if pc in seen:

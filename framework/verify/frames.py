@@ -60,10 +60,17 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
         if subprog in env.might_throw:
             # 3d562d35a044 "bpf: Check global subprog exception paths": the call may throw, so it is
             # also an exception exit here; the kernel logs nothing more than the leak it finds
-            from framework.verify.throw import process_throw
+            from framework.verify.throw import process_throw, unwind
 
             thrown = st.copy()
-            res = process_throw(env, thrown, pc, via_global=True)
+            if env.program.cleanup:  # the throw path goes on into the landing pads
+                res = unwind(env, thrown, pc, via_global=True)
+                if isinstance(res, int):
+                    thrown.pc = res
+                    thrown.global_throw = True  # RFC PATCH 02/14: no pruning on the throw path
+                    env.push(thrown)
+            else:
+                res = process_throw(env, thrown, pc, via_global=True)
             if isinstance(res, Reject):
                 return res
         for regno in (1, 2, 3, 4, 5):

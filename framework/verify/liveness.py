@@ -75,14 +75,19 @@ def successors(pc: int, insn: Insn) -> tuple[int, ...]:
     return (pc + 1,)
 
 
-def live_before(insns: Mapping[int, Insn], call_args: CallArgs = lambda _insn: None) -> dict[int, int]:
-    # kernel: compute_live_registers (backward dataflow to a fixed point)
+def live_before(
+    insns: Mapping[int, Insn], call_args: CallArgs = lambda _insn: None, pads: Mapping[int, int] | None = None
+) -> dict[int, int]:
+    # kernel: compute_live_registers (backward dataflow to a fixed point); `pads`: a covered
+    # call's landing pad is one more successor (what the pad reads is live at the call)
     use: dict[int, int] = {}
     defs: dict[int, int] = {}
     succ: dict[int, tuple[int, ...]] = {}
     for pc, insn in insns.items():
         use[pc], defs[pc] = use_def(insn, call_args)
         succ[pc] = tuple(s for s in successors(pc, insn) if s in insns)
+        if pads and pc in pads:
+            succ[pc] += (pads[pc],)
     live = dict.fromkeys(insns, 0)
     order = sorted(insns, reverse=True)
     changed = True

@@ -1,9 +1,10 @@
-"""Exits and throws: check_resource_leak, process_bpf_exit_full for bpf_throw, and `ThrowSite`s."""
+"""Exits and throws: check_resource_leak, process_bpf_exit_full for bpf_throw, and `ThrowSite`s;
+with a `.bpf_cleanup` table, the edges from covered calls into their landing pads."""
 
 from __future__ import annotations
 
 from framework.verify.env import STOP, Env, Outcome, Reject, reject
-from framework.verify.regs import RT, Reg
+from framework.verify.regs import NOT_INIT, RT, Reg
 from framework.verify.result import FrameHoldings, Holding, Nullness, ThrowSite
 from framework.verify.stack import SLOT_SIZE, SPILL, ZERO
 from framework.verify.state import RefKind, State
@@ -94,3 +95,35 @@ def process_throw(env: Env, st: State, pc: int, via_global: bool = False) -> Out
     if err:
         return err
     return STOP
+
+
+def _pad(env: Env, pc: int) -> int | None:
+    for c in env.program.cleanup:
+        if c.begin <= pc < c.end:
+            return c.pad
+    return None
+
+
+def unwind(env: Env, st: State, pc: int, via_global: bool = False) -> Outcome:
+    """An exception at the call at `pc`: into the landing pad of the innermost frame that has one
+    for its call (the landing-pad series' edges from covered call sites to their pads), frames
+    without one left as an exception leaves them; past main, the exception exit."""
+    while True:
+        pad = _pad(env, pc)
+        if pad is not None:
+            for regno in range(6):  # the call's clobbers, as on return; R6-R9 and the stack are the frame's
+                st.cur.regs[regno] = NOT_INIT
+            return pad
+        if st.curframe == 0:
+            return process_throw(env, st, pc, via_global)
+        pc = st.cur.callsite
+        st.frames.pop()
+
+
+def unwind_resume(env: Env, st: State, pc: int) -> Outcome:
+    """bpf_unwind_resume, a pad's last call: on to the caller's pad, or the exception exit from main."""
+    if st.curframe == 0:
+        return process_throw(env, st, pc)
+    callsite = st.cur.callsite
+    st.frames.pop()
+    return unwind(env, st, callsite)

@@ -27,13 +27,14 @@ from framework.isa.llvm_asm import parse_line
 from framework.isa.opcodes import SPECS
 from framework.load.btf import Btf, parse_btf
 from framework.load.btf import Kind as BtfKind
+from framework.plugins import strategies
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = ROOT / "programs"
 OBJECTS = sorted((PROGRAMS / "obj").glob("*.o"))
 MANIFESTS = sorted((PROGRAMS / "c").glob("*.toml")) + sorted((PROGRAMS / "asm").glob("*.toml"))
 SOURCES = sorted((PROGRAMS / "c").glob("*.bpf.c")) + sorted((PROGRAMS / "asm").glob("*.s"))
-STRATEGY_SLOTS = ("stock", "frame-descriptors", "resource-table", "hybrid-spill", "landing-pads")
+STRATEGY_SLOTS = tuple(strategies())  # every registered strategy has its expectation table
 BUILD_PATHS = (b"/work", b"/home", b"/root", b"/tmp")
 
 

@@ -12,11 +12,13 @@ from framework.load.corpus import CorpusEntry
 from framework.strategy import Strategy
 from strategies.frame_descriptors import FrameDescriptors
 from strategies.hybrid_spill import HybridSpill
+from strategies.landing_pads import LandingPads
 from strategies.resource_table import ResourceTable
+from strategies.resource_table_inline import ResourceTableInline
 
 from .corpus import ENTRIES, verified
 
-BUILT: tuple[type[Strategy], ...] = (FrameDescriptors, ResourceTable, HybridSpill)
+BUILT: tuple[type[Strategy], ...] = (FrameDescriptors, ResourceTable, HybridSpill, LandingPads, ResourceTableInline)
 CASES = [(cls, e) for cls in BUILT for e in ENTRIES]
 
 

@@ -21,12 +21,21 @@ from framework.strategy import Strategy
 from framework.verify import verify
 from strategies.frame_descriptors import FrameDescriptors
 from strategies.hybrid_spill import HybridSpill
+from strategies.landing_pads import LandingPads
 from strategies.resource_table import ResourceTable
+from strategies.resource_table_inline import ResourceTableInline
 from strategies.stock import Stock
 
 from .corpus import ENTRIES, verified
 
-WITH_RUNTIME: tuple[type[Strategy], ...] = (Stock, FrameDescriptors, ResourceTable, HybridSpill)
+WITH_RUNTIME: tuple[type[Strategy], ...] = (
+    Stock,
+    FrameDescriptors,
+    ResourceTable,
+    HybridSpill,
+    LandingPads,
+    ResourceTableInline,
+)
 BY_NAME = {e.program.name: e for e in ENTRIES}
 CASES = [(cls, e) for cls in WITH_RUNTIME for e in ENTRIES if e.spec["expect"][cls.name].get("verdict") == "accepted"]
 

@@ -1,0 +1,222 @@
+"""`resource-table-inline`: Eduard Zingerman's resource table with inline stores (reply to the RFC, March 14, 2024).
+
+Where it comes from: the same mail as `resource-table` (per subprog a region at
+the end of its stack, zeroed on entry, walked at a throw), in the variant the
+issue names, "with inline stores into a slot fixed per acquire site": the
+verifier knows every acquire pc and the subprog it runs in, so instead of a
+runtime call that finds a free record, each acquire site owns one 8-byte slot
+fixed at rewrite time, and the kind, static per site, stays in the table.
+
+What it inserts (`rewrite`, applied before the kernel's own fixups): at a
+subprog's entry, one zeroing store per slot; after each acquire, `*(u64 *)(r10 +
+site) = r0` (for an iterator or dynptr, whose release takes its address:
+`r1 = r10; r1 += slot; *(u64 *)(r10 + site) = r1`, r1-r5 being dead after the
+call); before each release, the slot cleared: `*(u64 *)(r10 + site) = 0` where
+the release pc releases only references of one site, else, per candidate site,
+`r0 = *(u64 *)(r10 + site); if r0 != r1 goto +1; *(u64 *)(r10 + site) = 0` (r0
+is dead before the call, r1 holds the released value or address). No runtime
+call on the happy path: nothing in `record`. At a throw the runtime
+(resource_table_inline.c) walks the frames and, per frame, releases by kind each
+nonzero slot of its subprog's sites.
+
+Costs in principle: one store per acquire (three instructions for a
+by-address kind), one store (or three instructions per candidate site) per
+release, one zeroing store per site at entry; 8 bytes of stack per acquire site
+per subprog, counted against the 512-byte limits (a site costs its slot even
+where two sites are never live together, where `resource-table` reserves per
+peak of resources held at once); a throw pays the walk and a scan of the sites
+per frame; 12 bytes of metadata per site (8 in the runtime's table);
+`prepare`'s pre-pass (below) verifies the program twice.
+
+Refuses (the stock leak refusal, "bpf_throw would lead to reference leak": the
+throw holds a reference the slots do not account for):
+- a reference released in another subprog than its acquire site: that release
+  cannot clear the slot through r10, so the site gets no slot at all (a stale one
+  would be released twice) and a throw holding one of its references leaks it.
+  Which sites these are must be known at every throw, also at one the verifier
+  explores before that release: `prepare` runs the verifier once beforehand with
+  an observer that refuses nothing (the kernel would check after its main pass;
+  the pre-pass is not in the verification time figure);
+- an iterator or dynptr that lives in a caller's frame (no slot in its own);
+- a throw holding two references of one acquire site (the site executed again
+  while its previous reference is held: the second store overwrote the slot), or
+  a reference whose acquiring subprog has no frame in the throw's chain.
+Not detected: the verifier hooks carry no state at an acquire, so a site executed
+again while its previous reference is held is seen only if a throw holds both;
+when one of the two is released first (which clears the slot) and the program
+then throws holding the other, it is accepted and that reference leaks at the
+throw (tests/plugin_strategies/test_resource_table_inline.py shows one).
+Lock, RCU, preempt and IRQ sections stay refused, as in the RFC.
+
+Table encoding (metadata): u32 site count, then per site, in acquire-pc order,
+{u32 acquire pc; u16 subprog; s16 fp offset; u32 kind} (12 bytes; kinds numbered
+as framework.kernel.kinds numbers them). The runtime reads it as u32 count, then
+per site {u16 subprog; s16 fp offset; u8 kind; 3 pad} (8 bytes).
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+from framework import hookimpl
+from framework.fixup import Fixed
+from framework.fixup.patch import Insertion, insertions
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn, make
+from framework.jit import NativeImage
+from framework.kernel.kinds import kind_id
+from framework.load.program import Program
+from framework.plan import Plan, own_stack
+from framework.strategy import Strategy
+from framework.verify import verify
+from framework.verify.result import Analysis, ThrowSite
+from strategies.resource_table import RELEASABLE, ResourceTable, _fp_plus, _zero
+
+SLOT_BYTES = 8
+_SITE = struct.Struct("<IHhI")
+_RT_SITE = struct.Struct("<HhB3x")  # resource_table_inline.c struct rti_site
+
+
+def _store(off: int, src: int) -> Insn:
+    return make(op.STX | op.MEM | op.DW, 10, src, off)
+
+
+class ResourceTableInline(ResourceTable):
+    name = "resource-table-inline"
+    version = "1"
+    summary = "Eduard's reply, inline variant: an 8-byte slot per acquire site, stored and cleared inline."
+    runtime = Path(__file__).with_suffix(".c")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.site_subprog: dict[int, int] = {}  # acquire pc -> its subprog
+        self.acquired: dict[int, int] = {}  # reference id -> acquire pc
+        self.released_from: dict[int, set[int]] = {}  # release pc -> the acquire pcs of what it releases
+        self.release_subprog: dict[int, int] = {}
+        self.dropped: set[int] = set()  # acquire pcs with no slot, known before verification (prepare)
+        self.lookahead: ResourceTableInline | None = None  # the pre-pass's records
+
+    def prepare(self, program: Program) -> Program:
+        super().prepare(program)
+        ahead = _Lookahead()
+        verify(ahead.prepare(program), ahead, log_level=0)
+        self.dropped, self.lookahead = ahead.unslotted(), ahead
+        return program
+
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
+        super().on_acquire(pc, subprog, ref_id, kind, slot)
+        self.site_subprog[pc] = subprog
+        self.acquired[ref_id] = pc
+
+    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        super().on_release(pc, subprog, ref_id, kind)
+        self.released_from.setdefault(pc, set()).add(self.acquired.get(ref_id, -1))
+        self.release_subprog[pc] = subprog
+
+    def crossed(self) -> set[int]:
+        """Acquire pcs some reference of which is released in another subprog (out of r10's reach)."""
+        return {
+            a
+            for pc, sources in self.released_from.items()
+            for a in sources
+            if a >= 0 and self.site_subprog[a] != self.release_subprog[pc]
+        }
+
+    def unslotted(self) -> set[int]:
+        return self.crossed() | self.untracked
+
+    def unaccounted(self, site: ThrowSite) -> list[int]:
+        """Acquire pcs (-1: unknown) of the references `site` holds that no slot accounts for: a site
+        without a slot, a second reference of one site, a site whose subprog has no frame at the throw."""
+        frames = {f.subprog for f in site.frames}
+        pcs = [self.acquired.get(r, -1) for r in site.refs]
+        return [
+            pc
+            for k, pc in enumerate(pcs)
+            if pc < 0 or pc in self.dropped or pc in pcs[:k] or self.site_subprog[pc] not in frames
+        ]
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        return not self.unaccounted(site)
+
+    def sites(self) -> list[int]:
+        """The acquire pcs that own a slot, in pc order."""
+        out = self.dropped | self.unslotted()
+        return sorted(pc for pc in self.acquires if pc not in out)
+
+    def reserved_stack(self, subprog: int) -> int:
+        return SLOT_BYTES * sum(1 for pc in self.sites() if self.site_subprog[pc] == subprog)
+
+    def slots(self, program: Program) -> dict[int, int]:
+        """Acquire pc -> fp offset of its slot: per subprog, in pc order, right below its own stack."""
+        own, used = own_stack(program), dict.fromkeys(range(len(program.subprogs)), 0)
+        out = {}
+        for pc in self.sites():
+            sub = self.site_subprog[pc]
+            used[sub] += SLOT_BYTES
+            out[pc] = -(own[sub] + used[sub])
+        return out
+
+    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
+        slot_of = self.slots(program)
+        before: dict[int, list[Insn]] = {}
+        after: dict[int, list[Insn]] = {}
+        for pc, off in slot_of.items():
+            before.setdefault(program.subprogs[self.site_subprog[pc]].start, []).append(_zero(off))
+            kind, slot = self.acquires[pc]
+            if RELEASABLE[kind].by_address and slot is not None:
+                after[pc] = [*_fp_plus(1, slot), _store(off, 1)]
+            else:
+                after[pc] = [_store(off, 0)]
+        for pc, sources in sorted(self.released_from.items()):
+            mine = sorted(a for a in sources if a in slot_of and self.site_subprog[a] == self.release_subprog[pc])
+            if len(mine) == 1 and sources == set(mine):
+                before.setdefault(pc, []).append(_zero(slot_of[mine[0]]))
+                continue
+            for a in mine:  # r0 = slot; if r0 != r1 goto +1; slot = 0
+                before.setdefault(pc, []).extend(
+                    [
+                        make(op.LDX | op.MEM | op.DW, 0, 10, slot_of[a]),
+                        make(op.JMP | op.JNE | op.X, 0, 1, 1),
+                        _zero(slot_of[a]),
+                    ]
+                )
+        inserts: tuple[Insertion, ...] = insertions(before, after)
+        table = struct.pack("<I", len(slot_of)) + b"".join(
+            _SITE.pack(pc, self.site_subprog[pc], off, kind_id(self.acquires[pc][0])) for pc, off in slot_of.items()
+        )
+        subs = program.subprogs
+        notes = tuple(
+            f"{subs[self.site_subprog[pc]].name}: acquire at pc {pc} ({self.acquires[pc][0]}) in fp{off}"
+            for pc, off in slot_of.items()
+        )
+        return Plan(
+            self.name,
+            metadata=table,
+            extra_stack=tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth))),
+            added_insns=sum(len(x.before) + len(x.after) for x in inserts),
+            notes=notes,
+            inserts=inserts,
+        )
+
+    def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
+        """The sites as resource_table_inline.c reads them, from the metadata (offsets are frame-relative)."""
+        (count,) = struct.unpack_from("<I", plan.metadata)
+        sites = [_SITE.unpack_from(plan.metadata, 4 + _SITE.size * i) for i in range(count)]
+        return struct.pack("<I", count) + b"".join(_RT_SITE.pack(sub, off, kind) for _, sub, off, kind in sites)
+
+
+class _Lookahead(ResourceTableInline):
+    """The pre-pass: records acquires and releases on every path, refusing no throw."""
+
+    def prepare(self, program: Program) -> Program:
+        return program  # fresh, and no pre-pass of its own
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        return True
+
+
+@hookimpl
+def register_strategies() -> list[Strategy]:
+    return [ResourceTableInline()]
