@@ -152,7 +152,7 @@ def _run_table(rows: list[dict[str, Any]]) -> list[list[object]]:
                 dash(r["added_insns"]),
                 dash(grown),
                 worst([h["over_stock"] for h in r["happy_path"]]),
-                worst([t["walk"] + t["lookup"] + t["release"] for t in r["throws"]]),
+                worst([t["walk"] + t["lookup"] + t["release"] + t["pad"] for t in r["throws"]]),
                 len(r["problems"]) or "-",
                 (r["message"] or "")[:48],
             ]
@@ -196,7 +196,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     bad = sum(len(r["problems"]) for r in rows)
     print(f"\n{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
     print("happy +x86: most x86 instructions over stock's JIT of the same program on a declared input that")
-    print("does not throw; throw x86: most runtime instructions (walk + lookup + release) at a forced throw.")
+    print("does not throw; throw x86: most runtime instructions (walk + lookup + release, and landing pads)")
+    print("at a forced throw.")
     return EXIT_OK if not bad else EXIT_REJECTED
 
 
@@ -255,7 +256,16 @@ def _exec_line(run: dict[str, Any]) -> str:
     freed = ", ".join(r["kind"] for r in run["released_by_unwinder"]) or "-"
     verdict = "ok" if not run["problems"] else "; ".join(run["problems"])
     threw = f"threw {run['cookie']}" if run["threw"] else "returned"
-    return f"{run['input']:>12} {where:<28} {threw:<10} retval {run['retval']:<6} unwound: {freed:<24} {verdict}"
+    cost = ""
+    if "throw_time" in run:
+        t = run["throw_time"]
+        cost = f"x86 walk {t['walk']} lookup {t['lookup']} release {t['release']}" + (
+            f" pad {t['pad']}" if t["pad"] else ""
+        )
+    elif "happy_path" in run:
+        cost = f"x86 {run['happy_path']['over_stock']:+d} over stock"
+    line = f"{run['input']:>12} {where:<28} {threw:<10} retval {run['retval']:<6} unwound: {freed:<24} {cost:<44}"
+    return f"{line} {verdict}"
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
@@ -272,9 +282,12 @@ def cmd_exec(args: argparse.Namespace) -> int:
         # running it on stock's runtime would leak what the strategy promises to release
         print(f"bakeoff exec: {strategy.name} has no throw-time runtime yet", file=sys.stderr)
         return EXIT_BAD_INPUT
-    program = strategy.prepare(_one(_load(args.path), args.program, args.path))
+    given = _one(_load(args.path), args.program, args.path)
+    program = strategy.prepare(given)
     made: Plan | None = None
+    figures: dict[str, Any] = {}
     if not args.no_verify:
+        from framework.measure import jit_bytes
         from framework.verify import verify
 
         analysis = verify(program, strategy, log_level=0)
@@ -283,6 +296,15 @@ def cmd_exec(args: argparse.Namespace) -> int:
             print(f"{where}: {program.name}: rejected under {strategy.name}: {analysis.message}", file=sys.stderr)
             return EXIT_REJECTED
         made = plan(strategy, program, analysis)
+        figures = {  # what the plan costs, whatever the run (framework.measure's figures)
+            "stack_depth": list(analysis.stack_depth),
+            "reserved_stack": list(made.extra_stack),
+            "deepest_chain": analysis.deepest_chain,
+            "metadata_bytes": made.metadata_bytes,
+            "added_insns": made.added_insns,
+            "jit_bytes": jit_bytes(program, made),
+            "stock_jit_bytes": jit_bytes(given, None),
+        }
     elif strategy.runtime != STOCK_RUNTIME:
         raise InputError(
             program.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
@@ -296,12 +318,27 @@ def cmd_exec(args: argparse.Namespace) -> int:
         twin = {}
     else:
         run_input = declared[0] if declared else RunInput()
+
+    def costed(run: dict[str, Any]) -> dict[str, Any]:
+        """A run's JSON with the plan's figures, its happy-path cost over stock's JIT of the program
+        as given (same input), or its throw-time split."""
+        out = run | {"plan": figures}
+        split = run.get("x86_split") or {}
+        if args.engine == "jit" and not run["threw"] and run["fault"] is None:
+            stock = run_program(given, run_input, "jit").x86_split["program"]
+            mine = split["program"] + split.get("record", 0)
+            out["happy_path"] = {"x86_insns": mine, "stock_x86_insns": stock, "over_stock": mine - stock}
+        elif args.engine == "jit" and run["threw"]:
+            out["throw_time"] = {k: split.get(k, 0) for k in ("walk", "lookup", "release", "pad", "exception_cb")}
+        return out
+
     if args.force_throw is None:
         result = run_program(program, run_input, args.engine, strategy=strategy, plan=made)
+        got = costed(result.to_json())
         if args.json:
-            print(json.dumps(result.to_json(), indent=2))
+            print(json.dumps(got, indent=2))
         else:
-            for key, value in result.to_json().items():
+            for key, value in got.items():
                 if isinstance(value, list):
                     value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
                 print(f"{key:>22}: {value}")
@@ -315,12 +352,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 program.source, f"--force-throw {args.force_throw}: not a reachable bpf_throw pc (have: {listed})"
             )
         only = int(args.force_throw)
-    runs = [
-        r.to_json()
-        for r in exercise(
-            program, strategy, made, [run_input], engine=args.engine, hits=hits, twin_retvals=twin, only=only
-        )
-    ]
+    done = exercise(program, strategy, made, [run_input], engine=args.engine, hits=hits, twin_retvals=twin, only=only)
+    runs = [costed(r.to_json()) for r in done]
     if args.json:
         print(json.dumps(runs, indent=2))
     else:

@@ -3,13 +3,15 @@
 - Stack: the verifier's depth per subprog (a strategy's reserved stack included)
   and the deepest call chain as check_max_stack_depth sums it (frames rounded to 16).
 - Metadata: the bytes of the strategy's tables in their documented encoding.
-- Code growth: BPF instructions the strategy inserts, and the JITed image's bytes
-  beside the same program JITed without them (images built without counters).
+- Code growth: BPF instructions the strategy inserts (or its `prepare` emits, as a
+  compiler would), and the JITed image's bytes beside the program as given JITed
+  without them (images built without counters).
 - Happy path: x86 instructions of a run that does not throw (the program's own
   and the strategy's happy-path runtime, `record`), beside the same program run as
   stock JITs it, on the same input, in the same process.
 - Throw time: per throwing point, forced (framework.run.throws), the runtime's
-  instructions split into walk, lookup and release, and the exception callback's.
+  instructions split into walk, lookup and release, the landing pads' BPF (`pad`)
+  and the exception callback's.
 - Problems: whatever framework.run.exercise found wrong with any run.
 """
 
@@ -29,7 +31,7 @@ from framework.run.result import run_program
 from framework.strategy import Strategy
 from framework.verify import verify
 
-__all__ = ["Costs", "HappyPath", "ThrowCost", "measure"]
+__all__ = ["Costs", "HappyPath", "ThrowCost", "jit_bytes", "measure"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +56,11 @@ class ThrowCost:
     release: int
     exception_cb: int
     released: int  # resources the unwinder released
+    pad: int = 0  # landing pads' BPF instructions (landing-pads)
 
     @property
     def runtime(self) -> int:
-        return self.walk + self.lookup + self.release
+        return self.walk + self.lookup + self.release + self.pad
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +111,7 @@ class Costs:
                     "walk": t.walk,
                     "lookup": t.lookup,
                     "release": t.release,
+                    "pad": t.pad,
                     "exception_cb": t.exception_cb,
                     "released": t.released,
                 }
@@ -117,7 +121,7 @@ class Costs:
         }
 
 
-def _jit_bytes(program: Program, made: Plan | None) -> int:
+def jit_bytes(program: Program, made: Plan | None) -> int:
     """The size of the image Linux would JIT (no counters): with the plan's insertions, or without."""
     kernel = EmulatedKernel(program, RunInput())
     fixed = fixup(made.applied(program), inserts=made.inserts) if made is not None else fixup(program)
@@ -136,6 +140,7 @@ def _throw_cost(run: Exercised) -> ThrowCost:
         split.get("release", 0),
         split.get("exception_cb", 0),
         len(run.result.released_by_unwinder),
+        split.get("pad", 0),
     )
 
 
@@ -159,7 +164,8 @@ def measure(
     happy = []
     for run in runs:
         if run.throw_pc is None and not run.result.threw and run.result.fault is None:
-            stock = run_program(prepared, next(i for i in inputs if i.name == run.result.input), "jit")
+            # stock's JIT of the program as given (a compiler's pads and cleanup slots are the strategy's)
+            stock = run_program(program, next(i for i in inputs if i.name == run.result.input), "jit")
             split = run.result.x86_split
             happy.append(
                 HappyPath(run.result.input, split["program"] + split.get("record", 0), split.get("record", 0),
@@ -177,8 +183,8 @@ def measure(
         analysis.deepest_chain,
         made.metadata_bytes,
         made.added_insns,
-        _jit_bytes(prepared, made),
-        _jit_bytes(prepared, None),
+        jit_bytes(prepared, made),
+        jit_bytes(program, None),
         tuple(happy),
         throws,
         problems,

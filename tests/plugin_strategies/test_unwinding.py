@@ -111,3 +111,25 @@ def test_exec_force_throw_names_the_pcs_it_has(capsys: pytest.CaptureFixture[str
     assert main(["exec", obj, "--program", "four_frames", "--strategy", "frame-descriptors", "--force-throw", "3"]) == 2
     pc = throw_points(BY_NAME["four_frames"].program)[0].pc
     assert f"--force-throw 3: not a reachable bpf_throw pc (have: {pc})" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("cls", WITH_RUNTIME, ids=lambda c: c.name)
+def test_exec_force_throw_all_reports_no_leak_for_any_program_it_accepts(
+    cls: type[Strategy], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The issue's last check, as a user runs it: `bakeoff exec --strategy S --force-throw all
+    --json` on every corpus program S accepts (its first declared input)."""
+    ran = 0
+    for entry in ENTRIES:
+        if entry.spec["expect"][cls.name].get("verdict") != "accepted":
+            continue
+        obj = entry.program.source
+        code = main(
+            ["exec", obj, "--program", entry.program.name, "--strategy", cls.name, "--force-throw=all", "--json"]
+        )
+        runs = json.loads(capsys.readouterr().out)
+        assert code == 0, entry.program.name
+        for r in runs:
+            assert r["leaked"] == [] and r["double_released"] == [] and r["problems"] == [], (entry.program.name, r)
+        ran += len(runs)
+    assert ran > len(ENTRIES) // 2  # most programs are accepted by every strategy
