@@ -164,6 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
     from framework.plugins import get_strategy, strategies
+    from framework.provenance import provenance
 
     # the bake-off: every registered strategy, Linux today first
     names = args.strategy or sorted(strategies(), key=lambda n: n != "stock")
@@ -183,6 +184,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (out / rel).write_text(text)
         (out / "programs.json").write_text(json.dumps(rows, indent=2) + "\n")
+        (out / "provenance.json").write_text(json.dumps(provenance(), indent=2) + "\n")
     if args.json:
         print(json.dumps(rows, indent=2))
         return EXIT_OK
@@ -197,7 +199,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"\n{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
     print("happy +x86: most x86 instructions over stock's JIT of the same program on a declared input that")
     print("does not throw; throw x86: most runtime instructions (walk + lookup + release, and landing pads)")
-    print("at a forced throw.")
+    print("at a forced throw. Counts are exact x86 instructions in the emulator, not time.")
+    p = provenance()
+    print(f"commit {p['commit'] or '?'}{' (with changes)' if p['dirty'] else ''}, {p['runtime_compiler']}, "
+          f"unicorn {p['packages']['unicorn']}, Python {p['python']}, {p['machine']['cpu']}")  # fmt: skip
     return EXIT_OK if not bad else EXIT_REJECTED
 
 

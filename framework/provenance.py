@@ -1,0 +1,66 @@
+"""Where every figure comes from: the commit, the tools, the machine (DESIGN.md: figures carry provenance).
+
+Instruction counts are exact and deterministic (the emulator counts them); they still
+depend on the code measured and the compiler that built the runtimes, so a report
+names both. Plugins add fields through the `update_machine_info` hook.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from framework.plugins import get_plugin_manager, strategies
+
+__all__ = ["provenance"]
+
+ROOT = Path(__file__).resolve().parents[1]
+_PACKAGES = ("unicorn", "iced-x86", "pyelftools", "pluggy")
+
+
+def _run(cmd: list[str]) -> str | None:
+    try:
+        done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def provenance() -> dict[str, Any]:
+    """The commit (and whether the tree had changes), tool and package versions, the machine."""
+    gcc = shutil.which("gcc")
+    info: dict[str, Any] = {
+        "commit": _run(["git", "rev-parse", "HEAD"]),
+        "dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"])),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": platform.python_version(),
+        "packages": {p: _version(p) for p in _PACKAGES},
+        "runtime_compiler": (_run([gcc, "--version"]) or "").splitlines()[0] if gcc else None,
+        "strategies": {name: r.strategy.version for name, r in strategies().items()},
+        "machine": {"kernel": platform.release(), "cpu": _cpu(), "cpus": os.cpu_count()},
+    }
+    get_plugin_manager().hook.update_machine_info(machine_info=info)
+    return info
