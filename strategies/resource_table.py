@@ -24,9 +24,10 @@ no longer leaks (every reference has a record wherever it is kept); the region c
 against the 512-byte limits, so a program that fits only without it is refused with
 the kernel's `combined stack size of N calls is X. Too large`; an iterator or dynptr
 living in a caller's frame gets no record, and a throw holding one stays a leak.
-Lock, RCU, preempt and IRQ sections stay refused, as in the RFC.
-
-Not built: the variant with inline stores into a slot fixed per acquire site.
+Lock, RCU, preempt and IRQ sections stay refused, as in the RFC. A callee that returns
+an acquired pointer to its caller leaves the record in its own (dead) region; the corpus has
+no such program. The variant with inline stores into a slot fixed per acquire site is
+`resource-table-inline` (resource_table_inline.py), measured beside this one.
 """
 
 from __future__ import annotations

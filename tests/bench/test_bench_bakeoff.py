@@ -1,0 +1,30 @@
+"""The bake-off's own speed: one (program, strategy) measured end to end (pytest-benchmark, `tox -e bench`).
+
+`measure` verifies, plans, JITs and runs a program on every declared input with every
+throwing point forced, beside stock's JIT of it. The goal: the whole corpus under every
+strategy (`bakeoff run`) stays well under a minute on a 2-core machine; per program that
+is about 50 ms. Each strategy is timed on the four-frame program, stock on its clean twin,
+in one session, so their ratios can be quoted.
+"""
+
+from __future__ import annotations
+
+import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
+
+from framework.load.corpus import corpus_entries, manifests
+from framework.measure import measure
+from framework.plugins import get_strategy, strategies
+
+BY_NAME = {e.program.name: e for m in manifests() for e in corpus_entries(m)}
+
+
+@pytest.mark.parametrize("name", sorted(strategies()))
+def test_measure_four_frames(benchmark: BenchmarkFixture, name: str) -> None:
+    entry = BY_NAME["four_frames_clean" if name == "stock" else "four_frames"]
+
+    def once() -> object:
+        return measure(entry.program, get_strategy(name), entry.inputs)
+
+    costs = benchmark.pedantic(once, rounds=5, iterations=1, warmup_rounds=1)
+    assert costs.verdict == "accepted" and costs.problems == ()  # type: ignore[attr-defined]
