@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,12 +118,12 @@ class _Recorder(Strategy):
         return None
 
 
-def _release_call(kind: str, kfunc: dict[str, int]) -> list[Insn]:
+def _release_call(kind: str, kfunc: Callable[[str], int]) -> list[Insn]:
     """The release of one resource in r1 (or of the slot r1 points to), as the program would call it."""
     k = RELEASABLE[kind]
     args = [make(op.ALU64 | op.MOV | op.K, 2, 0, 0, 0)] if kind in ("obj", "percpu_obj", "ringbuf", "dynptr") else []
     if k.service == "kfunc":
-        return [*args, make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, kfunc[k.function])]
+        return [*args, make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, kfunc(k.function))]
     func_id = helper_id(f"bpf_{k.function}")
     assert func_id is not None, k.function
     return [*args, make(op.JMP | op.CALL, 0, op.CALL_HELPER, 0, func_id)]
@@ -150,8 +150,7 @@ class LandingPads(Strategy):
 
     def __init__(self) -> None:
         self.homes: dict[int, tuple[int, int]] = {}  # acquire pc -> (subprog, fp offset of its cleanup slot)
-        self.pads: dict[int, int] = {}  # covered call pc (prepared program) -> pad pc
-        self.added = 0
+        self.added = 0  # instructions prepare emitted
 
     def releases_on_throw(self, site: ThrowSite) -> bool:
         return False  # the pads release; whatever reaches the exception exit still held is a leak
@@ -170,37 +169,45 @@ class LandingPads(Strategy):
                 kfuncs.append(name)
             return kfuncs.index(name)
 
-        index = {k.function: kfunc(k.function) for k in KINDS if k.service == "kfunc"} | {RESUME: kfunc(RESUME)}
         own = own_stack(program)
         used = dict.fromkeys(range(len(program.subprogs)), 0)
         pads: dict[int, list[Insn]] = {}  # call pc -> its pad
         for pc, site in sorted(rec.sites.items()):
             body: list[Insn] = []
-            for loc, kind, homes in self._plan_site(site):
+            for loc, kind, homes in self._plan_site(site, rec):
                 for a in homes:
                     if a not in self.homes:
                         used[site.subprog] += HOME_BYTES
                         self.homes[a] = (site.subprog, -(own[site.subprog] + used[site.subprog]))
                     off = self.homes[a][1]
-                    body += [make(op.LDX | op.MEM | op.DW, 1, 10, off), *_released(_release_call(kind, index), kind)]
+                    body += [make(op.LDX | op.MEM | op.DW, 1, 10, off), *_released(_release_call(kind, kfunc), kind)]
                 if not homes:
                     if RELEASABLE[kind].by_address:
                         body += [make(op.ALU64 | op.MOV | op.X, 1, 10), make(op.ALU64 | op.ADD | op.K, 1, 0, 0,
                                  int(loc[2:]) & 0xFFFFFFFF)]  # fmt: skip
-                        body += _release_call(kind, index)
+                        body += _release_call(kind, kfunc)
                     else:
-                        body += [_load(loc), *_released(_release_call(kind, index), kind)]
+                        body += [_load(loc), *_released(_release_call(kind, kfunc), kind)]
             # bpf_unwind_resume never returns; the exit keeps check_subprogs' "last insn is not an exit or jmp" away
             pads[pc] = [
                 *body,
-                make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, index[RESUME]),
+                make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, kfunc(RESUME)),
                 make(op.JMP | op.EXIT),
             ]
         return self._emit(dataclasses.replace(program, kfuncs=tuple(kfuncs)), pads, rec)
 
-    def _plan_site(self, site: _Site) -> list[tuple[str, str, list[int]]]:
+    def _plan_site(self, site: _Site, rec: _Recorder) -> list[tuple[str, str, list[int]]]:
         """Per location the pad releases: (location, kind, acquire pcs released from their own
-        cleanup slot instead). A reference a location before it already releases is skipped."""
+        cleanup slot instead). A reference a location before it already releases is skipped. A
+        cleanup slot lives in the pad's frame, so its acquire and every release of what it
+        acquires must run there too; otherwise the location is released as it is (and the
+        verifier refuses the pad where that is wrong)."""
+
+        def local(a: int) -> bool:
+            here = rec.subprog_of_pc.get(a) == site.subprog
+            releases = [pc for pc, sources in rec.released_from.items() if a in sources]
+            return here and all(rec.subprog_of_pc.get(pc) == site.subprog for pc in releases)
+
         out = []
         seen: set[int] = set()
         for loc in sorted({loc for held, _ in site.paths for loc in held}):
@@ -211,7 +218,7 @@ class LandingPads(Strategy):
             if all(a >= 0 for a in acquires) and set(acquires) <= seen:
                 continue  # the same reference, released through an earlier location
             seen.update(acquires)
-            known = all(a >= 0 for a in acquires)
+            known = all(a >= 0 and local(a) for a in acquires)
             out.append((loc, kind, acquires if other and known and not RELEASABLE[kind].by_address else []))
         return out
 
