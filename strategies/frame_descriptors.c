@@ -56,12 +56,12 @@ BAKEOFF_LOOKUP static const struct fd_desc *fd_lookup(u64 ip)
 	return 0;
 }
 
-BAKEOFF_RELEASE static void fd_release(const struct fd_entry *e, u64 bp, const u64 *regs)
+BAKEOFF_RELEASE static void fd_release(const struct fd_entry *e, u64 bp)
 {
 	u64 value;
 
 	if (e->loc == LOC_REG)
-		value = regs[e->where];
+		value = BAKEOFF_REGS[e->where];
 	else if (e->loc == LOC_SLOT)
 		value = bp + e->where;
 	else
@@ -70,25 +70,24 @@ BAKEOFF_RELEASE static void fd_release(const struct fd_entry *e, u64 bp, const u
 		bakeoff_release(e->kind, value);
 }
 
-BAKEOFF_LOOKUP static void fd_frame(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs)
+BAKEOFF_LOOKUP static void fd_frame(u64 ip, u64 bp, const struct bakeoff_frame *f)
 {
 	const struct fd_table *t = (const struct fd_table *)bakeoff_rt.table;
 	const struct fd_entry *entries = (const struct fd_entry *)&t->desc[t->count];
 	const struct fd_desc *d = fd_lookup(ip);
 
-	(void)f;
-	if (!d) {
+	if (!d)
 		bakeoff_rt.misses++;
-		return;
-	}
-	for (u32 i = 0; i < d->count; i++)
-		fd_release(&entries[d->first + i], bp, regs);
+	for (u32 i = 0; d && i < d->count; i++)
+		fd_release(&entries[d->first + i], bp);
+	bakeoff_regs_up(bp, f);
 }
 
 #ifndef FD_NO_ENTRY /* hybrid_spill.c includes this file and brings its own entry */
 BAKEOFF_WALK __attribute__((noinline, used)) void fd_throw(u64 cookie, const u64 *saved)
 {
-	bakeoff_unwind(cookie, __builtin_frame_address(0), saved, fd_frame);
+	bakeoff_regs_from(saved);
+	bakeoff_unwind(cookie, __builtin_frame_address(0), fd_frame);
 }
 
 BAKEOFF_TRAMPOLINE(fd_throw);

@@ -21,14 +21,14 @@ BAKEOFF_RELEASE static void hs_release(u64 kind, u64 *slot)
 	*slot = 0;
 }
 
-BAKEOFF_LOOKUP static void hs_frame(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs)
+BAKEOFF_LOOKUP static void hs_frame(u64 ip, u64 bp, const struct bakeoff_frame *f)
 {
 	const struct fd_table *t = (const struct fd_table *)bakeoff_rt.table;
 	const u8 *end = (const u8 *)&t->desc[t->count] + sizeof(struct fd_entry) * t->entries;
 	const struct hs_slot *s = (const struct hs_slot *)(end + 4);
 	u32 n = *(const u32 *)end;
 
-	fd_frame(ip, bp, f, regs);
+	fd_frame(ip, bp, f);
 	for (u32 i = 0; i < n; i++)
 		if (s[i].subprog == f->subprog && *(u64 *)(bp + s[i].off))
 			hs_release(s[i].kind, (u64 *)(bp + s[i].off));
@@ -36,7 +36,8 @@ BAKEOFF_LOOKUP static void hs_frame(u64 ip, u64 bp, const struct bakeoff_frame *
 
 BAKEOFF_WALK __attribute__((noinline, used)) void hs_throw(u64 cookie, const u64 *saved)
 {
-	bakeoff_unwind(cookie, __builtin_frame_address(0), saved, hs_frame);
+	bakeoff_regs_from(saved);
+	bakeoff_unwind(cookie, __builtin_frame_address(0), hs_frame);
 }
 
 BAKEOFF_TRAMPOLINE(hs_throw);

@@ -60,6 +60,14 @@ BAKEOFF_RELEASE static void __attribute__((noreturn)) lp_enter(void)
 	__builtin_unreachable();
 }
 
+/* After the frame LP names: its caller's R6-R9 are what its prologue saved, else unchanged. */
+BAKEOFF_LOOKUP static void lp_regs_up(const struct bakeoff_frame *f)
+{
+	for (u8 i = 0; i < f->npush; i++)
+		if (f->push[i] >= 6)
+			(&LP->r6)[f->push[i] - 6] = *(u64 *)(LP->bp - f->stack_size - 8 * (i + 1));
+}
+
 /* From the frame LP names, on up: the first pad found is entered (not the frame's own pad
  * when a pad of it resumes); past the boundary, the exception callback. */
 BAKEOFF_WALK static void __attribute__((noreturn)) lp_continue(u64 resumed)
@@ -86,10 +94,7 @@ BAKEOFF_WALK static void __attribute__((noreturn)) lp_continue(u64 resumed)
 			((bakeoff_exception_cb)boundary->cb)(LP->cookie, LP->sp, LP->bp, 0, 0);
 			__builtin_trap(); /* "A call to BPF exception callback should never return" */
 		}
-		/* the caller: its R6-R9 are what this frame's prologue saved, else unchanged */
-		for (u8 i = 0; i < f->npush; i++)
-			if (f->push[i] >= 6)
-				(&LP->r6)[f->push[i] - 6] = *(u64 *)(LP->bp - f->stack_size - 8 * (i + 1));
+		lp_regs_up(f);
 		LP->ip = saved[1];
 		LP->sp = (u64)(saved + 2);
 		LP->bp = saved[0];
@@ -102,6 +107,14 @@ BAKEOFF_WALK __attribute__((noinline, used, noreturn)) void bpf_unwind_resume(vo
 	lp_continue(1);
 }
 
+BAKEOFF_LOOKUP static void lp_regs_from(const u64 *saved)
+{
+	LP->r6 = saved[0];
+	LP->r7 = saved[1];
+	LP->r8 = saved[2];
+	LP->r9 = saved[3];
+}
+
 /* From the trampoline: find the throwing frame (the first BPF return address on the rbp chain). */
 BAKEOFF_WALK __attribute__((noinline, used)) void lp_throw(u64 cookie, const u64 *saved)
 {
@@ -111,10 +124,7 @@ BAKEOFF_WALK __attribute__((noinline, used)) void lp_throw(u64 cookie, const u64
 		fp = (u64 *)fp[0];
 	LP->cookie = cookie;
 	LP->frames = 0;
-	LP->r6 = saved[0];
-	LP->r7 = saved[1];
-	LP->r8 = saved[2];
-	LP->r9 = saved[3];
+	lp_regs_from(saved);
 	LP->ip = fp[1];
 	LP->sp = (u64)(fp + 2);
 	LP->bp = fp[0];

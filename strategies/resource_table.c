@@ -95,13 +95,12 @@ BAKEOFF_RELEASE static void rt_release(struct rt_record *r)
 	r->value = 0;
 }
 
-BAKEOFF_LOOKUP static void rt_frame(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs)
+BAKEOFF_LOOKUP static void rt_frame(u64 ip, u64 bp, const struct bakeoff_frame *f)
 {
 	u32 records = 0;
 	struct rt_record *r = rt_region(ip, bp, &records);
 
 	(void)f;
-	(void)regs;
 	for (u32 i = 0; r && i < records; i++)
 		if (r[i].value)
 			rt_release(&r[i]);
@@ -110,5 +109,5 @@ BAKEOFF_LOOKUP static void rt_frame(u64 ip, u64 bp, const struct bakeoff_frame *
 /* No trampoline: records hold values, so no register needs rebuilding. */
 BAKEOFF_WALK __attribute__((noinline, used)) void bpf_throw(u64 cookie)
 {
-	bakeoff_unwind(cookie, __builtin_frame_address(0), 0, rt_frame);
+	bakeoff_unwind(cookie, __builtin_frame_address(0), rt_frame);
 }

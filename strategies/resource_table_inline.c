@@ -28,12 +28,11 @@ BAKEOFF_RELEASE static void rti_release(u64 kind, u64 *slot)
 	*slot = 0;
 }
 
-BAKEOFF_LOOKUP static void rti_frame(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs)
+BAKEOFF_LOOKUP static void rti_frame(u64 ip, u64 bp, const struct bakeoff_frame *f)
 {
 	const struct rti_table *t = (const struct rti_table *)bakeoff_rt.table;
 
 	(void)ip;
-	(void)regs;
 	for (u32 i = 0; i < t->count; i++) {
 		u64 *slot = (u64 *)(bp + t->site[i].off);
 
@@ -45,5 +44,5 @@ BAKEOFF_LOOKUP static void rti_frame(u64 ip, u64 bp, const struct bakeoff_frame 
 /* No trampoline: slots hold values, so no register needs rebuilding. */
 BAKEOFF_WALK __attribute__((noinline, used)) void bpf_throw(u64 cookie)
 {
-	bakeoff_unwind(cookie, __builtin_frame_address(0), 0, rti_frame);
+	bakeoff_unwind(cookie, __builtin_frame_address(0), rti_frame);
 }

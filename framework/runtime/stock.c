@@ -9,5 +9,5 @@
  * aux->bpf_exception_cb(cookie, sp, bp, 0, 0); it never returns. */
 BAKEOFF_WALK __attribute__((noinline, used)) void bpf_throw(u64 cookie)
 {
-	bakeoff_unwind(cookie, __builtin_frame_address(0), 0, 0);
+	bakeoff_unwind(cookie, __builtin_frame_address(0), 0);
 }

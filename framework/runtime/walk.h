@@ -2,18 +2,18 @@
  * follows the rbp chain of JITed frames where Linux uses ORC (arch_bpf_stack_walk), and
  * rebuilds R6-R9 for each frame from the spill areas below it (saved_reg[]).
  *
- * bpf_throw is a trampoline: it pushes rbx, r13, r14, r15 (BPF R6-R9 of the throwing
- * frame) and calls the strategy's entry with their address. The RFC makes the same saves
- * in a hidden BPF subprog, bpf_throw_tramp (PATCH 07/14), whose JITed prologue pushes
- * every callee-saved register; here they are the runtime's first instructions, counted
- * as walk. */
+ * A strategy that reads R6-R9 makes bpf_throw a trampoline: it pushes rbx, r13, r14, r15
+ * (BPF R6-R9 of the throwing frame) and calls the strategy's entry with their address. The
+ * RFC makes the same saves in a hidden BPF subprog, bpf_throw_tramp (PATCH 07/14), whose
+ * JITed prologue pushes every callee-saved register; here they are the runtime's first
+ * instructions, counted as the strategy's lookup (the walk is the same for every strategy). */
 #ifndef BAKEOFF_WALK_H
 #define BAKEOFF_WALK_H
 
 #include "runtime.h"
 
 #define BAKEOFF_TRAMPOLINE(entry)                                                   \
-	__asm__(".pushsection .text.walk,\"ax\"\n"                                     \
+	__asm__(".pushsection .text.lookup,\"ax\"\n"                                   \
 		".globl bpf_throw\n"                                                   \
 		"bpf_throw:\n"                                                         \
 		"\tpush %rbp\n\tmov %rsp, %rbp\n"                                      \
@@ -24,8 +24,8 @@
 		".popsection\n")
 
 /* What a strategy does with one BPF frame: ip is the return address into it, bp its rbp
- * (BPF R10), regs[6..9] its R6-R9 at that return address. */
-typedef void (*bakeoff_frame_fn)(u64 ip, u64 bp, const struct bakeoff_frame *f, const u64 *regs);
+ * (BPF R10), f what the JIT says of its subprog. */
+typedef void (*bakeoff_frame_fn)(u64 ip, u64 bp, const struct bakeoff_frame *f);
 
 /* bpf_stack_walker: the frame holding return address ip (it belongs to the function
  * holding ip - 1: a call may be a function's last instruction). Both lookups are inlined
@@ -46,19 +46,15 @@ static inline __attribute__((always_inline)) const struct bakeoff_main *bakeoff_
 	return 0;
 }
 
-/* Walk from fp (the runtime's own frame) to the exception boundary, calling fn on every
- * BPF frame, the boundary included; then run the exception callback on the boundary's frame.
- * saved[0..3]: the throwing frame's R6-R9, as the trampoline pushed them (NULL: the strategy
- * reads no registers, and none are rebuilt). With fn NULL (stock) the walk only finds the boundary. */
-BAKEOFF_WALK static inline void __attribute__((noreturn))
-bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
+/* The walk every strategy shares (DESIGN.md: differences show in lookup and release): from fp
+ * (the runtime's own frame) to the exception boundary, each BPF frame found as
+ * bpf_stack_walker finds its program (bpf_prog_ksym_find) and handed to fn, the boundary
+ * included; then the exception callback on the boundary's frame. fn NULL: stock. */
+BAKEOFF_WALK static inline void __attribute__((noreturn)) bakeoff_unwind(u64 cookie, u64 *fp, bakeoff_frame_fn fn)
 {
 	const struct bakeoff_main *boundary = 0;
-	u64 regs[10] = {0};
 	u64 sp = 0, bp = 0, cnt = 0;
 
-	for (int r = 0; saved && r < 4; r++)
-		regs[6 + r] = saved[r];
 	while (fp) {
 		u64 ip = fp[1];
 
@@ -68,20 +64,17 @@ bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
 			if (cnt) /* bpf_stack_walker: stop at the first non-BPF frame after BPF ones */
 				break;
 		} else {
-			const struct bakeoff_frame *f = fn ? bakeoff_frame_of(ip) : 0;
+			const struct bakeoff_frame *f = bakeoff_frame_of(ip);
 
 			cnt++;
-			if (fn && !f)
+			if (!f)
 				__builtin_trap(); /* BPF text the JIT described no frame for */
 			if (fn)
-				fn(ip, bp, f, regs);
-			boundary = bakeoff_main_of(ip);
-			if (boundary)
+				fn(ip, bp, f);
+			if (f->subprog == 0) { /* bpf_stack_walker: !bpf_is_subprog(prog), the boundary */
+				boundary = bakeoff_main_of(ip);
 				break;
-			/* the caller's R6-R9: what this frame's prologue saved, else unchanged */
-			for (u8 i = 0; fn && saved && i < f->npush; i++)
-				if (f->push[i])
-					regs[f->push[i]] = *(u64 *)(bp - f->stack_size - 8 * (i + 1));
+			}
 		}
 		fp = (u64 *)bp;
 	}
@@ -92,6 +85,24 @@ bakeoff_unwind(u64 cookie, u64 *fp, const u64 *saved, bakeoff_frame_fn fn)
 	bakeoff_rt.frames = cnt;
 	((bakeoff_exception_cb)boundary->cb)(cookie, sp, bp, 0, 0);
 	__builtin_trap(); /* "A call to BPF exception callback should never return" */
+}
+
+/* A strategy that reads R6-R9: the throwing frame's, as the trampoline saved them, then each
+ * caller's rebuilt from the spill area of the frame below it (the RFC's saved_reg[]). */
+#define BAKEOFF_REGS ((u64 *)bakeoff_rt.scratch) /* regs[6..9] */
+
+BAKEOFF_LOOKUP static void bakeoff_regs_from(const u64 *saved)
+{
+	for (int r = 0; r < 4; r++)
+		BAKEOFF_REGS[6 + r] = saved[r];
+}
+
+/* After frame f (rbp bp) is done: its caller's R6-R9 are what f's prologue saved, else f's. */
+BAKEOFF_LOOKUP static void bakeoff_regs_up(u64 bp, const struct bakeoff_frame *f)
+{
+	for (u8 i = 0; i < f->npush; i++)
+		if (f->push[i])
+			BAKEOFF_REGS[f->push[i]] = *(u64 *)(bp - f->stack_size - 8 * (i + 1));
 }
 
 /* bpf_cleanup_resource's dispatch (RFC PATCH 10/14): the machine's release stub for the kind. */
