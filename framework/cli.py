@@ -279,7 +279,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from framework.plugins import get_strategy
     from framework.run.exercise import exercise
     from framework.run.result import run_program
-    from framework.run.throws import throw_points
+    from framework.run.throws import dead_throws, throw_points
     from framework.strategy import STOCK_RUNTIME
 
     strategy = get_strategy(args.strategy)
@@ -349,23 +349,37 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 print(f"{key:>22}: {value}")
         return EXIT_OK if result.fault is None else EXIT_REJECTED
     only = None
+    reached = analysis.throws_reached if made is not None else None
     if args.force_throw != "all":
-        pcs = [p.pc for p in throw_points(program)]
+        pcs = [p.pc for p in throw_points(program, reached)]
         if not args.force_throw.isdigit() or int(args.force_throw) not in pcs:
             listed = ", ".join(map(str, pcs)) or "none"
             raise InputError(
                 program.source, f"--force-throw {args.force_throw}: not a reachable bpf_throw pc (have: {listed})"
             )
         only = int(args.force_throw)
-    done = exercise(program, strategy, made, [run_input], engine=args.engine, hits=hits, twin_retvals=twin, only=only)
+    done = exercise(
+        program,
+        strategy,
+        made,
+        [run_input],
+        engine=args.engine,
+        hits=hits,
+        twin_retvals=twin,
+        only=only,
+        reached=reached,
+    )
     runs = [costed(r.to_json()) for r in done]
+    dead = [] if reached is None or only is not None else list(dead_throws(program, reached))
+    runs += [{"throw_pc": pc, "dead": True} for pc in dead]  # the verifier proved them dead: not forced
     if args.json:
         print(json.dumps(runs, indent=2))
     else:
         print(f"{program.name} under {strategy.name} ({args.engine}):")
         for run in runs:
-            print(_exec_line(run))
-    return EXIT_REJECTED if any(r["fault"] for r in runs) else EXIT_OK
+            print(f"{'':>12} throw at pc {run['throw_pc']}: the verifier proved it dead, not forced"
+                  if run.get("dead") else _exec_line(run))  # fmt: skip
+    return EXIT_REJECTED if any(r.get("fault") for r in runs) else EXIT_OK
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:

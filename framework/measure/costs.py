@@ -28,6 +28,7 @@ from framework.machine.engine import prepare
 from framework.plan import Plan, plan
 from framework.run.exercise import Exercised, exercise
 from framework.run.result import run_program
+from framework.run.throws import dead_throws
 from framework.strategy import Strategy
 from framework.verify import verify
 
@@ -79,6 +80,7 @@ class Costs:
     happy: tuple[HappyPath, ...] = ()
     throws: tuple[ThrowCost, ...] = ()
     problems: tuple[str, ...] = ()
+    dead_throws: tuple[int, ...] = ()  # throwing points the verifier proved dead: not forced
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -118,6 +120,7 @@ class Costs:
                 for t in self.throws
             ],
             "problems": list(self.problems),
+            "dead_throws": list(self.dead_throws),
         }
 
 
@@ -160,7 +163,8 @@ def measure(
     if not analysis.accepted or strategy.runtime is None:
         return head
     made = plan(strategy, prepared, analysis)
-    runs = exercise(prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals)
+    reached = analysis.throws_reached
+    runs = exercise(prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached)
     happy = []
     for run in runs:
         if run.throw_pc is None and not run.result.threw and run.result.fault is None:
@@ -188,4 +192,5 @@ def measure(
         tuple(happy),
         throws,
         problems,
+        dead_throws(prepared, reached),
     )

@@ -12,7 +12,7 @@ has a hand-cleaned twin the live kernel ran on the same input, the twin's.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.kernel.objects import RunInput
@@ -97,10 +97,12 @@ def exercise(
     hits: Sequence[int] = (),
     twin_retvals: Mapping[str, int] | None = None,
     only: int | None = None,
+    reached: Collection[int] | None = None,
 ) -> tuple[Exercised, ...]:
     """The runs: per input, unforced (unless `only` names a throwing point), then each point
-    forced (or just `only`) at the first reach and at each of `hits`."""
-    points = throw_points(program)
+    forced (or just `only`) at the first reach and at each of `hits`; with `reached`
+    (Analysis.throws_reached), points the verifier proved dead are not forced."""
+    points = throw_points(program, reached)
     if only is not None:
         points = tuple(p for p in points if p.pc == only)
     out = []
@@ -111,8 +113,8 @@ def exercise(
             r = run_program(program, run_input, engine, strategy=strategy, plan=plan, force=force)
             twin = (twin_retvals or {}).get(run_input.name) if force is None else None
             problems, expected = _problems(program, run_input, r, twin)
-            reached = r.guard_reaches if force is not None and force.point.guards else None
-            if reached is not None and reached >= hit and not r.threw:
+            reaches = r.guard_reaches if force is not None and force.point.guards else None
+            if reaches is not None and reaches >= hit and not r.threw:
                 problems.append(f"forced pc {pc} at its guard's reach {hit}, but the run did not throw")
-            out.append(Exercised(pc, hit, r, expected, tuple(problems), reached))
+            out.append(Exercised(pc, hit, r, expected, tuple(problems), reaches))
     return tuple(out)

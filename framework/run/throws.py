@@ -10,6 +10,7 @@ names). A point with no guard throws whenever its code runs.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from framework.fixup.dead import reachable
@@ -18,7 +19,7 @@ from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.load.program import Program
 
-__all__ = ["Force", "ForceCounter", "Guard", "ThrowPoint", "throw_points"]
+__all__ = ["Force", "ForceCounter", "Guard", "ThrowPoint", "dead_throws", "throw_points"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,8 +93,10 @@ def _unconditional_to(slots: Slots, target: int, throws: frozenset[int]) -> set[
     return seen
 
 
-def throw_points(program: Program) -> tuple[ThrowPoint, ...]:
-    """Every reachable throwing point of `program`, in pc order, with its guards."""
+def throw_points(program: Program, reached: Collection[int] | None = None) -> tuple[ThrowPoint, ...]:
+    """Every reachable throwing point of `program`, in pc order, with its guards; with `reached`
+    (Analysis.throws_reached), only those the verifier reached: forcing one it proved dead would
+    run code it never checked (DESIGN.md: such a site is reported as dead)."""
     slots = program.slots
     throws = _throws(program)
     roots = frozenset({program.subprogs[0].start if program.subprogs else 0})
@@ -101,6 +104,8 @@ def throw_points(program: Program) -> tuple[ThrowPoint, ...]:
     live = reachable(slots, roots, throws)
     out = []
     for t in sorted(throws & live):
+        if reached is not None and t not in reached:
+            continue
         into = _unconditional_to(slots, t, throws)
         guards = []
         for pc, insn in enumerate(slots):
@@ -111,3 +116,8 @@ def throw_points(program: Program) -> tuple[ThrowPoint, ...]:
                 guards.append(Guard(pc, taken))
         out.append(ThrowPoint(t, tuple(guards)))
     return tuple(out)
+
+
+def dead_throws(program: Program, reached: Collection[int]) -> tuple[int, ...]:
+    """Throwing points the control flow reaches and the verifier proved dead."""
+    return tuple(p.pc for p in throw_points(program) if p.pc not in reached)

@@ -152,6 +152,7 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
 
 def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
     # kernel: check_kfunc_call, is_bpf_throw_kfunc
+    env.throws_reached.add(pc)
     r1 = st.cur.regs[1]
     if r1.type is RT.NOT_INIT:
         return reject(pc, "R1 !read_ok")
@@ -632,5 +633,6 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         throw_sites=tuple(env.throw_sites),
         peak_resources=tuple(env.peak_resources),
         deepest_chain=env.deepest_chain,
+        throws_reached=frozenset(env.throws_reached),
         stats=tail[-1],
     )

@@ -52,6 +52,7 @@ class Env:
     id_gen: int = 0
     stack_depth: list[int] = field(default_factory=list)
     seen_exception: bool = False
+    throws_reached: set[int] = field(default_factory=set)  # bpf_throw pcs some explored path reached
     exception_cb: int = -1  # subprog index of the exception callback, or -1
     callback_subprogs: set[int] = field(default_factory=set)  # is_cb subprogs
     global_called: list[int] = field(default_factory=list)  # global subprogs to verify (lazily)

@@ -71,6 +71,7 @@ class Analysis:
     peak_resources: tuple[int, ...] = ()  # per subprog: most resources held at once
     stats: str = ""
     deepest_chain: int = 0  # the largest combined stack of a call chain, frames rounded to 16 (reserved included)
+    throws_reached: frozenset[int] = frozenset()  # bpf_throw pcs the verifier reached (the others it proved dead)
 
     @property
     def accepted(self) -> bool:

@@ -57,8 +57,12 @@ def test_every_throwing_point_unwinds_cleanly(cls: type[Strategy], entry: Corpus
     analysis = verify(program, strategy, log_level=0)
     assert analysis.accepted, analysis.message
     made = plan(strategy, program, analysis)
-    runs = exercise(program, strategy, made, entry.inputs, hits=_hits(entry), twin_retvals=_twin(entry))
+    reached = analysis.throws_reached
+    runs = exercise(
+        program, strategy, made, entry.inputs, hits=_hits(entry), twin_retvals=_twin(entry), reached=reached
+    )
     assert [(r.result.input, r.throw_pc, r.problems) for r in runs if r.problems] == []
+    assert throw_points(program, reached) == throw_points(program)  # no corpus throw is dead
     for point in throw_points(program):  # each point was driven to on some input, at each reach asked for
         for hit in {1, *_hits(entry)}:
             assert any(r.throw_pc == point.pc and r.hit == hit and r.result.threw for r in runs), (point, hit)

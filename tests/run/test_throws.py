@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -127,3 +128,29 @@ def test_a_reach_the_run_never_makes_forces_nothing(tmp_path: Path, engine: str)
     (point,) = throw_points(program)
     r = run_program(program, engine=engine, force=Force(point, 9))
     assert (r.threw, r.retval, r.guard_reaches) == (False, 5, 4)
+
+
+def test_a_throw_the_verifier_proves_dead_is_not_forced(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """r1 is 0, so the verifier never takes the branch to the throw: forcing it would run code
+    it never checked. throw_points(..., reached) leaves it out; exec reports it as dead."""
+    from framework.cli import main
+    from framework.verify import verify
+
+    text = """
+  r1 = 0
+  if r1 != 0 goto bad
+  r0 = 0
+  exit
+bad:
+  r1 = 7
+  call bpf_throw
+  exit
+"""
+    program = _asm(tmp_path, text)
+    analysis = verify(program, log_level=0)
+    assert analysis.accepted and analysis.throws_reached == frozenset()
+    assert [p.pc for p in throw_points(program)] == [5]  # the control flow reaches it
+    assert throw_points(program, analysis.throws_reached) == ()
+    assert main(["exec", str(tmp_path / "p.s"), "--force-throw", "all", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert runs[-1] == {"throw_pc": 5, "dead": True} and not runs[0]["threw"]
