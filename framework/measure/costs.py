@@ -1,7 +1,8 @@
 """Per (program, strategy): verdict, stack, metadata, code growth, happy-path and throw-time costs.
 
-- Stack: the verifier's depth per subprog (a strategy's reserved stack included)
-  and the deepest call chain as check_max_stack_depth sums it (frames rounded to 16).
+- Stack: the verifier's depth per subprog (a strategy's reserved stack included),
+  the deepest call chain as check_max_stack_depth sums it (frames rounded to 16), and
+  per run the emulated x86 stack's high-water mark.
 - Metadata: the bytes of the strategy's tables in their documented encoding.
 - Code growth: BPF instructions the strategy inserts (or its `prepare` emits, as a
   compiler would), and the JITed image's bytes beside the program as given JITed
@@ -41,6 +42,7 @@ class HappyPath:
     x86_insns: int  # the program's and the happy-path runtime's
     record: int  # of which in the strategy's runtime (a resource table's pushes and pops)
     stock_x86_insns: int  # the same program and input as stock runs it
+    stack_high_water: int = 0  # bytes of x86 stack below the rsp at entry, at the deepest
 
     @property
     def over_stock(self) -> int:
@@ -58,6 +60,7 @@ class ThrowCost:
     exception_cb: int
     released: int  # resources the unwinder released
     pad: int = 0  # landing pads' BPF instructions (landing-pads)
+    stack_high_water: int = 0  # bytes of x86 stack below the rsp at entry, the runtime's frames included
 
     @property
     def runtime(self) -> int:
@@ -102,6 +105,7 @@ class Costs:
                     "record": h.record,
                     "stock_x86_insns": h.stock_x86_insns,
                     "over_stock": h.over_stock,
+                    "stack_high_water": h.stack_high_water,
                 }
                 for h in self.happy
             ],
@@ -116,6 +120,7 @@ class Costs:
                     "pad": t.pad,
                     "exception_cb": t.exception_cb,
                     "released": t.released,
+                    "stack_high_water": t.stack_high_water,
                 }
                 for t in self.throws
             ],
@@ -144,6 +149,7 @@ def _throw_cost(run: Exercised) -> ThrowCost:
         split.get("exception_cb", 0),
         len(run.result.released_by_unwinder),
         split.get("pad", 0),
+        run.result.stack_high_water,
     )
 
 
@@ -173,7 +179,7 @@ def measure(
             split = run.result.x86_split
             happy.append(
                 HappyPath(run.result.input, split["program"] + split.get("record", 0), split.get("record", 0),
-                          stock.x86_split["program"])
+                          stock.x86_split["program"], run.result.stack_high_water)
             )  # fmt: skip
     throws = tuple(_throw_cost(r) for r in runs if r.throw_pc is not None and r.result.threw)
     problems = tuple(f"{r.result.input}, throw pc {r.throw_pc}: {p}" for r in runs for p in r.problems)
