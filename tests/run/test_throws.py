@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from framework.load.asm import load_asm
+from framework.load.corpus import CorpusEntry, corpus_entries, manifests
 from framework.load.program import Program
+from framework.run.exercise import exercise
 from framework.run.result import run_program
 from framework.run.throws import Force, Guard, ThrowPoint, throw_points
 
@@ -154,3 +156,22 @@ bad:
     assert main(["exec", str(tmp_path / "p.s"), "--force-throw", "all", "--json"]) == 0
     runs = json.loads(capsys.readouterr().out)
     assert runs[-1] == {"throw_pc": 5, "dead": True} and not runs[0]["threw"]
+
+
+STOCK_ACCEPTED = [
+    e for m in manifests() for e in corpus_entries(m) if e.spec["expect"]["stock"]["verdict"] == "accepted"
+]
+
+
+@pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)
+def test_forced_throws_agree_on_both_engines(entry: CorpusEntry) -> None:
+    """The interpreter and the JIT cross-check each other on every forced throw of the corpus."""
+
+    def seen(engine: str) -> list[tuple[object, ...]]:
+        runs = exercise(entry.program, "stock", None, entry.inputs, engine=engine)
+        return [
+            (r.result.input, r.throw_pc, r.result.threw, r.result.cookie, r.result.retval, r.guard_reaches, r.problems)
+            for r in runs
+        ]
+
+    assert seen("interp") == seen("jit")
