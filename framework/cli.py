@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -120,8 +120,9 @@ def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, A
 
     rows: list[dict[str, Any]] = []
     listings: dict[str, str] = {}
+    entries = _entries(path)  # read once for the object, not once per program
     for program in _load(path):
-        inputs, hits, twin = _manifest_facts(path, program.name)
+        inputs, hits, twin = _manifest_facts(entries, program.name)
         for name in strategy_names:
             strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
             costs = measure(program, strategy, inputs, hits=hits, twin_retvals=twin)
@@ -238,20 +239,20 @@ def cmd_conformance(args: argparse.Namespace) -> int:
     return EXIT_OK if report.failed == 0 else EXIT_REJECTED
 
 
-def _manifest_facts(path: str, name: str) -> tuple[tuple[Any, ...], tuple[int, ...], dict[str, int]]:
+def _manifest_facts(entries: Mapping[str, Any], name: str) -> tuple[tuple[Any, ...], tuple[int, ...], dict[str, int]]:
     """A corpus program's declared inputs, its manifest's `force_hit` reaches, and its
-    hand-cleaned twin's live-kernel return value per input."""
-    from framework.load.corpus import entries_for_object
-
-    entries = {e.program.name: e for e in entries_for_object(path)}
+    hand-cleaned twin's live-kernel return value per input (`entries`: the object's, by name)."""
     entry = entries.get(name)
     if entry is None:
         return (), (), {}
-    hit = entry.spec.get("force_hit")
-    hits = () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
-    twin = entries.get(entry.spec.get("clean_twin", ""))
-    retvals = twin.spec.get("kernel", {}).get("retval", {}) if twin is not None else {}
-    return entry.inputs, hits, dict(retvals)
+    return entry.inputs, entry.force_hits, entry.twin_retvals(entries)
+
+
+def _entries(path: str) -> dict[str, Any]:
+    """The corpus entries of the object at `path`, by program name (none for a file outside the corpus)."""
+    from framework.load.corpus import entries_for_object
+
+    return {e.program.name: e for e in entries_for_object(path)}
 
 
 def _exec_line(run: dict[str, Any]) -> str:
@@ -314,7 +315,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise InputError(
             program.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
         )
-    declared, hits, twin = _manifest_facts(args.path, program.name)
+    declared, hits, twin = _manifest_facts(_entries(args.path), program.name)
     if args.data_in:
         try:
             run_input = RunInput(Path(args.data_in).name, Path(args.data_in).read_bytes())

@@ -136,6 +136,17 @@ class CorpusEntry:
         """The inputs that may be test-run on the live kernel."""
         return self.inputs if self.live_safe else ()
 
+    @property
+    def force_hits(self) -> tuple[int, ...]:
+        """`force_hit`: the reaches of a throw's guard that forcing takes besides the first (loops)."""
+        hit = self.spec.get("force_hit")
+        return () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
+
+    def twin_retvals(self, entries: Mapping[str, CorpusEntry]) -> dict[str, int]:
+        """The hand-cleaned twin's (`clean_twin`, among `entries` by name) live-kernel return value per input."""
+        twin = entries.get(self.spec.get("clean_twin", ""))
+        return dict(twin.spec.get("kernel", {}).get("retval", {})) if twin is not None else {}
+
 
 def manifests(root: Path = CORPUS) -> list[Path]:
     return sorted(root.glob("c/*.toml")) + sorted(root.glob("asm/*.toml"))

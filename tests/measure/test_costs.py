@@ -21,9 +21,7 @@ BY_NAME = {e.program.name: e for e in ENTRIES}
 
 
 def _costs(entry: CorpusEntry, name: str) -> Costs:
-    hit = entry.spec.get("force_hit")
-    hits = () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
-    return measure(entry.program, get_strategy(name), entry.inputs, hits=hits)
+    return measure(entry.program, get_strategy(name), entry.inputs, hits=entry.force_hits)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.program.name)

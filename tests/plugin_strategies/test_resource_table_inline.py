@@ -32,16 +32,6 @@ def _run(program: Program) -> tuple[ResourceTableInline, Analysis]:
     return verified(ResourceTableInline(), program)
 
 
-def _hits(entry: CorpusEntry) -> tuple[int, ...]:
-    hit = entry.spec.get("force_hit")
-    return () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
-
-
-def _twin(entry: CorpusEntry) -> dict[str, int]:
-    twin = BY_NAME.get(entry.spec.get("clean_twin", ""))
-    return dict(twin.spec.get("kernel", {}).get("retval", {})) if twin is not None else {}
-
-
 RT_ACCEPTED = [e for e in ENTRIES if e.spec["expect"]["resource-table"]["verdict"] == "accepted"]
 
 
@@ -117,10 +107,10 @@ def test_every_throwing_point_unwinds_cleanly(entry: CorpusEntry) -> None:
     analysis = verify(program, s, log_level=0)
     assert analysis.accepted, analysis.message
     made = plan(s, program, analysis)
-    runs = exercise(program, s, made, entry.inputs, hits=_hits(entry), twin_retvals=_twin(entry))
+    runs = exercise(program, s, made, entry.inputs, hits=entry.force_hits, twin_retvals=entry.twin_retvals(BY_NAME))
     assert [(r.result.input, r.throw_pc, r.problems) for r in runs if r.problems] == []
     for point in throw_points(program):
-        for hit in {1, *_hits(entry)}:
+        for hit in {1, *entry.force_hits}:
             assert any(r.throw_pc == point.pc and r.hit == hit and r.result.threw for r in runs), (point, hit)
     if entry.spec["expect"]["stock"]["verdict"] == "rejected":  # it held something at a throw: released
         assert any(r.result.released_by_unwinder for r in runs)

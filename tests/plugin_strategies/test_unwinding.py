@@ -40,16 +40,6 @@ BY_NAME = {e.program.name: e for e in ENTRIES}
 CASES = [(cls, e) for cls in WITH_RUNTIME for e in ENTRIES if e.spec["expect"][cls.name].get("verdict") == "accepted"]
 
 
-def _hits(entry: CorpusEntry) -> tuple[int, ...]:
-    hit = entry.spec.get("force_hit")
-    return () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
-
-
-def _twin(entry: CorpusEntry) -> dict[str, int]:
-    twin = BY_NAME.get(entry.spec.get("clean_twin", ""))
-    return dict(twin.spec.get("kernel", {}).get("retval", {})) if twin is not None else {}
-
-
 @pytest.mark.parametrize(("cls", "entry"), CASES, ids=[f"{c.name}/{e.program.name}" for c, e in CASES])
 def test_every_throwing_point_unwinds_cleanly(cls: type[Strategy], entry: CorpusEntry) -> None:
     strategy = cls()
@@ -59,12 +49,18 @@ def test_every_throwing_point_unwinds_cleanly(cls: type[Strategy], entry: Corpus
     made = plan(strategy, program, analysis)
     reached = analysis.throws_reached
     runs = exercise(
-        program, strategy, made, entry.inputs, hits=_hits(entry), twin_retvals=_twin(entry), reached=reached
+        program,
+        strategy,
+        made,
+        entry.inputs,
+        hits=entry.force_hits,
+        twin_retvals=entry.twin_retvals(BY_NAME),
+        reached=reached,
     )
     assert [(r.result.input, r.throw_pc, r.problems) for r in runs if r.problems] == []
     assert throw_points(program, reached) == throw_points(program)  # no corpus throw is dead
     for point in throw_points(program):  # each point was driven to on some input, at each reach asked for
-        for hit in {1, *_hits(entry)}:
+        for hit in {1, *entry.force_hits}:
             assert any(r.throw_pc == point.pc and r.hit == hit and r.result.threw for r in runs), (point, hit)
     rejected_by_stock = entry.spec["expect"]["stock"]["verdict"] == "rejected"
     if rejected_by_stock:  # it held something at a throw: this strategy's runtime released it
