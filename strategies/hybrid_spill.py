@@ -37,15 +37,14 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.fixup import Fixed
-from framework.fixup.patch import Insertion
-from framework.isa import opcodes as op
-from framework.isa.insn import Insn, make
+from framework.fixup.patch import Insertion, insertions
 from framework.jit import NativeImage
 from framework.kernel.kinds import kind_id
 from framework.load.program import Program
 from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify.result import Analysis, ThrowSite
+from strategies.acquire_slots import AcquireSlot, slot_code
 from strategies.frame_descriptors import (
     MERGE_FAILED,
     Descriptor,
@@ -165,29 +164,8 @@ class HybridSpill(FrameDescriptors):
         )
 
     def _inserts(self, program: Program, slot_of: dict[int, int]) -> tuple[Insertion, ...]:
-        before: dict[int, list[Insn]] = {}
-        after: dict[int, list[Insn]] = {}
-        for pc, off in sorted(slot_of.items()):
-            start = program.subprogs[self.acquire_subprog[pc]].start
-            before.setdefault(start, []).append(make(op.ST | op.MEM | op.DW, 10, 0, off, 0))  # zeroed on entry
-            after.setdefault(pc, []).append(make(op.STX | op.MEM | op.DW, 10, 0, off))  # the spill
-        for pc, sources in sorted(self.released_from.items()):
-            spilled = sorted(sources & self.spilled)
-            if spilled == sorted(sources) and len(spilled) == 1:
-                before.setdefault(pc, []).append(make(op.ST | op.MEM | op.DW, 10, 0, slot_of[spilled[0]], 0))
-                continue
-            for a in spilled:  # r0 = slot; if r0 != r1 goto +1; slot = 0 (r0 is dead before the call)
-                before.setdefault(pc, []).extend(
-                    [
-                        make(op.LDX | op.MEM | op.DW, 0, 10, slot_of[a]),
-                        make(op.JMP | op.JNE | op.X, 0, 1, 1),
-                        make(op.ST | op.MEM | op.DW, 10, 0, slot_of[a], 0),
-                    ]
-                )
-        return tuple(
-            Insertion(pc, tuple(before.get(pc, ())), tuple(after.get(pc, ())))
-            for pc in sorted(before.keys() | after.keys())
-        )
+        slots = {pc: AcquireSlot(self.acquire_subprog[pc], off) for pc, off in slot_of.items()}
+        return insertions(*slot_code(program, slots, self.released_from, self.release_subprog))
 
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """frame-descriptors' runtime table, then the spill slots (hybrid_spill.c), from the metadata."""

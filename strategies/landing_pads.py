@@ -54,6 +54,7 @@ from framework.platform.helpers import helper_id
 from framework.strategy import Strategy
 from framework.verify import verify
 from framework.verify.result import Analysis, Nullness, ThrowSite
+from strategies.acquire_slots import AcquireSlot, slot_code
 
 RESUME = "bpf_unwind_resume"
 RELEASABLE = {k.name: k for k in KINDS}
@@ -224,21 +225,8 @@ class LandingPads(Strategy):
 
     def _emit(self, program: Program, pads: dict[int, list[Insn]], rec: _Recorder) -> Program:
         """Pads after each subprog's last instruction, and the cleanup slots' stores."""
-        before: dict[int, list[Insn]] = {}
-        after: dict[int, list[Insn]] = {}
-        for a, (home_sub, off) in sorted(self.homes.items()):
-            before.setdefault(program.subprogs[home_sub].start, []).append(make(op.ST | op.MEM | op.DW, 10, 0, off, 0))
-            after.setdefault(a, []).append(make(op.STX | op.MEM | op.DW, 10, 0, off))
-        for pc, sources in sorted(rec.released_from.items()):
-            for a in sorted(sources & self.homes.keys()):  # r0 is dead before the release call
-                off = self.homes[a][1]
-                before.setdefault(pc, []).extend(
-                    [
-                        make(op.LDX | op.MEM | op.DW, 0, 10, off),
-                        make(op.JMP | op.JNE | op.X, 0, 1, 1),
-                        make(op.ST | op.MEM | op.DW, 10, 0, off, 0),
-                    ]
-                )
+        slots = {a: AcquireSlot(sub, off) for a, (sub, off) in self.homes.items()}
+        before, after = slot_code(program, slots, rec.released_from, rec.subprog_of_pc)
         tail: dict[int, list[tuple[int, list[Insn]]]] = {}  # a subprog's last instruction -> its pads
         for pc, pad in sorted(pads.items()):
             owner = next(s for s in program.subprogs if s.start <= pc < s.end)

@@ -46,6 +46,7 @@ from framework.load.program import Program
 from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify.result import Analysis, ThrowSite
+from strategies.acquire_slots import fp_plus, zero
 
 RECORD_BYTES = 16  # the mail's record: the resource and its type
 PUSH, POP = "bakeoff_rt_push", "bakeoff_rt_pop"  # resource_table.c
@@ -61,16 +62,8 @@ def _mov_reg(dst: int, src: int) -> Insn:
     return make(op.ALU64 | op.MOV | op.X, dst, src)
 
 
-def _fp_plus(dst: int, off: int) -> list[Insn]:
-    return [_mov_reg(dst, 10), make(op.ALU64 | op.ADD | op.K, dst, 0, 0, off & 0xFFFFFFFF)]
-
-
 def _call(index: int) -> Insn:
     return make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, index)
-
-
-def _zero(off: int) -> Insn:
-    return make(op.ST | op.MEM | op.DW, 10, 0, off, 0)
 
 
 class ResourceTable(Strategy):
@@ -118,13 +111,13 @@ class ResourceTable(Strategy):
         for i, sub in enumerate(subs):
             n = self.peaks.get(i, 0)
             if n:  # zeroed on entry
-                before.setdefault(sub.start, []).extend(_zero(region[i] + 8 * k) for k in range(2 * n))
+                before.setdefault(sub.start, []).extend(zero(region[i] + 8 * k) for k in range(2 * n))
         for pc, (kind, slot) in sorted(self.acquires.items()):
             i = next(k for k, s in enumerate(subs) if s.start <= pc < s.end)
-            value = _fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [_mov_reg(2, 0)]
+            value = fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [_mov_reg(2, 0)]
             after.setdefault(pc, []).extend(
                 [
-                    *_fp_plus(1, region[i]),
+                    *fp_plus(1, region[i]),
                     *value,
                     _mov_imm(3, kind_id(kind)),
                     _mov_reg(4, 0),

@@ -62,8 +62,6 @@ from pathlib import Path
 from framework import hookimpl
 from framework.fixup import Fixed
 from framework.fixup.patch import Insertion, insertions
-from framework.isa import opcodes as op
-from framework.isa.insn import Insn, make
 from framework.jit import NativeImage
 from framework.kernel.kinds import kind_id
 from framework.load.program import Program
@@ -71,15 +69,12 @@ from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify import verify
 from framework.verify.result import Analysis, ThrowSite
-from strategies.resource_table import RELEASABLE, ResourceTable, _fp_plus, _zero
+from strategies.acquire_slots import AcquireSlot, slot_code
+from strategies.resource_table import RELEASABLE, ResourceTable
 
 SLOT_BYTES = 8
 _SITE = struct.Struct("<IHhI")
 _RT_SITE = struct.Struct("<HhB3x")  # resource_table_inline.c struct rti_site
-
-
-def _store(off: int, src: int) -> Insn:
-    return make(op.STX | op.MEM | op.DW, 10, src, off)
 
 
 class ResourceTableInline(ResourceTable):
@@ -160,28 +155,12 @@ class ResourceTableInline(ResourceTable):
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
         slot_of = self.slots(program)
-        before: dict[int, list[Insn]] = {}
-        after: dict[int, list[Insn]] = {}
+        slots = {}
         for pc, off in slot_of.items():
-            before.setdefault(program.subprogs[self.site_subprog[pc]].start, []).append(_zero(off))
-            kind, slot = self.acquires[pc]
-            if RELEASABLE[kind].by_address and slot is not None:
-                after[pc] = [*_fp_plus(1, slot), _store(off, 1)]
-            else:
-                after[pc] = [_store(off, 0)]
-        for pc, sources in sorted(self.released_from.items()):
-            mine = sorted(a for a in sources if a in slot_of and self.site_subprog[a] == self.release_subprog[pc])
-            if len(mine) == 1 and sources == set(mine):
-                before.setdefault(pc, []).append(_zero(slot_of[mine[0]]))
-                continue
-            for a in mine:  # r0 = slot; if r0 != r1 goto +1; slot = 0
-                before.setdefault(pc, []).extend(
-                    [
-                        make(op.LDX | op.MEM | op.DW, 0, 10, slot_of[a]),
-                        make(op.JMP | op.JNE | op.X, 0, 1, 1),
-                        _zero(slot_of[a]),
-                    ]
-                )
+            kind, at = self.acquires[pc]
+            by_address = RELEASABLE[kind].by_address and at is not None
+            slots[pc] = AcquireSlot(self.site_subprog[pc], off, at if by_address else None)
+        before, after = slot_code(program, slots, self.released_from, self.release_subprog)
         inserts: tuple[Insertion, ...] = insertions(before, after)
         table = struct.pack("<I", len(slot_of)) + b"".join(
             _SITE.pack(pc, self.site_subprog[pc], off, kind_id(self.acquires[pc][0])) for pc, off in slot_of.items()
