@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from framework.platform.host import cpu_model
 from framework.plugins import get_plugin_manager, strategies
 
 __all__ = ["provenance"]
@@ -30,16 +31,6 @@ def _run(cmd: list[str]) -> str | None:
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _version(package: str) -> str | None:
@@ -60,7 +51,7 @@ def provenance() -> dict[str, Any]:
         "packages": {p: _version(p) for p in _PACKAGES},
         "runtime_compiler": (_run([gcc, "--version"]) or "").splitlines()[0] if gcc else None,
         "strategies": {name: r.strategy.version for name, r in strategies().items()},
-        "machine": {"kernel": platform.release(), "cpu": _cpu(), "cpus": os.cpu_count()},
+        "machine": {"kernel": platform.release(), "cpu": cpu_model(), "cpus": os.cpu_count()},
     }
     get_plugin_manager().hook.update_machine_info(machine_info=info)
     return info

@@ -24,6 +24,7 @@ from framework.isa.llvm_asm import assemble
 from framework.load.corpus import RunInput
 from framework.load.program import Linkage, Program, Subprog
 from framework.oracle.record import KernelRecord, record
+from framework.platform.host import cpu_model
 
 __all__ = ["COOKIE", "MAX_FRAMES", "PACKET", "DepthCost", "ThrowCostResult", "family_member", "throw_cost"]
 
@@ -170,16 +171,6 @@ def measure_family(*, batches: int = 11, repeat: int = 1000) -> tuple[tuple[Dept
     return depths, too_deep
 
 
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
-
-
 def throw_cost(out_dir: Path | str, *, batches: int = 11, repeat: int = 1000) -> ThrowCostResult:
     """Measure the family and write `throw_cost.txt` and `throw_cost.png` into `out_dir`."""
     out = Path(out_dir)
@@ -188,7 +179,7 @@ def throw_cost(out_dir: Path | str, *, batches: int = 11, repeat: int = 1000) ->
     table = render_table(depths)
     ret_fit, throw_fit = _fit([d.normal for d in depths]), _fit([d.throw for d in depths])
     note = (
-        f"\n\nLinux {os.uname().release} on {_cpu_model()}, {os.cpu_count()} CPUs; tc program, 64-byte packet;"
+        f"\n\nLinux {os.uname().release} on {cpu_model()}, {os.cpu_count()} CPUs; tc program, 64-byte packet;"
         " bpf_throw with the default exception callback (returns the cookie).\n"
         f"Least squares over the medians: return {ret_fit[0]:.0f} ns + {ret_fit[1]:.1f} ns/frame;"
         f" throw {throw_fit[0]:.0f} ns + {throw_fit[1]:.1f} ns/frame.\n"
