@@ -44,7 +44,7 @@ from framework.load.program import Program
 from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify.result import Analysis, ThrowSite
-from strategies.acquire_slots import AcquireSlot, slot_code
+from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 from strategies.frame_descriptors import (
     MERGE_FAILED,
     Descriptor,
@@ -98,12 +98,7 @@ class HybridSpill(FrameDescriptors):
 
     def _uncleared(self) -> set[int]:
         """Spilled acquire pcs some release in another subprog releases (its slot is out of r10's reach)."""
-        return {
-            a
-            for pc, sources in self.released_from.items()
-            for a in sources & self.spilled
-            if self.acquire_subprog.get(a) != self.release_subprog[pc]
-        }
+        return released_elsewhere(self.released_from, self.acquire_subprog, self.release_subprog) & self.spilled
 
     def _drop_spilled(self, d: Descriptor) -> Descriptor:
         kept = tuple(e for e in d.entries if e.acquired_at not in self.spilled)

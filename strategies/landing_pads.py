@@ -54,7 +54,7 @@ from framework.platform.helpers import helper_id
 from framework.strategy import Strategy
 from framework.verify import verify
 from framework.verify.result import Analysis, Nullness, ThrowSite
-from strategies.acquire_slots import AcquireSlot, slot_code
+from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 
 RESUME = "bpf_unwind_resume"
 RELEASABLE = {k.name: k for k in KINDS}
@@ -204,10 +204,10 @@ class LandingPads(Strategy):
         acquires must run there too; otherwise the location is released as it is (and the
         verifier refuses the pad where that is wrong)."""
 
+        elsewhere = released_elsewhere(rec.released_from, rec.subprog_of_pc, rec.subprog_of_pc)
+
         def local(a: int) -> bool:
-            here = rec.subprog_of_pc.get(a) == site.subprog
-            releases = [pc for pc, sources in rec.released_from.items() if a in sources]
-            return here and all(rec.subprog_of_pc.get(pc) == site.subprog for pc in releases)
+            return rec.subprog_of_pc.get(a) == site.subprog and a not in elsewhere
 
         out = []
         seen: set[int] = set()

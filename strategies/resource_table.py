@@ -37,7 +37,7 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.fixup import Fixed
-from framework.fixup.patch import Insertion
+from framework.fixup.patch import insertions
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
 from framework.jit import NativeImage
@@ -127,10 +127,7 @@ class ResourceTable(Strategy):
             )
         for pc in sorted(self.releases):
             before.setdefault(pc, []).append(_call(pop))
-        inserts = tuple(
-            Insertion(pc, tuple(before.get(pc, ())), tuple(after.get(pc, ())))
-            for pc in sorted(before.keys() | after.keys())
-        )
+        inserts = insertions(before, after)
         table = struct.pack("<I", len(subs)) + b"".join(
             _SUB.pack(region[i] if self.peaks.get(i) else 0, self.peaks.get(i, 0)) for i in range(len(subs))
         )

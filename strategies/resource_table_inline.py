@@ -69,7 +69,7 @@ from framework.plan import Plan, own_stack
 from framework.strategy import Strategy
 from framework.verify import verify
 from framework.verify.result import Analysis, ThrowSite
-from strategies.acquire_slots import AcquireSlot, slot_code
+from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 from strategies.resource_table import RELEASABLE, ResourceTable
 
 SLOT_BYTES = 8
@@ -111,12 +111,7 @@ class ResourceTableInline(ResourceTable):
 
     def crossed(self) -> set[int]:
         """Acquire pcs some reference of which is released in another subprog (out of r10's reach)."""
-        return {
-            a
-            for pc, sources in self.released_from.items()
-            for a in sources
-            if a >= 0 and self.site_subprog[a] != self.release_subprog[pc]
-        }
+        return released_elsewhere(self.released_from, self.site_subprog, self.release_subprog)
 
     def unslotted(self) -> set[int]:
         return self.crossed() | self.untracked
