@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from framework.fixup import Fixed, fixup
 from framework.fixup.depth import touched
 from framework.fixup.patch import Insertion
 from framework.load.program import Program
@@ -37,6 +38,10 @@ class Plan:
     def applied(self, program: Program) -> Program:
         """`program` with the kfuncs the inserted calls name appended (what fixup patches)."""
         return dataclasses.replace(program, kfuncs=(*program.kfuncs, *self.kfuncs)) if self.kfuncs else program
+
+    def fixup(self, program: Program) -> Fixed:
+        """The kernel's post-verification rewrites of `program`, after this plan's insertions."""
+        return fixup(self.applied(program), inserts=self.inserts)
 
     @property
     def metadata_bytes(self) -> int:

@@ -132,7 +132,7 @@ class Costs:
 def jit_bytes(program: Program, made: Plan | None) -> int:
     """The size of the image Linux would JIT (no counters): with the plan's insertions, or without."""
     kernel = EmulatedKernel(program, RunInput())
-    fixed = fixup(made.applied(program), inserts=made.inserts) if made is not None else fixup(program)
+    fixed = made.fixup(program) if made is not None else fixup(program)
     return len(prepare(kernel, fixed, counter=None).image.code)
 
 

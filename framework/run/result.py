@@ -214,7 +214,7 @@ def _run_jit(
         runtime = build_runtime(strategy.runtime)
         table_for = partial(strategy.runtime_table, plan)
     try:
-        fixed = fixup(plan.applied(program), inserts=plan.inserts) if plan is not None else fixup(program)
+        fixed = plan.fixup(program) if plan is not None else fixup(program)
         prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for)
     except (CtxError, JitError) as exc:
         raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None

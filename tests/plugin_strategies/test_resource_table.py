@@ -51,7 +51,7 @@ def _jitted(entry: CorpusEntry, strategy: ResourceTable | None) -> tuple[int, ..
         return fixup(entry.program).stack_depths
     rt, analysis = _run(entry)
     made = plan(rt, entry.program, analysis)
-    return fixup(made.applied(entry.program), inserts=made.inserts).stack_depths
+    return made.fixup(entry.program).stack_depths
 
 
 @pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)

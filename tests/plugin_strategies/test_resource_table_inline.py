@@ -75,7 +75,7 @@ def test_eight_bytes_per_acquire_site_per_subprog(entry: CorpusEntry) -> None:
         ]
     # the JIT's frames grow by the slots, no more
     stock = fixup(entry.program).stack_depths
-    mine = fixup(made.applied(entry.program), inserts=made.inserts).stack_depths
+    mine = made.fixup(entry.program).stack_depths
     assert [m - d for m, d in zip(mine, stock, strict=True)] == [s.reserved_stack(i) for i in range(len(stock))]
     if entry.spec["kernel"]["verdict"] == "accepted":  # the verifier counts them against the limits
         kernel = entry.spec["kernel"]["stack_depth"]
@@ -124,7 +124,7 @@ def test_what_it_inserts_on_ringbuf_record_clean() -> None:
     (site,) = s.sites()
     assert made.added_insns == 1 + 1 + 2 and made.kfuncs == ()
     assert made.metadata == struct.pack("<IIHhI", 1, site, 0, s.slots(entry.program)[site], 3)  # 3: ringbuf
-    fixed = fixup(made.applied(entry.program), inserts=made.inserts)
+    fixed = made.fixup(entry.program)
     # what resource_table_inline.c reads: {u16 subprog; s16 off; u8 kind; 3 pad} (the image is not read)
     table = s.runtime_table(made, fixed, None, 0)  # type: ignore[arg-type]
     assert table == struct.pack("<IHhB3x", 1, 0, s.slots(entry.program)[site], 3)
