@@ -276,10 +276,11 @@ def _exec_line(run: dict[str, Any]) -> str:
 
 def cmd_exec(args: argparse.Namespace) -> int:
     from framework.kernel.objects import RunInput
+    from framework.measure import happy_path, throw_cost
     from framework.plan import Plan, plan
     from framework.plugins import get_strategy
     from framework.run.exercise import exercise
-    from framework.run.result import run_program
+    from framework.run.result import RunResult, run_program
     from framework.run.throws import dead_throws, throw_points
     from framework.strategy import STOCK_RUNTIME
 
@@ -325,22 +326,19 @@ def cmd_exec(args: argparse.Namespace) -> int:
     else:
         run_input = declared[0] if declared else RunInput()
 
-    def costed(run: dict[str, Any]) -> dict[str, Any]:
-        """A run's JSON with the plan's figures, its happy-path cost over stock's JIT of the program
-        as given (same input), or its throw-time split."""
-        out = run | {"plan": figures}
-        split = run.get("x86_split") or {}
-        if args.engine == "jit" and not run["threw"] and run["fault"] is None:
-            stock = run_program(given, run_input, "jit").x86_split["program"]
-            mine = split["program"] + split.get("record", 0)
-            out["happy_path"] = {"x86_insns": mine, "stock_x86_insns": stock, "over_stock": mine - stock}
-        elif args.engine == "jit" and run["threw"]:
-            out["throw_time"] = {k: split.get(k, 0) for k in ("walk", "lookup", "release", "pad", "exception_cb")}
+    def costed(result: RunResult, base: dict[str, Any], throw_pc: int | None = None, hit: int = 1) -> dict[str, Any]:
+        """A run's JSON with the plan's figures, and its happy-path cost over stock's JIT of the
+        program as given (same input) or its throw-time split (framework.measure's)."""
+        out = base | {"plan": figures}
+        if args.engine == "jit" and not result.threw and result.fault is None:
+            out["happy_path"] = happy_path(result, given, run_input).to_json()
+        elif args.engine == "jit" and result.threw:
+            out["throw_time"] = throw_cost(result, throw_pc, hit).to_json()
         return out
 
     if args.force_throw is None:
         result = run_program(program, run_input, args.engine, strategy=strategy, plan=made)
-        got = costed(result.to_json())
+        got = costed(result, result.to_json())
         if args.json:
             print(json.dumps(got, indent=2))
         else:
@@ -370,7 +368,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         only=only,
         reached=reached,
     )
-    runs = [costed(r.to_json()) for r in done]
+    runs = [costed(r.result, r.to_json(), r.throw_pc, r.hit) for r in done]
     dead = [] if reached is None or only is not None else list(dead_throws(program, reached))
     runs += [{"throw_pc": pc, "dead": True} for pc in dead]  # the verifier proved them dead: not forced
     if args.json:

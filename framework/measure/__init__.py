@@ -1,5 +1,5 @@
 """The measure stage: DESIGN.md's figures for one (program, strategy), from runs side by side."""
 
-from framework.measure.costs import Costs, HappyPath, ThrowCost, jit_bytes, measure
+from framework.measure.costs import Costs, HappyPath, ThrowCost, happy_path, jit_bytes, measure, throw_cost
 
-__all__ = ["Costs", "HappyPath", "ThrowCost", "jit_bytes", "measure"]
+__all__ = ["Costs", "HappyPath", "ThrowCost", "happy_path", "jit_bytes", "measure", "throw_cost"]

@@ -27,13 +27,13 @@ from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.machine.engine import prepare
 from framework.plan import Plan, plan
-from framework.run.exercise import Exercised, exercise
-from framework.run.result import run_program
+from framework.run.exercise import exercise
+from framework.run.result import RunResult, run_program
 from framework.run.throws import dead_throws
 from framework.strategy import Strategy
 from framework.verify import verify
 
-__all__ = ["Costs", "HappyPath", "ThrowCost", "jit_bytes", "measure"]
+__all__ = ["Costs", "HappyPath", "ThrowCost", "happy_path", "jit_bytes", "measure", "throw_cost"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +48,20 @@ class HappyPath:
     def over_stock(self) -> int:
         return self.x86_insns - self.stock_x86_insns
 
+    def to_json(self) -> dict[str, object]:
+        return {
+            "input": self.input,
+            "x86_insns": self.x86_insns,
+            "record": self.record,
+            "stock_x86_insns": self.stock_x86_insns,
+            "over_stock": self.over_stock,
+            "stack_high_water": self.stack_high_water,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class ThrowCost:
-    throw_pc: int
+    throw_pc: int | None  # None: the input threw, nothing was forced
     input: str
     hit: int  # which reach of its guard was forced
     walk: int
@@ -65,6 +75,20 @@ class ThrowCost:
     @property
     def runtime(self) -> int:
         return self.walk + self.lookup + self.release + self.pad
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "throw_pc": self.throw_pc,
+            "input": self.input,
+            "force_hit": self.hit,
+            "walk": self.walk,
+            "lookup": self.lookup,
+            "release": self.release,
+            "pad": self.pad,
+            "exception_cb": self.exception_cb,
+            "released": self.released,
+            "stack_high_water": self.stack_high_water,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,32 +122,8 @@ class Costs:
             "added_insns": self.added_insns,
             "jit_bytes": self.jit_bytes,
             "stock_jit_bytes": self.stock_jit_bytes,
-            "happy_path": [
-                {
-                    "input": h.input,
-                    "x86_insns": h.x86_insns,
-                    "record": h.record,
-                    "stock_x86_insns": h.stock_x86_insns,
-                    "over_stock": h.over_stock,
-                    "stack_high_water": h.stack_high_water,
-                }
-                for h in self.happy
-            ],
-            "throws": [
-                {
-                    "throw_pc": t.throw_pc,
-                    "input": t.input,
-                    "force_hit": t.hit,
-                    "walk": t.walk,
-                    "lookup": t.lookup,
-                    "release": t.release,
-                    "pad": t.pad,
-                    "exception_cb": t.exception_cb,
-                    "released": t.released,
-                    "stack_high_water": t.stack_high_water,
-                }
-                for t in self.throws
-            ],
+            "happy_path": [h.to_json() for h in self.happy],
+            "throws": [t.to_json() for t in self.throws],
             "problems": list(self.problems),
             "dead_throws": list(self.dead_throws),
         }
@@ -136,20 +136,29 @@ def jit_bytes(program: Program, made: Plan | None) -> int:
     return len(prepare(kernel, fixed, counter=None).image.code)
 
 
-def _throw_cost(run: Exercised) -> ThrowCost:
-    split = run.result.x86_split
-    assert run.throw_pc is not None
+def happy_path(result: RunResult, given: Program, run_input: RunInput) -> HappyPath:
+    """A run that returned, beside stock's JIT of the program as given (a compiler's pads and
+    cleanup slots are the strategy's) on the same input."""
+    stock = run_program(given, run_input, "jit")
+    split = result.x86_split
+    mine = split["program"] + split.get("record", 0)
+    return HappyPath(result.input, mine, split.get("record", 0), stock.x86_split["program"], result.stack_high_water)
+
+
+def throw_cost(result: RunResult, throw_pc: int | None, hit: int) -> ThrowCost:
+    """A run that threw: its runtime's instructions, split."""
+    split = result.x86_split
     return ThrowCost(
-        run.throw_pc,
-        run.result.input,
-        run.hit,
+        throw_pc,
+        result.input,
+        hit,
         split.get("walk", 0),
         split.get("lookup", 0),
         split.get("release", 0),
         split.get("exception_cb", 0),
-        len(run.result.released_by_unwinder),
+        len(result.released_by_unwinder),
         split.get("pad", 0),
-        run.result.stack_high_water,
+        result.stack_high_water,
     )
 
 
@@ -172,16 +181,11 @@ def measure(
     reached = analysis.throws_reached
     runs = exercise(prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached)
     happy = []
+    by_name = {i.name: i for i in inputs}
     for run in runs:
         if run.throw_pc is None and not run.result.threw and run.result.fault is None:
-            # stock's JIT of the program as given (a compiler's pads and cleanup slots are the strategy's)
-            stock = run_program(program, next(i for i in inputs if i.name == run.result.input), "jit")
-            split = run.result.x86_split
-            happy.append(
-                HappyPath(run.result.input, split["program"] + split.get("record", 0), split.get("record", 0),
-                          stock.x86_split["program"], run.result.stack_high_water)
-            )  # fmt: skip
-    throws = tuple(_throw_cost(r) for r in runs if r.throw_pc is not None and r.result.threw)
+            happy.append(happy_path(run.result, program, by_name[run.result.input]))
+    throws = tuple(throw_cost(r.result, r.throw_pc, r.hit) for r in runs if r.throw_pc is not None and r.result.threw)
     problems = tuple(f"{r.result.input}, throw pc {r.throw_pc}: {p}" for r in runs for p in r.problems)
     return Costs(
         prepared.name,
