@@ -18,7 +18,7 @@ path-sensitive dead branches (opt_hard_wire_dead_code_branches).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from framework.fixup.arith import div_patch, zext_patch
@@ -70,12 +70,13 @@ class Fixed:
 NORETURN = ("bpf_throw", "bpf_unwind_resume")  # kfunc calls that never fall through
 
 
-def _throw_pcs(slots: Slots, kfuncs: tuple[str, ...]) -> frozenset[int]:
+def kfunc_calls(slots: Slots, kfuncs: Sequence[str], names: Collection[str] = NORETURN) -> frozenset[int]:
+    """pcs of the calls to the kfuncs `names` (by default those that never fall through)."""
     return frozenset(
         pc
         for pc, i in enumerate(slots)
         if i is not None and i.kind is Kind.CALL and i.src == op.PSEUDO_KFUNC_CALL
-        and 0 <= i.imm < len(kfuncs) and kfuncs[i.imm] in NORETURN
+        and 0 <= i.imm < len(kfuncs) and kfuncs[i.imm] in names
     )  # fmt: skip
 
 
@@ -114,7 +115,7 @@ def fixup(
             raise ValueError("two insertions at one pc")
         done = patch(slots, lambda pc, insn: [*at[pc].before, insn, *at[pc].after] if pc in at else None)
         slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
-    throws = _throw_pcs(slots, program.kfuncs)
+    throws = kfunc_calls(slots, program.kfuncs)
     removed: frozenset[int] = frozenset()
     if remove_dead:  # opt_remove_dead_code, opt_remove_nops
         roots = frozenset({subs[0].start} | {s.start for s in subs if s.is_exception_cb})
@@ -126,7 +127,7 @@ def fixup(
             done = patch(slots, lambda pc, i: [] if pc in dead else None)
             slots, pc_map = done.slots, compose(pc_map, done.pc_map)
             subs = tuple(s for s in _bounds(subs, done.pc_map) if s.end > s.start)
-            throws = _throw_pcs(slots, program.kfuncs)
+            throws = kfunc_calls(slots, program.kfuncs)
     loops = {pc: t for pc in range(len(slots)) if (t := inline_target(slots, pc)) is not None}
     if loops:  # optimize_bpf_loop: three slots below each such subprog's stack
         base = {}
@@ -135,7 +136,7 @@ def fixup(
             base.update({pc: -((d + 7) // 8 * 8 + 24) for pc in loops if sub.start <= pc < sub.end})
         done = patch(slots, lambda pc, i: inline_bpf_loop(loops[pc], base[pc]) if pc in loops else None)
         slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
-        throws = _throw_pcs(slots, program.kfuncs)
+        throws = kfunc_calls(slots, program.kfuncs)
     loads: frozenset[int] = frozenset()
     if convert_ctx and program.prog_type in _SKB_TYPES:  # convert_ctx_accesses
         loads = ctx_loads(slots, [(s.start, s.end) for s in subs], subs[0].start, throws)

@@ -14,7 +14,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from framework.fixup.dead import reachable
-from framework.isa import opcodes as op
+from framework.fixup.stage import kfunc_calls
 from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.load.program import Program
@@ -62,15 +62,6 @@ class ForceCounter:
         return self.sides[pc]
 
 
-def _throws(program: Program) -> frozenset[int]:
-    return frozenset(
-        pc
-        for pc, i in program.insns()
-        if i.kind is Kind.CALL and i.src == op.PSEUDO_KFUNC_CALL
-        and 0 <= i.imm < len(program.kfuncs) and program.kfuncs[i.imm] == "bpf_throw"
-    )  # fmt: skip
-
-
 def _unconditional_to(slots: Slots, target: int, throws: frozenset[int]) -> set[int]:
     """pcs from which `target` is reached whatever the conditional jumps on the way decide
     (a jump both of whose sides reach it counts as straight-line code)."""
@@ -98,7 +89,7 @@ def throw_points(program: Program, reached: Collection[int] | None = None) -> tu
     (Analysis.throws_reached), only those the verifier reached: forcing one it proved dead would
     run code it never checked (DESIGN.md: such a site is reported as dead)."""
     slots = program.slots
-    throws = _throws(program)
+    throws = kfunc_calls(slots, program.kfuncs, ("bpf_throw",))
     roots = frozenset({program.subprogs[0].start if program.subprogs else 0})
     roots |= {s.start for s in program.subprogs if s.is_exception_cb}
     live = reachable(slots, roots, throws)
