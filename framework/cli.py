@@ -416,10 +416,11 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
 
 def _record_kernel_truth() -> int:
     from framework.load.corpus import manifests
-    from framework.oracle.manifest import release, write_corpus_truth
+    from framework.oracle.identity import running
+    from framework.oracle.manifest import write_corpus_truth
 
     records = write_corpus_truth(manifests())
-    print(f"recorded what Linux {release()} says of {len(records)} corpus programs in their manifests")
+    print(f"recorded what Linux {running()} says of {len(records)} corpus programs in their manifests")
     return EXIT_OK
 
 

@@ -3,12 +3,15 @@
 Manifests are programs/README.md's format: one TOML per source, `object` relative
 to programs/, one `[[program]]` per program with its `[[program.input]]`s.
 `write_corpus_truth` loads every program of a manifest on the running kernel
-and records what it said (release from uname -r, verdict, message,
-stack_depth, insns_processed, retval per input) with tomlkit, so comments and
-layout survive; `check_corpus_truth` reloads and lists every disagreement with
-what was recorded. Inputs come from framework.load.corpus: the packet and
-`map` entries are applied; `tasks`, `cgroups` and `sockets` describe the
-emulated kernel and are not (the live kernel has what the machine has).
+and records what it said with tomlkit, so comments and layout survive: the
+kernel's identity (`KernelBuild`: release, version, btf_sha256, build_id),
+verdict, message, stack_depth, insns_processed, retval per input.
+`check_corpus_truth` reloads each program and compares it with what was
+recorded by the one rule of framework.oracle.drift (exact on the recorded
+build; elsewhere insns_processed is drift). Inputs come from
+framework.load.corpus: the packet and `map` entries are applied; `tasks`,
+`cgroups` and `sockets` describe the emulated kernel and are not (the live
+kernel has what the machine has).
 """
 
 from __future__ import annotations
@@ -24,32 +27,28 @@ from tomlkit.items import AoT, Table
 
 from framework.errors import InputError
 from framework.load.corpus import CorpusEntry, corpus_entries
+from framework.oracle.drift import Comparison, Figure, compare
+from framework.oracle.identity import KernelBuild, running
 from framework.oracle.record import KernelRecord, record
 
 __all__ = [
     "CorpusEntry",
     "check_corpus_truth",
+    "check_records",
+    "compare_truth",
     "corpus_entries",
-    "disagreements",
+    "figures",
     "kernel_table",
     "read_kernel_truth",
-    "release",
+    "rerecord_command",
     "write_corpus_truth",
     "write_kernel_truth",
 ]
 
-# Compared on reload; verification_usec and timings are measurements, not truth.
-_COMPARED = ("verdict", "message", "stack_depth", "insns_processed")
 
-
-def release() -> str:
-    """The running kernel's release (uname -r)."""
-    return os.uname().release
-
-
-def kernel_table(rec: KernelRecord, kernel_release: str | None = None) -> dict[str, Any]:
+def kernel_table(rec: KernelRecord, build: KernelBuild | None = None) -> dict[str, Any]:
     """The `[program.kernel]` table for one record (TOML has no null: an accepted program has no message)."""
-    table: dict[str, Any] = {"release": kernel_release or release(), "verdict": rec.verdict}
+    table: dict[str, Any] = {**(build or running()).to_table(), "verdict": rec.verdict}
     if rec.message is not None:
         table["message"] = rec.message
     table["stack_depth"] = list(rec.stack_depth)
@@ -72,7 +71,7 @@ def _toml_table(values: Mapping[str, Any]) -> Table:
     return new
 
 
-def write_kernel_truth(manifest: Path, records: Iterable[KernelRecord], kernel_release: str | None = None) -> None:
+def write_kernel_truth(manifest: Path, records: Iterable[KernelRecord], build: KernelBuild | None = None) -> None:
     """Set `[program.kernel]` of each `[[program]]` a record names, keeping everything else as written."""
     doc = tomlkit.parse(manifest.read_text())
     by_name = {r.program: r for r in records}
@@ -82,7 +81,7 @@ def write_kernel_truth(manifest: Path, records: Iterable[KernelRecord], kernel_r
     for table in programs:
         rec = by_name.get(str(table["name"]))
         if rec is not None:
-            table["kernel"] = _toml_table(kernel_table(rec, kernel_release))
+            table["kernel"] = _toml_table(kernel_table(rec, build))
     manifest.write_text(tomlkit.dumps(doc))
 
 
@@ -92,19 +91,42 @@ def read_kernel_truth(manifest: Path) -> dict[str, dict[str, Any]]:
     return {p["name"]: p["kernel"] for p in doc.get("program", ()) if isinstance(p.get("kernel"), dict)}
 
 
-def disagreements(recorded: Mapping[str, Any], rec: KernelRecord) -> list[str]:
-    """Where the live kernel differs from what a manifest recorded; empty when they agree."""
-    live = kernel_table(rec)
+def figures(recorded: Mapping[str, Any], rec: KernelRecord, *, retvals: bool = True) -> list[Figure]:
+    """A recorded table against a record: processed instructions drift with the build, nothing else may.
+    `retvals=False` leaves the return values out (the record ran other inputs than the manifest's)."""
     out = [
-        f"{key}: manifest {recorded.get(key)!r}, kernel {live.get(key)!r}"
-        for key in _COMPARED
-        if recorded.get(key) != live.get(key)
+        Figure("verdict", recorded.get("verdict"), rec.verdict),
+        Figure("message", recorded.get("message"), rec.message),
+        Figure("stack_depth", recorded.get("stack_depth"), list(rec.stack_depth)),
+        Figure("insns_processed", recorded.get("insns_processed"), rec.insns_processed, drifts=True),
     ]
-    got = live.get("retval", {})
-    for name, value in recorded.get("retval", {}).items():
-        if got.get(name) != value:
-            out.append(f"retval[{name}]: manifest {value!r}, kernel {got.get(name)!r}")
+    if retvals:
+        got = {run.input: run.retval for run in rec.runs}
+        out += [Figure(f"retval[{name}]", value, got.get(name)) for name, value in recorded.get("retval", {}).items()]
     return out
+
+
+def rerecord_command(manifest: Path) -> str:
+    """`bakeoff kernel-check --record MANIFEST`, the path as short as the working directory allows."""
+    path = manifest.resolve()
+    try:
+        shown = path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        shown = os.fspath(path)
+    return f"bakeoff kernel-check --record {shown}"
+
+
+def compare_truth(
+    manifest: Path, recorded: Mapping[str, Any], rec: KernelRecord, *, retvals: bool = True
+) -> Comparison:
+    """One program's recorded table against the running kernel's record of it."""
+    return compare(
+        f"{manifest.name}:{rec.program}",
+        figures(recorded, rec, retvals=retvals),
+        KernelBuild.from_table(recorded),
+        running(),
+        rerecord_command(manifest),
+    )
 
 
 def write_corpus_truth(manifests: Iterable[Path], *, batches: int = 3, repeat: int = 100) -> list[KernelRecord]:
@@ -117,14 +139,23 @@ def write_corpus_truth(manifests: Iterable[Path], *, batches: int = 3, repeat: i
     return records
 
 
-def check_corpus_truth(manifests: Iterable[Path]) -> list[str]:
-    """`manifest:program: field: ...` for every disagreement between the live kernel and the manifests."""
-    out: list[str] = []
+def check_records(
+    entries: Iterable[CorpusEntry], records: Iterable[KernelRecord], *, retvals: bool = True
+) -> list[Comparison]:
+    """Each record against its entry's `[program.kernel]` (entries without one, or without a record, are left out)."""
+    by_name = {r.program: r for r in records}
+    return [
+        compare_truth(e.manifest, e.spec["kernel"], by_name[e.program.name], retvals=retvals)
+        for e in entries
+        if isinstance(e.spec.get("kernel"), Mapping) and e.program.name in by_name
+    ]
+
+
+def check_corpus_truth(manifests: Iterable[Path]) -> list[Comparison]:
+    """Every recorded program of the manifests, reloaded (and its inputs run) and compared by the drift rule."""
+    out: list[Comparison] = []
     for manifest in manifests:
-        truth = read_kernel_truth(manifest)
-        for entry in corpus_entries(manifest):
-            if entry.program.name not in truth:
-                continue
-            rec = record(entry.program, entry.live_inputs, batches=1, repeat=1)
-            out += [f"{manifest.name}:{entry.program.name}: {d}" for d in disagreements(truth[entry.program.name], rec)]
+        entries = [e for e in corpus_entries(manifest) if isinstance(e.spec.get("kernel"), Mapping)]
+        recs = [record(e.program, e.live_inputs, batches=1, repeat=1) for e in entries]
+        out += check_records(entries, recs)
     return out
