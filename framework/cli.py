@@ -59,6 +59,23 @@ def _paths(given: Sequence[str]) -> list[str]:
     return [str(p) for p in objects]
 
 
+class _Unmet(InputError):
+    """What a command needs from the machine and lacks (a tool not installed): its one line, exit status 2."""
+
+    def __init__(self, line: str) -> None:
+        Exception.__init__(self, line)
+        self.coord, self.message = "", line
+
+
+def _need_compiler() -> None:
+    """Before any work that builds a runtime (every JIT run does): gcc and binutils are there."""
+    from framework.runtime.build import compiler_missing
+
+    missing = compiler_missing()
+    if missing is not None:
+        raise _Unmet(missing)
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -66,6 +83,8 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     from framework.listing import listing, x86_listing
     from framework.plugins import get_strategy
 
+    if args.x86:
+        _need_compiler()
     strategy = get_strategy(args.strategy)
     programs = _select(_load(args.path), args.program, args.path)
     show = x86_listing if args.x86 else listing
@@ -167,6 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from framework.plugins import get_strategy, strategies
     from framework.provenance import provenance
 
+    _need_compiler()
     # the bake-off: every registered strategy, Linux today first
     names = args.strategy or sorted(strategies(), key=lambda n: n != "stock")
     for name in names:
@@ -284,6 +304,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from framework.run.throws import dead_throws, throw_points
     from framework.strategy import STOCK_RUNTIME
 
+    if args.engine == "jit" or not args.no_verify:  # verifying reports the JIT image's size too
+        _need_compiler()
     strategy = get_strategy(args.strategy)
     if strategy.runtime is None:
         # running it on stock's runtime would leak what the strategy promises to release

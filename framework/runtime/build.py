@@ -7,6 +7,9 @@ machine counts the program's instructions there); ld lays `.text.walk`, `.text.l
 `bakeoff_rt` table at RUNTIME_DATA; objcopy flattens it. The cache
 ($XDG_CACHE_HOME/bakeoff/runtime/<sha256>) is keyed by the sources, the flags and
 the compiler's version; nothing built is committed.
+
+`compiler_missing()` says, in one line, which of those tools is not on PATH (the
+command line asks before any work that would build a runtime).
 """
 
 from __future__ import annotations
@@ -24,7 +27,17 @@ from pathlib import Path
 from framework.errors import InternalError
 from framework.strategy import STOCK_RUNTIME
 
-__all__ = ["CFLAGS", "RUNTIME_BASE", "RUNTIME_DATA", "STOCK", "Runtime", "build_runtime", "stock_runtime"]
+__all__ = [
+    "CFLAGS",
+    "RUNTIME_BASE",
+    "RUNTIME_DATA",
+    "STOCK",
+    "TOOLS",
+    "Runtime",
+    "build_runtime",
+    "compiler_missing",
+    "stock_runtime",
+]
 
 RUNTIME_BASE = 0x0600_0000  # framework.machine.memory.RUNTIME_BASE
 RUNTIME_DATA = 0x0601_0000  # the bakeoff_rt table (RW)
@@ -54,6 +67,22 @@ SECTIONS {{
 }}
 """
 _PARTS = ("walk", "lookup", "release", "record")
+# What a build runs: (program, the Debian package that has it, why the build needs it).
+TOOLS = (
+    ("gcc", "gcc", "the strategies' runtimes are C compiled with gcc"),
+    ("ld", "binutils", "the strategies' runtimes are linked at a fixed address with ld"),
+    ("objcopy", "binutils", "the strategies' runtimes are flattened into a blob with objcopy"),
+    ("nm", "binutils", "the strategies' runtimes' symbols are read with nm"),
+)
+
+
+def compiler_missing() -> str | None:
+    """None when every tool a runtime build runs is on PATH; else one line naming the first
+    missing, why it is needed and how to install it."""
+    for tool, package, why in TOOLS:
+        if shutil.which(tool) is None:
+            return f"{tool} not found: {why}; install it (apt-get install {package})"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
