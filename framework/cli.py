@@ -76,6 +76,18 @@ def _need_compiler() -> None:
         raise _Unmet(missing)
 
 
+def _out_dir(path: str | None) -> Path | None:
+    """An `--out DIR`, checked before any work: a directory that can be written or created."""
+    from framework.platform.paths import unwritable_dir
+
+    if path is None:
+        return None
+    why = unwritable_dir(path)
+    if why is not None:
+        raise InputError(path, f"cannot be the --out directory: {why}")
+    return Path(path)
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -187,6 +199,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from framework.provenance import provenance
 
     _need_compiler()
+    out = _out_dir(args.out)
     # the bake-off: every registered strategy, Linux today first
     names = args.strategy or sorted(strategies(), key=lambda n: n != "stock")
     for name in names:
@@ -198,8 +211,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     else:
         results = [_run_one(path, names) for path in paths]
     rows = [row for found, _ in results for row in found]
-    if args.out:  # written only once everything ran: a failed run leaves nothing half-written
-        out = Path(args.out)
+    if out is not None:  # written only once everything ran: a failed run leaves nothing half-written
+        out.mkdir(parents=True, exist_ok=True)
         for listings in (found for _, found in results):
             for rel, text in listings.items():
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -450,11 +463,12 @@ def cmd_kernel_throw_cost(args: argparse.Namespace) -> int:
     from framework.oracle.check import available
     from framework.oracle.throw_family import throw_cost
 
+    out = _out_dir(args.out)
     reason = available()
     if reason is not None:
         print(f"bakeoff kernel-throw-cost: {reason}; nothing measured")
         return EXIT_OK
-    result = throw_cost(args.out, batches=args.batches, repeat=args.repeat)
+    result = throw_cost(out, batches=args.batches, repeat=args.repeat)
     print(result.table)
     print(f"\nwritten to {args.out}")
     return EXIT_OK
@@ -470,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the bake-off over the corpus (or PATHs)")
     run.add_argument("paths", nargs="*", metavar="PATH")
     run.add_argument("--strategy", action="append", metavar="NAME")
-    run.add_argument("--out", metavar="DIR")
+    run.add_argument("--out", metavar="DIR", help="also write the rows, provenance and listings there")
     run.add_argument("--jobs", type=int, default=1, metavar="N", help="objects processed in parallel")
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_run)
