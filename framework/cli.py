@@ -419,16 +419,23 @@ def cmd_exec(args: argparse.Namespace) -> int:
 def cmd_kernel_check(args: argparse.Namespace) -> int:
     from framework.load.corpus import RunInput, entries_for_object
     from framework.oracle.check import available, kernel_check, render, to_json
+    from framework.oracle.drift import Comparison, drift_report
+    from framework.oracle.manifest import check_records, manifests_at
 
+    if args.record and args.paths:
+        raise InputError(args.paths[0], "--record takes the manifests to write; check objects without it")
+    targets = manifests_at(args.record) if args.record else []  # named explicitly: never the checkout by default
     reason = available()
     if reason is not None:
         print(f"bakeoff kernel-check: {reason}; nothing checked")
         return EXIT_OK
-    if args.record:
-        return _record_kernel_truth()
+    if targets:
+        return _record_kernel_truth(targets)
     records = []
+    comparisons: list[Comparison] = []
     for path in _paths(args.paths):
         programs = _load(path)
+        entries = entries_for_object(path, CORPUS)
         inputs: dict[str, tuple[RunInput, ...]]
         if args.data_in:
             try:
@@ -437,8 +444,11 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
                 raise InputError(args.data_in, f"cannot read: {exc.strerror}") from None
             inputs = {p.name: (RunInput(Path(args.data_in).name, packet),) for p in programs}
         else:
-            inputs = {e.program.name: e.live_inputs[:1] for e in entries_for_object(path)}
-        records += kernel_check(programs, inputs, log_level=args.log_level or 1)
+            inputs = {e.program.name: e.live_inputs for e in entries}
+        found = kernel_check(programs, inputs, log_level=args.log_level or 1)
+        records += found
+        # against the manifest's [program.kernel], by the drift rule (not its retvals for another packet)
+        comparisons += check_records(entries, found, retvals=not args.data_in)
     if args.json:
         print(json.dumps([to_json(r) for r in records], indent=2))
     else:
@@ -446,16 +456,25 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
     if args.log_level:
         for rec in records:
             print(f"\n--- {rec.program}: the kernel's verifier log (level {args.log_level})\n{rec.log.rstrip()}")
+    notes = sys.stderr if args.json else sys.stdout  # --json keeps stdout to the JSON
+    report = drift_report(comparisons)
+    if report is not None:
+        print(f"\n{report}", file=notes)
+    failed = [line for c in comparisons for line in c.failure_lines()]
+    if failed:
+        print("\nthe kernel disagrees with the manifests:", *failed, sep="\n  ", file=notes)
+        return EXIT_REJECTED
     return EXIT_OK
 
 
-def _record_kernel_truth() -> int:
-    from framework.load.corpus import manifests
+def _record_kernel_truth(targets: Sequence[Path]) -> int:
     from framework.oracle.identity import running
     from framework.oracle.manifest import write_corpus_truth
 
-    records = write_corpus_truth(manifests())
-    print(f"recorded what Linux {running()} says of {len(records)} corpus programs in their manifests")
+    records = write_corpus_truth(targets)
+    print(f"recorded what Linux {running()} says of {len(records)} programs in {len(targets)} manifests:")
+    for path in targets:
+        print(f"  {path}")
     return EXIT_OK
 
 
@@ -531,10 +550,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     kcheck = sub.add_parser("kernel-check", help="what the running kernel says of each program")
     kcheck.add_argument("paths", nargs="*", metavar="PATH")
-    kcheck.add_argument("--data-in", metavar="FILE", help="packet to test-run (default: the manifest's first input)")
+    kcheck.add_argument("--data-in", metavar="FILE", help="packet to test-run (default: the manifest's inputs)")
     kcheck.add_argument("--json", action="store_true")
     kcheck.add_argument("--log-level", type=int, choices=[1, 2], help="also print the kernel's verifier log")
-    kcheck.add_argument("--record", action="store_true", help="write the kernel's answers into the corpus manifests")
+    kcheck.add_argument(
+        "--record",
+        nargs="+",
+        metavar="PATH",
+        help="write the kernel's answers into these manifests (a directory: its manifests; programs/: the corpus)",
+    )
     kcheck.set_defaults(func=cmd_kernel_check)
 
     kcost = sub.add_parser("kernel-throw-cost", help="measure the stock throw on the running kernel, by depth")

@@ -251,6 +251,7 @@ def test_kernel_check_json_keys(capsys: pytest.CaptureFixture[str]) -> None:
         "bytes_jited",
         "retval",
         "ns",
+        "kernel",
     ]
     assert row["program"] == "bounds_check" and row["verdict"] == "accepted"
     assert row["retval"] == 2  # the exception callback maps the truncated packet's cookie to TC_ACT_SHOT

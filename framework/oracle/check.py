@@ -2,7 +2,8 @@
 
 `available()` says whether bpf() may be used here; `kernel_check` loads each
 program, test-runs its inputs and closes everything; `to_json` gives exactly
-DESIGN.md's kernel-check keys; `render` the terminal table.
+DESIGN.md's kernel-check keys (`kernel`: the running kernel's identity, as
+framework.oracle.identity reads it); `render` the terminal table.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 from framework.load.corpus import RunInput
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
+from framework.oracle.identity import running
 from framework.oracle.record import BATCHES, REPEAT, KernelRecord, record
 
 __all__ = ["JSON_KEYS", "available", "kernel_check", "render", "to_json"]
@@ -28,6 +30,7 @@ JSON_KEYS = (
     "bytes_jited",
     "retval",
     "ns",
+    "kernel",
 )
 
 
@@ -69,6 +72,7 @@ def to_json(rec: KernelRecord) -> dict[str, Any]:
         "bytes_jited": rec.bytes_jited,
         "retval": first.retval if first else None,
         "ns": first.ns if first else None,
+        "kernel": running().to_table(),
     }
 
 

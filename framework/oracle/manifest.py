@@ -26,7 +26,7 @@ import tomlkit
 from tomlkit.items import AoT, Table
 
 from framework.errors import InputError
-from framework.load.corpus import CorpusEntry, corpus_entries
+from framework.load.corpus import CorpusEntry, corpus_entries, manifests
 from framework.oracle.drift import Comparison, Figure, compare
 from framework.oracle.identity import KernelBuild, running
 from framework.oracle.record import KernelRecord, record
@@ -39,6 +39,7 @@ __all__ = [
     "corpus_entries",
     "figures",
     "kernel_table",
+    "manifests_at",
     "read_kernel_truth",
     "rerecord_command",
     "write_corpus_truth",
@@ -127,6 +128,23 @@ def compare_truth(
         running(),
         rerecord_command(manifest),
     )
+
+
+def manifests_at(paths: Iterable[str]) -> list[Path]:
+    """The manifests named: a `.toml` file, or a directory's (a corpus root: its c/ and asm/ manifests)."""
+    out: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = manifests(path) or sorted(path.glob("*.toml"))
+            if not found:
+                raise InputError(given, "no manifests in this directory")
+            out += found
+        elif path.suffix == ".toml" and path.is_file():
+            out.append(path)
+        else:
+            raise InputError(given, "not a manifest (.toml) or a directory of manifests")
+    return list(dict.fromkeys(out))
 
 
 def write_corpus_truth(manifests: Iterable[Path], *, batches: int = 3, repeat: int = 100) -> list[KernelRecord]:

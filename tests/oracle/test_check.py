@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from framework.load.corpus import RunInput
 from framework.oracle.check import JSON_KEYS, available, kernel_check, render, to_json
+from framework.oracle.identity import running
 from framework.oracle.throw_family import COOKIE, family_member
 
 DESIGN_KEYS = [
@@ -18,6 +21,7 @@ DESIGN_KEYS = [
     "bytes_jited",
     "retval",
     "ns",
+    "kernel",
 ]
 
 
@@ -39,6 +43,7 @@ def test_kernel_check_records_and_renders() -> None:
     assert list(ok) == DESIGN_KEYS and list(refused) == DESIGN_KEYS
     assert ok["verdict"] == "accepted" and ok["message"] is None and ok["retval"] == COOKIE
     assert ok["stack_depth"] == [0, 0, 0] and ok["bytes_jited"] > 0 and ok["ns"] > 0
+    assert ok["kernel"] == running().to_table() and ok["kernel"]["release"] == os.uname().release
     assert refused["verdict"] == "rejected" and refused["retval"] is None and refused["ns"] is None
     text = render(records)
     assert "throw_d2" in text and "too deep" in text
