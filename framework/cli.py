@@ -482,14 +482,15 @@ def cmd_kernel_throw_cost(args: argparse.Namespace) -> int:
     from framework.oracle.check import available
     from framework.oracle.throw_family import throw_cost
 
-    out = _out_dir(args.out)
+    out = _out_dir(args.out)  # nothing is written unless a directory is named
     reason = available()
     if reason is not None:
         print(f"bakeoff kernel-throw-cost: {reason}; nothing measured")
         return EXIT_OK
     result = throw_cost(out, batches=args.batches, repeat=args.repeat)
     print(result.table)
-    print(f"\nwritten to {args.out}")
+    if result.table_path is not None and result.plot_path is not None:
+        print(f"\nwritten: {result.table_path}, {result.plot_path}")
     return EXIT_OK
 
 
@@ -562,7 +563,7 @@ def build_parser() -> argparse.ArgumentParser:
     kcheck.set_defaults(func=cmd_kernel_check)
 
     kcost = sub.add_parser("kernel-throw-cost", help="measure the stock throw on the running kernel, by depth")
-    kcost.add_argument("--out", default="reports/kernel", metavar="DIR")
+    kcost.add_argument("--out", metavar="DIR", help="also write the table and its plot there (default: print only)")
     kcost.add_argument("--batches", type=int, default=11, metavar="N")
     kcost.add_argument("--repeat", type=int, default=1000, metavar="N")
     kcost.set_defaults(func=cmd_kernel_throw_cost)

@@ -1,12 +1,13 @@
-"""`--out DIR`, checked before any work.
+"""`--out DIR`, checked before any work, and nothing written into the checkout unless it is named.
 
 A bad `--out` (a file, a path under a file, a place nothing can be created) is one line
 naming the path, exit status 2, before the run; a missing directory is made when the run
-writes.
+writes. `kernel-throw-cost` prints its table and writes only with `--out`.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import pytest
 
 from framework import cli
-from framework.cli import main
+from framework.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJ = ROOT / "programs" / "obj"
@@ -101,3 +102,62 @@ def test_kernel_throw_cost_refuses_a_bad_out_before_measuring(
     out = where(tmp_path)
     code = main(["kernel-throw-cost", "--out", str(out)])
     _assert_one_line(code, capsys.readouterr().err, out, why)
+
+
+# ---------------------------------------------------------------- nothing written unless named
+
+
+def test_no_command_defaults_a_path_to_write() -> None:
+    """Every `--out` of every command defaults to nothing: the checkout is written only when named."""
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    seen = []
+    for name, sub in commands.choices.items():
+        for action in sub._actions:
+            if "--out" in action.option_strings:
+                seen.append(name)
+                assert action.default is None, f"{name} --out defaults to {action.default!r}"
+    assert {"run", "kernel-throw-cost"} <= set(seen)
+
+
+class _Fake:
+    table = "depth  throw ns\n1  500\n"
+    table_path = plot_path = None
+
+
+def test_kernel_throw_cost_without_out_prints_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import framework.oracle.check as check
+    import framework.oracle.throw_family as family
+
+    given: list[object] = []
+
+    def measured(out_dir: object, **_: object) -> _Fake:
+        given.append(out_dir)
+        return _Fake()
+
+    monkeypatch.setattr(check, "available", lambda: None)
+    monkeypatch.setattr(family, "throw_cost", measured)
+    monkeypatch.chdir(tmp_path)
+    assert main(["kernel-throw-cost"]) == 0
+    assert given == [None]
+    assert capsys.readouterr().out == _Fake.table + "\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.kernel
+def test_kernel_throw_cost_on_this_kernel_writes_only_where_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from framework.oracle.check import available
+
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+    monkeypatch.chdir(tmp_path)
+    assert main(["kernel-throw-cost", "--batches", "1", "--repeat", "1"]) == 0
+    assert "too deep" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+    assert main(["kernel-throw-cost", "--batches", "1", "--repeat", "1", "--out", "k"]) == 0
+    assert sorted(p.name for p in (tmp_path / "k").iterdir()) == ["throw_cost.png", "throw_cost.txt"]
+    assert "written: k/throw_cost.txt, k/throw_cost.png" in capsys.readouterr().out

@@ -8,7 +8,8 @@ MAX_CALL_FRAMES is 8 (include/linux/bpf_verifier.h), so depth 9 must be
 refused with check_func_call's `the call stack of 9 frames is too deep`.
 
 `throw_cost(out_dir)` loads each member, test-runs it on a 64-byte packet,
-and writes a table and a plot to `out_dir`; it is `bakeoff kernel-throw-cost`.
+and renders a table; given `out_dir`, it writes the table and a plot there (and
+nothing anywhere without one). It is `bakeoff kernel-throw-cost`.
 """
 
 from __future__ import annotations
@@ -83,15 +84,15 @@ class DepthCost:
 
 @dataclass(frozen=True, slots=True)
 class ThrowCostResult:
-    """Per depth the two records, the refusal of depth MAX_FRAMES+1, and the files written."""
+    """Per depth the two records, the refusal of depth MAX_FRAMES+1, and the files written (None: none)."""
 
     depths: tuple[DepthCost, ...]
     too_deep: KernelRecord
     table: str
     ret_fit: tuple[float, float]  # (ns at 0 frames, ns per frame), least squares over the medians
     throw_fit: tuple[float, float]
-    table_path: Path
-    plot_path: Path
+    table_path: Path | None
+    plot_path: Path | None
     batches: int
     repeat: int
 
@@ -171,10 +172,8 @@ def measure_family(*, batches: int = 11, repeat: int = 1000) -> tuple[tuple[Dept
     return depths, too_deep
 
 
-def throw_cost(out_dir: Path | str, *, batches: int = 11, repeat: int = 1000) -> ThrowCostResult:
-    """Measure the family and write `throw_cost.txt` and `throw_cost.png` into `out_dir`."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def throw_cost(out_dir: Path | str | None = None, *, batches: int = 11, repeat: int = 1000) -> ThrowCostResult:
+    """Measure the family; with `out_dir`, write `throw_cost.txt` and `throw_cost.png` into it."""
     depths, too_deep = measure_family(batches=batches, repeat=repeat)
     table = render_table(depths)
     ret_fit, throw_fit = _fit([d.normal for d in depths]), _fit([d.throw for d in depths])
@@ -187,10 +186,14 @@ def throw_cost(out_dir: Path | str, *, batches: int = 11, repeat: int = 1000) ->
         f"ns: median of {batches} BPF_PROG_TEST_RUN calls x {repeat} repeats"
         " (the kernel's mean per run); min-max over batches.\n"
     )
-    table_path = out / "throw_cost.txt"
-    table_path.write_text(table + note)
-    plot_path = out / "throw_cost.png"
-    _plot(depths, plot_path, batches, repeat)
+    table_path: Path | None = None
+    plot_path: Path | None = None
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        table_path, plot_path = out / "throw_cost.txt", out / "throw_cost.png"
+        table_path.write_text(table + note)
+        _plot(depths, plot_path, batches, repeat)
     return ThrowCostResult(depths, too_deep, table + note, ret_fit, throw_fit, table_path, plot_path, batches, repeat)
 
 
