@@ -22,7 +22,7 @@ from framework.oracle.record import record
 from framework.verify import verify
 
 from .cases_loader import NoCompiler, load_cases
-from .test_cases_kernel import _split_top
+from .held_to import _split_top
 from .test_verify_cases import SLOW
 
 _INSN = re.compile(r"^(\d+): \(")

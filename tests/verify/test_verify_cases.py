@@ -9,7 +9,7 @@ import pytest
 from framework.verify import verify
 
 from .cases_loader import NoCompiler, VerifierCase, load_cases
-from .test_cases_kernel import regs_at
+from .held_to import regs_at
 
 CASES = load_cases()
 
