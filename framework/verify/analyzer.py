@@ -15,6 +15,7 @@ from framework.platform.helpers import HELPER_NARGS
 from framework.platform.kfuncs import KFUNCS
 from framework.strategy import Strategy
 from framework.verify import calls, frames, ops
+from framework.verify.aux import collect, save_ptr_type
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject
 from framework.verify.globals_ import arg_types, might_throw
@@ -36,7 +37,7 @@ from framework.verify.prune import (
     states_equal,
 )
 from framework.verify.regs import RT, Reg, scalar
-from framework.verify.result import Analysis, Verdict
+from framework.verify.result import Analysis, Verdict, VerifierRecord
 from framework.verify.retcode import RANGES, check_return_code
 from framework.verify.stack import Slot, slot_index
 from framework.verify.stackdepth import check_max_stack_depth
@@ -61,7 +62,7 @@ def _step_load(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if insn.dst == 10:
         return reject(pc, "frame pointer is read only")
     st.cur.regs[insn.dst] = res
-    return pc + 1
+    return save_ptr_type(env, pc, base, True) or pc + 1
 
 
 def _step_store_reg(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -77,7 +78,7 @@ def _step_store_reg(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         # backtracking cannot follow, so the register is marked precise here
         mark_chain_precision(env, st, insn.src)
     res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, val, None)
-    return res if isinstance(res, Reject) else pc + 1
+    return res if isinstance(res, Reject) else save_ptr_type(env, pc, base, False) or pc + 1
 
 
 def _step_store_imm(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -86,7 +87,7 @@ def _step_store_imm(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if isinstance(base, Reject):
         return base
     res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, None, insn.imm)
-    return res if isinstance(res, Reject) else pc + 1
+    return res if isinstance(res, Reject) else save_ptr_type(env, pc, base, False) or pc + 1
 
 
 def _step_atomic(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -107,6 +108,9 @@ def _step_atomic(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if insn.imm & op.FETCH:
         target = 0 if insn.imm == op.CMPXCHG else insn.src
         st.cur.regs[target] = scalar()
+    if insn.imm in (op.LOAD_ACQ, op.STORE_REL):  # kernel: check_atomic_load / check_atomic_store
+        base = st.cur.regs[insn.src] if insn.imm == op.LOAD_ACQ else ptr
+        return save_ptr_type(env, pc, base, insn.imm == op.LOAD_ACQ) or pc + 1
     return pc + 1
 
 
@@ -634,5 +638,6 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         peak_resources=tuple(env.peak_resources),
         deepest_chain=env.deepest_chain,
         throws_reached=frozenset(env.throws_reached),
+        record=VerifierRecord(collect(env, len(program.slots)), env.tstamp_type_access),
         stats=tail[-1],
     )

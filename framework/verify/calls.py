@@ -6,6 +6,7 @@ from framework.isa.insn import Insn
 from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
 from framework.verify import memory
+from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject
 from framework.verify.precision import mark_chain_precision, mark_slot_precision
 from framework.verify.regs import (
@@ -145,6 +146,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if isinstance(m, Reject):
             return m
         mdef = env.program.maps[m.map_index]
+        record_map(env, pc, m.map_index)
         err = _stack_mem(env, st, pc, 2, mdef.key_size, False)
         if err:
             return err
@@ -387,6 +389,7 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, "bpf_obj_new/bpf_percpu_obj_new requires prog BTF")
         mark_chain_precision(env, st, 1)  # kernel: check_kfunc_args, a __k argument is precise
         tname, tsize = _local_type(env, tid.const)
+        record_obj_type(env, pc, tid.const)
         extra = {MEM_PERCPU} if "percpu" in name else set()
         result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC} | extra), btf_name=tname, btf_id=tid.const, mem_size=tsize)
     elif spec.kind in ("task", "cgroup", "cpumask") and ACQUIRE in flags:
@@ -398,6 +401,7 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, "arg#0 expected pointer to allocated object")
         if r.maybe_null:
             return reject(pc, "Possibly NULL pointer passed to trusted arg0")
+        record_obj_type(env, pc, r.btf_id)
         result = r.with_(ref_obj_id=0, id=0)
     elif RELEASE in flags:
         r = regs[1]
@@ -423,6 +427,8 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, f"release kernel function {name} expects refcounted PTR_TO_BTF_ID")
         if r.off:
             return reject(pc, "R1 must have zero offset when passed to release func or trusted arg to kfunc")
+        if MEM_ALLOC in r.flags:  # kernel: check_kfunc_call, obj_drop's kptr_struct_meta
+            record_obj_type(env, pc, r.btf_id)
         err = release(env, st, pc, r.ref_obj_id)
         if err:
             return err

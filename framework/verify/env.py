@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from framework.isa.insn import Insn
 from framework.load.btf import Btf, parse_btf
 from framework.load.program import Program
+from framework.verify.regs import RT
 
 if TYPE_CHECKING:
     from framework.strategy import Strategy
@@ -76,6 +77,10 @@ class Env:
     cur_states: int = 0
     max_states_per_insn: int = 0
     loop_inline: dict[int, tuple[int, bool]] = field(default_factory=dict)  # bpf_loop pc -> (callback, fit)
+    ptr_types: dict[int, tuple[RT, frozenset[str]]] = field(default_factory=dict)  # insn_aux_data[].ptr_type
+    aux_maps: dict[int, int] = field(default_factory=dict)  # map helper pc -> map index (-1: poisoned)
+    aux_obj_types: dict[int, int] = field(default_factory=dict)  # obj_new/obj_drop pc -> local type id
+    tstamp_type_access: bool = False  # prog->tstamp_type_access: a load of __sk_buff's tstamp_type was checked
     loop_at: int = -1
     may_goto_seen: set[int] = field(default_factory=set)
     may_goto_pcs: set[int] = field(default_factory=set)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.verify.ctx import ctx_access
+from framework.verify.ctx import TSTAMP_TYPE, ctx_access
 from framework.verify.env import Env, Reject, reject
 from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
@@ -149,11 +149,18 @@ def check_mem_access(
             return stack_write(env, st, frame, pc, off, size, value, imm)
         return stack_read(env, frame, pc, off, size)
     if ptr.type is RT.CTX:
-        if ptr.off or not ptr.var.is_const or ptr.var.var_off.value:
+        # kernel: check_ptr_off_reg (__check_ptr_off_reg), then check_ctx_access
+        if ptr.off < 0:
+            return reject(pc, f"negative offset ctx ptr R{regno} off={ptr.off} disallowed")
+        if ptr.off:
             return reject(pc, f"dereference of modified ctx ptr R{regno} off={ptr.off} disallowed")
+        if not ptr.var.is_const or ptr.var.var_off.value:
+            return reject(pc, f"variable ctx access var_off={ptr.var.var_off.strn()} disallowed")
         kind = ctx_access(insn_off, size, write)
         if kind is None:
             return reject(pc, f"invalid bpf_context access off={insn_off} size={size}")
+        if insn_off == TSTAMP_TYPE:
+            env.tstamp_type_access = True  # kernel: tc_cls_act_is_valid_access sets prog->tstamp_type_access
         if write:
             return None
         if kind is RT.SCALAR:

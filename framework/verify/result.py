@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from framework.errors import Coord
+from framework.verify.regs import RT
 
 
 class Verdict(enum.Enum):
@@ -54,6 +55,41 @@ class ThrowSite:
 
 
 @dataclass(frozen=True, slots=True)
+class InsnAux:
+    """What the verifier saw at one instruction, kept for the rewrites after it (`struct bpf_insn_aux_data`).
+
+    The fixup stage reads only this, never the instruction's shape: a context access is
+    converted because the verifier typed its base register as the context, whatever
+    register, copy, spill or arithmetic led there (convert_ctx_accesses)."""
+
+    ptr_type: RT | None = None  # the base register's type at a load or store (insn_aux_data[].ptr_type)
+    ptr_flags: frozenset[str] = frozenset()  # its type flags (alloc, percpu, rdonly, trusted, ...)
+    map_index: int | None = None  # a map helper's map on every path (map_ptr_state); -1 when paths differ
+    obj_type_id: int | None = (
+        None  # obj_new / obj_drop / refcount_acquire: the local type (obj_new_size, kptr_struct_meta)
+    )
+    loop_callback: int | None = None  # bpf_loop fit for inlining: the callback's first pc (loop_inline_state)
+
+
+NO_AUX = InsnAux()
+
+
+@dataclass(frozen=True, slots=True)
+class VerifierRecord:
+    """Everything the rewrites after verification read of what the verifier saw."""
+
+    aux: tuple[InsnAux, ...] = ()  # per pc of the verified program (empty: nothing recorded)
+    tstamp_type_access: bool = False  # prog->tstamp_type_access (how tc's __sk_buff tstamp is converted)
+
+    def at(self, pc: int) -> InsnAux:
+        return self.aux[pc] if 0 <= pc < len(self.aux) else NO_AUX
+
+    def where(self) -> dict[int, InsnAux]:
+        """The pcs something was recorded at."""
+        return {pc: a for pc, a in enumerate(self.aux) if a != NO_AUX}
+
+
+@dataclass(frozen=True, slots=True)
 class Analysis:
     """The verifier's result for one program under one strategy."""
 
@@ -72,6 +108,7 @@ class Analysis:
     stats: str = ""
     deepest_chain: int = 0  # the largest combined stack of a call chain, frames rounded to 16 (reserved included)
     throws_reached: frozenset[int] = frozenset()  # bpf_throw pcs the verifier reached (the others it proved dead)
+    record: VerifierRecord = field(default_factory=VerifierRecord)  # per pc, what it saw (insn_aux_data)
 
     @property
     def accepted(self) -> bool:
