@@ -148,15 +148,17 @@ def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, A
     from framework.listing import listing
     from framework.measure import measure
     from framework.plugins import get_strategy
+    from framework.run.reference import References
 
     rows: list[dict[str, Any]] = []
     listings: dict[str, str] = {}
     entries = _entries(path)  # read once for the object, not once per program
     for program in _load(path):
         inputs, hits, twin = _manifest_facts(entries, program.name)
+        refs = References()  # each case's reference, run once for every strategy
         for name in strategy_names:
             strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
-            costs = measure(program, strategy, inputs, hits=hits, twin_retvals=twin)
+            costs = measure(program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs)
             rows.append(_program_row(program) | costs.to_json())
             listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
     return rows, listings
@@ -230,14 +232,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     programs = len({(r["object"], r["program"]) for r in rows})
     plural = "strategy" if len(names) == 1 else "strategies"
     bad = sum(len(r["problems"]) for r in rows)
-    print(f"\n{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
+    mismatches = sum(r.get("mismatches", 0) for r in rows)
+    timeouts = sum(r.get("timeouts", 0) for r in rows)
+    checked = sum(len(r.get("runs", ())) for r in rows)
+    print(f"\n{mismatches} mismatch(es) and {timeouts} timeout(s) in {checked} runs, each checked against")
+    print("its reference (the interpreter's run of the program as given, same input and throw, ideal cleanup);")
+    print("neither is measured.")
+    print(f"{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
     print("happy +x86: most x86 instructions over stock's JIT of the same program on a declared input that")
     print("does not throw; throw x86: most runtime instructions (walk + lookup + release, and landing pads)")
     print("at a forced throw. Counts are exact x86 instructions in the emulator, not time.")
     p = provenance()
     print(f"commit {p['commit'] or '?'}{' (with changes)' if p['dirty'] else ''}, {p['runtime_compiler']}, "
           f"unicorn {p['packages']['unicorn']}, Python {p['python']}, {p['machine']['cpu']}")  # fmt: skip
-    return EXIT_OK if not bad else EXIT_REJECTED
+    return EXIT_OK if not bad and not mismatches and not timeouts else EXIT_REJECTED
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -293,7 +301,9 @@ def _exec_line(run: dict[str, Any]) -> str:
     if run["throw_pc"] is not None and run["force_hit"] != 1:
         where += f" (reach {run['force_hit']})"
     freed = ", ".join(r["kind"] for r in run["released_by_unwinder"]) or "-"
-    verdict = "ok" if not run["problems"] else "; ".join(run["problems"])
+    notes = [*run.get("differences", []), *run["problems"]]
+    verdict = run["verdict"] if run["verdict"] != "accepted" else "ok"
+    verdict += (": " + "; ".join(notes)) if notes else ""
     threw = f"threw {run['cookie']}" if run["threw"] else "returned"
     cost = ""
     if "throw_time" in run:
@@ -303,17 +313,18 @@ def _exec_line(run: dict[str, Any]) -> str:
         )
     elif "happy_path" in run:
         cost = f"x86 {run['happy_path']['over_stock']:+d} over stock"
-    line = f"{run['input']:>12} {where:<28} {threw:<10} retval {run['retval']:<6} unwound: {freed:<24} {cost:<44}"
+    value = "-" if run["timed_out"] else run["retval"]
+    line = f"{run['input']:>12} {where:<28} {threw:<10} retval {value!s:<6} unwound: {freed:<24} {cost:<44}"
     return f"{line} {verdict}"
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
     from framework.kernel.objects import RunInput
-    from framework.measure import happy_path, throw_cost
+    from framework.measure import happy_path, stock_run, throw_cost
     from framework.plan import Plan, plan
     from framework.plugins import get_strategy
-    from framework.run.exercise import exercise
-    from framework.run.result import RunResult, run_program
+    from framework.run.exercise import Exercised, exercise
+    from framework.run.reference import References
     from framework.run.throws import dead_throws, throw_points
     from framework.strategy import STOCK_RUNTIME
 
@@ -360,31 +371,28 @@ def cmd_exec(args: argparse.Namespace) -> int:
         twin = {}
     else:
         run_input = declared[0] if declared else RunInput()
+    refs = References()
 
-    def costed(result: RunResult, base: dict[str, Any], throw_pc: int | None = None, hit: int = 1) -> dict[str, Any]:
-        """A run's JSON with the plan's figures, and its happy-path cost over stock's JIT of the
-        program as given (same input) or its throw-time split (framework.measure's)."""
-        out = base | {"plan": figures}
-        if args.engine == "jit" and not result.threw and result.fault is None:
-            out["happy_path"] = happy_path(result, given, run_input).to_json()
-        elif args.engine == "jit" and result.threw:
-            out["throw_time"] = throw_cost(result, throw_pc, hit).to_json()
+    def costed(run: Exercised) -> dict[str, Any]:
+        """A run's JSON (beside its reference) with the plan's figures, and, when it agrees, its
+        happy-path cost over stock's JIT of the program as given (same input) or its throw-time split."""
+        result, out = run.result, run.to_json() | {"plan": figures}
+        if args.engine != "jit" or not run.measured:
+            return out
+        if not result.threw and result.fault is None:
+            stock, baseline_check = stock_run(given, run_input, None, refs)
+            if baseline_check.agrees:
+                out["happy_path"] = happy_path(result, stock).to_json()
+            else:  # the baseline is a figure too
+                out["verdict"] = baseline_check.verdict
+                out["stock_baseline_differences"] = list(baseline_check.differences)
+        elif result.threw:
+            out["throw_time"] = throw_cost(result, run.throw_pc, run.hit).to_json()
         return out
 
-    if args.force_throw is None:
-        result = run_program(program, run_input, args.engine, strategy=strategy, plan=made)
-        got = costed(result, result.to_json())
-        if args.json:
-            print(json.dumps(got, indent=2))
-        else:
-            for key, value in got.items():
-                if isinstance(value, list):
-                    value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
-                print(f"{key:>22}: {value}")
-        return EXIT_OK if result.fault is None else EXIT_REJECTED
     only = None
     reached = analysis.throws_reached if made is not None else None
-    if args.force_throw != "all":
+    if args.force_throw not in (None, "all"):
         pcs = [p.pc for p in throw_points(program, reached)]
         if not args.force_throw.isdigit() or int(args.force_throw) not in pcs:
             listed = ", ".join(map(str, pcs)) or "none"
@@ -402,8 +410,22 @@ def cmd_exec(args: argparse.Namespace) -> int:
         twin_retvals=twin,
         only=only,
         reached=reached,
+        given=given,
+        forced=args.force_throw is not None,
+        references=refs,
     )
-    runs = [costed(r.result, r.to_json(), r.throw_pc, r.hit) for r in done]
+    runs = [costed(r) for r in done]
+    failed = any(r["verdict"] != "accepted" or r.get("fault") for r in runs)
+    if args.force_throw is None:
+        got = runs[0]
+        if args.json:
+            print(json.dumps(got, indent=2))
+        else:
+            for key, value in got.items():
+                if isinstance(value, list) and all(isinstance(r, dict) and "kind" in r for r in value):
+                    value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
+                print(f"{key:>22}: {value}")
+        return EXIT_REJECTED if failed else EXIT_OK
     dead = [] if reached is None or only is not None else list(dead_throws(program, reached))
     runs += [{"throw_pc": pc, "dead": True} for pc in dead]  # the verifier proved them dead: not forced
     if args.json:
@@ -413,7 +435,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
         for run in runs:
             print(f"{'':>12} throw at pc {run['throw_pc']}: the verifier proved it dead, not forced"
                   if run.get("dead") else _exec_line(run))  # fmt: skip
-    return EXIT_REJECTED if any(r.get("fault") for r in runs) else EXIT_OK
+        mismatched = sum(1 for r in runs if r.get("verdict") == "mismatch")
+        if mismatched:
+            print(f"{mismatched} run(s) disagree with the reference (the interpreter's run of the program as given)")
+    return EXIT_REJECTED if failed else EXIT_OK
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:

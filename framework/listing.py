@@ -82,14 +82,15 @@ def x86_listing(program: Program) -> str:
     import iced_x86
 
     from framework.errors import Coord, InputError
-    from framework.fixup import CtxError, fixup
+    from framework.fixup import CtxError
     from framework.jit import JitError
     from framework.kernel.services import EmulatedKernel
     from framework.load.corpus import RunInput
     from framework.machine.engine import prepare
+    from framework.plan import baseline
 
     try:
-        fixed = fixup(program)
+        fixed = baseline(program).fixup(program)  # the context accesses the verifier typed are converted
         prepared = prepare(EmulatedKernel(program, RunInput()), fixed, counter=None)
     except (CtxError, JitError) as exc:  # what Linux's JIT would refuse too, or what the machine lacks
         raise InputError(Coord(program.source, program.section), f"{program.name}: cannot JIT: {exc}") from None

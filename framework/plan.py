@@ -19,9 +19,10 @@ from framework.fixup.depth import touched
 from framework.fixup.patch import Insertion
 from framework.load.program import Program
 from framework.strategy import Strategy
-from framework.verify.result import Analysis
+from framework.verify import verify
+from framework.verify.result import Analysis, ThrowSite, VerifierRecord
 
-__all__ = ["Plan", "own_stack", "plan"]
+__all__ = ["Plan", "baseline", "own_stack", "plan", "stock_fixup"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,14 +35,15 @@ class Plan:
     notes: tuple[str, ...] = field(default=())  # what the tables hold, for the report
     inserts: tuple[Insertion, ...] = ()  # the happy-path instructions, around original pcs
     kfuncs: tuple[str, ...] = ()  # functions the inserted calls name, after the program's kfuncs
+    record: VerifierRecord = field(default_factory=VerifierRecord)  # what the verifier saw per pc (for fixup)
 
     def applied(self, program: Program) -> Program:
         """`program` with the kfuncs the inserted calls name appended (what fixup patches)."""
         return dataclasses.replace(program, kfuncs=(*program.kfuncs, *self.kfuncs)) if self.kfuncs else program
 
     def fixup(self, program: Program) -> Fixed:
-        """The kernel's post-verification rewrites of `program`, after this plan's insertions."""
-        return fixup(self.applied(program), inserts=self.inserts)
+        """The kernel's post-verification rewrites of `program` (the verified one), after this plan's insertions."""
+        return fixup(self.applied(program), self.record, inserts=self.inserts)
 
     @property
     def metadata_bytes(self) -> int:
@@ -55,10 +57,35 @@ def own_stack(program: Program) -> tuple[int, ...]:
 
 
 def plan(strategy: Strategy, program: Program, analysis: Analysis) -> Plan:
-    """The rewrite stage: the strategy's plan for an accepted program, or the empty one."""
+    """The rewrite stage: the strategy's plan for an accepted program, or the empty one, with the
+    verifier's record of `program` for the fixup stage."""
     made = strategy.rewrite(program, analysis)
     if made is None:
-        return Plan(strategy.name, extra_stack=(0,) * len(analysis.stack_depth))
+        return Plan(strategy.name, extra_stack=(0,) * len(analysis.stack_depth), record=analysis.record)
     if not isinstance(made, Plan):
         raise TypeError(f"{strategy.name}.rewrite returned {type(made).__name__}, not a Plan")
-    return made
+    return dataclasses.replace(made, record=analysis.record)
+
+
+class _Baseline(Strategy):
+    """Stock, letting a throw through whatever it holds: the verifier's record of a program that
+    stock refuses only for what it holds at a throw (the JIT of it the bake-off measures against)."""
+
+    name = "stock (baseline)"
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        return True
+
+
+def baseline(program: Program) -> Plan:
+    """The empty plan for `program` as stock would JIT it, carrying the verifier's record of it.
+    Where the verifier stops early (the program is refused for another reason), the record holds
+    what it reached; a context access it never typed is not converted, and the machine refuses
+    to run one that reaches the context (framework.machine.engine)."""
+    analysis = verify(program, _Baseline(), log_level=0)
+    return Plan("stock", extra_stack=(0,) * len(analysis.stack_depth), record=analysis.record)
+
+
+def stock_fixup(program: Program) -> Fixed:
+    """`program` verified (as `baseline`) and rewritten as stock's JIT gets it."""
+    return baseline(program).fixup(program)

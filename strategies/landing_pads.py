@@ -259,7 +259,19 @@ class LandingPads(Strategy):
             core_relos=tuple(dataclasses.replace(r, pc=m[r.pc]) for r in program.core_relos),
             symbols={m[pc]: name for pc, name in program.symbols.items()},
             cleanup=tuple(sorted(rows, key=lambda r: r.begin)),
+            origin=self._origin(program, m, before, len(done.slots)),
         )
+
+    @staticmethod
+    def _origin(program: Program, pc_map: Sequence[int], before: dict[int, list[Insn]], size: int) -> tuple[int, ...]:
+        """Per pc of the prepared program, the given program's pc it holds (-1: a pad, a cleanup slot's store)."""
+        out = [-1] * size
+        for pc, insn in enumerate(program.slots):
+            if insn is None:
+                continue
+            at = pc_map[pc] + sum(i.slots for i in before.get(pc, []))
+            out[at : at + insn.slots] = range(pc, pc + insn.slots)
+        return tuple(out)
 
     def reserved_stack(self, subprog: int) -> int:
         return HOME_BYTES * sum(1 for sub, _ in self.homes.values() if sub == subprog)

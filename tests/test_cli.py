@@ -293,15 +293,15 @@ def test_conformance_failure_exits_1(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 def test_exec_json_keys_and_the_ledger(capsys: pytest.CaptureFixture[str]) -> None:
     path = str(OBJ / "cleanup_three_frames.o")
-    code, out, err = run(
+    code, out, _ = run(
         ["exec", path, "--program", "three_frames", "--no-verify", "--engine", "interp", "--json"], capsys
     )
-    assert code == 0, err
     result = json.loads(out)
     design_keys = [
         "program",
         "strategy",
         "engine",
+        "verdict",
         "retval",
         "threw",
         "cookie",
@@ -310,11 +310,18 @@ def test_exec_json_keys_and_the_ledger(capsys: pytest.CaptureFixture[str]) -> No
         "released_by_unwinder",
         "leaked",
         "double_released",
+        "reference_retval",
+        "reference_released",
+        "agrees",
     ]
     assert list(result)[: len(design_keys)] == design_keys
     assert result["threw"] and result["engine"] == "interp" and result["x86_insns"] is None
-    # stock releases nothing at a throw: what three_frames holds is leaked
+    # stock releases nothing at a throw: what three_frames holds is leaked, where the program's
+    # meaning (the reference: ideal cleanup) releases both objects; that is a mismatch, exit 1
     assert result["leaked"] and result["released_by_unwinder"] == []
+    assert code == 1 and result["verdict"] == "mismatch" and not result["agrees"]
+    assert [(r["kind"], r["by_unwinder"]) for r in result["reference_released"]] == [("obj", True), ("obj", True)]
+    assert result["reference_retval"] == result["retval"] == 17
 
 
 def test_exec_data_in(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,140 +1,187 @@
-"""convert_ctx_accesses for tc programs: `__sk_buff` loads become `struct sk_buff` loads.
+"""convert_ctx_accesses for tc programs: `__sk_buff` loads and stores become `struct sk_buff` ones.
 
-The verifier knows which loads read the ctx (PTR_TO_CTX in insn_aux_data);
-until the framework's verifier lands, `ctx_loads` finds them with a small
-may-analysis of which registers and stack slots hold the ctx pointer (r1 at
-main's entry, moves, spills and fills, BPF-to-BPF call arguments). An accepted
-program never loads through a register that is the ctx on one path only.
-
-The rewrites are tc_cls_act_convert_ctx_access / bpf_convert_ctx_access
-(net/core/filter.c), with `struct sk_buff` offsets of the live kernel
-(Linux 6.18.44 x86-64, read from /sys/kernel/btf/vmlinux; tests check them).
+Which instructions are converted is the verifier's record, never the instruction's shape:
+every load and store whose base register the verifier typed as the context
+(`InsnAux.ptr_type`, insn_aux_data[].ptr_type), whatever register, copy, spill or
+arithmetic led there. Each becomes tc_cls_act_convert_ctx_access's /
+bpf_convert_ctx_access's instructions (net/core/filter.c) for the field it touches
+(framework.platform.skb's table and layout), and a load narrower than its field gets
+convert_ctx_accesses' shift and mask; a sign-extending load gets its movsx after.
+BPF_REG_AX (register 11, x86 r10 in the JIT) is the scratch register the kernel uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 from framework.isa import opcodes as op
-from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
+from framework.platform.skb import (
+    BYTES,
+    MIN_NAPI_ID,
+    NARROW,
+    NO_QUEUE_MAPPING,
+    PKT_TYPE_MAX,
+    SKB_LAYOUT,
+    SKB_TSTAMP_TYPE_MASK,
+    TC_AT_INGRESS_MASK,
+    SkbField,
+    SkbLayout,
+    valid_access,
+)
 
-__all__ = ["SKB_LAYOUT", "CtxError", "SkbLayout", "convert_skb_load", "ctx_loads"]
+__all__ = ["SKB_LAYOUT", "CtxError", "SkbLayout", "convert_skb_access"]
+
+L = SKB_LAYOUT
+AX = 11  # BPF_REG_AX
+_SIZE = {1: op.B, 2: op.H, 4: op.W, 8: op.DW}
 
 
 class CtxError(ValueError):
-    """A ctx access this model does not convert."""
+    """A context access the verifier typed that tc cannot make (the verifier refuses those)."""
 
 
-@dataclass(frozen=True, slots=True)
-class SkbLayout:
-    """Offsets in the kernel's `struct sk_buff` (size 224 on 6.18.44 x86-64)."""
-
-    size: int = 224
-    dev: int = 16  # struct net_device *dev
-    dev_ifindex: int = 224  # offsetof(struct net_device, ifindex)
-    cb: int = 40  # char cb[48]; tc's struct bpf_skb_data_end lives there
-    len: int = 112
-    protocol: int = 176
-    data: int = 200
-    data_meta: int = 40 + 32  # cb + offsetof(struct bpf_skb_data_end, data_meta)
-    data_end: int = 40 + 40  # cb + offsetof(struct bpf_skb_data_end, data_end)
+def _ldx(size: int, dst: int, src: int, off: int) -> Insn:
+    return make(op.LDX | op.MEM | _SIZE[size], dst, src, off)
 
 
-SKB_LAYOUT = SkbLayout()
-
-# __sk_buff offset -> (its size, BPF size of the sk_buff load, sk_buff offset)
-_SKB_FIELDS = {
-    0: (4, op.W, SKB_LAYOUT.len),  # bpf_convert_ctx_access: len
-    16: (4, op.H, SKB_LAYOUT.protocol),  # bpf_convert_ctx_access: protocol (BPF_H)
-    40: (4, op.W, SKB_LAYOUT.dev_ifindex),  # tc_cls_act_convert_ctx_access: ifindex via skb->dev
-    76: (4, op.DW, SKB_LAYOUT.data),  # bpf_convert_ctx_access: data
-    80: (4, op.DW, SKB_LAYOUT.data_end),  # tc_cls_act_convert_ctx_access: data_end in cb
-    140: (4, op.DW, SKB_LAYOUT.data_meta),  # bpf_convert_ctx_access: data_meta in cb
-}
+def _stx(size: int, dst: int, src: int, off: int) -> Insn:
+    return make(op.STX | op.MEM | _SIZE[size], dst, src, off)
 
 
-def convert_skb_load(insn: Insn) -> list[Insn]:
-    """tc_cls_act_convert_ctx_access: one `__sk_buff` load as the kernel rewrites it."""
-    field = _SKB_FIELDS.get(insn.off)
-    if field is None or insn.kind is not Kind.LOAD or insn.size != field[0]:
-        raise CtxError(f"__sk_buff access at offset {insn.off} (size {insn.size}) is not modelled")
-    _, size, off = field
-    if insn.off == 40:  # tc_cls_act_convert_ctx_access: ifindex = skb->dev->ifindex
-        return [
-            make(op.LDX | op.MEM | op.DW, insn.dst, insn.src, SKB_LAYOUT.dev),
-            make(op.LDX | op.MEM | op.W, insn.dst, insn.dst, SKB_LAYOUT.dev_ifindex),
-        ]
-    return [make(op.LDX | op.MEM | size, insn.dst, insn.src, off)]
+def _alu32(code: int, dst: int, imm: int) -> Insn:
+    return make(op.ALU | code | op.K, dst, 0, 0, imm)
 
 
-# A state: registers holding the ctx, and fp-relative stack slots holding it.
-_State = tuple[frozenset[int], frozenset[int]]
+def _jmp(code: int, dst: int, imm: int, off: int) -> Insn:
+    return make(op.JMP | code | op.K, dst, 0, off, imm)
 
 
-def _successors(slots: Slots, pc: int, insn: Insn, throws: frozenset[int]) -> list[int]:
-    if insn.kind is Kind.EXIT or pc in throws:
-        return []
-    nxt = pc + insn.slots
-    if insn.kind is Kind.JA:
-        return [insn.jump_target(pc)]
-    if insn.kind in (Kind.JCOND, Kind.MAY_GOTO):
-        return [nxt, insn.jump_target(pc)]
-    return [nxt] if nxt < len(slots) else []
+def _shinfo(dst: int, skb: int) -> list[Insn]:
+    # kernel: bpf_convert_shinfo_access (NET_SKBUFF_DATA_USES_OFFSET: head + end)
+    return [_ldx(4, AX, skb, L.end), _ldx(8, dst, skb, L.head), make(op.ALU64 | op.ADD | op.X, dst, AX)]
 
 
-def _step(insn: Insn, state: _State) -> _State:
-    regs, slots = state
-    kind = insn.kind
-    if kind is Kind.ALU and insn.op == op.MOV and insn.alu64 and insn.uses_reg_src and insn.off == 0:
-        return (regs | {insn.dst}) if insn.src in regs else (regs - {insn.dst}), slots
-    if kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LD_IMM64, Kind.LD_PKT):
-        return regs - {insn.dst}, slots
-    if kind is Kind.LOAD:
-        if insn.src == 10 and insn.size == 8 and insn.off in slots:
-            return regs | {insn.dst}, slots
-        return regs - {insn.dst}, slots
-    if kind in (Kind.STORE_REG, Kind.STORE_IMM) and insn.dst == 10:
-        holds = kind is Kind.STORE_REG and insn.size == 8 and insn.src in regs
-        return regs, (slots | {insn.off}) if holds else (slots - {insn.off})
-    if kind is Kind.ATOMIC and insn.dst == 10:
-        return regs - {0, insn.src}, slots - {insn.off}
-    if kind in (Kind.CALL, Kind.CALLX):
-        return regs - {0, 1, 2, 3, 4, 5}, slots
-    return state
+def _read(f: SkbField, dst: int, src: int, off: int, size: int, tstamp_type_access: bool) -> list[Insn]:
+    """bpf_convert_ctx_access's load of field `f` (tc_cls_act_convert_ctx_access for ifindex)."""
+    direct = {
+        "len": (4, L.len),
+        "mark": (4, L.mark),
+        "priority": (4, L.priority),
+        "hash": (4, L.hash),
+        "ingress_ifindex": (4, L.skb_iif),
+        "queue_mapping": (2, L.queue_mapping),
+        "protocol": (2, L.protocol),
+        "tc_index": (2, L.tc_index),
+        "vlan_proto": (2, L.vlan_all),
+        "vlan_tci": (2, L.vlan_all + 2),
+        "tc_classid": (2, L.cb + L.qdisc_tc_classid),
+        "wire_len": (4, L.cb + L.qdisc_pkt_len),
+        "data": (8, L.data),
+        "data_end": (8, L.cb + L.data_end),
+        "data_meta": (8, L.cb + L.data_meta),
+        "sk": (8, L.sk),
+    }
+    if f.name in direct:
+        width, at = direct[f.name]
+        return [_ldx(width, dst, src, at)]
+    match f.name:
+        case "cb":  # qdisc_skb_cb's data, at the access's own size
+            return [_ldx(size, dst, src, L.cb + L.qdisc_data + off - f.off)]
+        case "pkt_type":
+            return [_ldx(1, dst, src, L.pkt_type), _alu32(op.AND, dst, PKT_TYPE_MAX)]
+        case "vlan_present":
+            return [_ldx(4, dst, src, L.vlan_all), _jmp(op.JEQ, dst, 0, 1), _alu32(op.MOV, dst, 1)]
+        case "ifindex":  # tc_cls_act_convert_ctx_access: skb->dev->ifindex
+            return [_ldx(8, dst, src, L.dev), _ldx(4, dst, dst, L.dev_ifindex)]
+        case "napi_id":
+            return [
+                _ldx(4, dst, src, L.napi_id),
+                _jmp(op.JGE, dst, MIN_NAPI_ID, 1),
+                make(op.ALU64 | op.MOV | op.K, dst, 0, 0, 0),
+            ]
+        case "tstamp":  # bpf_convert_tstamp_read
+            load = _ldx(8, dst, src, L.tstamp)
+            if tstamp_type_access:
+                return [load]
+            return [
+                _ldx(1, AX, src, L.mono_tc),
+                make(op.JMP32 | op.JSET | op.K, AX, 0, 1, TC_AT_INGRESS_MASK),
+                make(op.JMP | op.JA, 0, 0, 4),
+                make(op.JMP32 | op.JSET | op.K, AX, 0, 1, SKB_TSTAMP_TYPE_MASK),
+                make(op.JMP | op.JA, 0, 0, 2),
+                make(op.ALU64 | op.MOV | op.K, dst, 0, 0, 0),
+                make(op.JMP | op.JA, 0, 0, 1),
+                load,
+            ]
+        case "tstamp_type":
+            return [_ldx(1, dst, src, L.mono_tc), _alu32(op.AND, dst, SKB_TSTAMP_TYPE_MASK)]
+        case "gso_segs":
+            return [*_shinfo(dst, src), _ldx(2, dst, dst, L.shinfo_gso_segs)]
+        case "gso_size":
+            return [*_shinfo(dst, src), _ldx(2, dst, dst, L.shinfo_gso_size)]
+        case "hwtstamp":
+            return [*_shinfo(dst, src), _ldx(8, dst, dst, L.shinfo_hwtstamps)]
+    raise CtxError(f"no conversion for __sk_buff.{f.name}")
 
 
-def ctx_loads(
-    slots: Slots, subprogs: Sequence[tuple[int, int]], entry: int = 0, throws: frozenset[int] = frozenset()
-) -> frozenset[int]:
-    """pcs of loads whose base register may hold the ctx (r1 at `entry`)."""
-    starts = {s for s, _ in subprogs}
-    states: dict[int, _State] = {entry: (frozenset({1}), frozenset())}
-    work = [entry]
-    found: set[int] = set()
-    while work:
-        pc = work.pop()
-        state = states[pc]
-        insn = slots[pc]
-        if insn is None:
-            continue
-        if insn.kind is Kind.LOAD and insn.src in state[0] and insn.src != 10:
-            found.add(pc)
-        if insn.kind is Kind.CALL and insn.src == op.PSEUDO_CALL:
-            callee = insn.jump_target(pc)
-            if callee in starts:  # the callee's r1-r5 are the caller's; its stack is its own
-                _merge(states, work, callee, (state[0] & frozenset(range(1, 6)), frozenset()))
-        after = _step(insn, state)
-        for nxt in _successors(slots, pc, insn, throws):
-            _merge(states, work, nxt, after)
-    return frozenset(found)
+def _write(f: SkbField, insn: Insn, off: int, size: int, tstamp_type_access: bool) -> list[Insn]:
+    """bpf_convert_ctx_access's store into field `f` (BPF_STX from a register, BPF_ST of an immediate)."""
+    imm = insn.kind is Kind.STORE_IMM
+
+    def store(width: int, at: int) -> Insn:
+        if imm:
+            return make(op.ST | op.MEM | _SIZE[width], insn.dst, 0, at, insn.imm)
+        return _stx(width, insn.dst, insn.src, at)
+
+    match f.name:
+        case "mark":
+            return [store(4, L.mark)]
+        case "priority":
+            return [store(4, L.priority)]
+        case "tc_index":
+            return [store(2, L.tc_index)]
+        case "tc_classid":
+            return [store(2, L.cb + L.qdisc_tc_classid)]
+        case "cb":
+            return [store(size, L.cb + L.qdisc_data + off - f.off)]
+        case "queue_mapping":  # NO_QUEUE_MAPPING and above are not stored
+            if imm:
+                if insn.imm & 0xFFFFFFFF >= NO_QUEUE_MAPPING:
+                    return [make(op.JMP | op.JA, 0, 0, 0)]
+                return [store(2, L.queue_mapping)]
+            return [_jmp(op.JGE, insn.src, NO_QUEUE_MAPPING, 1), store(2, L.queue_mapping)]
+        case "tstamp":  # bpf_convert_tstamp_write
+            if tstamp_type_access:
+                return [store(8, L.tstamp)]
+            return [
+                _ldx(1, AX, insn.dst, L.mono_tc),
+                make(op.JMP32 | op.JSET | op.K, AX, 0, 1, TC_AT_INGRESS_MASK),
+                make(op.JMP | op.JA, 0, 0, 2),
+                _alu32(op.AND, AX, ~SKB_TSTAMP_TYPE_MASK),
+                _stx(1, insn.dst, AX, L.mono_tc),
+                store(8, L.tstamp),
+            ]
+    raise CtxError(f"__sk_buff.{f.name} cannot be written")
 
 
-def _merge(states: dict[int, _State], work: list[int], pc: int, state: _State) -> None:
-    old = states.get(pc)
-    new = state if old is None else (old[0] | state[0], old[1] | state[1])
-    if new != old:
-        states[pc] = new
-        work.append(pc)
+def convert_skb_access(insn: Insn, *, tstamp_type_access: bool = False) -> list[Insn]:
+    """convert_ctx_accesses for one tc context load or store the verifier typed as PTR_TO_CTX."""
+    load = insn.kind is Kind.LOAD
+    if not load and insn.kind not in (Kind.STORE_REG, Kind.STORE_IMM):
+        raise CtxError(f"a {insn.kind.value} instruction cannot access the context")
+    size = insn.size
+    f = valid_access(insn.off, size, not load)
+    if f is None:
+        raise CtxError(f"__sk_buff access at offset {insn.off} (size {size}) is refused by Linux")
+    if not load:
+        return _write(f, insn, insn.off, size, tstamp_type_access)
+    out = _read(f, insn.dst, insn.src, insn.off, size, tstamp_type_access)
+    if f.access == NARROW and size < f.target:  # convert_ctx_accesses: a narrower load
+        shift = 8 * (insn.off & 3)
+        if shift:
+            out.append(_alu32(op.RSH, insn.dst, shift))
+        out.append(_alu32(op.AND, insn.dst, (1 << (8 * size)) - 1))
+    if insn.code & 0xE0 == op.MEMSX:  # convert_ctx_accesses: a sign-extending load's movsx
+        out.append(make(op.ALU64 | op.MOV | op.X, insn.dst, insn.dst, 8 * size))
+    assert f.access != BYTES or len(out) == 1
+    return out

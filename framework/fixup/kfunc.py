@@ -4,14 +4,13 @@ bpf_obj_new_impl(local_type_id, meta) becomes `r1 = size; r2 = meta ll; call`;
 bpf_obj_drop_impl / bpf_percpu_obj_drop_impl / bpf_refcount_acquire_impl get
 `r2 = meta ll` before the call. `meta` is the struct's btf_struct_meta (NULL when
 the type has no special fields: bpf_refcount, lists, rbtrees, locks, kptrs).
-The verifier knows the type at each call; here the type of obj_new is the
-constant r1 holds at the call (found in the call's basic block), and the drop
-side uses the program's allocated type (one type, or any with a meta).
+The type at each call is the verifier's (`InsnAux.obj_type_id`: obj_new's
+constant type argument, the dropped object's type), as insn_aux_data keeps it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.isa import opcodes as op
@@ -19,7 +18,7 @@ from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.load.btf import Btf, Kind, parse_btf
 
-__all__ = ["META_BASE", "KfuncFix", "kfunc_fixes", "obj_type_at"]
+__all__ = ["META_BASE", "KfuncFix", "kfunc_fixes"]
 
 # a kernel-half address for btf_struct_meta pointers: emitted as movabs, as the kernel's are
 META_BASE = 0xFFFF_8880_0BAD_0000
@@ -46,23 +45,6 @@ class KfuncFix:
         return [*meta, insn]
 
 
-def obj_type_at(slots: Slots, pc: int) -> int | None:
-    """The constant in r1 at the call at `pc`, from the last write to r1 before it (same block)."""
-    for at in range(pc - 1, -1, -1):
-        insn = slots[at]
-        if insn is None:
-            continue
-        if insn.kind.value in ("ja", "jcond", "exit", "call"):
-            return None
-        if insn.dst == 1 and insn.kind.value in ("alu", "ld_imm64", "load", "neg", "end"):
-            if insn.kind.value == "alu" and insn.op == op.MOV and not insn.uses_reg_src:
-                return insn.imm & 0xFFFFFFFF
-            if insn.kind.value == "ld_imm64" and insn.src == 0:
-                return insn.imm64
-            return None
-    return None
-
-
 def _has_meta(btf: Btf, type_id: int) -> bool:
     """btf_find_struct_meta: does the struct have fields the kernel tracks?"""
     t = btf.type(btf.skip_mods(type_id))
@@ -78,27 +60,17 @@ def _has_meta(btf: Btf, type_id: int) -> bool:
     return False
 
 
-def kfunc_fixes(slots: Slots, kfuncs: Sequence[str], btf_bytes: bytes) -> dict[int, KfuncFix]:
-    """Per call pc, what fixup_kfunc_call inserts (only the obj_new/obj_drop family)."""
+def kfunc_fixes(slots: Slots, kfuncs: Sequence[str], btf_bytes: bytes, types: Mapping[int, int]) -> dict[int, KfuncFix]:
+    """Per call pc, what fixup_kfunc_call inserts (only the obj_new/obj_drop family); `types` is
+    the local type the verifier saw at each such call (insn_aux's obj_new_size / kptr_struct_meta)."""
     btf = parse_btf(btf_bytes) if btf_bytes else None
-    calls: list[tuple[int, str]] = []
+    out: dict[int, KfuncFix] = {}
     for pc, insn in enumerate(slots):
         is_kfunc = insn is not None and insn.kind.value == "call" and insn.src == op.PSEUDO_KFUNC_CALL
-        if insn is not None and is_kfunc and 0 <= insn.imm < len(kfuncs) and kfuncs[insn.imm] in _NEW + _DROP:
-            calls.append((pc, kfuncs[insn.imm]))
-    news: dict[int, int] = {}
-    for pc, name in calls:
-        if name in _NEW:
-            news[pc] = obj_type_at(slots, pc) or 0
-    metas = {t: bool(btf and t and _has_meta(btf, t)) for t in set(news.values())}
-    out: dict[int, KfuncFix] = {}
-    for pc, name in calls:
-        if name in _NEW:
-            t = news[pc]
-            size = btf.size(t) if btf is not None and t else 0
-            out[pc] = KfuncFix(pc, name, t, size, META_BASE + t if metas[t] else 0)
-        else:
-            with_meta = [t for t, m in metas.items() if m]
-            t = with_meta[0] if with_meta else (next(iter(news.values())) if news else 0)
-            out[pc] = KfuncFix(pc, name, t, 0, META_BASE + t if metas.get(t) else 0)
+        if insn is None or not is_kfunc or not 0 <= insn.imm < len(kfuncs) or kfuncs[insn.imm] not in _NEW + _DROP:
+            continue
+        name, t = kfuncs[insn.imm], types.get(pc, 0)
+        meta = META_BASE + t if btf is not None and t and _has_meta(btf, t) else 0
+        size = btf.size(t) if btf is not None and t and name in _NEW else 0
+        out[pc] = KfuncFix(pc, name, t, size, meta)
     return out

@@ -1,8 +1,7 @@
 """do_misc_fixups' map_gen_lookup for array maps: bpf_map_lookup_elem inlined.
 
-When the call's map is known (an ld_imm64 of the map into r1 in the call's
-basic block, where the verifier needs one map on every path) and is a plain
-`array` (not an inner map), the call becomes array_map_gen_lookup's
+When the verifier saw one map at the call on every path (record_func_map,
+`InsnAux.map_index`) and it is a plain `array` (not an inner map), the call becomes array_map_gen_lookup's
 instructions: r1 += offsetof(struct bpf_array, value); r0 = index; bounds check
 against max_entries (no index mask: bypass_spec_v1 for root); scale by the
 element size; r0 += r1; or r0 = 0. The engine then gives such a map's ld_imm64
@@ -11,7 +10,7 @@ an address `ARRAY_VALUE_OFFSET` below its first element.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
@@ -26,31 +25,16 @@ BPF_FUNC_MAP_LOOKUP_ELEM = 1
 BPF_F_INNER_MAP = 1 << 12
 
 
-def _map_in_r1(slots: Slots, pc: int) -> int | None:
-    for at in range(pc - 1, -1, -1):
-        insn = slots[at]
-        if insn is None:
-            continue
-        if insn.kind in (Kind.JA, Kind.JCOND, Kind.EXIT, Kind.CALL, Kind.MAY_GOTO):
-            return None
-        if insn.dst == 1 and insn.kind in (Kind.ALU, Kind.NEG, Kind.END, Kind.LOAD, Kind.LD_IMM64):
-            if insn.kind is Kind.LD_IMM64 and insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD):
-                return insn.imm
-            return None
-    return None
-
-
-def inlined_lookups(slots: Slots, maps: Sequence[MapDef]) -> dict[int, MapDef]:
-    """Per call pc, the array map whose lookup the kernel inlines there."""
+def inlined_lookups(slots: Slots, maps: Sequence[MapDef], map_at: Mapping[int, int]) -> dict[int, MapDef]:
+    """Per call pc, the array map whose lookup the kernel inlines there (`map_at`: the map the
+    verifier saw at each map helper call, -1 where paths passed different maps)."""
     out = {}
-    for pc, insn in enumerate(slots):
+    for pc, idx in map_at.items():
+        insn = slots[pc]
         if insn is None or insn.kind is not Kind.CALL or insn.src != op.CALL_HELPER:
             continue
-        if insn.imm != BPF_FUNC_MAP_LOOKUP_ELEM:
-            continue
-        idx = _map_in_r1(slots, pc)
-        if idx is None or not 0 <= idx < len(maps):
-            continue
+        if insn.imm != BPF_FUNC_MAP_LOOKUP_ELEM or not 0 <= idx < len(maps):
+            continue  # a poisoned map_ptr_state (-1) is not inlined
         mdef = maps[idx]
         if mdef.map_type == "array" and not mdef.flags & BPF_F_INNER_MAP:
             out[pc] = mdef

@@ -18,10 +18,21 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
 
-__all__ = ["BPF_MAX_TIMED_LOOPS", "TIMED_MAY_GOTO", "may_goto_patch", "may_goto_prologue"]
+__all__ = [
+    "BPF_MAX_TIMED_LOOPS",
+    "MAY_GOTO_QUANTUM_NS",
+    "NSEC_PER_SEC",
+    "TIMED_MAY_GOTO",
+    "may_goto_patch",
+    "may_goto_prologue",
+]
 
 TIMED_MAY_GOTO = 0x1F3
 BPF_MAX_TIMED_LOOPS = 0xFFFF
+NSEC_PER_SEC = 1_000_000_000
+# Both engines' emulated clock: each arch_bpf_timed_may_goto call advances it by this much, so the
+# quarter second a frame may loop for ends after 128 refills, deterministically, whatever the host's speed.
+MAY_GOTO_QUANTUM_NS = NSEC_PER_SEC // 4 // 128
 REG_AX = 11
 
 

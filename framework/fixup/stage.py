@@ -18,24 +18,26 @@ path-sensitive dead branches (opt_hard_wire_dead_code_branches).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.fixup.arith import div_patch, zext_patch
-from framework.fixup.bpfloop import inline_bpf_loop, inline_target
-from framework.fixup.ctx import convert_skb_load, ctx_loads
+from framework.fixup.bpfloop import inline_bpf_loop
+from framework.fixup.ctx import convert_skb_access
 from framework.fixup.dead import is_nop, reachable
 from framework.fixup.depth import touched
 from framework.fixup.kfunc import KfuncFix, kfunc_fixes
 from framework.fixup.ldabs import ld_abs_patch
 from framework.fixup.maplookup import array_lookup_patch, inlined_lookups
 from framework.fixup.maygoto import is_may_goto, may_goto_patch, may_goto_prologue
-from framework.fixup.patch import Insertion, To, compose, patch
+from framework.fixup.patch import Insertion, Patched, To, compose, patch
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
 from framework.load.program import CleanupRange, Linkage, Program, Subprog
+from framework.verify.regs import RT
+from framework.verify.result import InsnAux, VerifierRecord
 
 __all__ = ["HIDDEN_CB", "Fixed", "FixedSlots", "fixup", "fixup_slots"]
 
@@ -49,12 +51,13 @@ class Fixed:
 
     program: Program
     pc_map: tuple[int, ...]  # by original pc (len = original slots + 1)
-    ctx_loads: int = 0  # __sk_buff loads converted
+    ctx_loads: int = 0  # __sk_buff loads and stores converted
     kfunc_calls: tuple[tuple[int, KfuncFix], ...] = ()  # (new pc of the call, its fixup)
     hidden_cb: bool = False
     removed: frozenset[int] = frozenset()  # original pcs removed as dead or nops
     inlined_maps: frozenset[int] = frozenset()  # indexes into Program.maps of arrays whose lookups are inlined
     stack_depths: tuple[int, ...] = ()  # per subprog of `program` (the kernel's rule, may_goto slots included)
+    ctx_pcs: frozenset[int] = frozenset()  # pcs of `program` that a context conversion emitted (they read the skb)
 
     def original_pc(self, new_pc: int) -> int:
         """The original pc whose patch holds `new_pc` (the last one at or before it)."""
@@ -101,19 +104,35 @@ def fixup_slots(slots: Slots, bounds: Sequence[tuple[int, int]] | None = None) -
     return FixedSlots(done.slots, moved, done.pc_map)
 
 
+def _moved(at: Mapping[int, InsnAux], done: Patched, shift: Callable[[int], int] | None = None) -> dict[int, InsnAux]:
+    """The verifier's records, moved with a patch (`shift`: where the original instruction sits in its patch)."""
+    return {done.pc_map[pc] + (shift(pc) if shift else 0): a for pc, a in at.items()}
+
+
 def fixup(
-    program: Program, *, remove_dead: bool = True, convert_ctx: bool = True, inserts: Sequence[Insertion] = ()
+    program: Program,
+    record: VerifierRecord,
+    *,
+    remove_dead: bool = True,
+    convert_ctx: bool = True,
+    inserts: Sequence[Insertion] = (),
 ) -> Fixed:
     """The kernel's post-verification rewrites of `program`, in bpf_check's order, after a
-    strategy's `inserts` (applied first: "after main verification pass", Eduard's mail)."""
+    strategy's `inserts` (applied first: "after main verification pass", Eduard's mail).
+
+    `record` is what the verifier saw at each pc of `program` (Analysis.record): which loads and
+    stores go through the context, each map helper's map, obj_new's type, which bpf_loop calls
+    fit inlining. Nothing here re-derives those from the instructions' shape."""
     slots = program.slots
     subs = program.subprogs or (Subprog("main", 0, len(slots), Linkage.GLOBAL),)
     pc_map = tuple(range(len(slots) + 1))
+    at = record.where()  # current pc -> what the verifier saw there
     if inserts:
-        at = {i.pc: i for i in inserts}
-        if len(at) != len(inserts):
+        by_pc = {i.pc: i for i in inserts}
+        if len(by_pc) != len(inserts):
             raise ValueError("two insertions at one pc")
-        done = patch(slots, lambda pc, insn: [*at[pc].before, insn, *at[pc].after] if pc in at else None)
+        done = patch(slots, lambda pc, insn: [*by_pc[pc].before, insn, *by_pc[pc].after] if pc in by_pc else None)
+        at = _moved(at, done, lambda pc: sum(i.slots for i in by_pc[pc].before) if pc in by_pc else 0)
         slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     throws = kfunc_calls(slots, program.kfuncs)
     removed: frozenset[int] = frozenset()
@@ -125,25 +144,34 @@ def fixup(
         removed = dead
         if dead:
             done = patch(slots, lambda pc, i: [] if pc in dead else None)
+            at = _moved({pc: a for pc, a in at.items() if pc not in dead}, done)
             slots, pc_map = done.slots, compose(pc_map, done.pc_map)
             subs = tuple(s for s in _bounds(subs, done.pc_map) if s.end > s.start)
             throws = kfunc_calls(slots, program.kfuncs)
-    loops = {pc: t for pc in range(len(slots)) if (t := inline_target(slots, pc)) is not None}
-    if loops:  # optimize_bpf_loop: three slots below each such subprog's stack
+    # optimize_bpf_loop: the calls the verifier found fit (flags 0, one callback on every path)
+    loops = {pc: pc_map[a.loop_callback] for pc, a in at.items() if a.loop_callback is not None}
+    if loops:  # three slots below each such subprog's stack
         base = {}
         for sub in subs:
             d = touched(slots, sub.start, sub.end)
             base.update({pc: -((d + 7) // 8 * 8 + 24) for pc in loops if sub.start <= pc < sub.end})
         done = patch(slots, lambda pc, i: inline_bpf_loop(loops[pc], base[pc]) if pc in loops else None)
+        at = _moved({pc: a for pc, a in at.items() if pc not in loops}, done)
         slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
         throws = kfunc_calls(slots, program.kfuncs)
     loads: frozenset[int] = frozenset()
-    if convert_ctx and program.prog_type in _SKB_TYPES:  # convert_ctx_accesses
-        loads = ctx_loads(slots, [(s.start, s.end) for s in subs], subs[0].start, throws)
+    ctx_pcs: set[int] = set()
+    if convert_ctx and program.prog_type in _SKB_TYPES:  # convert_ctx_accesses, by insn_aux_data[].ptr_type
+        loads = frozenset(pc for pc, a in at.items() if a.ptr_type is RT.CTX)
         if loads:
-            done = patch(slots, lambda pc, i: convert_skb_load(i) if pc in loads else None)
+            tta = record.tstamp_type_access
+            done = patch(slots, lambda pc, i: convert_skb_access(i, tstamp_type_access=tta) if pc in loads else None)
+            ctx_pcs = {done.pc_map[pc] + k for pc in loads for k in range(done.pc_map[pc + 1] - done.pc_map[pc])}
+            at = _moved({pc: a for pc, a in at.items() if pc not in loads}, done)
             slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
-    fixes = kfunc_fixes(slots, program.kfuncs, program.btf)  # do_misc_fixups: fixup_kfunc_call
+    # do_misc_fixups: fixup_kfunc_call, with the types the verifier saw at each call
+    fixes = kfunc_fixes(slots, program.kfuncs, program.btf, {pc: a.obj_type_id for pc, a in at.items()
+                                                             if a.obj_type_id is not None})  # fmt: skip
 
     depth_at: dict[int, int] = {}  # pc -> its subprog's depth, for subprogs with may_goto
     firsts: dict[int, int] = {}  # first pc of such a subprog -> its depth with the two slots
@@ -153,7 +181,8 @@ def fixup(
             depth_at.update(dict.fromkeys(range(sub.start, sub.end), d))
             firsts[sub.start] = d + 16
 
-    lookups = inlined_lookups(slots, program.maps)  # do_misc_fixups: map_gen_lookup
+    # do_misc_fixups: map_gen_lookup, for calls whose one map the verifier recorded
+    lookups = inlined_lookups(slots, program.maps, {pc: a.map_index for pc, a in at.items() if a.map_index is not None})
 
     def misc(pc: int, insn: Insn) -> Sequence[Insn | To] | None:
         if pc in fixes:
@@ -172,6 +201,7 @@ def fixup(
 
     done = patch(slots, misc)
     calls = {done.pc_map[pc] + len(misc(pc, insn_of(slots, pc)) or ()) - 1: f for pc, f in fixes.items()}
+    ctx_pcs = _spread(ctx_pcs, done)
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     hidden = bool(throws) and not any(s.is_exception_cb for s in subs)
     if hidden:  # add_hidden_subprog: the default callback returns the cookie
@@ -180,12 +210,21 @@ def fixup(
         subs = (*subs, Subprog(HIDDEN_CB, start, start + 2, Linkage.STATIC, None, True))
     done = patch(slots, zext_patch)  # opt_subreg_zext_lo32_rnd_hi32
     calls = {done.pc_map[pc]: f for pc, f in calls.items()}
+    ctx_pcs = _spread(ctx_pcs, done)
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     cleanup = tuple(CleanupRange(pc_map[c.begin], pc_map[c.end], pc_map[c.pad]) for c in program.cleanup)
     fixed = dataclasses.replace(program, slots=slots, subprogs=subs, cleanup=cleanup)
     depths = tuple(touched(slots, s.start, s.end) for s in subs)
     maps = frozenset(i for i, m in enumerate(program.maps) if any(m is x for x in lookups.values()))
-    return Fixed(fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, maps, depths)
+    return Fixed(
+        fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, maps, depths, frozenset(ctx_pcs)
+    )
+
+
+def _spread(pcs: set[int], done: Patched) -> set[int]:
+    """`pcs` after a later patch: each instruction's whole replacement (an instruction of a
+    context conversion may itself be patched, as a division is)."""
+    return {q for pc in pcs for q in range(done.pc_map[pc], done.pc_map[pc + 1])}
 
 
 def insn_of(slots: Slots, pc: int) -> Insn:

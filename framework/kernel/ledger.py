@@ -127,6 +127,10 @@ class Ledger:
         return [r for r in self.resources if r.state is State.LEAKED]
 
     @property
+    def released_by_program(self) -> list[Resource]:
+        return [r for r in self.resources if r.state is State.RELEASED]
+
+    @property
     def released_by_unwinder(self) -> list[Resource]:
         return [r for r in self.resources if r.state is State.UNWOUND]
 

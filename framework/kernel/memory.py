@@ -26,6 +26,8 @@ PAGE = 0x1000
 
 # A load hook: (region offset, size) -> the value the load yields, or None to read bytes.
 LoadHook = Callable[[int, int], "int | None"]
+# A store hook: (region offset, size, value) -> True when it stored (the bytes are then left alone).
+StoreHook = Callable[[int, int, int], bool]
 
 
 class Fault(Exception):
@@ -48,6 +50,7 @@ class Region:
     data: bytearray
     writable: bool = True
     load_hook: LoadHook | None = None
+    store_hook: StoreHook | None = None
     freed: bool = False
     resource: int | None = None  # the ledger id of the resource this memory belongs to
     on_access: Callable[[Region, int, bool], None] | None = field(default=None, repr=False)
@@ -171,6 +174,9 @@ class AddressSpace:
         region.data[off : off + len(data)] = data
 
     def store(self, addr: int, size: int, value: int) -> None:
+        """A little-endian store of `value` (all its bits reach a store hook), through the region's hook."""
         region = self._find(addr, size, True)
         off = addr - region.base
+        if region.store_hook is not None and region.store_hook(off, size, value & MASK64):
+            return
         region.data[off : off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")

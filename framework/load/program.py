@@ -120,6 +120,15 @@ class Program:
     core_relos: tuple[CoreRelo, ...] = ()
     symbols: dict[int, str] = field(default_factory=dict)  # pc -> label for listings
     cleanup: tuple[CleanupRange, ...] = ()  # landing pads (.bpf_cleanup), pcs in this program
+    # a strategy's `prepare` output: per pc, the pc of the program as given (-1: what prepare emitted);
+    # empty for a program as loaded
+    origin: tuple[int, ...] = ()
+
+    def given_pc(self, pc: int) -> int:
+        """The pc of the program as given that `pc` of this one came from (-1: emitted by prepare)."""
+        if not self.origin:
+            return pc
+        return self.origin[pc] if 0 <= pc < len(self.origin) else -1
 
     def insns(self) -> Iterator[tuple[int, Insn]]:
         return iter_insns(self.slots)

@@ -1,10 +1,11 @@
 """Run a `Program` on the JIT: fixup -> jit -> machine, with the emulated kernel behind the stubs.
 
 - The fixup stage (`framework.fixup`) rewrites the program as the kernel does
-  after verification; its tc ctx loads then read the kernel's `struct sk_buff`
-  layout, so the ctx the program gets in r1 is an emulated `sk_buff` (len,
-  protocol, data, cb's data_meta/data_end, dev -> ifindex) built from the test
-  run's `__sk_buff`.
+  after verification; the tc context accesses the verifier typed then read the
+  kernel's `struct sk_buff`, so r1 is the test run's `struct sk_buff`
+  (framework.kernel.skb), whatever the program reads. Only the instructions the
+  conversion emitted may touch it: any other access is a fault, never a silently
+  wrong field.
 - Stack depths: the kernel's rule (the deepest fp-relative byte the subprog
   touches, directly or through an fp-derived pointer, rounded up to 8),
   applied to the instructions (`Fixed.stack_depths`), unless given (the oracle's).
@@ -16,13 +17,12 @@
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from iced_x86 import Decoder, FlowControl
 
-from framework.fixup import SKB_LAYOUT, Fixed
+from framework.fixup import Fixed
 from framework.fixup.maplookup import ARRAY_VALUE_OFFSET
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
@@ -40,8 +40,8 @@ from framework.runtime.table import MAX_KINDS, FrameInfo
 __all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared"]
 
 TIMEOUT_US = 60_000_000
+UNCONVERTED = "a context access the verifier did not type as one (so not converted) reached the struct sk_buff"
 STRATEGY_TABLE = RUNTIME_DATA + 0x1000  # where a strategy's runtime table is mapped (read-only)
-_NET_DEVICE_SIZE = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,26 +142,6 @@ class JitRun:
     guard_reaches: int | None = None  # with `force`: how often the guards were reached
 
 
-def _skb(kernel: EmulatedKernel) -> int:
-    """The `struct sk_buff` the converted loads read, filled from the test run's `__sk_buff`."""
-    ctx = kernel.context
-    assert ctx.ctx_region is not None and ctx.packet is not None
-    skb = ctx.ctx_region.data
-    length, protocol, ifindex = (struct.unpack_from("<I", skb, off)[0] for off in (0, 16, 40))
-    dev = bytearray(_NET_DEVICE_SIZE)
-    struct.pack_into("<I", dev, SKB_LAYOUT.dev_ifindex, ifindex)
-    dev_region = kernel.memory.map("net_device (lo)", "object", dev, writable=False)
-    data = bytearray(SKB_LAYOUT.size)
-    base, size = ctx.packet.base, len(ctx.packet.data)
-    struct.pack_into("<Q", data, SKB_LAYOUT.dev, dev_region.base)
-    struct.pack_into("<I", data, SKB_LAYOUT.len, length)
-    struct.pack_into("<H", data, SKB_LAYOUT.protocol, protocol & 0xFFFF)
-    struct.pack_into("<Q", data, SKB_LAYOUT.data, base)
-    struct.pack_into("<Q", data, SKB_LAYOUT.data_meta, base)
-    struct.pack_into("<Q", data, SKB_LAYOUT.data_end, base + size)
-    return kernel.memory.map("ctx (struct sk_buff)", "ctx", data).base
-
-
 def _pad_pcs(fixed: Fixed) -> frozenset[int]:
     """The landing pads' pcs: from a subprog's first pad to its end (pads close their subprog)."""
     out: set[int] = set()
@@ -223,13 +203,13 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
         end = image.pc_ends[hi - 1]
         assert end is not None
         machine.add_counted("pad", image.base + image.native_offset(lo), image.base + end)
-    bridge = KernelBridge(
+    KernelBridge(  # the machine's services and memory hooks hold it
         machine, kernel, fixed.program.kfuncs, pc_of=fixed.original_pc, args_of=args_of, unwinder_pcs=pads
     )
-    ctx = kernel.context.ctx
-    if fixed.ctx_loads and kernel.context.packet is not None:
-        ctx = _skb(kernel)
-        bridge.sync_in()
+    ctx = kernel.context.native_ctx  # tc: the struct sk_buff the converted accesses read, as Linux passes it
+    native = kernel.context.native_region
+    if native is not None:  # only what convert_ctx_accesses emitted reads it: a context access it missed stops the run
+        machine.only_from(native.base, native.end, fixed.ctx_pcs, UNCONVERTED)
     return machine, ctx
 
 

@@ -30,6 +30,8 @@ from unicorn import (
     UC_HOOK_CODE,
     UC_HOOK_INTR,
     UC_HOOK_MEM_INVALID,
+    UC_HOOK_MEM_READ,
+    UC_HOOK_MEM_WRITE,
     UC_MEM_FETCH_PROT,
     UC_MEM_FETCH_UNMAPPED,
     UC_MEM_READ_PROT,
@@ -45,7 +47,7 @@ from unicorn import (
 from unicorn import x86_const as X
 from unicorn.unicorn import Uc, UcError
 
-from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, TIMED_MAY_GOTO
+from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, MAY_GOTO_QUANTUM_NS, NSEC_PER_SEC, TIMED_MAY_GOTO
 from framework.jit.counters import IN_R9
 from framework.jit.image import NativeImage
 from framework.kernel.api import KernelFault
@@ -67,8 +69,6 @@ _MEM_REASONS = {
     UC_MEM_WRITE_PROT: "write to protected memory",
     UC_MEM_FETCH_PROT: "fetch from non-executable memory",
 }
-NSEC_PER_SEC = 1_000_000_000
-MAY_GOTO_QUANTUM_NS = NSEC_PER_SEC // 4 // 128  # 128 refills per quarter second
 _TIMED_STUB = mm.helper_stub(TIMED_MAY_GOTO)
 _INTR_REASONS = {0: "divide error (#DE)", 6: "invalid opcode (#UD)", 13: "general protection (#GP)"}
 
@@ -101,6 +101,7 @@ class RunResult:
     service_calls: int  # trap-stub calls into Python services
     fault: Fault | None = None
     split: tuple[tuple[str, int], ...] = ()  # instructions per named runtime range (add_counted)
+    timed_out: bool = False  # stopped by the time limit: the other figures are not a result
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +229,19 @@ class Machine:
 
         for address in sides:
             self.uc.hook_add(UC_HOOK_CODE, on_jcc, begin=address, end=address)
+
+    def only_from(self, lo: int, hi: int, allowed: frozenset[int], what: str) -> None:
+        """Memory [lo, hi) may be read or written only by the image's instructions at BPF pcs in
+        `allowed`; any other access (the program's, or a runtime's) ends the run with a fault naming
+        the pc. One callback per access of that range only."""
+
+        def on_access(uc: Any, _access: int, address: int, _size: int, _value: int, _user: object) -> None:
+            rip = uc.reg_read(X.UC_X86_REG_RIP)
+            pc = self._pc(rip)
+            if pc is None or pc not in allowed:
+                self._stop(Fault(what, rip, pc, address))
+
+        self.uc.hook_add(UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE, on_access, begin=lo, end=hi - 1)
 
     def map_code(self, address: int, code: bytes) -> None:
         """Map more code (a runtime) read-execute at `address`."""
@@ -381,8 +395,9 @@ class Machine:
             raise self._st.pending[0]
         rip = uc.reg_read(X.UC_X86_REG_RIP)
         fault = self._st.fault
-        if fault is None and rip != mm.RETURN_ADDRESS:
-            fault = Fault("stopped before returning (timeout?)", rip, self._pc(rip))
+        timed_out = fault is None and rip != mm.RETURN_ADDRESS  # emu_start's timeout ended it
+        if timed_out:
+            fault = Fault(f"stopped by the time limit of {timeout_us / 1e6:g} s", rip, self._pc(rip))
         return RunResult(
             retval=uc.reg_read(X.UC_X86_REG_RAX),
             x86_insns=self._st.count + self._counted(),
@@ -390,6 +405,7 @@ class Machine:
             service_calls=self._st.calls,
             fault=fault,
             split=tuple((n, self._st.split.get(n, 0)) for n in dict.fromkeys(self._split_names)),
+            timed_out=timed_out,
         )
 
     def _counted(self) -> int:

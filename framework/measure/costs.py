@@ -21,19 +21,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from framework.fixup import fixup
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.machine.engine import prepare
-from framework.plan import Plan, plan
+from framework.plan import Plan, baseline, plan
 from framework.run.exercise import exercise
-from framework.run.result import RunResult, run_program
+from framework.run.reference import Check, References, check
+from framework.run.result import TIMEOUT_S, RunResult, run_program
 from framework.run.throws import dead_throws
 from framework.strategy import Strategy
 from framework.verify import verify
 
-__all__ = ["Costs", "HappyPath", "ThrowCost", "happy_path", "jit_bytes", "measure", "throw_cost"]
+__all__ = [
+    "Costs",
+    "HappyPath",
+    "RunCase",
+    "ThrowCost",
+    "happy_path",
+    "jit_bytes",
+    "measure",
+    "stock_run",
+    "throw_cost",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,40 @@ class ThrowCost:
 
 
 @dataclass(frozen=True, slots=True)
+class RunCase:
+    """One run of the row (an input as it goes, or a forced throwing point), beside its reference."""
+
+    input: str
+    throw_pc: int | None
+    hit: int
+    verdict: str  # accepted, mismatch or timeout
+    retval: int | None  # None: stopped by a limit (no value is a result)
+    check: Check | None  # None when the run was stopped by a limit
+    stock_check: Check | None = None  # the happy-path baseline's own run (stock's JIT of the program as given)
+
+    @property
+    def agrees(self) -> bool:
+        return self.verdict == "accepted"
+
+    def to_json(self) -> dict[str, object]:
+        ref = self.check.reference if self.check is not None else None
+        out: dict[str, object] = {
+            "input": self.input,
+            "throw_pc": self.throw_pc,
+            "force_hit": self.hit,
+            "verdict": self.verdict,
+            "retval": self.retval,
+            "reference_retval": ref.retval if ref is not None else None,
+            "reference_released": [h.to_json() for h in ref.released] if ref is not None else [],
+            "agrees": self.agrees,
+            "differences": list(self.check.differences) if self.check is not None else [],
+        }
+        if self.stock_check is not None and not self.stock_check.agrees:
+            out["stock_baseline_differences"] = list(self.stock_check.differences)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Costs:
     program: str
     strategy: str
@@ -108,6 +152,15 @@ class Costs:
     throws: tuple[ThrowCost, ...] = ()
     problems: tuple[str, ...] = ()
     dead_throws: tuple[int, ...] = ()  # throwing points the verifier proved dead: not forced
+    runs: tuple[RunCase, ...] = ()  # every run, beside its reference
+
+    @property
+    def mismatches(self) -> int:
+        return sum(1 for r in self.runs if r.verdict == "mismatch")
+
+    @property
+    def timeouts(self) -> int:
+        return sum(1 for r in self.runs if r.verdict == "timeout")
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -126,20 +179,34 @@ class Costs:
             "throws": [t.to_json() for t in self.throws],
             "problems": list(self.problems),
             "dead_throws": list(self.dead_throws),
+            "agrees": all(r.agrees for r in self.runs),
+            "mismatches": self.mismatches,
+            "timeouts": self.timeouts,
+            "runs": [r.to_json() for r in self.runs],
         }
 
 
 def jit_bytes(program: Program, made: Plan | None) -> int:
-    """The size of the image Linux would JIT (no counters): with the plan's insertions, or without."""
+    """The size of the image Linux would JIT (no counters): with the plan's insertions, or as
+    stock JITs it (None: framework.plan.baseline, which verifies it)."""
     kernel = EmulatedKernel(program, RunInput())
-    fixed = made.fixup(program) if made is not None else fixup(program)
+    fixed = (made if made is not None else baseline(program)).fixup(program)
     return len(prepare(kernel, fixed, counter=None).image.code)
 
 
-def happy_path(result: RunResult, given: Program, run_input: RunInput) -> HappyPath:
+def stock_run(
+    given: Program, run_input: RunInput, base: Plan | None, references: References
+) -> tuple[RunResult, Check]:
+    """Stock's JIT of the program as given on `run_input` (the happy-path baseline), beside its reference."""
+    stock = run_program(given, run_input, "jit", plan=base if base is not None else baseline(given))
+    if stock.timed_out:
+        return stock, Check(references.get(given, run_input, None, TIMEOUT_S), False, (), True)
+    return stock, check(stock, references.get(given, run_input, None, TIMEOUT_S))
+
+
+def happy_path(result: RunResult, stock: RunResult) -> HappyPath:
     """A run that returned, beside stock's JIT of the program as given (a compiler's pads and
-    cleanup slots are the strategy's) on the same input."""
-    stock = run_program(given, run_input, "jit")
+    cleanup slots are the strategy's) on the same input (`stock`: framework.measure.stock_run's)."""
     split = result.x86_split
     mine = split["program"] + split.get("record", 0)
     return HappyPath(result.input, mine, split.get("record", 0), stock.x86_split["program"], result.stack_high_water)
@@ -169,28 +236,56 @@ def measure(
     *,
     hits: Sequence[int] = (),
     twin_retvals: Mapping[str, int] | None = None,
+    references: References | None = None,
 ) -> Costs:
     """Verify, plan and exercise `program` under `strategy` (a fresh instance: it keeps one
-    verification's tables), and measure it beside stock's JIT of the same program."""
+    verification's tables), and measure it beside stock's JIT of the same program. Only runs
+    that agree with their reference are measured; the row's verdict is `mismatch` (or
+    `timeout`) when any run is one. `references` may be shared across strategies."""
     prepared = strategy.prepare(program)
     analysis = verify(prepared, strategy, log_level=0)
     head = Costs(prepared.name, strategy.name, analysis.verdict.value, analysis.message, analysis.stack_depth)
     if not analysis.accepted or strategy.runtime is None:
         return head
+    refs = references if references is not None else References()
     made = plan(strategy, prepared, analysis)
     reached = analysis.throws_reached
-    runs = exercise(prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached)
+    runs = exercise(
+        prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached, given=program,
+        references=refs,
+    )  # fmt: skip
     happy = []
+    cases = []
     by_name = {i.name: i for i in inputs}
+    base = baseline(program)  # stock's JIT of the program as given, for every comparison below
     for run in runs:
-        if run.throw_pc is None and not run.result.threw and run.result.fault is None:
-            happy.append(happy_path(run.result, program, by_name[run.result.input]))
-    throws = tuple(throw_cost(r.result, r.throw_pc, r.hit) for r in runs if r.throw_pc is not None and r.result.threw)
+        verdict, stock_check = run.verdict, None
+        returned = run.throw_pc is None and not run.result.threw and run.result.fault is None
+        if run.measured and returned:
+            stock, stock_check = stock_run(program, by_name[run.result.input], base, refs)
+            if stock_check.agrees:
+                happy.append(happy_path(run.result, stock))
+            else:  # the baseline is a figure too: one that disagrees with the reference is not used
+                verdict = stock_check.verdict
+        retval = None if run.result.timed_out else run.result.retval
+        cases.append(RunCase(run.result.input, run.throw_pc, run.hit, verdict, retval, run.check, stock_check))
+    throws = tuple(
+        throw_cost(r.result, r.throw_pc, r.hit)
+        for r in runs
+        if r.measured and r.throw_pc is not None and r.result.threw
+    )
     problems = tuple(f"{r.result.input}, throw pc {r.throw_pc}: {p}" for r in runs for p in r.problems)
+    problems += tuple(
+        f"{c.input}, throw pc {c.throw_pc}: {c.verdict}: {'; '.join(c.check.differences if c.check else ())}"
+        for c in cases if not c.agrees
+    )  # fmt: skip
+    verdict = "mismatch" if any(c.verdict == "mismatch" for c in cases) else analysis.verdict.value
+    if verdict != "mismatch" and any(c.verdict == "timeout" for c in cases):
+        verdict = "timeout"
     return Costs(
         prepared.name,
         strategy.name,
-        analysis.verdict.value,
+        verdict,
         analysis.message,
         analysis.stack_depth,
         made.extra_stack,
@@ -198,9 +293,10 @@ def measure(
         made.metadata_bytes,
         made.added_insns,
         jit_bytes(prepared, made),
-        jit_bytes(program, None),
+        jit_bytes(program, base),
         tuple(happy),
         throws,
         problems,
         dead_throws(prepared, reached),
+        tuple(cases),
     )

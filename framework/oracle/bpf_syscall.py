@@ -405,6 +405,7 @@ class ProgInfo:
     xlated_prog_len: int
     jited_prog_len: int
     jited_prog_insns: bytes
+    xlated_prog_insns: bytes  # the instructions after the verifier's rewrites (what `bpftool prog dump xlated` reads)
     jited_ksyms: tuple[int, ...]  # kernel address of each JITed function (main first)
     jited_func_lens: tuple[int, ...]
     jited_lines: tuple[JitedLine, ...]
@@ -422,20 +423,20 @@ def prog_info(prog: Fd) -> ProgInfo:
     """BPF_OBJ_GET_INFO_BY_FD twice, as bpftool does: counts first, then the arrays."""
     first = ctypes.create_string_buffer(_PROG_INFO_SIZE)
     _info_call(prog, first)
-    jited_len, _xlated_len = struct.unpack_from("<II", first, 16)
+    jited_len, want_xlated = struct.unpack_from("<II", first, 16)
     nr_ksyms, nr_lens = struct.unpack_from("<II", first, 104)
     (nr_line_info,) = struct.unpack_from("<I", first, 148)
     (nr_jited_line_info,) = struct.unpack_from("<I", first, 168)
 
     image = ctypes.create_string_buffer(max(jited_len, 1))
+    xlated = ctypes.create_string_buffer(max(want_xlated, 1))
     ksyms = (ctypes.c_uint64 * max(nr_ksyms, 1))()
     lens = (ctypes.c_uint32 * max(nr_lens, 1))()
     lines = ctypes.create_string_buffer(max(nr_line_info, 1) * _LINE_INFO_REC)
     jlines = (ctypes.c_uint64 * max(nr_jited_line_info, 1))()
 
     second = ctypes.create_string_buffer(_PROG_INFO_SIZE)
-    struct.pack_into("<I", second, 16, jited_len)
-    struct.pack_into("<Q", second, 24, ctypes.addressof(image))
+    struct.pack_into("<IIQQ", second, 16, jited_len, want_xlated, ctypes.addressof(image), ctypes.addressof(xlated))
     struct.pack_into("<IIQQ", second, 104, nr_ksyms, nr_lens, ctypes.addressof(ksyms), ctypes.addressof(lens))
     if nr_line_info:
         struct.pack_into("<I", second, 148, nr_line_info)
@@ -463,6 +464,7 @@ def prog_info(prog: Fd) -> ProgInfo:
         xlated_prog_len=xlated_len,
         jited_prog_len=got_jited_len,
         jited_prog_insns=image.raw[: min(got_jited_len, jited_len)],
+        xlated_prog_insns=xlated.raw[: min(xlated_len, want_xlated)],
         jited_ksyms=tuple(int(ksyms[i]) for i in range(nr_ksyms)),
         jited_func_lens=tuple(int(lens[i]) for i in range(nr_lens)),
         jited_lines=tuple(records),

@@ -12,9 +12,11 @@ The interpreter never prints; `run` returns an `Outcome`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, MAY_GOTO_QUANTUM_NS, NSEC_PER_SEC
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn
@@ -40,7 +42,7 @@ MASK64 = (1 << 64) - 1
 MASK32 = (1 << 32) - 1
 MAX_BPF_STACK = 512  # include/linux/filter.h
 MAX_CALL_FRAMES = 8  # include/linux/bpf_verifier.h
-BPF_MAX_LOOPS = 8 * 1024 * 1024  # include/linux/bpf.h: the may_goto counter's start
+BPF_MAX_LOOPS = 8 * 1024 * 1024  # include/linux/bpf.h
 STACK_TOP = 0x7FF0_0000_0000  # frame pointer of frame 0; frame d sits STACK_STRIDE lower
 STACK_STRIDE = 0x1_0000
 _STOP = -1  # return pc of a frame whose exit ends the current run loop
@@ -106,6 +108,7 @@ class Outcome:
     stack_high_water: int  # deepest sum of the live frames' touched stack bytes
     fault: str | None = None  # "pc N: reason" when the run faulted
     fault_pc: int | None = None
+    timed_out: bool = False  # stopped by the instruction or time limit: the other figures are not a result
 
 
 @dataclass(slots=True)
@@ -115,7 +118,8 @@ class _Frame:
     caller_fp: int
     call_pc: int
     subprog: str
-    may_goto: int
+    may_goto: int  # the timed may_goto count of this frame (its fp-16 slot after do_misc_fixups)
+    may_goto_stamp: int = 0  # and its timestamp (fp-8)
 
 
 class _Throw(Exception):
@@ -135,6 +139,10 @@ class _Stop(Exception):
 
 class _Bad(Exception):
     """A fault that is not a memory access (bad jump, bad call, stack overflow)."""
+
+
+class _Limit(Exception):
+    """The run hit its instruction or time limit."""
 
 
 class Interpreter:
@@ -157,7 +165,7 @@ class Interpreter:
         conformance: bool = False,
         unwinder: Unwinder | None = None,
         max_insns: int = 200_000_000,
-        may_goto_budget: int = BPF_MAX_LOOPS,
+        timeout_s: float = 0.0,
         branch_overrides: Mapping[int, bool] | None = None,
         force: Force | None = None,
     ) -> None:
@@ -169,7 +177,9 @@ class Interpreter:
         self.conformance = conformance
         self.unwinder = unwinder
         self.max_insns = max_insns
-        self.may_goto_budget = may_goto_budget
+        self.timeout_s = timeout_s  # 0: none; else the run ends as timed out past it
+        self._deadline = 0.0
+        self.clock = 0  # the emulated ktime of timed may_goto, in ns
         # pc of a conditional jump -> taken or not, whatever its operands (to force a throw site)
         self.branch_overrides = dict(branch_overrides or {})
         self.force = ForceCounter(force) if force is not None else None  # drive the run to one throwing point
@@ -212,7 +222,9 @@ class Interpreter:
     # -- running ----------------------------------------------------------------------
 
     def run(self, args: Sequence[int] = (), entry: int = 0) -> Outcome:
-        """Run from `entry` with r1.. = args; returns how it ended, faults included."""
+        """Run from `entry` with r1.. = args; returns how it ended, faults and limits included."""
+        self._deadline = time.monotonic() + self.timeout_s if self.timeout_s else 0.0
+        self.clock = 0
         self.r = [0] * 11
         for i, value in enumerate(args[:5]):
             self.r[1 + i] = value & MASK64
@@ -221,7 +233,7 @@ class Interpreter:
         self.high_water = 0
         self._ensure_stack(0)
         self.r[10] = STACK_TOP
-        self.frames.append(_Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), self.may_goto_budget))
+        self.frames.append(_Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), BPF_MAX_TIMED_LOOPS))
         self._used[0] = 0
         threw = False
         cookie: int | None = None
@@ -239,6 +251,9 @@ class Interpreter:
             return self._fault(f"{exc}")
         except _Bad as exc:
             return self._fault(f"{exc}")
+        except _Limit as exc:
+            out = self._fault(f"{exc}")
+            return Outcome(out.r0, False, None, out.insns, out.stack_high_water, out.fault, out.fault_pc, True)
         except _Throw:
             return self._fault("bpf_throw from the exception callback")
         return Outcome(self.r[0], threw, cookie, self.count, self.high_water)
@@ -250,6 +265,7 @@ class Interpreter:
         code = self._code
         n = len(code)
         limit = self.max_insns
+        deadline = self._deadline
         count = self.count
         try:
             while True:
@@ -261,7 +277,9 @@ class Interpreter:
                 self._pc = pc
                 count += 1
                 if count > limit:
-                    raise _Bad(f"instruction limit of {limit} reached")
+                    raise _Limit(f"stopped by the instruction limit of {limit}")
+                if not count & 0xFFFF and deadline and time.monotonic() > deadline:
+                    raise _Limit(f"stopped by the time limit of {self.timeout_s:g} s")
                 if entry[2]:  # a call may run BPF code (callbacks) that counts too
                     self.count = count
                     try:
@@ -302,7 +320,7 @@ class Interpreter:
             return
         # the callback runs on the boundary's frame (x86 JIT emit_prologue for exception_cb)
         main = self.frames[0]
-        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name, self.may_goto_budget)
+        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name, BPF_MAX_TIMED_LOOPS)
         self.r[1] = throw.cookie & MASK64
         self.r[10] = STACK_TOP
         self._loop(cb.start)
@@ -329,7 +347,7 @@ class Interpreter:
         self._ensure_stack(depth)
         r = self.r
         name = self._subprog_name(target)
-        self.frames.append(_Frame(return_pc, (r[6], r[7], r[8], r[9]), r[10], call_pc, name, self.may_goto_budget))
+        self.frames.append(_Frame(return_pc, (r[6], r[7], r[8], r[9]), r[10], call_pc, name, BPF_MAX_TIMED_LOOPS))
         self._used[depth] = 0
         r[10] = STACK_TOP - depth * STACK_STRIDE
 
@@ -433,11 +451,20 @@ class Interpreter:
         return pc + 1 + insn.off if taken else pc + 1
 
     def may_goto(self, insn: Insn, pc: int) -> int:
-        # do_misc_fixups: a per-frame counter; jump once it reaches 0, else decrement and fall through
+        # do_misc_fixups, x86-64's timed form: jump once the frame's count is 0; else count down, and
+        # at zero ask arch_bpf_timed_may_goto for more (0 once a quarter second has passed since the
+        # frame's first refill), on the emulated clock the machine keeps too (framework.machine)
         frame = self.frames[-1]
         if frame.may_goto == 0:
             return pc + 1 + insn.off
         frame.may_goto -= 1
+        if frame.may_goto == 0:
+            self.clock += MAY_GOTO_QUANTUM_NS
+            if not frame.may_goto_stamp:
+                frame.may_goto_stamp = self.clock
+                frame.may_goto = BPF_MAX_TIMED_LOOPS
+            elif self.clock - frame.may_goto_stamp < NSEC_PER_SEC // 4:
+                frame.may_goto = BPF_MAX_TIMED_LOOPS
         return pc + 1
 
     def call(self, insn: Insn, pc: int) -> int:

@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 ENGINES = ("interp", "jit")
+TIMEOUT_S = 60.0  # a run still going after this long ends as timed out (its figures are not results)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -87,10 +88,12 @@ class RunResult:
     bpf_insns: int | None  # BPF instructions executed (exception callback included); None under the JIT
     stack_high_water: int  # bytes: the deepest sum of the live frames' touched BPF stack
     released_by_unwinder: tuple[ResourceRecord, ...] = ()
+    released_by_program: tuple[ResourceRecord, ...] = ()
     leaked: tuple[ResourceRecord, ...] = ()
     double_released: tuple[ResourceRecord, ...] = ()
     used_after_release: tuple[ResourceRecord, ...] = ()
-    fault: str | None = None  # "pc N: reason" when the run faulted
+    fault: str | None = None  # "pc N: reason" when the run faulted (or was stopped by a limit)
+    timed_out: bool = False  # stopped by the instruction or time limit: no figure of it is a result
     guard_reaches: int | None = None  # with `force`: how often its guards were reached (stops at the forced reach)
     service_calls: Mapping[str, int] = field(default_factory=dict)
     # engine "jit": x86_insns split into "program" and the runtime's "walk", "lookup", "release";
@@ -112,8 +115,10 @@ class RunResult:
             "released_by_unwinder": [r.to_json() for r in self.released_by_unwinder],
             "leaked": [r.to_json() for r in self.leaked],
             "double_released": [r.to_json() for r in self.double_released],
+            "released_by_program": [r.to_json() for r in self.released_by_program],
             "input": self.input,
             "fault": self.fault,
+            "timed_out": self.timed_out,
             "bpf_insns": self.bpf_insns,
             "used_after_release": [r.to_json() for r in self.used_after_release],
             "x86_split": dict(self.x86_split),
@@ -129,6 +134,7 @@ def run_program(
     plan: Plan | None = None,
     unwinder: Unwinder | None = None,
     max_insns: int = 200_000_000,
+    timeout_s: float = TIMEOUT_S,
     branch_overrides: Mapping[int, bool] | None = None,
     force: Force | None = None,
 ) -> RunResult:
@@ -153,7 +159,7 @@ def run_program(
     except KernelFault as exc:
         raise InputError(Coord(program.source), f"input '{run_input.name}': {exc}") from None
     if engine == "jit":
-        return _run_jit(program, run_input, kernel, strategy, plan, force)
+        return _run_jit(program, run_input, kernel, strategy, plan, force, timeout_s)
     interp = Interpreter(
         program.slots,
         kernel,
@@ -161,6 +167,7 @@ def run_program(
         kfuncs=program.kfuncs,
         unwinder=unwinder,
         max_insns=max_insns,
+        timeout_s=timeout_s,
         branch_overrides=branch_overrides,
         force=force,
     )
@@ -181,10 +188,12 @@ def run_program(
         bpf_insns=out.insns,
         stack_high_water=out.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
+        released_by_program=tuple(ResourceRecord.of(r) for r in ledger.released_by_program),
         leaked=tuple(ResourceRecord.of(r) for r in ledger.leaked),
         double_released=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.double_released),
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=out.fault,
+        timed_out=out.timed_out,
         guard_reaches=reaches,
         service_calls=dict(kernel.calls),
     )
@@ -197,13 +206,15 @@ def _run_jit(
     strategy: Strategy | str,
     plan: Plan | None,
     force: Force | None,
+    timeout_s: float,
 ) -> RunResult:
     """fixup -> jit -> machine (framework.machine.engine); the ledger as the interpreter keeps it."""
     from functools import partial
 
-    from framework.fixup import CtxError, fixup
+    from framework.fixup import CtxError
     from framework.jit import JitError
     from framework.machine.engine import prepare, run_prepared
+    from framework.plan import baseline
     from framework.runtime import build_runtime
 
     name = strategy if isinstance(strategy, str) else strategy.name
@@ -214,11 +225,11 @@ def _run_jit(
         runtime = build_runtime(strategy.runtime)
         table_for = partial(strategy.runtime_table, plan)
     try:
-        fixed = plan.fixup(program) if plan is not None else fixup(program)
+        fixed = (plan if plan is not None else baseline(program)).fixup(program)
         prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for)
     except (CtxError, JitError) as exc:
         raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None
-    run = run_prepared(kernel, prepared, force=force)
+    run = run_prepared(kernel, prepared, force=force, timeout_us=int(timeout_s * 1e6))
     res = run.result
     fault_pc = None
     fault = None
@@ -242,10 +253,12 @@ def _run_jit(
         bpf_insns=None,  # the machine counts x86 instructions, not BPF ones
         stack_high_water=res.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
+        released_by_program=tuple(ResourceRecord.of(r) for r in ledger.released_by_program),
         leaked=tuple(ResourceRecord.of(r) for r in ledger.leaked),
         double_released=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.double_released),
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=fault,
+        timed_out=res.timed_out,
         guard_reaches=run.guard_reaches,
         service_calls=dict(kernel.calls),
         x86_split={

@@ -1,7 +1,7 @@
 """The fixup stage's LD_ABS/LD_IND and timed may_goto, JITed, against the running kernel's image.
 
 Each program is loaded as a socket filter with BPF_PROG_LOAD, its JITed image read
-back, and compared with `jit(fixup(program))`: same function sizes, same x86
+back, and compared with `jit(stock_fixup(program))`: same function sizes, same x86
 instructions (rel32 calls out of the image by opcode). Skips where bpf() is not permitted.
 """
 
@@ -13,11 +13,11 @@ import pytest
 from iced_x86 import Decoder
 
 from fixup.helpers import program
-from framework.fixup import fixup
 from framework.isa.decode import encode
 from framework.jit import SubprogSpec, jit
 from framework.machine import StubResolver
 from framework.oracle import bpf_syscall as sys_
+from framework.plan import stock_fixup
 
 SOCKET_FILTER = 1
 PROGRAMS = {
@@ -51,7 +51,7 @@ def test_same_code_as_the_kernel(name: str) -> None:
         pytest.fail(f"the kernel refused {name}: {loaded.log[-400:]}")
     with loaded.fd as fd:
         info = sys_.prog_info(fd)
-    fixed = fixup(prog)
+    fixed = stock_fixup(prog)
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in fixed.program.subprogs]
     image = jit(fixed.program.slots, subs, stack_depths=fixed.stack_depths, resolver=StubResolver())
     assert info.xlated_prog_len == 8 * len(fixed.program.slots)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from iced_x86 import Code, Decoder
 
-from framework.fixup import Fixed, fixup
+from framework.fixup import Fixed
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
@@ -25,6 +25,7 @@ from framework.jit import NativeImage, SubprogSpec, jit
 from framework.load.program import Program
 from framework.machine import StubResolver
 from framework.oracle.record import KernelRecord, image_offsets
+from framework.plan import stock_fixup
 
 KERNEL_POINTER = 0xFFFF_8880_1000_0000  # map and ksym addresses as the kernel's look (movabs)
 
@@ -58,7 +59,7 @@ class _Resolver(StubResolver):
 
 
 def our_image(program: Program, depths: Sequence[int]) -> tuple[Fixed, NativeImage]:
-    fixed = fixup(program)
+    fixed = stock_fixup(program)
     prog = fixed.program
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
     return fixed, jit(prog.slots, subs, stack_depths=list(depths), resolver=_Resolver())

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from framework.fixup import fixup
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
+from framework.plan import stock_fixup
 from framework.run.result import run_program
 
 
@@ -35,7 +35,7 @@ def test_returns_what_the_kernel_returned(entry: CorpusEntry, name: str) -> None
 @pytest.mark.parametrize("entry", _accepted(), ids=lambda e: e.program.name)
 def test_stack_depth_rule_matches_the_kernel(entry: CorpusEntry) -> None:
     """The kernel's rule applied to the fixed instructions (bpf_loop inlining and the hidden callback included)."""
-    assert fixup(entry.program).stack_depths == tuple(entry.spec["kernel"]["stack_depth"])
+    assert stock_fixup(entry.program).stack_depths == tuple(entry.spec["kernel"]["stack_depth"])
 
 
 @pytest.mark.parametrize("entry", _accepted(), ids=lambda e: e.program.name)
@@ -45,4 +45,4 @@ def test_stack_depth_rule_matches_the_verifier(entry: CorpusEntry) -> None:
     analysis = verify(entry.program)
     if not analysis.accepted:
         pytest.skip(f"the framework's verifier rejects it: {analysis.message}")
-    assert fixup(entry.program).stack_depths == analysis.stack_depth
+    assert stock_fixup(entry.program).stack_depths == analysis.stack_depth

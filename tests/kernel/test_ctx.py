@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from framework.errors import InputError
-from framework.kernel.ctx import SKB
 from framework.kernel.objects import RunInput
+from framework.platform.skb import SK_BUFF_SIZE, skb_field
 from framework.run.result import run_program
 
 from .prog import program
@@ -23,18 +23,18 @@ def field(off: int, size: str = "u32", packet: bytes = IPV4) -> int:
 
 
 def test_len_protocol_ifindex_pkt_type() -> None:
-    assert field(SKB.len) == len(IPV4)
-    assert field(SKB.protocol) == 0x0008  # htons(ETH_P_IP), as the u16 sits in memory
-    assert field(SKB.ifindex) == 1  # loopback of the test run's netns
-    assert field(SKB.pkt_type) == 3  # PACKET_OTHERHOST: not loopback's all-zero address
+    assert field(skb_field("len").off) == len(IPV4)
+    assert field(skb_field("protocol").off) == 0x0008  # htons(ETH_P_IP), as the u16 sits in memory
+    assert field(skb_field("ifindex").off) == 1  # loopback of the test run's netns
+    assert field(skb_field("pkt_type").off) == 3  # PACKET_OTHERHOST: not loopback's all-zero address
     broadcast = b"\xff" * 6 + IPV4[6:]
-    assert field(SKB.pkt_type, packet=broadcast) == 1
-    assert field(SKB.pkt_type, packet=bytes(6) + IPV4[6:]) == 0
-    assert field(SKB.mark) == 0 and field(SKB.priority) == 0 and field(SKB.wire_len) == 0
+    assert field(skb_field("pkt_type").off, packet=broadcast) == 1
+    assert field(skb_field("pkt_type").off, packet=bytes(6) + IPV4[6:]) == 0
+    assert [field(skb_field(name).off) for name in ("mark", "priority", "wire_len")] == [0, 0, 0]
 
 
 def test_802_3_length_field() -> None:
-    assert field(SKB.protocol, packet=bytes(12) + b"\x00\x2e" + bytes(46)) == 0x0400  # htons(ETH_P_802_2)
+    assert field(skb_field("protocol").off, packet=bytes(12) + b"\x00\x2e" + bytes(46)) == 0x0400  # htons(ETH_P_802_2)
 
 
 def test_data_pointers_bound_the_packet() -> None:
@@ -63,16 +63,17 @@ def test_reading_past_data_end_faults() -> None:
 
 
 def test_ctx_in_sets_only_what_test_run_allows() -> None:
-    ctx_in = bytearray(SKB.size)
-    ctx_in[SKB.mark] = 7
-    ctx_in[SKB.len] = 99  # not settable: test_run would refuse; the emulation ignores it
-    result = run_program(program(f"r0 = *(u32 *)(r1 + {SKB.mark})\nexit"), RunInput(packet=IPV4, ctx=bytes(ctx_in)))
+    mark, wire_len = skb_field("mark").off, skb_field("wire_len").off
+    ctx_in = bytearray(SK_BUFF_SIZE)
+    ctx_in[mark] = 7
+    result = run_program(program(f"r0 = *(u32 *)(r1 + {mark})\nexit"), RunInput(packet=IPV4, ctx=bytes(ctx_in)))
     assert result.r0 == 7
     assert run_program(program("r0 = *(u32 *)(r1 + 0)\nexit"), RunInput(packet=IPV4, ctx=bytes(ctx_in))).r0 == 54
-    assert (
-        run_program(program(f"r0 = *(u32 *)(r1 + {SKB.wire_len})\nexit"), RunInput(packet=IPV4, ctx=bytes(ctx_in))).r0
-        == 54
-    )
+    with_ctx = RunInput(packet=IPV4, ctx=bytes(ctx_in))
+    assert run_program(program(f"r0 = *(u32 *)(r1 + {wire_len})\nexit"), with_ctx).r0 == 54
+    ctx_in[skb_field("len").off] = 99  # convert___skb_to_skb: not settable, the test run refuses it (-EINVAL)
+    with pytest.raises(InputError, match=r"byte 0 \(len\) must be zero"):
+        run_program(program("r0 = 0\nexit"), RunInput(packet=IPV4, ctx=bytes(ctx_in)))
 
 
 def test_ld_abs_reads_big_endian_and_fails_to_zero() -> None:

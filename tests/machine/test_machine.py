@@ -139,4 +139,5 @@ def test_an_image_with_counters_counts_the_same_and_hides_them() -> None:
 def test_a_program_that_never_returns_times_out_with_a_fault() -> None:
     m = machine("loop:", "r0 += 1", "goto loop")
     result = m.run(timeout_us=100_000)
-    assert result.fault is not None and "timeout" in result.fault.reason
+    assert result.timed_out and result.fault is not None and "time limit of 0.1 s" in result.fault.reason
+    assert not machine("r0 = 1", "exit").run(timeout_us=100_000).timed_out

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from framework.fixup import fixup
 from framework.load.corpus import CorpusEntry
-from framework.plan import plan
+from framework.plan import plan, stock_fixup
 from framework.plugins import get_strategy
 from framework.run.result import run_program
 from framework.verify import Analysis, verify
@@ -48,7 +47,7 @@ def test_a_caller_does_not_reserve_for_its_callees() -> None:
 def _jitted(entry: CorpusEntry, strategy: ResourceTable | None) -> tuple[int, ...]:
     """The JIT's frame sizes for the program, with the strategy's insertions or as stock runs it."""
     if strategy is None:
-        return fixup(entry.program).stack_depths
+        return stock_fixup(entry.program).stack_depths
     rt, analysis = _run(entry)
     made = plan(rt, entry.program, analysis)
     return made.fixup(entry.program).stack_depths

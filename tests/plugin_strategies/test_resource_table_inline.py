@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from framework.fixup import fixup
 from framework.load.asm import load_asm
 from framework.load.corpus import CorpusEntry, RunInput
 from framework.load.program import Program
-from framework.plan import own_stack, plan
+from framework.plan import own_stack, plan, stock_fixup
 from framework.plugins import get_strategy
 from framework.run.exercise import exercise
 from framework.run.result import run_program
@@ -74,7 +73,7 @@ def test_eight_bytes_per_acquire_site_per_subprog(entry: CorpusEntry) -> None:
             -(own[i] + SLOT_BYTES * (k + 1)) for k in reversed(range(len(pcs)))
         ]
     # the JIT's frames grow by the slots, no more
-    stock = fixup(entry.program).stack_depths
+    stock = stock_fixup(entry.program).stack_depths
     mine = made.fixup(entry.program).stack_depths
     assert [m - d for m, d in zip(mine, stock, strict=True)] == [s.reserved_stack(i) for i in range(len(stock))]
     if entry.spec["kernel"]["verdict"] == "accepted":  # the verifier counts them against the limits
@@ -107,7 +106,15 @@ def test_every_throwing_point_unwinds_cleanly(entry: CorpusEntry) -> None:
     analysis = verify(program, s, log_level=0)
     assert analysis.accepted, analysis.message
     made = plan(s, program, analysis)
-    runs = exercise(program, s, made, entry.inputs, hits=entry.force_hits, twin_retvals=entry.twin_retvals(BY_NAME))
+    runs = exercise(
+        program,
+        s,
+        made,
+        entry.inputs,
+        hits=entry.force_hits,
+        twin_retvals=entry.twin_retvals(BY_NAME),
+        given=entry.program,
+    )
     assert [(r.result.input, r.throw_pc, r.problems) for r in runs if r.problems] == []
     for point in throw_points(program):
         for hit in {1, *entry.force_hits}:

@@ -56,8 +56,14 @@ def test_every_throwing_point_unwinds_cleanly(cls: type[Strategy], entry: Corpus
         hits=entry.force_hits,
         twin_retvals=entry.twin_retvals(BY_NAME),
         reached=reached,
+        given=entry.program,
     )
     assert [(r.result.input, r.throw_pc, r.problems) for r in runs if r.problems] == []
+    # every run agrees with its reference: the interpreter's run of the program as given, on the
+    # same input and forced throw, under the ideal cleanup (framework.run.reference)
+    assert [(r.result.input, r.throw_pc, r.verdict, r.check and r.check.differences) for r in runs
+            if r.verdict != "accepted"] == []  # fmt: skip
+    assert all(r.check is not None and r.check.agrees for r in runs) and runs
     assert throw_points(program, reached) == throw_points(program)  # no corpus throw is dead
     for point in throw_points(program):  # each point was driven to on some input, at each reach asked for
         for hit in {1, *entry.force_hits}:
