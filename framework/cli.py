@@ -155,10 +155,11 @@ def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, A
     entries = _entries(path)  # read once for the object, not once per program
     for program in _load(path):
         inputs, hits, twin = _manifest_facts(entries, program.name)
+        limit = _time_limit(entries, program.name)
         refs = References()  # each case's reference, run once for every strategy
         for name in strategy_names:
             strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
-            costs = measure(program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs)
+            costs = measure(program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs, timeout_s=limit)
             rows.append(_program_row(program) | costs.to_json())
             listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
     return rows, listings
@@ -289,6 +290,15 @@ def _manifest_facts(entries: Mapping[str, Any], name: str) -> tuple[tuple[Any, .
     return entry.inputs, entry.force_hits, entry.twin_retvals(entries)
 
 
+def _time_limit(entries: Mapping[str, Any], name: str) -> float:
+    """The manifest's `time_limit_s` for a program (runs past it are timeouts), or the default."""
+    from framework.run.result import TIMEOUT_S
+
+    entry = entries.get(name)
+    limit = entry.time_limit_s if entry is not None else None
+    return TIMEOUT_S if limit is None else limit
+
+
 def _entries(path: str) -> dict[str, Any]:
     """The corpus entries of the object at `path`, by program name (none for a file outside the corpus)."""
     from framework.load.corpus import entries_for_object
@@ -362,7 +372,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
         raise InputError(
             program.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
         )
-    declared, hits, twin = _manifest_facts(_entries(args.path), program.name)
+    entries = _entries(args.path)
+    declared, hits, twin = _manifest_facts(entries, program.name)
+    limit = _time_limit(entries, program.name)
     if args.data_in:
         try:
             run_input = RunInput(Path(args.data_in).name, Path(args.data_in).read_bytes())
@@ -380,7 +392,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         if args.engine != "jit" or not run.measured:
             return out
         if not result.threw and result.fault is None:
-            stock, baseline_check = stock_run(given, run_input, None, refs)
+            stock, baseline_check = stock_run(given, run_input, None, refs, limit)
             if baseline_check.agrees:
                 out["happy_path"] = happy_path(result, stock).to_json()
             else:  # the baseline is a figure too
@@ -413,6 +425,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         given=given,
         forced=args.force_throw is not None,
         references=refs,
+        timeout_s=limit,
     )
     runs = [costed(r) for r in done]
     failed = any(r["verdict"] != "accepted" or r.get("fault") for r in runs)

@@ -142,6 +142,12 @@ class CorpusEntry:
         hit = self.spec.get("force_hit")
         return () if hit is None else tuple(hit) if isinstance(hit, list) else (hit,)
 
+    @property
+    def time_limit_s(self) -> float | None:
+        """`time_limit_s`: how long a run of it may take before it ends as a `timeout` (None: the default)."""
+        limit = self.spec.get("time_limit_s")
+        return None if limit is None else float(limit)
+
     def twin_retvals(self, entries: Mapping[str, CorpusEntry]) -> dict[str, int]:
         """The hand-cleaned twin's (`clean_twin`, among `entries` by name) live-kernel return value per input."""
         twin = entries.get(self.spec.get("clean_twin", ""))

@@ -195,13 +195,14 @@ def jit_bytes(program: Program, made: Plan | None) -> int:
 
 
 def stock_run(
-    given: Program, run_input: RunInput, base: Plan | None, references: References
+    given: Program, run_input: RunInput, base: Plan | None, references: References, timeout_s: float = TIMEOUT_S
 ) -> tuple[RunResult, Check]:
     """Stock's JIT of the program as given on `run_input` (the happy-path baseline), beside its reference."""
-    stock = run_program(given, run_input, "jit", plan=base if base is not None else baseline(given))
-    if stock.timed_out:
-        return stock, Check(references.get(given, run_input, None, TIMEOUT_S), False, (), True)
-    return stock, check(stock, references.get(given, run_input, None, TIMEOUT_S))
+    stock = run_program(
+        given, run_input, "jit", plan=base if base is not None else baseline(given), timeout_s=timeout_s
+    )
+    reference = references.get(given, run_input, None, timeout_s)
+    return stock, check(stock, reference)
 
 
 def happy_path(result: RunResult, stock: RunResult) -> HappyPath:
@@ -237,6 +238,7 @@ def measure(
     hits: Sequence[int] = (),
     twin_retvals: Mapping[str, int] | None = None,
     references: References | None = None,
+    timeout_s: float = TIMEOUT_S,
 ) -> Costs:
     """Verify, plan and exercise `program` under `strategy` (a fresh instance: it keeps one
     verification's tables), and measure it beside stock's JIT of the same program. Only runs
@@ -252,7 +254,7 @@ def measure(
     reached = analysis.throws_reached
     runs = exercise(
         prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached, given=program,
-        references=refs,
+        references=refs, timeout_s=timeout_s,
     )  # fmt: skip
     happy = []
     cases = []
@@ -262,7 +264,7 @@ def measure(
         verdict, stock_check = run.verdict, None
         returned = run.throw_pc is None and not run.result.threw and run.result.fault is None
         if run.measured and returned:
-            stock, stock_check = stock_run(program, by_name[run.result.input], base, refs)
+            stock, stock_check = stock_run(program, by_name[run.result.input], base, refs, timeout_s)
             if stock_check.agrees:
                 happy.append(happy_path(run.result, stock))
             else:  # the baseline is a figure too: one that disagrees with the reference is not used
