@@ -7,8 +7,9 @@ For every program of every manifest (programs/c/*.toml, programs/asm/*.toml):
 load it alone (the object's other programs are not loaded) through the
 system's libbpf (libbpf.so.1, via ctypes), compare the verdict and message
 with `[program.expect.stock]`, and, when it loads, run every input once with
-BPF_PROG_TEST_RUN and compare the return values. Runs happen in a fresh
-network namespace. Nothing is attached or pinned; every fd is closed.
+BPF_PROG_TEST_RUN (its packet as data_in, its `ctx` as ctx_in) and compare the
+return values. Runs happen in a fresh network namespace. Nothing is attached
+or pinned; every fd is closed.
 
 Expectations whose `source` is not "kernel" (programs the distribution's
 libbpf 1.1 cannot load: exception callbacks; or semantics this kernel lacks)
@@ -137,6 +138,11 @@ def run_program(
             opts = _TestRunOpts(sz=ctypes.sizeof(_TestRunOpts), repeat=1)
             opts.data_in = ctypes.cast(buf, ctypes.c_void_p)
             opts.data_size_in = len(data)
+            ctx = bytes.fromhex(entry.get("ctx", ""))
+            ctx_buf = ctypes.create_string_buffer(ctx, len(ctx))
+            if ctx:  # ctx_in: the struct __sk_buff fields BPF_PROG_TEST_RUN lets an input set
+                opts.ctx_in = ctypes.cast(ctx_buf, ctypes.c_void_p)
+                opts.ctx_size_in = len(ctx)
             if lib.bpf_prog_test_run_opts(fd, ctypes.byref(opts)):
                 retvals[entry["name"]] = -ctypes.get_errno()
             else:
@@ -158,7 +164,15 @@ def run_with_oracle(obj_path: Path, name: str, inputs: list[dict], named: dict[s
     from framework.oracle.record import record
 
     program = next(p for p in load_object(str(obj_path)) if p.name == name)
-    runs = [RunInput(e["name"], input_bytes(e, named)) for e in inputs if not e.get("map")] if run else []
+    runs = (
+        [
+            RunInput(e["name"], input_bytes(e, named), ctx=bytes.fromhex(e["ctx"]) if "ctx" in e else None)
+            for e in inputs
+            if not e.get("map")
+        ]
+        if run
+        else []
+    )
     rec = record(program, runs, batches=1, repeat=1)
     return Outcome(rec.verdict, rec.message or "", {r.input: r.retval for r in rec.runs})
 

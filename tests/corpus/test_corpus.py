@@ -22,6 +22,7 @@ import pytest
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import SymbolTableSection
 
+from framework.errors import InputError
 from framework.isa.decode import decode, iter_insns
 from framework.isa.llvm_asm import parse_line
 from framework.isa.opcodes import SPECS
@@ -167,6 +168,8 @@ def test_manifest_matches_its_object(manifest: Path) -> None:
                 assert entry["builder"] in packets, f"{where}: unknown packet {entry['builder']}"
             else:
                 bytes.fromhex(entry["packet"])
+            if "ctx" in entry:  # ctx_in: at most a struct __sk_buff
+                assert len(bytes.fromhex(entry["ctx"])) <= 192, f"{where}: {entry['name']}: ctx is over 192 bytes"
         assert set(prog["expect"]) == set(STRATEGY_SLOTS), where
         stock = prog["expect"]["stock"]
         assert stock["verdict"] in ("accepted", "rejected"), where
@@ -177,6 +180,19 @@ def test_manifest_matches_its_object(manifest: Path) -> None:
             assert set(stock.get("retval", {})) == set(names), f"{where}: every input needs a retval"
         else:
             assert "retval" not in stock and stock.get("message"), where
+
+
+def test_an_inputs_ctx_is_its_ctx_in() -> None:
+    """`ctx` (hex) is the input's ctx_in, beside its packet; without it there is none."""
+    from framework.load.corpus import RunInput
+
+    named = {"eth_short": bytes.fromhex("00000000000200000000000188b5")}
+    ctx = bytes(8) + (0x0BADF00D).to_bytes(4, "little")  # __sk_buff.mark
+    inp = RunInput.from_manifest({"name": "m", "builder": "eth_short", "ctx": ctx.hex()}, named)
+    assert (inp.name, inp.packet, inp.ctx) == ("m", named["eth_short"], ctx)
+    assert RunInput.from_manifest({"name": "n", "builder": "eth_short"}, named).ctx is None
+    with pytest.raises(InputError, match="bad program input"):
+        RunInput.from_manifest({"name": "x", "builder": "eth_short", "ctx": "0g"}, named, "m.toml")
 
 
 def test_every_rejected_program_names_an_accepted_clean_twin() -> None:
