@@ -21,7 +21,7 @@ from framework.verify.regs import (
     scalar,
     type_str,
 )
-from framework.verify.stack import DYNPTR, INVALID, ITER, SLOT_SIZE, Slot, slot_index
+from framework.verify.stack import DYNPTR, ITER, SLOT_SIZE, Slot, slot_index
 from framework.verify.state import Frame, Ref, RefKind, State
 
 CALLER_SAVED = (1, 2, 3, 4, 5)
@@ -87,30 +87,7 @@ def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool
     # kernel: check_helper_mem_access -> check_stack_range_initialized
     r = st.cur.regs[regno]
     if r.type is RT.STACK:
-        off = r.off
-        err = memory.stack_bounds(env, st, pc, regno, off, size, "indirect access to")
-        if err:
-            return err
-        frame = st.frames[r.frameno]
-        memory.grow(env, frame, off)
-        for byte in range(off, off + size):
-            spi = slot_index(byte)
-            slot = frame.stack.get(spi, Slot())
-            t = slot.types[(-byte - 1) % SLOT_SIZE]
-            if uninit:
-                if t != INVALID and not slot.special:
-                    frame.stack[spi] = Slot("m" * 8) if slot.is_spill else slot
-                continue
-            if t == INVALID and not env.allow_uninit_stack:
-                return reject(pc, f"invalid read from stack R{regno} off {off} size {size}")
-        if uninit:
-            for byte in range(off, off + size):
-                spi = slot_index(byte)
-                slot = frame.stack.get(spi, Slot())
-                types = list(slot.types)
-                types[(-byte - 1) % SLOT_SIZE] = "m"
-                frame.stack[spi] = Slot("".join(types))
-        return None
+        return memory.stack_range(env, st, pc, regno, size, uninit, uninit)
     if r.type in (RT.MAP_VALUE, RT.MEM, RT.PACKET) and not r.maybe_null:
         res = memory.check_mem_access(env, st, pc, regno, 0, max(size, 1), uninit, None, None)
         return res if isinstance(res, Reject) else None

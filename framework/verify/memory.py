@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from framework.isa.opcodes import MEMSX, Kind
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access
 from framework.verify.env import Env, Reject, reject
+from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
-from framework.verify.scalar import Scalar
+from framework.verify.scalar import Scalar, coerce_to_size, s64
 from framework.verify.stack import DYNPTR, INVALID, ITER, MISC, SLOT_SIZE, SPILL, ZERO, Slot, slot_index
 from framework.verify.state import MAX_BPF_STACK, Frame, State
+from framework.verify.tnum import Tnum
 
 
 def loaded_scalar(size: int) -> Reg:
@@ -17,11 +20,42 @@ def loaded_scalar(size: int) -> Reg:
     return scalar(Scalar.from_bounds(smin=0, smax=(1 << (8 * size)) - 1, umax=(1 << (8 * size)) - 1))
 
 
+def stack_alignment(pc: int, ptr: Reg, off: int, size: int) -> Reject | None:
+    """A stack access at `off` (the pointer's own offset included) of `size` bytes through `ptr`."""
+    # kernel: check_ptr_alignment -> check_generic_ptr_alignment, strict for PTR_TO_STACK
+    if size == 1 or ptr.var.var_off.add(Tnum.const(off)).is_aligned(size):
+        return None
+    return reject(pc, f"misaligned stack access off {ptr.var.var_off.strn()}+{ptr.off}+{off - ptr.off} size {size}")
+
+
 def stack_bounds(env: Env, st: State, pc: int, regno: int, off: int, size: int, what: str) -> Reject | None:
-    # kernel: check_stack_access_within_bounds (then grow_stack_state)
-    if off < -MAX_BPF_STACK or off + size > 0 or size <= 0:
+    # kernel: check_ptr_alignment, then check_stack_access_within_bounds (then grow_stack_state)
+    err = stack_alignment(pc, st.cur.regs[regno], off, size)
+    if err:
+        return err
+    return fixed_stack_bounds(pc, regno, off, size, what)
+
+
+def fixed_stack_bounds(pc: int, regno: int, off: int, size: int, what: str) -> Reject | None:
+    # kernel: check_stack_access_within_bounds, constant offset (root: allow_uninit_stack, so reads
+    # too may reach -MAX_BPF_STACK: check_stack_slot_within_bounds)
+    if off < -MAX_BPF_STACK or off > -1 or off + size > 0 or size < 0:
         return reject(pc, f"invalid {what} stack R{regno} off={off} size={size}")
     return None
+
+
+def var_stack_bounds(pc: int, regno: int, ptr: Reg, off: int, size: int, what: str) -> Reject | int:
+    """The lowest offset a variable-offset access may touch, or why it is refused."""
+    # kernel: check_stack_access_within_bounds, variable offset (the BPF_MAX_VAR_OFF check first)
+    v = ptr.var
+    if v.smax >= BPF_MAX_VAR_OFF or v.smin <= -BPF_MAX_VAR_OFF:
+        return reject(pc, f"invalid unbounded variable-offset {what} stack R{regno}")
+    lo, hi = v.smin + off, v.smax + off + size
+    if lo < -MAX_BPF_STACK or lo > -1 or hi > 0 or size < 0:
+        return reject(
+            pc, f"invalid variable-offset {what} stack R{regno} var_off={v.var_off.strn()} off={off} size={size}"
+        )
+    return lo
 
 
 def grow(env: Env, frame: Frame, off: int) -> None:
@@ -39,22 +73,39 @@ def _set_bytes(slot: Slot, off: int, size: int, t: str) -> str:
     return "".join(types)
 
 
+def scrubbed(slot: Slot) -> Slot:
+    """A slot whose spilled register, iterator or dynptr a plain write destroys."""
+    # kernel: check_stack_write_fixed_off, is_stack_slot_special then scrub_spilled_slot per byte
+    # (every byte but STACK_INVALID becomes STACK_MISC); spilled_ptr.type = NOT_INIT
+    if slot.types[SLOT_SIZE - 1] in (SPILL, ITER, DYNPTR) or slot.special:
+        return Slot("".join(INVALID if t == INVALID else MISC for t in slot.types))
+    return Slot(slot.types)
+
+
 def stack_write(
     env: Env, st: State, frame: Frame, pc: int, off: int, size: int, value: Reg | None, imm: int | None
 ) -> Reject | None:
     # kernel: check_stack_write_fixed_off
     spi = slot_index(off)
+    env.scratched_slots.add(spi)  # mark_stack_slot_scratched
     old = frame.stack.get(spi, Slot())
     if old.special and old.types[0] == DYNPTR:
         return reject(pc, "cannot overwrite referenced dynptr")
+    insn = env.insns.get(pc)
+    if insn is not None and insn.kind is Kind.ATOMIC:
+        value = imm = None  # kernel: check_atomic writes with value_regno -1: an unknown value
     aligned = off % SLOT_SIZE == 0
     if value is not None and aligned and value.type is RT.SCALAR:
-        fits = size == 8 or (value.var.umax < (1 << (8 * size)))
-        spilled = value if fits else value.with_(id=0)
-        # kernel: save_register_state
-        frame.stack[spi] = Slot(_spill_types(old, size), spilled)
+        # kernel: check_stack_write_fixed_off, get_reg_width(reg) <= 8 * size keeps the link
+        # (assign_scalar_id_before_mov); a narrowing spill breaks it
+        fits = value.var.umax < (1 << (8 * size))
+        if fits and not value.id and not value.var.is_const and insn is not None:
+            value = value.with_(id=env.new_id())
+            st.cur.regs[insn.src] = value
+        frame.stack[spi] = Slot(_spill_types(old, size), value if fits else value.with_(id=0))
         return None
     if value is None and imm is not None and aligned:
+        # kernel: check_stack_write_fixed_off, a BPF_ST at a slot boundary spills __mark_reg_known(imm)
         frame.stack[spi] = Slot(_spill_types(old, size), const(imm))
         return None
     if value is not None and value.is_pointer:
@@ -67,10 +118,7 @@ def stack_write(
     t = MISC
     if (value is not None and value.is_const and value.const == 0) or (value is None and imm == 0):
         t = ZERO
-    base = old if not (old.is_spill or old.special) else Slot(MISC * 8)
-    if old.is_spill:
-        base = Slot("".join(MISC if c == SPILL else c for c in old.types))
-    frame.stack[spi] = Slot(_set_bytes(base, off, size, t))
+    frame.stack[spi] = Slot(_set_bytes(scrubbed(old), off, size, t))
     return None
 
 
@@ -81,48 +129,53 @@ def _spill_types(old: Slot, size: int) -> str:
     return below + SPILL * size
 
 
+def _loaded(env: Env, pc: int, reg: Reg, size: int) -> Reg:
+    # kernel: check_mem_access, a b/h/w load's coerce_reg_to_size (coerce_reg_to_size_sx for LDX MEMSX)
+    if size == 8 or reg.type is not RT.SCALAR:
+        return reg
+    insn = env.insns.get(pc)
+    signed = insn is not None and insn.kind is Kind.LOAD and insn.code & 0xE0 == MEMSX
+    return reg.with_(var=coerce_to_size(reg.var, size, signed=signed))
+
+
 def stack_read(env: Env, frame: Frame, pc: int, off: int, size: int) -> Reg | Reject:
     # kernel: check_stack_read_fixed_off
-    spi = slot_index(off)
-    slot = frame.stack.get(spi, Slot())
-    if slot.types[SLOT_SIZE - 1] == SPILL and slot.spilled is not None:
-        spill_size = 1
-        i = SLOT_SIZE - 1
-        while i > 0 and slot.types[i - 1] == SPILL:
-            spill_size += 1
-            i -= 1
-        reg = slot.spilled
-        if size == 8 and spill_size == 8:
-            return reg
+    env.scratched_slots.add(slot_index(off))  # mark_stack_slot_scratched
+    slot = frame.stack.get(slot_index(off), Slot())
+    types = slot.types
+    start = -off - 1
+    if types[SLOT_SIZE - 1] == SPILL:  # kernel: is_spilled_reg
+        reg = slot.spilled or Reg()
+        spill_size = len(types) - len(types.rstrip(SPILL))
+        if size == SLOT_SIZE and spill_size == SLOT_SIZE:
+            return reg  # the whole register comes back
         if reg.type is not RT.SCALAR:
             return reject(pc, "invalid size of register fill")
-        if size <= spill_size and off % SLOT_SIZE == 0:
-            if reg.var.umax < (1 << (8 * size)):
-                return reg
-            return loaded_scalar(size)
-        start = -off - 1
+        if size <= spill_size and off % SLOT_SIZE == 0:  # kernel: bpf_stack_narrow_access_ok
+            if reg.var.umax >= 1 << (8 * size):
+                reg = reg.with_(id=0)  # a narrowing fill breaks the link
+            return _loaded(env, pc, reg, size)
+        spills = zeros = 0
         for i in range(size):
-            t = slot.types[(start - i) % SLOT_SIZE]
-            if t in (SPILL, MISC, ZERO) or (t == INVALID and env.allow_uninit_stack):
-                continue
-            return reject(pc, f"invalid read from stack off {off}+{i} size {size}")
-        return loaded_scalar(size)
+            t = types[(start - i) % SLOT_SIZE]
+            if t == SPILL:
+                spills += 1
+            elif t == ZERO:
+                zeros += 1
+            elif t != MISC and not (t == INVALID and env.allow_uninit_stack):
+                return reject(pc, f"invalid read from stack off {off}+{i} size {size}")
+        if (spills == size and reg.is_const and reg.const == 0) or zeros == size:
+            return const(0)
+        return _loaded(env, pc, scalar(), size)
     zeros = 0
-    start = -off - 1
     for i in range(size):
-        t = slot.types[(start - i) % SLOT_SIZE]
-        if t == MISC:
-            continue
+        t = types[(start - i) % SLOT_SIZE]
         if t == ZERO:
             zeros += 1
-            continue
-        if t == INVALID and env.allow_uninit_stack:
-            continue
-        if t in (SPILL, ITER, DYNPTR) or t == INVALID:
+        elif t != MISC and not (t == INVALID and env.allow_uninit_stack):
             return reject(pc, f"invalid read from stack off {off}+{i} size {size}")
-    if zeros == size:
-        return const(0)
-    return loaded_scalar(size)
+    # kernel: mark_reg_stack_read (all zeroes read as the constant 0)
+    return const(0) if zeros == size else _loaded(env, pc, scalar(), size)
 
 
 def check_mem_access(
@@ -230,38 +283,138 @@ def value_regno_hint(st: State, value: Reg) -> int:
 def stack_var_access(
     env: Env, st: State, pc: int, regno: int, ptr: Reg, off: int, size: int, write: bool
 ) -> Reg | Reject | None:
-    # kernel: check_stack_access_within_bounds with a variable offset, then
-    # check_stack_write_var_off (every byte it may touch becomes STACK_MISC) or
-    # check_stack_read_var_off (every byte must be readable; the result is unknown)
-    lo, hi = off + ptr.var.smin, off + ptr.var.smax
-    if ptr.var.smin < -MAX_BPF_STACK or lo < -MAX_BPF_STACK or hi + size > 0:
-        what = "write to" if write else "read from"
-        return reject(
-            pc, f"invalid variable-offset {what} stack R{regno} var_off={ptr.var.var_off.strn()} off={off} size={size}"
-        )
+    # kernel: check_ptr_alignment, check_stack_access_within_bounds with a variable offset, then
+    # check_stack_write_var_off or check_stack_read_var_off (check_stack_range_initialized)
+    err = stack_alignment(pc, ptr, off, size)
+    if err:
+        return err
+    what = "write to" if write else "read from"
     frame = st.frames[ptr.frameno]
+    if ptr.var.is_const:
+        # kernel: check_stack_read / check_stack_write, a constant var_off joins the fixed offset
+        at = off + s64(ptr.var.var_off.value)
+        if at < -MAX_BPF_STACK or at > -1 or at + size > 0:
+            return reject(pc, f"invalid {what} stack R{regno} off={off} size={size}")
+        grow(env, frame, at)
+        if not write:
+            return stack_read(env, frame, pc, at, size)
+        insn = env.insns.get(pc)
+        kind = insn.kind if insn is not None else None
+        value = st.cur.regs[insn.src] if insn is not None and kind is Kind.STORE_REG else None
+        imm = insn.imm if insn is not None and kind is Kind.STORE_IMM else None
+        return stack_write(env, st, frame, pc, at, size, value, imm)
+    lo = var_stack_bounds(pc, regno, ptr, off, size, what)
+    if isinstance(lo, Reject):
+        return lo
+    end = off + ptr.var.smax + size
     grow(env, frame, lo)
+    if write:
+        return _stack_write_var(env, st, frame, pc, lo, end)
+    # kernel: check_stack_range_initialized (BPF_READ), then mark_reg_stack_read
+    zeros = 0
+    for byte in range(lo, end):
+        slot = frame.stack.get(slot_index(byte), Slot())
+        t = slot.types[(-byte - 1) % SLOT_SIZE]
+        zeros += t == ZERO
+        if t in (MISC, ZERO) or (t == INVALID and env.allow_uninit_stack) or _spilled_readable(slot):
+            continue
+        return reject(pc, f"invalid read from stack R{regno} var_off {ptr.var.var_off.strn()}+{byte - lo} size {size}")
+    for byte in range(lo, end):
+        # kernel: mark_reg_stack_read scratches the slots up to the first byte that is not STACK_ZERO
+        env.scratched_slots.add(slot_index(byte))
+        if frame.stack.get(slot_index(byte), Slot()).types[(-byte - 1) % SLOT_SIZE] != ZERO:
+            break
+    return const(0) if zeros == end - lo else _loaded(env, pc, scalar(), size)
+
+
+def stack_range(env: Env, st: State, pc: int, regno: int, size: int, write: bool, raw: bool) -> Reject | None:
+    """A helper's access to `size` bytes of stack at register `regno` (a PTR_TO_STACK)."""
+    # kernel: check_helper_mem_access -> check_stack_range_initialized (no alignment is asked of it)
+    ptr = st.cur.regs[regno]
+    off = ptr.off
+    what = "write to" if write else "read from"
+    if size == 0:
+        return reject(pc, "invalid zero-sized read")
+    frame = st.frames[ptr.frameno]
+    if ptr.var.is_const:
+        lo = hi = off + s64(ptr.var.var_off.value)
+        if lo < -MAX_BPF_STACK or lo > -1 or lo + size > 0:
+            return reject(pc, f"invalid {what} stack R{regno} off={off} size={size}")
+    else:
+        found = var_stack_bounds(pc, regno, ptr, off, size, what)
+        if isinstance(found, Reject):
+            return found
+        lo, hi = found, off + ptr.var.smax
+        raw = False  # kernel: only an initialised buffer may be reached through a variable offset
+    grow(env, frame, lo)
+    if raw:
+        # kernel: check_stack_range_initialized leaves a raw (MEM_UNINIT) buffer to check_helper_call,
+        # which writes it byte by byte (check_mem_access, BPF_B, value_regno -1)
+        for byte in range(lo, lo + size):
+            if frame.stack.get(slot_index(byte), Slot()).types[(-byte - 1) % SLOT_SIZE] == DYNPTR:
+                return reject(pc, f"potential write to dynptr at off={byte} disallowed")
+        for byte in range(lo, lo + size):
+            err = stack_write(env, st, frame, pc, byte, 1, None, None)
+            if err:
+                return err
+        return None
     for byte in range(lo, hi + size):
         spi = slot_index(byte)
         slot = frame.stack.get(spi, Slot())
         idx = (-byte - 1) % SLOT_SIZE
         t = slot.types[idx]
-        if write:
-            if slot.special and slot.spilled is not None and slot.spilled.ref_obj_id:
-                return reject(pc, "cannot overwrite referenced iterator")
-            types = list(slot.types if not slot.is_spill else MISC * 8)
-            if types[idx] != ZERO or True:
-                types[idx] = MISC
-            frame.stack[spi] = Slot("".join(types))
-        elif t == INVALID and not env.allow_uninit_stack:
-            return reject(
-                pc,
-                f"invalid variable-offset read from stack R{regno} "
-                f"var_off={ptr.var.var_off.strn()} off={off} size={size}",
-            )
-        elif t in (ITER, DYNPTR):
-            return reject(pc, f"invalid read from stack off {byte}+0 size {size}")
-    return None if write else loaded_scalar(size)
+        if t == MISC:
+            continue
+        if t == ZERO or (t == INVALID and env.allow_uninit_stack):
+            if write:  # the helper may write anything there
+                frame.stack[spi] = Slot(slot.types[:idx] + MISC + slot.types[idx + 1 :], slot.spilled)
+            continue
+        if _spilled_readable(slot):
+            if write:  # kernel: __mark_reg_unknown on the spilled register, scrub_spilled_slot
+                frame.stack[spi] = scrubbed(slot)
+            continue
+        if ptr.var.is_const:
+            return reject(pc, f"invalid read from stack R{regno} off {lo}+{byte - lo} size {size}")
+        return reject(pc, f"invalid read from stack R{regno} var_off {ptr.var.var_off.strn()}+{byte - lo} size {size}")
+    return None
+
+
+def _spilled_readable(slot: Slot) -> bool:
+    # kernel: check_stack_range_initialized, a byte of a spilled register (root: allow_ptr_leaks)
+    return slot.types[SLOT_SIZE - 1] == SPILL
+
+
+def _stack_write_var(env: Env, st: State, frame: Frame, pc: int, lo: int, end: int) -> Reject | None:
+    # kernel: check_stack_write_var_off (root: allow_ptr_leaks and allow_uninit_stack): every byte
+    # in [lo, end) may be written; a zero keeps STACK_ZERO bytes and a spilled constant 0 as they are
+    insn = env.insns.get(pc)
+    value = None
+    if insn is not None and insn.kind is Kind.STORE_REG:
+        value = st.cur.regs[insn.src]
+    zero = (value is not None and value.is_const and value.const == 0) or (
+        insn is not None and insn.kind is Kind.STORE_IMM and insn.imm == 0
+    )
+    for spi in {slot_index(b) for b in range(lo, end)}:
+        if frame.stack.get(spi, Slot()).types[0] == DYNPTR:
+            return reject(pc, "cannot overwrite referenced dynptr")  # destroy_if_dynptr_stack_slot
+    zero_used = False
+    for byte in range(lo, end):
+        spi = slot_index(byte)
+        env.scratched_slots.add(spi)  # mark_stack_slot_scratched
+        slot = frame.stack.get(spi, Slot())
+        idx = (-byte - 1) % SLOT_SIZE
+        t = slot.types[idx]
+        spilled = slot.spilled
+        if zero and t == SPILL and spilled is not None and spilled.is_const and spilled.const == 0:
+            zero_used = True
+            continue
+        zero_used |= zero and t == ZERO
+        types = list(scrubbed(slot).types)
+        types[idx] = ZERO if zero and t == ZERO else MISC
+        frame.stack[spi] = Slot("".join(types))
+    if zero_used and value is not None and insn is not None:
+        mark_chain_precision(env, st, insn.src)  # backtracking does not follow STACK_ZERO
+    return None
 
 
 _PKT_WRITERS = {"sched_cls", "sched_act", "xdp", "lwt_xmit", "sk_skb", "sk_msg"}  # may_access_direct_pkt_data

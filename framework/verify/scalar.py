@@ -760,6 +760,32 @@ def _coerce_subreg_to_size_sx(r: _Reg, size: int) -> None:
     r.var_off = Tnum.range(lo, hi).subreg()
 
 
+def _coerce_reg_to_size(r: _Reg, size: int) -> None:
+    # kernel: coerce_reg_to_size
+    mask = (1 << (size * 8)) - 1
+    r.var_off = r.var_off.cast(size)
+    if (r.umin & ~mask) == (r.umax & ~mask):
+        r.umin &= mask
+        r.umax &= mask
+    else:
+        r.umin, r.umax = 0, mask
+    r.smin, r.smax = r.umin, r.umax
+    if size < 4:
+        r.mark32_unbounded()
+    _reg_bounds_sync(r)
+
+
+def coerce_to_size(src: Scalar, size: int, *, signed: bool = False) -> Scalar:
+    """What a `size`-byte load (1, 2 or 4) leaves of a register state: zero- or sign-extended."""
+    # kernel: check_mem_access, coerce_reg_to_size / coerce_reg_to_size_sx after a b/h/w load
+    r = _Reg.of(src)
+    if signed:
+        _coerce_reg_to_size_sx(r, size)
+    else:
+        _coerce_reg_to_size(r, size)
+    return r.freeze()
+
+
 def mov(src: Scalar, is64: bool) -> Scalar:
     """`rD = rS` (is64) or `wD = wS` (zero-extending)."""
     # kernel: check_alu_op, BPF_MOV | BPF_X with off == 0
