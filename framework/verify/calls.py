@@ -83,6 +83,21 @@ def _typed_arg(st: State, pc: int, regno: int, rt: RT, expected: str) -> Reg | R
     return _expect(pc, regno, r, r.type is rt, expected) or r
 
 
+def _ctx_arg(st: State, pc: int, regno: int) -> Reg | Reject:
+    # kernel: check_func_arg (ARG_PTR_TO_CTX), then check_func_arg_reg_off -> __check_ptr_off_reg:
+    # the context is passed as it came, neither moved nor given a variable offset
+    r = _typed_arg(st, pc, regno, RT.CTX, "ctx")
+    if isinstance(r, Reject):
+        return r
+    if r.off < 0:
+        return reject(pc, f"negative offset ctx ptr R{regno} off={r.off} disallowed")
+    if r.off:
+        return reject(pc, f"dereference of modified ctx ptr R{regno} off={r.off} disallowed")
+    if not r.var.is_const or r.var.var_off.value:
+        return reject(pc, f"variable ctx access var_off={r.var.var_off.strn()} disallowed")
+    return r
+
+
 def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool) -> Reject | None:
     # kernel: check_helper_mem_access -> check_stack_range_initialized
     r = st.cur.regs[regno]
@@ -187,7 +202,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if err:
             return err
     elif fid in (84, 85, 99):  # sk_lookup_tcp/udp, skc_lookup_tcp
-        c = _typed_arg(st, pc, 1, RT.CTX, "ctx")
+        c = _ctx_arg(st, pc, 1)
         if isinstance(c, Reject):
             return c
         size = _const_size(env, st, pc, 3)
@@ -228,7 +243,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
         result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
     elif fid == 50:  # skb_adjust_room
-        c = _typed_arg(st, pc, 1, RT.CTX, "ctx")
+        c = _ctx_arg(st, pc, 1)
         if isinstance(c, Reject):
             return c
         for regno in (2, 3, 4):

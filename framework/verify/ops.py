@@ -25,7 +25,7 @@ _OPNAME = {
     op.MOD: "%=",
     op.XOR: "^=",
     op.ARSH: "s>>=",
-}
+}  # kernel: bpf_alu_string
 
 
 def read_reg(st: State, pc: int, regno: int) -> Reg | Reject:
@@ -69,12 +69,18 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     dst = read_reg(st, pc, insn.dst)
     if isinstance(dst, Reject):
         return dst
+    if not insn.uses_reg_src and opc != op.NEG:
+        # kernel: check_alu_op, on the immediate before the destination is checked
+        if opc in (op.DIV, op.MOD) and insn.imm == 0:
+            return reject(pc, "div by zero")
+        if opc in (op.LSH, op.RSH, op.ARSH) and not 0 <= insn.imm < (64 if is64 else 32):
+            return reject(pc, f"invalid shift {insn.imm}")
     if insn.dst == 10:
         return reject(pc, "frame pointer is read only")
     if opc == op.NEG:
-        if dst.is_pointer:
-            return reject(pc, f"R{insn.dst} pointer arithmetic prohibited")
-        regs[insn.dst] = scalar(sc.neg(dst.var, is64))
+        # kernel: check_alu_op, BPF_NEG: root may negate a pointer (allow_ptr_leaks): check_reg_arg
+        # (DST_OP) leaves an unknown scalar
+        regs[insn.dst] = scalar() if dst.is_pointer else scalar(sc.neg(dst.var, is64))
         return pc + 1
     if dst.type is RT.SCALAR and src.type is RT.SCALAR:
         folded = _fold(opc, dst, src, is64, insn.off)
@@ -116,48 +122,86 @@ def _fold(opc: int, dst: Reg, src: Reg, is64: bool, off: int) -> Reg | None:
 
 
 def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -> Outcome:
-    # kernel: adjust_reg_min_max_vals / adjust_ptr_min_max_vals
+    # kernel: adjust_reg_min_max_vals
     regs = st.cur.regs
     opc = insn.op
     if dst.is_pointer and src.is_pointer:
-        if opc == op.SUB and insn.alu64:
+        # kernel: "Combining two pointers by any ALU op yields an arbitrary scalar": only a
+        # subtraction is allowed (env->allow_ptr_leaks), in either width, and leaves any 64-bit value
+        if opc == op.SUB:
             regs[insn.dst] = scalar()
             return pc + 1
-        return reject(pc, f"R{insn.dst} pointer {_OPNAME.get(opc, '?')} pointer prohibited")
-    ptr, off_reg = (dst, src) if dst.is_pointer else (src, dst)
-    ptr_regno = insn.dst if dst.is_pointer else insn.src
+        return reject(pc, f"R{insn.dst} pointer {_OPNAME[opc]} pointer prohibited")
     if insn.uses_reg_src:
         # kernel: adjust_reg_min_max_vals, pointer += scalar (the offset is part of the pointer)
         mark_chain_precision(env, st, insn.src if dst.is_pointer else insn.dst)
-    if not insn.alu64:
-        return reject(pc, f"R{insn.dst} 32-bit pointer arithmetic prohibited")
-    if ptr.maybe_null:
-        return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited, null-check it first")
-    if ptr.type in (RT.MAP_PTR, RT.PACKET_END, RT.SOCKET, RT.FUNC):
-        return reject(pc, f"R{ptr_regno} pointer arithmetic on {type_str(ptr)} prohibited")
-    if opc not in (op.ADD, op.SUB):
-        if opc in (op.AND, op.OR, op.XOR, op.LSH, op.RSH, op.ARSH):
-            return reject(pc, f"R{insn.dst} bitwise operator {_OPNAME[opc]} on pointer prohibited")
-        return reject(pc, f"R{insn.dst} pointer arithmetic with {_OPNAME.get(opc, '?')} operator prohibited")
-    if opc == op.SUB and not dst.is_pointer:
-        return reject(pc, f"R{insn.dst} tried to subtract pointer from scalar")
-    v = off_reg.var
-    if v.is_const:
-        delta = sc.s64(v.var_off.value)
-        regs[insn.dst] = ptr.with_(off=ptr.off + (delta if opc == op.ADD else -delta))
-        return pc + 1
-    if ptr.type is RT.CTX:
-        return reject(pc, f"R{ptr_regno} variable ctx access var_off={v.var_off.strn()} disallowed")
+    ptr, off_reg = (dst, src) if dst.is_pointer else (src, dst)
+    return _adjust_ptr(env, st, pc, insn, ptr, off_reg, not dst.is_pointer)
+
+
+def _sane_offset(pc: int, r: Reg, tname: str) -> Reject | None:
     # kernel: check_reg_sane_offset
-    tname = type_str(ptr)
+    v = r.var
+    if v.is_const and not -BPF_MAX_VAR_OFF < sc.s64(v.var_off.value) < BPF_MAX_VAR_OFF:
+        return reject(pc, f"math between {tname} pointer and {sc.s64(v.var_off.value)} is not allowed")
+    if not -BPF_MAX_VAR_OFF < r.off < BPF_MAX_VAR_OFF:
+        return reject(pc, f"{tname} pointer offset {r.off} is not allowed")
     if v.smin == sc.S64_MIN:
         return reject(pc, f"math between {tname} pointer and register with unbounded min value is not allowed")
-    if v.smin >= 1 << 29 or v.smin <= -(1 << 29):
+    if not -BPF_MAX_VAR_OFF < v.smin < BPF_MAX_VAR_OFF:
         return reject(pc, f"value {v.smin} makes {tname} pointer be out of bounds")
-    new_var = sc.alu(opc, ptr.var, v, True)
-    new = ptr.with_(var=new_var)
+    return None
+
+
+BPF_MAX_VAR_OFF = 1 << 29  # kernel: BPF_MAX_VAR_OFF
+# kernel: adjust_ptr_min_max_vals, the base types arithmetic may move (CONST_PTR_TO_MAP: only += 0)
+_MOVABLE = {RT.CTX, RT.MAP_VALUE, RT.STACK, RT.PACKET_META, RT.PACKET, RT.BTF_ID, RT.MEM, RT.FUNC}
+
+
+def _adjust_ptr(env: Env, st: State, pc: int, insn: Insn, ptr: Reg, off_reg: Reg, off_is_dst: bool) -> Outcome:
+    # kernel: adjust_ptr_min_max_vals, in its order: the width, NULL, the pointer's type, sane
+    # offsets, then what the operator allows
+    regs = st.cur.regs
+    opc = insn.op
+    v = off_reg.var
+    known = v.is_const
+    if not insn.alu64:
+        # kernel: 32-bit ALU ops on pointers produce (meaningless) scalars: a subtraction only
+        if opc == op.SUB:
+            regs[insn.dst] = scalar()
+            return pc + 1
+        return reject(pc, f"R{insn.dst} 32-bit pointer arithmetic prohibited")
+    tname = type_str(ptr)
+    if ptr.maybe_null:
+        return reject(pc, f"R{insn.dst} pointer arithmetic on {tname} prohibited, null-check it first")
+    if ptr.type not in _MOVABLE and not (ptr.type is RT.MAP_PTR and known and v.var_off.value == 0 and opc == op.ADD):
+        return reject(pc, f"R{insn.dst} pointer arithmetic on {tname} prohibited")
+    err = _sane_offset(pc, off_reg, tname) or _sane_offset(pc, ptr, tname)
+    if err:
+        return err
+    if opc == op.SUB:
+        if off_is_dst:
+            return reject(pc, f"R{insn.dst} tried to subtract pointer from scalar")
+        if ptr.type is RT.STACK:
+            # kernel: JITs might not be able to deal with subtraction from the frame pointer
+            return reject(pc, f"R{insn.dst} subtraction from stack pointer prohibited")
+    elif opc in (op.AND, op.OR, op.XOR):
+        return reject(pc, f"R{insn.dst} bitwise operator {_OPNAME[opc]} on pointer prohibited")
+    elif opc != op.ADD:
+        return reject(pc, f"R{insn.dst} pointer arithmetic with {_OPNAME[opc]} operator prohibited")
+    if known:
+        delta = sc.s64(v.var_off.value)
+        off = ptr.off + (delta if opc == op.ADD else -delta)
+        if -(1 << 31) <= off < 1 << 31:  # kernel: the fixed offset stays an s32
+            regs[insn.dst] = ptr.with_(off=off)
+            return pc + 1
+    new = ptr.with_(var=sc.alu(opc, ptr.var, v, True))
     if ptr.type in (RT.PACKET, RT.PACKET_META):
-        new = new.with_(id=env.new_id(), range=0)  # a new variable offset starts a new id
+        # a new variable offset starts a new id; what was added may leave the known range
+        new = new.with_(id=env.new_id(), range=0 if opc == op.ADD or v.smin < 0 else ptr.range)
+    err = _sane_offset(pc, new, tname)  # kernel: check_reg_sane_offset on the result
+    if err:
+        return err
     regs[insn.dst] = new
     return pc + 1
 
@@ -171,10 +215,15 @@ def step_end(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     dst = read_reg(st, pc, insn.dst)
     if isinstance(dst, Reject):
         return dst
+    if insn.dst == 10:
+        return reject(pc, "frame pointer is read only")  # kernel: check_reg_arg (DST_OP)
     if dst.is_pointer:
-        return reject(pc, f"R{insn.dst} pointer arithmetic prohibited")
+        # kernel: check_alu_op, BPF_END: root may swap a pointer's bytes (allow_ptr_leaks): check_reg_arg
+        # (DST_OP) leaves an unknown scalar
+        st.cur.regs[insn.dst] = scalar()
+        return pc + 1
     st.cur.regs[insn.dst] = scalar(sc.alu(op.END, dst.var, None, insn.alu64, off=insn.off, imm=insn.imm))
-    return pc + 2 if False else pc + 1
+    return pc + 1
 
 
 def step_ld_imm64(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
