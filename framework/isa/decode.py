@@ -13,6 +13,8 @@ from framework.isa.opcodes import Kind
 
 Slots = tuple[Insn | None, ...]
 
+MAX_BPF_REG = 11  # uapi bpf.h __MAX_BPF_REG: r0-r10 (r11, BPF_REG_AX, is the kernel's own)
+
 
 class DecodeError(ValueError):
     """Bytes that are not a BPF program; `offset` is the byte offset of the bad slot."""
@@ -35,6 +37,10 @@ def decode(data: bytes) -> Slots:
             insn = make(code, dst, src, off, imm)
         except UnknownOpcode as exc:
             raise DecodeError(at, str(exc)) from None
+        bad = next((r for r in insn.registers if r >= MAX_BPF_REG), None)
+        if bad is not None:
+            # kernel: check_reg_arg refuses it as the verifier reaches it ("R%d is invalid")
+            raise DecodeError(at, f"insn {at // SLOT}: register r{bad} is invalid (r0-r10 only)")
         if insn.kind is Kind.LD_IMM64:
             if at + SLOT >= len(data):
                 raise DecodeError(at, "ld_imm64 is missing its second slot")

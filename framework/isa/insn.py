@@ -76,6 +76,21 @@ class Insn:
     def size(self) -> int:
         return opcodes.size_of(self.code)
 
+    @property
+    def registers(self) -> tuple[int, ...]:
+        """The registers the instruction names as operands (src before dst); fields that
+        hold something else (a call's or ld_imm64's pseudo source, an immediate form's src) are left out."""
+        k = self.kind
+        if k in (Kind.NEG, Kind.END, Kind.LD_IMM64, Kind.STORE_IMM, Kind.CALLX):
+            return (self.dst,)
+        if k in (Kind.ALU, Kind.JCOND):
+            return (self.src, self.dst) if self.uses_reg_src else (self.dst,)
+        if k in (Kind.LOAD, Kind.STORE_REG, Kind.ATOMIC):
+            return (self.src, self.dst)
+        if k is Kind.LD_PKT and self.code & 0xE0 == opcodes.IND:
+            return (self.src,)
+        return ()
+
     def encode(self) -> bytes:
         first = _SLOT.pack(self.code, (self.src << 4) | self.dst, self.off, self.imm)
         if self.slots == 1:

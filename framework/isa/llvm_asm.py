@@ -16,8 +16,9 @@ from framework.isa.insn import Insn, UnknownOpcode
 from framework.isa.insn import make as _unchecked_make
 from framework.isa.llvm_syntax import ALU_SYMBOLS, JMP_SYMBOLS
 
+MAX_REG = 10  # r10, the frame pointer; r11 (BPF_REG_AX) is the kernel's own
 _NUM = r"[+-]?(?:0x[0-9a-fA-F]+|\d+)"
-_REG = r"[rw](?:1[0-1]|[0-9])"
+_REG = r"[rw](?:1[0-5]|[0-9])"  # r11-r15 are read to be refused by name (parse_line)
 _SYM = r"[A-Za-z_.$][\w.$]*"
 _SIZE = {"u8": op.B, "u16": op.H, "u32": op.W, "u64": op.DW}
 _SSIZE = {"s8": op.B, "s16": op.H, "s32": op.W}
@@ -144,9 +145,14 @@ def parse_line(text: str) -> Insn | Unresolved:
         m = pattern.fullmatch(text)
         if m:
             try:
-                return _BUILDERS[form](m)
+                item = _BUILDERS[form](m)
             except (UnknownOpcode, KeyError, ValueError) as exc:
                 raise AsmError(f"invalid operands in '{text}': {exc}") from None
+            insn = item.insn if isinstance(item, Unresolved) else item
+            bad = next((r for r in insn.registers if r > MAX_REG), None)
+            if bad is not None:
+                raise AsmError(f"invalid register r{bad} in '{text}' (r0-r10 only)")
+            return item
     raise AsmError(f"cannot parse '{text}'")
 
 

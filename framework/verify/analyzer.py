@@ -484,13 +484,17 @@ def do_check(env: Env, start: State) -> Reject | None:
             return reject(pc, f"invalid insn idx {pc} insn_cnt {len(env.program.slots)}")
         if insn.kind in (Kind.JA, Kind.JCOND, Kind.CALL, Kind.EXIT):
             env.jmps_processed += 1
-        st.history.append((pc, _history_aux(st, insn)))
+        bad = ops.invalid_register(st, insn)
+        if bad is None:
+            st.history.append((pc, _history_aux(st, insn)))
         if logging:
             if env.scratched_regs or env.scratched_slots:
                 insn_state(env, st, pc)
             env.log.append(f"{pc}: {format_insn(insn, call_name=namer)}")
             env.last_insn_line = len(env.log) - 1
             before, slots = st.cur, dict(st.cur.stack)
+        if bad is not None:
+            return reject(pc, f"R{bad} is invalid")  # kernel: check_reg_arg (regno >= MAX_BPF_REG)
         env.cur_pc = pc
         out = STEPS[insn.kind](env, st, pc, insn)
         if isinstance(out, Reject):

@@ -6,6 +6,7 @@ import functools
 
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
+from framework.isa.opcodes import Kind
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject
 from framework.verify.precision import mark_chain_precision
@@ -34,6 +35,49 @@ def read_reg(st: State, pc: int, regno: int) -> Reg | Reject:
     if r.type is RT.NOT_INIT:
         return reject(pc, f"R{regno} !read_ok")
     return r
+
+
+MAX_BPF_REG = 11  # kernel: MAX_BPF_REG (r0-r10)
+
+
+def _operand_checks(insn: Insn) -> list[tuple[int, bool]]:
+    """(regno, read) in the order the kernel's check_reg_arg calls reach them for `insn`:
+    read (SRC_OP) operands must be initialised, written (DST_OP) ones may not be r10."""
+    k, src, dst = insn.kind, insn.src, insn.dst
+    if k in (Kind.NEG, Kind.END):
+        return [(dst, True), (dst, False)]  # kernel: check_alu_op, BPF_NEG / BPF_END
+    if k is Kind.ALU:
+        first = [(src, True)] if insn.uses_reg_src else []
+        return first + ([(dst, False)] if insn.op == op.MOV else [(dst, True), (dst, False)])
+    if k is Kind.LOAD:
+        return [(src, True), (dst, False)]  # kernel: check_load_mem
+    if k is Kind.STORE_REG:
+        return [(src, True), (dst, True)]  # kernel: check_store_reg
+    if k is Kind.STORE_IMM:
+        return [(dst, True)]
+    if k is Kind.ATOMIC:
+        if insn.imm == op.LOAD_ACQ:
+            return [(src, True), (dst, False)]  # kernel: check_atomic_load -> check_load_mem
+        return [(src, True), (dst, True)]  # kernel: check_atomic_rmw / check_atomic_store
+    if k is Kind.JCOND:
+        return [(dst, True)] + ([(src, True)] if insn.uses_reg_src else [])  # kernel: check_cond_jmp_op
+    if k is Kind.LD_IMM64:
+        return [(dst, False)]  # kernel: check_ld_imm
+    if k is Kind.LD_PKT and insn.code & 0xE0 == op.IND:
+        return [(6, True), (src, True)]  # kernel: check_ld_abs (R6 first)
+    return []
+
+
+def invalid_register(st: State, insn: Insn) -> int | None:
+    """The register above r10 the kernel would refuse first, if any ("R%d is invalid")."""
+    # kernel: __check_reg_arg (regno >= MAX_BPF_REG), reached in check order: an earlier operand
+    # that is unreadable (or r10 written) fails first, as its own check says
+    for regno, read in _operand_checks(insn):
+        if regno >= MAX_BPF_REG:
+            return regno
+        if (read and st.cur.regs[regno].type is RT.NOT_INIT) or (not read and regno == 10):
+            return None
+    return None
 
 
 def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:

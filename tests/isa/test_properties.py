@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from framework.isa import kernel_syntax, llvm_syntax
 from framework.isa import opcodes as op
-from framework.isa.decode import DecodeError, decode, encode, iter_insns
-from framework.isa.insn import SLOT, Insn
+from framework.isa.decode import MAX_BPF_REG, DecodeError, decode, encode, iter_insns
+from framework.isa.insn import SLOT, Insn, make
 from framework.isa.llvm_asm import parse_line
 from framework.isa.opcodes import Kind
 
@@ -57,6 +57,11 @@ def test_kernel_text_shape(insn: Insn) -> None:
 _slot = st.binary(min_size=SLOT, max_size=SLOT)
 
 
+def _names_a_bad_register(code: int, regs: int, off: int, imm: int) -> bool:
+    """A known opcode naming a register above r10 in a field that holds one (only r0-r10 exist)."""
+    return any(r >= MAX_BPF_REG for r in make(code, regs & 0xF, regs >> 4, off, imm).registers)
+
+
 def _first_bad_slot(data: bytes) -> int | None:
     """Where decoding must stop, computed slot by slot from the spec table alone.
 
@@ -66,9 +71,9 @@ def _first_bad_slot(data: bytes) -> int | None:
         return len(data) - len(data) % SLOT
     at = 0
     while at + SLOT <= len(data):
-        code, _regs, off, imm = struct.unpack_from("<BBhi", data, at)
+        code, regs, off, imm = struct.unpack_from("<BBhi", data, at)
         spec = op.lookup(code, off, imm)
-        if spec is None:
+        if spec is None or _names_a_bad_register(code, regs, off, imm):
             return at
         if spec.kind is Kind.LD_IMM64:
             if at + 2 * SLOT > len(data):
@@ -103,15 +108,18 @@ def test_random_slots_decode_or_fail_at_the_bad_slot(whole: bytes, tail: bytes) 
 
 
 @given(_slot)
+@example(b"\x04\x0b\x00\x00\x00\x00\x00\x00")  # w11 += 0: no such register
+@example(b"\x04\xb0\x00\x00\x00\x00\x00\x00")  # w0 += 0 with 11 in its unused src field: decodes
 def test_single_random_slot(slot: bytes) -> None:
-    """One slot: valid exactly when the spec table has its opcode (and it is not half an ld_imm64)."""
-    code, _, off, imm = struct.unpack("<BBhi", slot)
+    """One slot: valid exactly when the spec table has its opcode, it names no register above r10,
+    and it is not half an ld_imm64."""
+    code, regs, off, imm = struct.unpack("<BBhi", slot)
     spec = op.lookup(code, off, imm)
     try:
         (insn,) = decode(slot)
     except DecodeError as exc:
         assert exc.offset == 0
-        assert spec is None or spec.kind is Kind.LD_IMM64
+        assert spec is None or spec.kind is Kind.LD_IMM64 or _names_a_bad_register(code, regs, off, imm)
         return
     assert insn is not None
     assert insn.spec == spec

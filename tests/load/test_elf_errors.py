@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from framework.errors import InputError
+from framework.isa.decode import decode, iter_insns
 from framework.isa.opcodes import Kind as IKind
 from framework.load import load_path
 from framework.load.elf import load_bytes, load_object
@@ -165,6 +166,20 @@ def test_undecodable_instruction(features_o: Path) -> None:
     body = struct.unpack_from("<Q", data, shoff + xdp.index * 64 + 0x18)[0]
     data[body + 8] = 0xFF  # opcode of insn 1
     assert ":xdp:0x8:" in _error(features_o, bytes(data))
+
+
+def test_register_above_r10(features_o: Path) -> None:
+    """A register field naming r11-r15 (only r0-r10 exist) is refused where it sits: file:section:offset."""
+    data = bytearray(features_o.read_bytes())
+    elf = read_elf("x.o", bytes(data))
+    xdp = elf.by_name("xdp")
+    assert xdp is not None
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    body = struct.unpack_from("<Q", data, shoff + xdp.index * 64 + 0x18)[0]
+    pc = next(pc for pc, insn in iter_insns(decode(xdp.data)) if insn.dst in insn.registers)
+    data[body + 8 * pc + 1] = (data[body + 8 * pc + 1] & 0xF0) | 12  # its dst register: r12
+    text = _error(features_o, bytes(data))
+    assert f":xdp:{8 * pc:#x}:" in text and f"insn {pc}: register r12 is invalid" in text, text
 
 
 _MUTATION = st.one_of(

@@ -107,3 +107,26 @@ def test_bad_assembly(tmp_path: Path, text: str, message: str) -> None:
         load_path(str(path))
     assert str(err.value).startswith(f"{path}:")
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "reg"),
+    [
+        ("r11 = 1", 11),
+        ("r1 = r12", 12),
+        ("w13 += w1", 13),
+        ("r0 = *(u64 *)(r14 - 8)", 14),
+        ("*(u64 *)(r10 - 8) = r15", 15),
+        ("if r11 > 3 goto +0", 11),
+        ("r11 = 5 ll", 11),
+        ("lock *(u64 *)(r12 + 0) += r1", 12),
+    ],
+)
+def test_register_above_r10(tmp_path: Path, line: str, reg: int) -> None:
+    """Only r0-r10 exist: an instruction naming r11-r15 is refused at its line (the kernel's
+    check_reg_arg would say R11 is invalid; r11 is BPF_REG_AX, the kernel's own)."""
+    path = tmp_path / "regs.s"
+    path.write_text(f"# section: tc\n    r0 = 0\n    {line}\n    exit\n")
+    with pytest.raises(InputError) as err:
+        load_path(str(path))
+    assert str(err.value).startswith(f"{path}:3: invalid register r{reg} "), str(err.value)
