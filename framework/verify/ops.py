@@ -296,7 +296,10 @@ def step_may_goto(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # may_goto deeper; this path takes the jump (the counter ran out)
     from framework.verify.calls import _prev_entry, _widen_imprecise_scalars
 
-    env.may_goto_seen.add(env.subprog_of(pc))
+    if insn.off:
+        # kernel: do_misc_fixups gives the subprog its count and timestamp slots for each may_goto
+        # left; opt_remove_nops has dropped `may_goto +0` before it
+        env.may_goto_seen.add(env.subprog_of(pc))
     queued = st.copy()
     queued.pc = pc + 1
     queued.may_goto_depth += 1
