@@ -4,7 +4,8 @@ One TOML manifest per source (`programs/c/<name>.toml`, `programs/asm/<name>.tom
 `object` relative to programs/, one `[[program]]` per program with its
 `[[program.input]]`s (`builder`: a packet of programs/packets.toml, or `packet`
 in hex; the emulated kernel's `tasks`, `sockets`, `cgroups`; `map` entries set
-before the run; `ctx` for program types that take one), `[program.expect.<strategy>]`
+before the run; `ctx` for program types that take one; `timeout`, an input no run
+finishes within the program's `time_limit_s`), `[program.expect.<strategy>]`
 and the `[program.kernel]` truth the oracle records. Every engine, the oracle
 and the command line read inputs through this module.
 """
@@ -147,6 +148,14 @@ class CorpusEntry:
         """`time_limit_s`: how long a run of it may take before it ends as a `timeout` (None: the default)."""
         limit = self.spec.get("time_limit_s")
         return None if limit is None else float(limit)
+
+    @property
+    def timeout_inputs(self) -> frozenset[str]:
+        """The inputs marked `timeout = true`: the emulator cannot finish them within `time_limit_s`
+        (the live kernel's return value stands alone), so every run of one as the input goes (no
+        throw forced) must end as a `timeout`."""
+        inputs = self.spec.get("input", ())
+        return frozenset(str(i.get("name", "default")) for i in inputs if i.get("timeout") is True)
 
     def twin_retvals(self, entries: Mapping[str, CorpusEntry]) -> dict[str, int]:
         """The hand-cleaned twin's (`clean_twin`, among `entries` by name) live-kernel return value per input."""

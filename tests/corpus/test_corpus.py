@@ -170,6 +170,11 @@ def test_manifest_matches_its_object(manifest: Path) -> None:
                 bytes.fromhex(entry["packet"])
             if "ctx" in entry:  # ctx_in: at most a struct __sk_buff
                 assert len(bytes.fromhex(entry["ctx"])) <= 192, f"{where}: {entry['name']}: ctx is over 192 bytes"
+            if "timeout" in entry:  # beyond the emulator: needs the bound it is stopped by, and the kernel's value
+                assert entry["timeout"] is True and "time_limit_s" in prog, f"{where}: {entry['name']}: timeout"
+                assert prog["expect"]["stock"]["verdict"] == "accepted", f"{where}: timeout on a refused program"
+        if "time_limit_s" in prog:
+            assert 0 < float(prog["time_limit_s"]) <= 60, f"{where}: time_limit_s is seconds, at most the default 60"
         assert set(prog["expect"]) == set(STRATEGY_SLOTS), where
         stock = prog["expect"]["stock"]
         assert stock["verdict"] in ("accepted", "rejected"), where

@@ -15,7 +15,7 @@ from framework.load.program import Program
 from framework.plan import own_stack, plan, stock_fixup
 from framework.plugins import get_strategy
 from framework.run.exercise import exercise
-from framework.run.result import run_program
+from framework.run.result import TIMEOUT_S, run_program
 from framework.run.throws import throw_points
 from framework.verify import Analysis, verify
 from strategies.resource_table import ResourceTable
@@ -106,7 +106,7 @@ def test_every_throwing_point_unwinds_cleanly(entry: CorpusEntry) -> None:
     analysis = verify(program, s, log_level=0)
     assert analysis.accepted, analysis.message
     made = plan(s, program, analysis)
-    runs = exercise(
+    all_runs = exercise(
         program,
         s,
         made,
@@ -114,7 +114,12 @@ def test_every_throwing_point_unwinds_cleanly(entry: CorpusEntry) -> None:
         hits=entry.force_hits,
         twin_retvals=entry.twin_retvals(BY_NAME),
         given=entry.program,
+        timeout_s=entry.time_limit_s or TIMEOUT_S,
     )
+    # an input the manifest marks `timeout` is stopped by the program's time_limit_s, as it goes
+    stopped = [r for r in all_runs if r.throw_pc is None and r.result.input in entry.timeout_inputs]
+    assert all(r.verdict == "timeout" for r in stopped)
+    runs = [r for r in all_runs if r not in stopped]
     assert [(r.result.input, r.throw_pc, r.problems) for r in runs if r.problems] == []
     for point in throw_points(program):
         for hit in {1, *entry.force_hits}:

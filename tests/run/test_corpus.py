@@ -17,7 +17,7 @@ import pytest
 from framework.load.corpus import RunInput, packets
 from framework.load.elf import load_object
 from framework.load.program import Program
-from framework.run.result import run_program
+from framework.run.result import TIMEOUT_S, run_program
 
 PROGRAMS = Path(__file__).resolve().parents[2] / "programs"
 MANIFESTS = sorted(PROGRAMS.glob("c/*.toml")) + sorted(PROGRAMS.glob("asm/*.toml")) if PROGRAMS.is_dir() else []
@@ -63,8 +63,12 @@ def _truth(spec: dict[str, Any], input_name: str) -> tuple[int | None, bool | No
 @pytest.mark.parametrize(("manifest", "spec", "inp"), CASES, ids=[f"{s['name']}-{i['name']}" for _, s, i in CASES])
 def test_corpus_input_matches_recorded_truth(manifest: Path, spec: dict[str, Any], inp: dict[str, Any]) -> None:
     program = _program(manifest, spec["name"])
-    result = run_program(program, RunInput.from_manifest(inp, _packets(), str(manifest)))
-    assert result.fault is None, result.fault
+    limit = float(spec.get("time_limit_s", TIMEOUT_S))
+    result = run_program(program, RunInput.from_manifest(inp, _packets(), str(manifest)), timeout_s=limit)
+    if inp.get("timeout") is True:  # beyond the emulator within time_limit_s: a timeout, never a value
+        assert result.timed_out, result.fault
+        return
+    assert not result.timed_out and result.fault is None, result.fault
     retval, threw = _truth(spec, inp["name"])
     if retval is not None:
         assert result.retval == retval
@@ -93,7 +97,8 @@ def test_corpus_matches_the_live_kernel() -> None:
     if not MANIFESTS:
         pytest.skip(f"no corpus manifests under {PROGRAMS}")
     packets = _packets()
-    compared, mismatches = 0, []
+    compared = 0
+    mismatches: list[tuple[str, str, int, int, str | None]] = []
     for manifest in MANIFESTS:
         specs = {p["name"]: p for p in tomllib.loads(manifest.read_text()).get("program", ())}
         for entry in corpus_entries(manifest):
@@ -102,9 +107,14 @@ def test_corpus_matches_the_live_kernel() -> None:
             rec = record(entry.program, entry.live_inputs, batches=1, repeat=1)
             if rec.verdict != "accepted":
                 continue
+            limit = entry.time_limit_s or TIMEOUT_S
             for run in rec.runs:
                 inp = next(i for i in specs[entry.program.name]["input"] if i["name"] == run.input)
-                got = run_program(entry.program, RunInput.from_manifest(inp, packets, str(manifest)))
+                got = run_program(entry.program, RunInput.from_manifest(inp, packets, str(manifest)), timeout_s=limit)
+                if run.input in entry.timeout_inputs:  # the kernel finished it; the emulator stops at the limit
+                    if not got.timed_out:
+                        mismatches.append((entry.program.name, run.input, run.retval, got.retval, "no timeout"))
+                    continue
                 compared += 1
                 if got.fault is not None or got.retval != run.retval:
                     mismatches.append((entry.program.name, run.input, run.retval, got.retval, got.fault))
