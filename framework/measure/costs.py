@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from framework.kernel.objects import RunInput
@@ -27,8 +27,8 @@ from framework.load.program import Program
 from framework.machine.engine import prepare
 from framework.plan import Plan, baseline, plan
 from framework.run.exercise import exercise
-from framework.run.reference import Check, References, check
-from framework.run.result import TIMEOUT_S, RunResult, run_program
+from framework.run.reference import Check, References
+from framework.run.result import TIMEOUT_S, RunResult
 from framework.run.throws import dead_throws
 from framework.strategy import Strategy
 from framework.verify import verify
@@ -112,6 +112,7 @@ class RunCase:
     retval: int | None  # None: stopped by a limit (no value is a result)
     check: Check | None  # None when the run was stopped by a limit
     stock_check: Check | None = None  # the happy-path baseline's own run (stock's JIT of the program as given)
+    expected: bool = False  # a timeout the manifest declares (an input the emulator cannot finish)
 
     @property
     def agrees(self) -> bool:
@@ -130,6 +131,8 @@ class RunCase:
             "agrees": self.agrees,
             "differences": list(self.check.differences) if self.check is not None else [],
         }
+        if self.verdict == "timeout":
+            out["expected"] = self.expected
         if self.stock_check is not None and not self.stock_check.agrees:
             out["stock_baseline_differences"] = list(self.stock_check.differences)
         return out
@@ -160,7 +163,12 @@ class Costs:
 
     @property
     def timeouts(self) -> int:
-        return sum(1 for r in self.runs if r.verdict == "timeout")
+        """Runs stopped by a limit that their manifest did not declare would be."""
+        return sum(1 for r in self.runs if r.verdict == "timeout" and not r.expected)
+
+    @property
+    def expected_timeouts(self) -> int:
+        return sum(1 for r in self.runs if r.verdict == "timeout" and r.expected)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -182,6 +190,7 @@ class Costs:
             "agrees": all(r.agrees for r in self.runs),
             "mismatches": self.mismatches,
             "timeouts": self.timeouts,
+            "expected_timeouts": self.expected_timeouts,
             "runs": [r.to_json() for r in self.runs],
         }
 
@@ -195,14 +204,11 @@ def jit_bytes(program: Program, made: Plan | None) -> int:
 
 
 def stock_run(
-    given: Program, run_input: RunInput, base: Plan | None, references: References, timeout_s: float = TIMEOUT_S
+    given: Program, run_input: RunInput, references: References | None = None, timeout_s: float = TIMEOUT_S
 ) -> tuple[RunResult, Check]:
-    """Stock's JIT of the program as given on `run_input` (the happy-path baseline), beside its reference."""
-    stock = run_program(
-        given, run_input, "jit", plan=base if base is not None else baseline(given), timeout_s=timeout_s
-    )
-    reference = references.get(given, run_input, None, timeout_s)
-    return stock, check(stock, reference)
+    """Stock's JIT of the program as given on `run_input` (the happy-path baseline), beside its reference
+    (shared across strategies through `references`)."""
+    return (references if references is not None else References()).stock(given, run_input, timeout_s)
 
 
 def happy_path(result: RunResult, stock: RunResult) -> HappyPath:
@@ -239,11 +245,13 @@ def measure(
     twin_retvals: Mapping[str, int] | None = None,
     references: References | None = None,
     timeout_s: float = TIMEOUT_S,
+    expected_timeouts: Collection[str] = (),
 ) -> Costs:
     """Verify, plan and exercise `program` under `strategy` (a fresh instance: it keeps one
     verification's tables), and measure it beside stock's JIT of the same program. Only runs
     that agree with their reference are measured; the row's verdict is `mismatch` (or
-    `timeout`) when any run is one. `references` may be shared across strategies."""
+    `timeout`) when any run is one. `references` may be shared across strategies; the inputs named in
+    `expected_timeouts` are ones the manifest says the emulator cannot finish (their timeouts are expected)."""
     prepared = strategy.prepare(program)
     analysis = verify(prepared, strategy, log_level=0)
     head = Costs(prepared.name, strategy.name, analysis.verdict.value, analysis.message, analysis.stack_depth)
@@ -259,18 +267,21 @@ def measure(
     happy = []
     cases = []
     by_name = {i.name: i for i in inputs}
-    base = baseline(program)  # stock's JIT of the program as given, for every comparison below
+    base = refs.baseline(program)  # stock's JIT of the program as given, for every comparison below
     for run in runs:
         verdict, stock_check = run.verdict, None
         returned = run.throw_pc is None and not run.result.threw and run.result.fault is None
         if run.measured and returned:
-            stock, stock_check = stock_run(program, by_name[run.result.input], base, refs, timeout_s)
+            stock, stock_check = stock_run(program, by_name[run.result.input], refs, timeout_s)
             if stock_check.agrees:
                 happy.append(happy_path(run.result, stock))
             else:  # the baseline is a figure too: one that disagrees with the reference is not used
                 verdict = stock_check.verdict
         retval = None if run.result.timed_out else run.result.retval
-        cases.append(RunCase(run.result.input, run.throw_pc, run.hit, verdict, retval, run.check, stock_check))
+        expected = verdict == "timeout" and run.result.input in expected_timeouts
+        cases.append(
+            RunCase(run.result.input, run.throw_pc, run.hit, verdict, retval, run.check, stock_check, expected)
+        )
     throws = tuple(
         throw_cost(r.result, r.throw_pc, r.hit)
         for r in runs
@@ -278,8 +289,8 @@ def measure(
     )
     problems = tuple(f"{r.result.input}, throw pc {r.throw_pc}: {p}" for r in runs for p in r.problems)
     problems += tuple(
-        f"{c.input}, throw pc {c.throw_pc}: {c.verdict}: {'; '.join(c.check.differences if c.check else ())}"
-        for c in cases if not c.agrees
+        f"{c.input}, throw pc {c.throw_pc}: {c.verdict}" + (f": {'; '.join(c.check.differences)}" if c.check else "")
+        for c in cases if not c.agrees and not c.expected
     )  # fmt: skip
     verdict = "mismatch" if any(c.verdict == "mismatch" for c in cases) else analysis.verdict.value
     if verdict != "mismatch" and any(c.verdict == "timeout" for c in cases):

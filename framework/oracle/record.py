@@ -129,10 +129,15 @@ def last_error_line(log: str, errno: int) -> str:
     return os.strerror(errno) if errno else "rejected"
 
 
+BATCH_NS = 20_000_000  # a batch of a slow program runs fewer times: about this long at most
+
+
 def measure(prog: sys_.Fd, inp: RunInput, *, batches: int = BATCHES, repeat: int = REPEAT) -> InputRun:
-    """`batches` BPF_PROG_TEST_RUN calls of `repeat` runs each; retval from the first."""
+    """`batches` BPF_PROG_TEST_RUN calls of `repeat` runs each (fewer for a program whose one run
+    takes long: each batch about BATCH_NS at most); retval from the first."""
     data, ctx = inp.packet or b"", inp.ctx or b""
     first = sys_.prog_test_run(prog, data, ctx_in=ctx, repeat=1)
+    repeat = max(1, min(repeat, BATCH_NS // max(first.duration_ns, 1)))
     durations = [sys_.prog_test_run(prog, data, ctx_in=ctx, repeat=repeat).duration_ns for _ in range(batches)]
     return InputRun(
         inp.name,

@@ -99,6 +99,8 @@ def callback_return(program: Program, run_input: RunInput, cookie: int) -> int:
 
 
 def _problems(program: Program, run_input: RunInput, r: RunResult, twin: int | None) -> tuple[list[str], int | None]:
+    if r.timed_out:  # no figure of a stopped run is a result: its verdict (`timeout`) says all there is
+        return [], None
     out = []
     if r.fault:
         out.append(f"faulted: {r.fault}")
@@ -154,7 +156,7 @@ def exercise(
             twin = (twin_retvals or {}).get(run_input.name) if force is None else None
             problems, expected = _problems(program, run_input, r, twin)
             reaches = r.guard_reaches if force is not None and force.point.guards else None
-            if reaches is not None and reaches >= hit and not r.threw:
+            if reaches is not None and reaches >= hit and not r.threw and not r.timed_out:
                 problems.append(f"forced pc {pc} at its guard's reach {hit}, but the run did not throw")
             paired = None
             if not r.timed_out:

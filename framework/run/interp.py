@@ -278,7 +278,7 @@ class Interpreter:
                 count += 1
                 if count > limit:
                     raise _Limit(f"stopped by the instruction limit of {limit}")
-                if not count & 0xFFFF and deadline and time.monotonic() > deadline:
+                if not count & 0x3FF and deadline and time.monotonic() > deadline:
                     raise _Limit(f"stopped by the time limit of {self.timeout_s:g} s")
                 if entry[2]:  # a call may run BPF code (callbacks) that counts too
                     self.count = count

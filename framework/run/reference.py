@@ -25,6 +25,7 @@ from framework.kernel.kinds import KINDS
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
+from framework.plan import Plan, baseline
 from framework.run.interp import ThrowState
 from framework.run.result import RunResult, run_program
 from framework.run.throws import Force, throw_points
@@ -120,21 +121,43 @@ def given_force(given: Program, prepared: Program, force: Force | None) -> Force
 
 
 class References:
-    """Reference runs, computed once per (program as given, input, forced throw): every strategy's
-    run of that case is checked against the same one."""
+    """What every strategy's run of one program shares, computed once: each case's reference run
+    (per program as given, input and forced throw), and stock's JIT of the program as given (its
+    verified plan, and its run on each input, checked against the reference too)."""
 
     def __init__(self, size: int = 4096) -> None:
         self._done: dict[tuple[object, ...], Reference] = {}
+        self._plans: dict[tuple[object, ...], Plan] = {}
+        self._stock: dict[tuple[object, ...], tuple[RunResult, Check]] = {}
         self._size = size
 
+    @staticmethod
+    def _key(given: Program) -> tuple[object, ...]:
+        return (given.source, given.section, given.name, given.prog_type, given.slots, given.kfuncs, given.maps)
+
     def get(self, given: Program, run_input: RunInput, force: Force | None, timeout_s: float) -> Reference:
-        key = (given.source, given.section, given.name, given.prog_type, given.slots, given.kfuncs, run_input, force)
+        key = (*self._key(given), run_input, force)
         ref = self._done.get(key)
         if ref is None:
             if len(self._done) >= self._size:
                 self._done.clear()
             ref = self._done[key] = reference_run(given, run_input, force, timeout_s=timeout_s)
         return ref
+
+    def baseline(self, given: Program) -> Plan:
+        """framework.plan.baseline(given), once."""
+        key = self._key(given)
+        if key not in self._plans:
+            self._plans[key] = baseline(given)
+        return self._plans[key]
+
+    def stock(self, given: Program, run_input: RunInput, timeout_s: float) -> tuple[RunResult, Check]:
+        """Stock's JIT of the program as given on `run_input` (the happy-path baseline), beside its reference."""
+        key = (*self._key(given), run_input)
+        if key not in self._stock:
+            run = run_program(given, run_input, "jit", plan=self.baseline(given), timeout_s=timeout_s)
+            self._stock[key] = (run, check(run, self.get(given, run_input, None, timeout_s)))
+        return self._stock[key]
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,7 +175,8 @@ def run_program(
     out: Outcome = interp.run((kernel.context.ctx,), entry=main)
     reaches = interp.force.reached if interp.force is not None else None
     ledger = kernel.ledger
-    ledger.finish(out.fault_pc if out.fault_pc is not None else -1)
+    if not out.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
+        ledger.finish(out.fault_pc if out.fault_pc is not None else -1)
     return RunResult(
         program=program.name,
         strategy=name,
@@ -238,7 +239,8 @@ def _run_jit(
         where = f"pc {fault_pc}" if fault_pc is not None else f"rip 0x{res.fault.rip:x}"
         fault = f"{where}: {res.fault.reason}" + (f" at 0x{res.fault.address:x}" if res.fault.address else "")
     ledger = kernel.ledger
-    ledger.finish(fault_pc if fault_pc is not None else -1)
+    if not res.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
+        ledger.finish(fault_pc if fault_pc is not None else -1)
     runtime_insns = sum(run.runtime_insns.values())
     return RunResult(
         program=program.name,

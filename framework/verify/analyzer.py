@@ -39,6 +39,7 @@ from framework.verify.prune import (
 from framework.verify.regs import RT, Reg, scalar
 from framework.verify.result import Analysis, Verdict, VerifierRecord
 from framework.verify.retcode import RANGES, check_return_code
+from framework.verify.scalar import coerce_to_size
 from framework.verify.stack import Slot, slot_index
 from framework.verify.stackdepth import check_max_stack_depth
 from framework.verify.state import Frame, State, entry_frame
@@ -61,6 +62,9 @@ def _step_load(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     assert isinstance(res, Reg)
     if insn.dst == 10:
         return reject(pc, "frame pointer is read only")
+    if insn.code & 0xE0 == op.MEMSX and insn.size < 8 and res.type is RT.SCALAR and base.type is not RT.STACK:
+        # kernel: check_mem_access, coerce_reg_to_size_sx after any sign-extending load (the stack's: stack_read)
+        res = res.with_(var=coerce_to_size(res.var, insn.size, signed=True))
     st.cur.regs[insn.dst] = res
     return save_ptr_type(env, pc, base, True) or pc + 1
 

@@ -157,17 +157,11 @@ def test_exec_force_throw_all_reports_no_leak_for_any_program_it_accepts(
 TIMED_OUT = [e for e in ENTRIES if e.timeout_inputs]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="framework/run: a run stopped by its limit reports what it still held as leaked, and the "
-    "limit as a fault, among its problems (ledger.finish and exercise._problems treat it as a finished run)",
-)
 @pytest.mark.parametrize("entry", TIMED_OUT, ids=lambda e: e.program.name)
 def test_a_run_stopped_by_its_time_limit_reports_no_leak(entry: CorpusEntry) -> None:
     """What a stopped run held was not leaked: the run did not end. Its verdict says all there is."""
     name = next(iter(sorted(entry.timeout_inputs)))
     inp = next(i for i in entry.inputs if i.name == name)
     (run,) = exercise(entry.program, "stock", None, [inp], forced=False, timeout_s=entry.time_limit_s or TIMEOUT_S)
-    assert run.verdict == "timeout"
-    assert run.result.leaked == () and run.problems == ()
+    assert run.verdict == "timeout" and run.result.timed_out and run.to_json()["retval"] is None
+    assert run.result.leaked == () and run.problems == () and run.check is None
