@@ -413,7 +413,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
     only = None
     reached = analysis.throws_reached if made is not None else None
     if args.force_throw not in (None, "all"):
-        pcs = [p.pc for p in throw_points(program, reached)]
+        pcs = [p.pc for p in throw_points(program, reached, analysis.record.seen if made is not None else None)]
         if not args.force_throw.isdigit() or int(args.force_throw) not in pcs:
             listed = ", ".join(map(str, pcs)) or "none"
             raise InputError(
@@ -431,6 +431,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         only=only,
         reached=reached,
         given=given,
+        seen=analysis.record.seen if made is not None else None,
         forced=args.force_throw is not None,
         references=refs,
         timeout_s=limit,

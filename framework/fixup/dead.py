@@ -1,21 +1,36 @@
-"""opt_remove_dead_code and opt_remove_nops, with reachability standing in for `aux->seen`.
+"""opt_hard_wire_dead_code_branches, opt_remove_dead_code and opt_remove_nops.
 
-The verifier removes every instruction no path reached (a privileged load);
-that includes the code after a call that never returns (bpf_throw). Without
-the verifier's path sensitivity, "reached" here is control-flow reachability
-from main, the exception callback and the functions called or referenced:
-a branch the verifier proves one-sided keeps its dead side here (a named
-difference). opt_remove_nops then drops `ja +0` (and `may_goto +0`).
+After a verification that finished, the verifier's own record decides (`VerifierRecord.seen`,
+insn_aux_data[].seen): a conditional jump one of whose sides no path took becomes a `ja`
+(`hard_wire`), and every instruction no path reached is removed (a privileged load), the code
+after a call that never returns (bpf_throw) included; opt_remove_nops then drops `ja +0` (and
+`may_goto +0`). For a program the verifier stopped early on (run with --no-verify), `reachable`,
+control-flow reachability from main, the exception callback and the functions called or
+referenced, stands in for what it would have seen.
 """
 
 from __future__ import annotations
 
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
-from framework.isa.insn import Insn
+from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
 
-__all__ = ["is_nop", "reachable"]
+__all__ = ["hard_wire", "is_nop", "reachable"]
+
+
+def hard_wire(slots: Slots, seen: frozenset[int]) -> Slots:
+    """opt_hard_wire_dead_code_branches: a conditional jump whose fall-through no path reached
+    jumps always; one whose target no path reached falls through (`ja +0`, a nop)."""
+    out = list(slots)
+    for pc, insn in enumerate(slots):
+        if insn is None or insn.kind not in (Kind.JCOND, Kind.MAY_GOTO):  # kernel: insn_is_cond_jump
+            continue
+        if pc + 1 not in seen:
+            out[pc] = make(op.JMP | op.JA, 0, 0, insn.off)
+        elif insn.jump_target(pc) not in seen:
+            out[pc] = make(op.JMP | op.JA, 0, 0, 0)
+    return tuple(out)
 
 
 def reachable(slots: Slots, roots: frozenset[int], noreturn: frozenset[int]) -> frozenset[int]:

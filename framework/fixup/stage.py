@@ -1,6 +1,7 @@
 """The fixup stage: Program -> Program, the kernel's post-verification rewrites, in bpf_check's order.
 
-1. opt_remove_dead_code / opt_remove_nops (privileged loads: as root here);
+1. opt_hard_wire_dead_code_branches, opt_remove_dead_code, opt_remove_nops (privileged
+   loads: as root here), by what the verifier reached;
 2. optimize_bpf_loop (bpf_loop with flags 0 and a known callback becomes a loop
    of BPF-to-BPF calls); convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
 3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), map_gen_lookup
@@ -11,8 +12,7 @@
 4. opt_subreg_zext_lo32_rnd_hi32: the zero extension after a 32-bit cmpxchg.
 Each step is a patch with a pc map; `Fixed.pc_map` is their composition.
 Not modelled (named differences): other helper inlining (percpu arrays, hashes, ...),
-BPF_PROBE_MEM loads (the JIT's guard, from verifier pointer types), the verifier's
-path-sensitive dead branches (opt_hard_wire_dead_code_branches).
+BPF_PROBE_MEM loads (the JIT's guard, from verifier pointer types).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from framework.fixup.arith import div_patch, zext_patch
 from framework.fixup.bpfloop import inline_bpf_loop
 from framework.fixup.ctx import convert_skb_access
-from framework.fixup.dead import is_nop, reachable
+from framework.fixup.dead import hard_wire, is_nop, reachable
 from framework.fixup.depth import touched
 from framework.fixup.kfunc import KfuncFix, kfunc_fixes
 from framework.fixup.ldabs import ld_abs_patch
@@ -127,6 +127,9 @@ def fixup(
     subs = program.subprogs or (Subprog("main", 0, len(slots), Linkage.GLOBAL),)
     pc_map = tuple(range(len(slots) + 1))
     at = record.where()  # current pc -> what the verifier saw there
+    by_record = remove_dead and record.complete  # the verifier finished: what it never reached is dead
+    if by_record:  # opt_hard_wire_dead_code_branches
+        slots = hard_wire(slots, record.seen)
     if inserts:
         by_pc = {i.pc: i for i in inserts}
         if len(by_pc) != len(inserts):
@@ -137,17 +140,27 @@ def fixup(
     throws = kfunc_calls(slots, program.kfuncs)
     removed: frozenset[int] = frozenset()
     if remove_dead:  # opt_remove_dead_code, opt_remove_nops
-        roots = frozenset({subs[0].start} | {s.start for s in subs if s.is_exception_cb})
-        roots |= {pc_map[c.pad] for c in program.cleanup}  # landing pads: reached from their calls
-        live = reachable(slots, roots, throws)
-        dead = frozenset(pc for pc, i in enumerate(slots) if i is not None and (pc not in live or is_nop(i)))
-        removed = dead
-        if dead:
-            done = patch(slots, lambda pc, i: [] if pc in dead else None)
+        if by_record:  # every pc no verified path reached, with what a strategy inserted around it
+            unseen = [pc for pc, i in enumerate(program.slots) if i is not None and pc not in record.seen]
+            dead = frozenset(q for pc in unseen for q in range(pc_map[pc], pc_map[pc + 1]))
+        else:
+            roots = frozenset({subs[0].start} | {s.start for s in subs if s.is_exception_cb})
+            roots |= {pc_map[c.pad] for c in program.cleanup}  # landing pads: reached from their calls
+            live = reachable(slots, roots, throws)
+            dead = frozenset(pc for pc, i in enumerate(slots) if i is not None and pc not in live)
+        gone: set[int] = set()  # pcs of `program` removed
+        for step in ("dead", "nops"):  # opt_remove_dead_code, then opt_remove_nops on what is left
+            if step == "nops":  # a jump over removed code may have become `ja +0`
+                dead = frozenset(pc for pc, i in enumerate(slots) if i is not None and is_nop(i))
+            if not dead:
+                continue
+            gone |= {old for old in range(len(program.slots)) if pc_map[old] in dead and program.slots[old] is not None}
+            done = patch(slots, _dropping(dead))
             at = _moved({pc: a for pc, a in at.items() if pc not in dead}, done)
             slots, pc_map = done.slots, compose(pc_map, done.pc_map)
             subs = tuple(s for s in _bounds(subs, done.pc_map) if s.end > s.start)
             throws = kfunc_calls(slots, program.kfuncs)
+        removed = frozenset(gone)
     # optimize_bpf_loop: the calls the verifier found fit (flags 0, one callback on every path)
     loops = {pc: pc_map[a.loop_callback] for pc, a in at.items() if a.loop_callback is not None}
     if loops:  # three slots below each such subprog's stack
@@ -219,6 +232,11 @@ def fixup(
     return Fixed(
         fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, maps, depths, frozenset(ctx_pcs)
     )
+
+
+def _dropping(pcs: frozenset[int]) -> Callable[[int, Insn], Sequence[Insn | To] | None]:
+    """A patcher removing the instructions at `pcs`."""
+    return lambda pc, _insn: [] if pc in pcs else None
 
 
 def _spread(pcs: set[int], done: Patched) -> set[int]:

@@ -262,6 +262,7 @@ def measure(
     reached = analysis.throws_reached
     runs = exercise(
         prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached, given=program,
+        seen=analysis.record.seen,
         references=refs, timeout_s=timeout_s,
     )  # fmt: skip
     happy = []

@@ -131,17 +131,19 @@ def exercise(
     only: int | None = None,
     reached: Collection[int] | None = None,
     given: Program | None = None,
+    seen: Collection[int] | None = None,
     forced: bool = True,
     timeout_s: float = TIMEOUT_S,
     references: References | None = None,
 ) -> tuple[Exercised, ...]:
     """The runs: per input, unforced (unless `only` names a throwing point), then each point
     forced (or just `only`) at the first reach and at each of `hits`; with `reached`
-    (Analysis.throws_reached), points the verifier proved dead are not forced; with `forced` False, only
+    (Analysis.throws_reached), points the verifier proved dead are not forced, and with `seen`
+    (VerifierRecord.seen) guards whose throwing side it never took are not forced either; with `forced` False, only
     the runs as each input goes. `given` is the program
     before the strategy's `prepare` (its reference); `references` a cache shared across strategies."""
     references = references if references is not None else References()
-    points = throw_points(program, reached) if forced else ()
+    points = throw_points(program, reached, seen) if forced else ()
     if only is not None:
         points = tuple(p for p in points if p.pc == only)
     if program.origin and given is None:

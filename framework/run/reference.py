@@ -28,7 +28,7 @@ from framework.load.program import Program
 from framework.plan import Plan, baseline
 from framework.run.interp import ThrowState
 from framework.run.result import RunResult, run_program
-from framework.run.throws import Force, throw_points
+from framework.run.throws import Force, Guard, ThrowPoint
 
 __all__ = ["Check", "Held", "Reference", "References", "check", "given_force", "ideal_cleanup", "reference_run"]
 
@@ -110,14 +110,15 @@ def reference_run(given: Program, run_input: RunInput, force: Force | None, *, t
 
 
 def given_force(given: Program, prepared: Program, force: Force | None) -> Force | None:
-    """The same forced throw in the program as given (prepare may have moved its pcs)."""
+    """The same forced throw in the program as given: its pc and its guards' pcs mapped back
+    through what `prepare` emitted (Program.origin)."""
     if force is None:
         return None
     pc = prepared.given_pc(force.point.pc)
-    point = next((p for p in throw_points(given) if p.pc == pc), None)
-    if point is None:
+    guards = tuple(Guard(prepared.given_pc(g.pc), g.taken) for g in force.point.guards)
+    if pc < 0 or any(g.pc < 0 for g in guards):
         raise ValueError(f"throwing point {force.point.pc} has no counterpart in the program as given")
-    return Force(point, force.hit)
+    return Force(ThrowPoint(pc, guards), force.hit)
 
 
 class References:

@@ -84,10 +84,14 @@ def _unconditional_to(slots: Slots, target: int, throws: frozenset[int]) -> set[
     return seen
 
 
-def throw_points(program: Program, reached: Collection[int] | None = None) -> tuple[ThrowPoint, ...]:
+def throw_points(
+    program: Program, reached: Collection[int] | None = None, seen: Collection[int] | None = None
+) -> tuple[ThrowPoint, ...]:
     """Every reachable throwing point of `program`, in pc order, with its guards; with `reached`
     (Analysis.throws_reached), only those the verifier reached: forcing one it proved dead would
-    run code it never checked (DESIGN.md: such a site is reported as dead)."""
+    run code it never checked (DESIGN.md: such a site is reported as dead). With `seen`
+    (VerifierRecord.seen), a guard whose throwing side no verified path took is not one either:
+    forcing it would take a path the verifier proved impossible (and the fixup stage hard-wired)."""
     slots = program.slots
     throws = kfunc_calls(slots, program.kfuncs, ("bpf_throw",))
     roots = frozenset({program.subprogs[0].start if program.subprogs else 0})
@@ -103,7 +107,8 @@ def throw_points(program: Program, reached: Collection[int] | None = None) -> tu
             if insn is None or insn.kind is not Kind.JCOND or pc not in live:
                 continue
             taken, fall = insn.jump_target(pc) in into, pc + 1 in into
-            if taken != fall:
+            side = insn.jump_target(pc) if taken else pc + 1
+            if taken != fall and (seen is None or side in seen):
                 guards.append(Guard(pc, taken))
         out.append(ThrowPoint(t, tuple(guards)))
     return tuple(out)

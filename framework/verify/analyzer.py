@@ -481,6 +481,7 @@ def do_check(env: Env, start: State) -> Reject | None:
             env.last_insn_line = -1
         popped = False
         env.insn_processed += 1
+        env.seen.add(pc)  # kernel: do_check, insn_aux_data[insn_idx].seen
         if env.insn_processed > COMPLEXITY_LIMIT_INSNS:
             return reject(pc, f"BPF program is too large. Processed {env.insn_processed} insn")
         insn = env.insns.get(pc)
@@ -646,6 +647,8 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         peak_resources=tuple(env.peak_resources),
         deepest_chain=env.deepest_chain,
         throws_reached=frozenset(env.throws_reached),
-        record=VerifierRecord(collect(env, len(program.slots)), env.tstamp_type_access),
+        record=VerifierRecord(
+            collect(env, len(program.slots)), env.tstamp_type_access, frozenset(env.seen), err is None
+        ),
         stats=tail[-1],
     )

@@ -81,6 +81,7 @@ class Env:
     aux_maps: dict[int, int] = field(default_factory=dict)  # map helper pc -> map index (-1: poisoned)
     aux_obj_types: dict[int, int] = field(default_factory=dict)  # obj_new/obj_drop pc -> local type id
     tstamp_type_access: bool = False  # prog->tstamp_type_access: a load of __sk_buff's tstamp_type was checked
+    seen: set[int] = field(default_factory=set)  # insn_aux_data[].seen: every pc a path reached
     loop_at: int = -1
     may_goto_seen: set[int] = field(default_factory=set)
     may_goto_pcs: set[int] = field(default_factory=set)

@@ -80,6 +80,8 @@ class VerifierRecord:
 
     aux: tuple[InsnAux, ...] = ()  # per pc of the verified program (empty: nothing recorded)
     tstamp_type_access: bool = False  # prog->tstamp_type_access (how tc's __sk_buff tstamp is converted)
+    seen: frozenset[int] = frozenset()  # pcs some verified path reached (insn_aux_data[].seen)
+    complete: bool = False  # the verification finished (accepted): every pc not `seen` is dead
 
     def at(self, pc: int) -> InsnAux:
         return self.aux[pc] if 0 <= pc < len(self.aux) else NO_AUX

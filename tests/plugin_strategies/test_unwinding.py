@@ -56,6 +56,7 @@ def test_every_throwing_point_unwinds_cleanly(cls: type[Strategy], entry: Corpus
         hits=entry.force_hits,
         twin_retvals=entry.twin_retvals(BY_NAME),
         reached=reached,
+        seen=analysis.record.seen,
         given=entry.program,
         timeout_s=entry.time_limit_s or TIMEOUT_S,
     )

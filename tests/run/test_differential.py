@@ -229,7 +229,10 @@ def test_every_strategys_runs_agree_with_the_reference(data: st.DataObject) -> N
                 stock = ("rejected", analysis.message, {})
             continue
         made = plan(strategy, prepared, analysis)
-        runs = exercise(prepared, strategy, made, INPUTS, reached=analysis.throws_reached, given=prog, references=refs)
+        runs = exercise(
+            prepared, strategy, made, INPUTS, reached=analysis.throws_reached, seen=analysis.record.seen, given=prog,
+            references=refs,
+        )  # fmt: skip
         event(f"{name} ran")
         bad = [(name, r.result.input, r.throw_pc, r.verdict, r.check and r.check.differences) for r in runs
                if r.verdict != "accepted" or r.result.fault]  # fmt: skip
