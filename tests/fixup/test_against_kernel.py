@@ -11,6 +11,7 @@ import os
 
 import pytest
 from iced_x86 import Decoder
+from jit.image_diff import kernel_return_thunk
 
 from fixup.helpers import program
 from framework.isa.decode import encode
@@ -53,7 +54,8 @@ def test_same_code_as_the_kernel(name: str) -> None:
         info = sys_.prog_info(fd)
     fixed = stock_fixup(prog)
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in fixed.program.subprogs]
-    image = jit(fixed.program.slots, subs, stack_depths=fixed.stack_depths, resolver=StubResolver())
+    thunk = kernel_return_thunk(info.jited_prog_insns)
+    image = jit(fixed.program.slots, subs, stack_depths=fixed.stack_depths, resolver=StubResolver(), return_thunk=thunk)
     assert info.xlated_prog_len == 8 * len(fixed.program.slots)
     assert tuple(f.end - f.entry for f in image.frames) == tuple(info.jited_func_lens)
     assert _instructions(image.code) == _instructions(info.jited_prog_insns)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pytest
 from iced_x86 import Decoder, Formatter, FormatterSyntax
+from jit.image_diff import kernel_return_thunk
 from verify.cases_loader import NoCompiler, VerifierCase, load_cases
 
 from framework.jit import SubprogSpec, jit
@@ -63,6 +64,12 @@ def test_frames_as_the_kernel_has_them(case: VerifierCase) -> None:
     fixed = stock_fixup(program)
     assert fixed.stack_depths == rec.stack_depth
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in fixed.program.subprogs]
-    image = jit(fixed.program.slots, subs, stack_depths=fixed.stack_depths, resolver=StubResolver())
+    image = jit(
+        fixed.program.slots,
+        subs,
+        stack_depths=fixed.stack_depths,
+        resolver=StubResolver(),
+        return_thunk=kernel_return_thunk(rec.jited_image),
+    )
     ours = _frames(image.code, tuple(f.end - f.entry for f in image.frames))
     assert ours == _frames(rec.jited_image, rec.jited_func_lens)

@@ -22,10 +22,13 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import NativeImage, SubprogSpec, jit
+from framework.jit.compile import RETURN_THUNK
 from framework.load.program import Program
 from framework.machine import StubResolver
 from framework.oracle.record import KernelRecord, image_offsets
-from framework.plan import stock_fixup
+from framework.oracle.rethunk import uses_return_thunk
+from framework.plan import baseline
+from framework.verify.regs import RT
 
 KERNEL_POINTER = 0xFFFF_8880_1000_0000  # map and ksym addresses as the kernel's look (movabs)
 
@@ -58,11 +61,20 @@ class _Resolver(StubResolver):
         return StubResolver.__call__(self, pc, insn)
 
 
-def our_image(program: Program, depths: Sequence[int]) -> tuple[Fixed, NativeImage]:
-    fixed = stock_fixup(program)
+def kernel_return_thunk(kernel_image: bytes) -> int | None:
+    """Where our JIT's epilogues should return through to match the host kernel's image: its
+    return thunk or a plain `ret` (emit_return follows the CPU: framework.oracle.rethunk)."""
+    return RETURN_THUNK if uses_return_thunk(kernel_image) else None
+
+
+def our_image(
+    program: Program, depths: Sequence[int], return_thunk: int | None = RETURN_THUNK
+) -> tuple[Fixed, NativeImage]:
+    fixed = baseline(program).fixup(program)
     prog = fixed.program
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
-    return fixed, jit(prog.slots, subs, stack_depths=list(depths), resolver=_Resolver())
+    image = jit(prog.slots, subs, stack_depths=list(depths), resolver=_Resolver(), return_thunk=return_thunk)
+    return fixed, image
 
 
 def _keys(code: bytes, ip: int, lo: int, hi: int) -> list[str]:
@@ -82,8 +94,14 @@ def _keys(code: bytes, ip: int, lo: int, hi: int) -> list[str]:
 PROBE_MEM_GUARD = "49c7c2000060ff"  # mov r10, VSYSCALL_ADDR: emit_ldx's BPF_PROBE_MEM address check
 
 
-def _cause(insn: Insn | None, kernel_pcs: int, our_pcs: int, kernel: tuple[str, ...] = ()) -> str:
-    """Why one BPF instruction's x86 differs (the first rule that applies)."""
+def _cause(
+    insn: Insn | None, kernel_pcs: int, our_pcs: int, kernel: tuple[str, ...] = (), through: RT | None = None
+) -> str:
+    """Why one BPF instruction's x86 differs (the first rule that applies); `through` is the pointer
+    type the verifier saw at a load or store."""
+    if through is RT.SOCKET:
+        return ("bpf_sock field: the kernel converts loads through a socket pointer to struct sock "
+                "(bpf_sock_convert_ctx_access); the emulated sockets are struct bpf_sock on both engines")  # fmt: skip
     if PROBE_MEM_GUARD in kernel:
         return "BPF_PROBE_MEM: the kernel guards loads through PTR_TO_BTF_ID (verifier pointer types)"
     if kernel_pcs != our_pcs:
@@ -99,8 +117,10 @@ def _cause(insn: Insn | None, kernel_pcs: int, our_pcs: int, kernel: tuple[str, 
 
 def compare(program: Program, rec: KernelRecord) -> Comparison:
     """Per BPF instruction (xlated pcs, the kernel's numbering), same x86 or not, and why not."""
-    fixed, image = our_image(program, rec.stack_depth)
+    fixed, image = our_image(program, rec.stack_depth, kernel_return_thunk(rec.jited_image))
     prog = fixed.program
+    record = baseline(program).record
+    result_through = {pc: record.at(fixed.original_pc(pc)).ptr_type for pc in range(len(prog.slots))}
     kernel_pcs = (rec.bytes_xlated or 0) // 8
     result = Comparison(program.name)
     # pc -> offset in the kernel's image, from the kernel's line records (xlated pcs: ours, when
@@ -125,7 +145,7 @@ def compare(program: Program, rec: KernelRecord) -> Comparison:
                 assert end is not None
                 ours.append(_keys(image.code[a:end], image.base + a, image.base + frame.entry, image.base + frame.end))
             theirs = _keys(kcode[k_a - k_lo : k_b - k_lo], k_a, k_lo, k_hi)
-            _match(result, prog, group, ours, theirs, kernel_pcs, len(prog.slots))
+            _match(result, prog, group, ours, theirs, kernel_pcs, len(prog.slots), result_through)
     return result
 
 
@@ -137,6 +157,7 @@ def _match(
     theirs: list[str],
     kernel_pcs: int,
     our_pcs: int,
+    through: dict[int, RT | None],
 ) -> None:
     front, at = 0, 0
     while front < len(group) and theirs[at : at + len(ours[front])] == ours[front]:
@@ -172,7 +193,7 @@ def _match(
             Difference(
                 pc,
                 insn.spec.name if insn else "?",
-                _cause(insn, kernel_pcs, our_pcs, left),
+                _cause(insn, kernel_pcs, our_pcs, left, through.get(pc)),
                 tuple(ours[j]),
                 left if j == front else (),
             )

@@ -27,6 +27,7 @@ from framework.machine.conformance import subprog_bounds
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.check import available
 from framework.oracle.loader import load
+from jit.image_diff import kernel_return_thunk
 
 SOCKET_FILTER = 1
 RANDOM = "call 7"  # bpf_get_prandom_u32: an unknown scalar in r0
@@ -87,7 +88,7 @@ def test_same_code_as_the_kernel(name: str) -> None:
         info = sys_.prog_info(fd)
     fixed = fixup_slots(slots, subprog_bounds(slots))
     subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]
-    image = jit(fixed.slots, subs, resolver=StubResolver())
+    image = jit(fixed.slots, subs, resolver=StubResolver(), return_thunk=kernel_return_thunk(info.jited_prog_insns))
     assert tuple(f.end - f.entry for f in image.frames) == tuple(info.jited_func_lens)
     kernel, ours = info.jited_prog_insns, image.code
     at = 0
@@ -133,7 +134,7 @@ def test_exception_boundary_and_callback_as_the_kernel_jits_them() -> None:
             pytest.fail(f"the kernel refused the program: {loaded.log[-400:]}")
         info = sys_.prog_info(loaded.prog)
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
-    image = jit(prog.slots, subs, resolver=StubResolver())
+    image = jit(prog.slots, subs, resolver=StubResolver(), return_thunk=kernel_return_thunk(info.jited_prog_insns))
     assert image.frames[0].exception_boundary and image.frames[1].exception_cb
     assert tuple(f.end - f.entry for f in image.frames) == tuple(info.jited_func_lens)
     at = 0

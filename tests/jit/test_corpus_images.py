@@ -42,17 +42,12 @@ def test_at_least_90_percent_of_bpf_instructions_have_the_kernels_x86(comparison
     assert same / total >= 0.90, f"{same}/{total}"  # 720/728 (98.9%) on Linux 6.18.44
 
 
-# framework/fixup/dead.py's named difference: dead code is what the CFG cannot reach, not what
-# the verifier never visited, so a branch the verifier proves one-sided (padded_clean's
-# `r0 = 0; if r0 == 0 goto +2` padding) keeps its dead side; the kernel hard-wires the branch
-# (opt_hard_wire_dead_code_branches) and removes both.
-ONE_SIDED_BRANCHES = {"padded_clean"}
-
-
 def test_the_fixup_stage_rewrites_as_the_kernel_did(comparisons: list[Comparison]) -> None:
-    """Same xlated length everywhere but ONE_SIDED_BRANCHES: no other difference is put down to the fixups."""
+    """Same xlated length everywhere: no difference is put down to the fixups (padded_clean's
+    one-sided `r0 = 0; if r0 == 0 goto +2` padding is hard-wired and removed as the kernel does,
+    from what the verifier reached)."""
     fixup = {c.program for c in comparisons for d in c.differences if d.cause.startswith("fixup differs")}
-    assert fixup == ONE_SIDED_BRANCHES
+    assert fixup == set()
 
 
 def test_every_difference_has_a_named_cause(comparisons: list[Comparison]) -> None:
