@@ -27,7 +27,7 @@ from framework.load.program import Program
 from framework.machine import StubResolver
 from framework.oracle.record import KernelRecord, image_offsets
 from framework.oracle.rethunk import uses_return_thunk
-from framework.plan import baseline
+from framework.plan import Plan, baseline
 from framework.verify.regs import RT
 
 KERNEL_POINTER = 0xFFFF_8880_1000_0000  # map and ksym addresses as the kernel's look (movabs)
@@ -69,12 +69,14 @@ def kernel_return_thunk(kernel_image: bytes) -> int | None:
 
 def our_image(
     program: Program, depths: Sequence[int], return_thunk: int | None = RETURN_THUNK
-) -> tuple[Fixed, NativeImage]:
-    fixed = baseline(program).fixup(program)
+) -> tuple[Plan, Fixed, NativeImage]:
+    """The program as stock's JIT gets it: its baseline plan (the verifier's record), fixed up, JITed."""
+    made = baseline(program)
+    fixed = made.fixup(program)
     prog = fixed.program
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
     image = jit(prog.slots, subs, stack_depths=list(depths), resolver=_Resolver(), return_thunk=return_thunk)
-    return fixed, image
+    return made, fixed, image
 
 
 def _keys(code: bytes, ip: int, lo: int, hi: int) -> list[str]:
@@ -117,9 +119,9 @@ def _cause(
 
 def compare(program: Program, rec: KernelRecord) -> Comparison:
     """Per BPF instruction (xlated pcs, the kernel's numbering), same x86 or not, and why not."""
-    fixed, image = our_image(program, rec.stack_depth, kernel_return_thunk(rec.jited_image))
+    made, fixed, image = our_image(program, rec.stack_depth, kernel_return_thunk(rec.jited_image))
     prog = fixed.program
-    record = baseline(program).record
+    record = made.record
     result_through = {pc: record.at(fixed.original_pc(pc)).ptr_type for pc in range(len(prog.slots))}
     kernel_pcs = (rec.bytes_xlated or 0) // 8
     result = Comparison(program.name)
