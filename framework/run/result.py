@@ -230,6 +230,12 @@ def _run_jit(
         prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for)
     except (CtxError, JitError) as exc:
         raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None
+    if force is not None and force.point.pc in fixed.removed:  # opt_remove_dead_code took it: forcing would run nothing
+        raise InputError(
+            Coord(program.source),
+            f"{program.name}: the throw at pc {force.point.pc} is code no verifier path reached; "
+            "the fixup stage removed it, so it cannot be forced",
+        )
     run = run_prepared(kernel, prepared, force=force, timeout_us=int(timeout_s * 1e6))
     res = run.result
     fault_pc = None
