@@ -1,14 +1,18 @@
 """`bakeoff`: the command line (DESIGN.md's contract; other tools parse `--json`).
 
 Only this module prints. Bad input is one line on stderr and exit status 2; a
-bug keeps its traceback.
+bug in the project is one line and exit status 4, its traceback written to a file
+the line names, never to the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +20,8 @@ from typing import Any
 from framework.errors import InputError
 from framework.load.program import Program
 
-EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 4
+EXCERPT = 200  # characters of an exception's text quoted on the terminal
 
 CORPUS = Path(__file__).resolve().parents[1] / "programs"
 
@@ -634,6 +639,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except BrokenPipeError:
         return EXIT_OK
+    except Exception as exc:  # a bug in the project: one line, the traceback in a file
+        print(f"bakeoff: internal error: {_internal_error(exc)}", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _internal_error(exc: Exception) -> str:
+    """One line for a bug: the exception, where it was raised, and where its traceback went."""
+    text = " ".join(str(exc).split())
+    if len(text) > EXCERPT:
+        text = text[: EXCERPT - 3] + "..."
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    try:
+        fd, name = tempfile.mkstemp(prefix="bakeoff-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w") as out:
+            traceback.print_exception(exc, file=out)
+        kept = f"the traceback is in {name}"
+    except OSError as err:
+        kept = f"its traceback could not be written ({err.strerror})"
+    return f"{type(exc).__name__}: {text}{where}; this is a bug in the project, {kept}"
 
 
 if __name__ == "__main__":

@@ -162,13 +162,26 @@ def test_unknown_kfunc_in_assembly(capsys: pytest.CaptureFixture[str], tmp_path:
     assert_one_error_line(code, err, str(path), "bpf_no_such_thing")
 
 
-def test_internal_error_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_internal_error_is_one_line_exit_4_with_its_traceback_in_a_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     def broken(program: object) -> str:
-        raise RuntimeError("a bug")
+        raise RuntimeError("a bug " + "x" * 5000)
 
     monkeypatch.setattr("framework.listing.listing", broken)
-    with pytest.raises(RuntimeError, match="a bug"):
-        main(["disasm", str(OBJ / "basic_throw.o")])
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+    code, _, err = run(["disasm", str(OBJ / "basic_throw.o")], capsys)
+    assert code == cli.EXIT_INTERNAL == 4
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("bakeoff: internal error: RuntimeError: a bug xxx"), lines[0]
+    assert "x" * cli.EXCERPT not in lines[0] and "x..." in lines[0], lines[0]  # the text is clipped
+    assert "at test_cli.py:" in lines[0], lines[0]  # where it was raised
+    written = list(tmp_path.glob("bakeoff-traceback-*.txt"))
+    assert len(written) == 1 and str(written[0]) in lines[0], (written, lines[0])
+    kept = written[0].read_text()
+    assert kept.startswith("Traceback") and "RuntimeError: a bug " + "x" * 5000 in kept
 
 
 # ---------------------------------------------------------------- property: mutated input
