@@ -20,7 +20,14 @@ from typing import Any
 from framework.errors import InputError
 from framework.load.program import Program
 
-EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 4
+EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_UNSUPPORTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
+VERDICT_EXIT = {"accepted": EXIT_OK, "rejected": EXIT_REJECTED, "unsupported": EXIT_UNSUPPORTED}
+EXIT_HELP = """exit status (and --json's "verdict"):
+  0  accepted     the verifier accepted the program (exec: every run agreed with its reference)
+  1  rejected     a rule of Linux's verifier refused it (exec, run: or a fault, mismatch, timeout)
+  2               bad input or usage: one line naming the place
+  3  unsupported  the program needs what the project does not model (the line names it)
+  4  error        a bug in the project: one line, the traceback written to a file it names"""
 EXCERPT = 200  # characters of an exception's text quoted on the terminal
 
 CORPUS = Path(__file__).resolve().parents[1] / "programs"
@@ -276,8 +283,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         if analysis.accepted:
             print(f"{program.name}: accepted by the verifier under {strategy.name}")
         else:
-            print(f"{analysis.coord or program.source}: {program.name}: rejected: {analysis.message}")
-    return EXIT_OK if analysis.accepted else EXIT_REJECTED
+            verdict = analysis.verdict.value
+            print(f"{analysis.coord or program.source}: {program.name}: {verdict}: {analysis.message}")
+    return VERDICT_EXIT[analysis.verdict.value]
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
@@ -368,9 +376,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
 
         analysis = verify(program, strategy, log_level=0)
         if not analysis.accepted:
-            where = analysis.coord or program.source
-            print(f"{where}: {program.name}: rejected under {strategy.name}: {analysis.message}", file=sys.stderr)
-            return EXIT_REJECTED
+            where, verdict = analysis.coord or program.source, analysis.verdict.value
+            print(f"{where}: {program.name}: {verdict} under {strategy.name}: {analysis.message}", file=sys.stderr)
+            return VERDICT_EXIT[verdict]
         made = plan(strategy, program, analysis)
         figures = {  # what the plan costs, whatever the run (framework.measure's figures)
             "stack_depth": list(analysis.stack_depth),
@@ -550,7 +558,12 @@ def cmd_kernel_throw_cost(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bakeoff", description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="bakeoff",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_HELP,
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the bake-off over the corpus (or PATHs)")
@@ -640,7 +653,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # a bug in the project: one line, the traceback in a file
-        print(f"bakeoff: internal error: {_internal_error(exc)}", file=sys.stderr)
+        line = _internal_error(exc)
+        print(f"bakeoff: internal error: {line}", file=sys.stderr)
+        if getattr(args, "json", False):  # a reader of --json sees the fourth verdict, not nothing
+            print(json.dumps({"verdict": "error", "message": f"internal error: {line}"}, indent=2))
         return EXIT_INTERNAL
 
 

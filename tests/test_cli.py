@@ -184,6 +184,45 @@ def test_internal_error_is_one_line_exit_4_with_its_traceback_in_a_file(
     assert kept.startswith("Traceback") and "RuntimeError: a bug " + "x" * 5000 in kept
 
 
+def test_what_the_project_does_not_model_is_exit_3_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "ecn.s"  # bpf_skb_ecn_set_ce (#97): tc may call it; the project has no model of it
+    path.write_text("# program: p\n# type: tc\np:\n\tcall 97\n\tr0 = 0\n\texit\n")
+    code, out, _ = run(["verify", str(path), "--log-level", "0"], capsys)
+    assert code == cli.EXIT_UNSUPPORTED == 3
+    assert out.strip().endswith("p: unsupported: helper bpf_skb_ecn_set_ce#97 is not modelled: " + cli_needs()), out
+    code, out, _ = run(["verify", str(path), "--json"], capsys)
+    got = json.loads(out)
+    assert code == 3 and got["verdict"] == "unsupported"
+    assert got["missing"] == {"kind": "helper", "name": "bpf_skb_ecn_set_ce#97", "needs": cli_needs()}
+    code, _, err = run(["exec", str(path), "--engine", "interp"], capsys)
+    assert code == 3 and "p: unsupported under stock: helper bpf_skb_ecn_set_ce#97" in err, err
+    assert "3  unsupported" in cli.build_parser().format_help()  # --help lists the statuses
+
+
+def cli_needs() -> str:
+    return "its bpf_func_proto in the helper table and its semantics"
+
+
+def test_an_internal_error_under_json_is_the_verdict_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def broken(*_: object, **__: object) -> object:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("framework.verify.verify", broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    path = tmp_path / "p.s"
+    path.write_text("# program: p\n# type: tc\np:\n\tr0 = 0\n\texit\n")
+    code, out, err = run(["verify", str(path), "--json"], capsys)
+    assert code == cli.EXIT_INTERNAL
+    got = json.loads(out)
+    assert got["verdict"] == "error" and got["message"].startswith("internal error: RuntimeError: a bug at ")
+    assert err.startswith("bakeoff: internal error: RuntimeError: a bug") and len(err.splitlines()) == 1
+
+
 # ---------------------------------------------------------------- property: mutated input
 
 
@@ -393,11 +432,13 @@ def test_verify_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None
         "strategy",
         "verdict",
         "message",
+        "missing",
         "stack_depth",
         "insns_processed",
         "verification_usec",
     ]
     assert result["verdict"] == "rejected" and result["message"] == "bpf_throw would lead to reference leak"
+    assert result["missing"] is None
     code, out, _ = run(["verify", path, "--program", "null_or_obj_clean"], capsys)
     assert code == 0 and "accepted" in out
     code, _, err = run(["verify", path], capsys)

@@ -635,7 +635,7 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
     return Analysis(
         program=program.name,
         strategy=strategy.name,
-        verdict=Verdict.REJECTED if err else Verdict.ACCEPTED,
+        verdict=Verdict.ACCEPTED if err is None else Verdict.UNSUPPORTED if err.missing else Verdict.REJECTED,
         message=err.message if err else None,
         coord=coord,
         log1=tuple(log1 + tail),
@@ -651,4 +651,5 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
             collect(env, len(program.slots)), env.tstamp_type_access, frozenset(env.seen), err is None
         ),
         stats=tail[-1],
+        missing=err.missing if err is not None else None,
     )

@@ -7,7 +7,7 @@ from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
 from framework.verify import memory
 from framework.verify.aux import record_map, record_obj_type
-from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision, mark_slot_precision
 from framework.verify.regs import (
     MEM_ALLOC,
@@ -291,7 +291,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             st.cur.callback_depth = 0
             env.log.append(f"frame{st.curframe} bpf_loop iteration limit reached")
     else:
-        return reject(pc, f"helper call {name}#{fid} is not modelled")
+        return unsupported(pc, "helper", f"{name}#{fid}", "its bpf_func_proto in the helper table and its semantics")
     clobber_caller_saved(st)
     st.cur.regs[0] = result  # release() may have replaced the register list
     return pc + 1
@@ -472,7 +472,7 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return reject(pc, f"unmatched attempt to enable preemption (kernel function {name})")
         st.active_preempt_locks -= 1
     else:
-        return reject(pc, f"kernel function {name} is not modelled")
+        return unsupported(pc, "kfunc", name, "its BTF prototype and flags in the kfunc table and its semantics")
     if ACQUIRE in flags:
         if RET_NULL in flags:
             result = result.with_(maybe_null=True, id=env.new_id())

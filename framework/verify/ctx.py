@@ -1,15 +1,17 @@
-"""Context access for tc programs: `struct __sk_buff` as tc_cls_act_is_valid_access sees it.
+"""Context access: what a load or store through a PTR_TO_CTX register may do, by program type.
 
-The rules are framework.platform.skb's table, which the fixup stage's conversion and the
-emulated kernel's test-run skb read too.
+The rules are framework.platform.contexts' table (each type's `is_valid_access`); tc's
+`struct __sk_buff` is framework.platform.skb's, which the fixup stage's conversion and
+the emulated kernel's test-run skb read too.
 """
 
 from __future__ import annotations
 
-from framework.platform.skb import SK_BUFF_SIZE, valid_access
+from framework.platform.contexts import UNMODELLED, context_of
+from framework.platform.skb import SK_BUFF_SIZE
 from framework.verify.regs import RT
 
-__all__ = ["SK_BUFF_SIZE", "TSTAMP_TYPE", "ctx_access"]
+__all__ = ["SK_BUFF_SIZE", "TSTAMP_TYPE", "UNMODELLED", "ctx_access"]
 
 _YIELDS = {
     "scalar": RT.SCALAR,
@@ -21,8 +23,14 @@ _YIELDS = {
 TSTAMP_TYPE = 180  # offsetof(struct __sk_buff, tstamp_type): reading it sets prog->tstamp_type_access
 
 
-def ctx_access(off: int, size: int, write: bool) -> RT | None:
-    """The register type a valid access yields (SCALAR for plain fields), or None when invalid."""
-    # kernel: tc_cls_act_is_valid_access, bpf_skb_is_valid_access
-    f = valid_access(off, size, write)
-    return None if f is None else _YIELDS[f.yields]
+def ctx_access(prog_type: str, off: int, size: int, write: bool) -> RT | str | None:
+    """The register type a valid access yields (SCALAR for plain fields), None when Linux
+    refuses it, or UNMODELLED when the project does not model that part of the context."""
+    # kernel: check_ctx_access -> env->ops->is_valid_access
+    ctx = context_of(prog_type)
+    if ctx is None:
+        return UNMODELLED
+    got = ctx.access(off, size, write)
+    if got is None or got == UNMODELLED:
+        return got
+    return _YIELDS[got]

@@ -20,11 +20,31 @@ COMPLEXITY_LIMIT_INSNS = 1_000_000  # kernel: BPF_COMPLEXITY_LIMIT_INSNS
 
 
 @dataclass(frozen=True, slots=True)
+class Missing:
+    """What the project does not model, where a program needs it: the verdict is `unsupported`, not a rejection."""
+
+    kind: str  # "helper", "kfunc", "program type", "context field", "instruction"
+    name: str  # bpf_perf_event_output#25, bpf_rbtree_add_impl, kprobe, xdp_md+12, ...
+    needs: str  # what it would take to model it
+
+    @property
+    def message(self) -> str:
+        return f"{self.kind} {self.name} is not modelled: {self.needs}"
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "needs": self.needs}
+
+
+@dataclass(frozen=True, slots=True)
 class Reject:
-    """A rejection: the kernel's message lines (the last is the reason) at a pc."""
+    """A rejection: the kernel's message lines (the last is the reason) at a pc.
+
+    With `missing` set it is no rejection of the kernel's but the project's limit: the
+    program needs something the verifier does not model (verdict `unsupported`, exit 3)."""
 
     lines: tuple[str, ...]
     pc: int
+    missing: Missing | None = None
 
     @property
     def message(self) -> str:
@@ -41,6 +61,12 @@ Outcome = int | Stop | Reject
 
 def reject(pc: int, *lines: str) -> Reject:
     return Reject(tuple(lines), pc)
+
+
+def unsupported(pc: int, kind: str, name: str, needs: str) -> Reject:
+    """Stop the verification: the program needs what the project does not model (not a kernel rejection)."""
+    missing = Missing(kind, name, needs)
+    return Reject((missing.message,), pc, missing)
 
 
 @dataclass

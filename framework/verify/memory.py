@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from framework.isa.opcodes import MEMSX, Kind
+from framework.platform.contexts import context_of
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access
-from framework.verify.env import Env, Reject, reject
+from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar, coerce_to_size, s64
@@ -209,10 +210,19 @@ def check_mem_access(
             return reject(pc, f"dereference of modified ctx ptr R{regno} off={ptr.off} disallowed")
         if not ptr.var.is_const or ptr.var.var_off.value:
             return reject(pc, f"variable ctx access var_off={ptr.var.var_off.strn()} disallowed")
-        kind = ctx_access(insn_off, size, write)
+        kind = ctx_access(env.program.prog_type, insn_off, size, write)
         if kind is None:
             return reject(pc, f"invalid bpf_context access off={insn_off} size={size}")
-        if insn_off == TSTAMP_TYPE:
+        if not isinstance(kind, RT):  # UNMODELLED: the project cannot say what Linux would
+            ctx = context_of(env.program.prog_type)
+            if ctx is None:
+                return unsupported(
+                    pc, "program type", env.program.prog_type, "its context's rules (is_valid_access) as a Context"
+                )
+            return unsupported(
+                pc, "context field", f"{ctx.struct}+{insn_off} (size {size})", f"the field in {ctx.kernel}'s rule"
+            )
+        if insn_off == TSTAMP_TYPE and env.program.prog_type in ("sched_cls", "sched_act"):
             env.tstamp_type_access = True  # kernel: tc_cls_act_is_valid_access sets prog->tstamp_type_access
         if write:
             return None

@@ -8,7 +8,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.isa.opcodes import Kind
 from framework.verify import scalar as sc
-from framework.verify.env import Env, Outcome, Reject, reject
+from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
@@ -283,7 +283,8 @@ def step_ld_imm64(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         target = insn.jump_target(pc)
         regs[insn.dst] = Reg(RT.FUNC, subprog=env.subprog_of(target))
     else:
-        return reject(pc, "ld_imm64 of a BTF id is not modelled")
+        # kernel: check_ld_imm, BPF_PSEUDO_BTF_ID (a ksym variable's address, typed by vmlinux BTF)
+        return unsupported(pc, "instruction", f"ld_imm64 src={insn.src}", "typed ksym variables from vmlinux BTF")
     return pc + 2
 
 

@@ -6,12 +6,14 @@ import enum
 from dataclasses import dataclass, field
 
 from framework.errors import Coord
+from framework.verify.env import Missing
 from framework.verify.regs import RT
 
 
 class Verdict(enum.Enum):
     ACCEPTED = "accepted"
-    REJECTED = "rejected"
+    REJECTED = "rejected"  # by a rule of the kernel's verifier
+    UNSUPPORTED = "unsupported"  # the program needs what the project does not model (Analysis.missing names it)
 
 
 class Nullness(enum.Enum):
@@ -111,6 +113,7 @@ class Analysis:
     deepest_chain: int = 0  # the largest combined stack of a call chain, frames rounded to 16 (reserved included)
     throws_reached: frozenset[int] = frozenset()  # bpf_throw pcs the verifier reached (the others it proved dead)
     record: VerifierRecord = field(default_factory=VerifierRecord)  # per pc, what it saw (insn_aux_data)
+    missing: Missing | None = None  # verdict UNSUPPORTED: what is not modelled
 
     @property
     def accepted(self) -> bool:
@@ -127,6 +130,7 @@ class Analysis:
             "strategy": self.strategy,
             "verdict": self.verdict.value,
             "message": self.message,
+            "missing": self.missing.to_json() if self.missing else None,
             "stack_depth": list(self.stack_depth),
             "insns_processed": self.insns_processed,
             "verification_usec": self.verification_usec,

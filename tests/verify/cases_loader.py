@@ -14,8 +14,10 @@ case's `kernel`. Each `[[case]]` is one program and its expected outcome. Fields
     kfuncs      kfuncs the assembly calls by name (checked: each must be called)
     maps        for asm: `# map:` header values ("name=m type=hash key=4 value=8 ...")
     globals     for asm: labels with global linkage
-    verdict     "accepted" | "rejected"
-    message     a line of the log that must contain this text (rejections)
+    verdict     "accepted" | "rejected" | "unsupported" (the program needs what the
+                project does not model; not held to the kernel, whose verdict it is not)
+    message     a line of the log that must contain this text (rejections; for
+                unsupported, text of the message naming what is missing)
     error_line  the kernel's last log line, when it is not `message`
     stack_depth the log's `stack depth a+b+c`, as a list
     processed   the log's `processed N insns` (kept where convergence is the point:
@@ -250,11 +252,11 @@ def _case(topic: str, kernel: str, raw: dict[str, Any]) -> VerifierCase:
     if (asm is None) == (c is None):
         raise CaseError(f"{case_id}: exactly one of 'asm' and 'c'")
     verdict = raw.get("verdict")
-    if verdict not in ("accepted", "rejected"):
-        raise CaseError(f"{case_id}: verdict must be 'accepted' or 'rejected'")
+    if verdict not in ("accepted", "rejected", "unsupported"):
+        raise CaseError(f"{case_id}: verdict must be 'accepted', 'rejected' or 'unsupported'")
     message = _opt_str(case_id, raw, "message")
-    if verdict == "rejected" and message is None:
-        raise CaseError(f"{case_id}: a rejection needs a message")
+    if verdict != "accepted" and message is None:
+        raise CaseError(f"{case_id}: a {verdict} case needs a message")
     type_ = raw.get("type")
     if not isinstance(type_, str):
         raise CaseError(f"{case_id}: 'type' (the section) is required")

@@ -23,7 +23,8 @@ from framework.oracle.record import KernelRecord, record
 from .cases_loader import CaseError, NoCompiler, VerifierCase, load_cases
 from .held_to import REHOLD_CASES, case_figures, held_to, regs_at
 
-CASES = load_cases()
+# An unsupported case is the project's limit, not a kernel verdict to hold it to.
+CASES = [c for c in load_cases() if c.verdict != "unsupported"]
 
 
 def _kernel(case: VerifierCase) -> KernelRecord:
@@ -75,6 +76,7 @@ def test_every_rejection_says_why() -> None:
             "exactly one",
         ),
         ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "rejected"\nsource = "s"\n', "needs a message"),
+        ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "unsupported"\nsource = "s"\n', "needs a message"),
         ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "ok"\nsource = "s"\n', "verdict"),
         ('[[case]]\nname = "a"\ntype = "tc"\nasm = "exit"\nverdict = "accepted"\nsource = "s"\nwhy = 1\n', "unknown"),
     ],

@@ -29,6 +29,10 @@ def test_case(case: VerifierCase) -> None:
     assert analysis.verdict.value == case.verdict, analysis.message
     if case.verdict == "rejected" and case.message:
         assert any(case.message in line for line in analysis.log2), (case.message, analysis.message)
+    if case.verdict == "unsupported":
+        assert analysis.missing is not None and case.message in (analysis.message or ""), analysis.message
+    else:
+        assert analysis.missing is None, analysis.message
     if case.stack_depth is not None:
         assert list(analysis.stack_depth) == list(case.stack_depth)
     if case.regs:

@@ -61,6 +61,7 @@ def test_json_keys() -> None:
         "strategy",
         "verdict",
         "message",
+        "missing",
         "stack_depth",
         "insns_processed",
         "verification_usec",

@@ -1,0 +1,144 @@
+"""Each program type's context, as its verifier callback (`ops->is_valid_access`) sees it.
+
+A program's R1 points at a structure its type defines (`struct __sk_buff`, `struct
+xdp_md`, `struct pt_regs`, ...). Whether a load or store of `size` bytes at `off` is
+valid, and what a valid load yields, is the program type's `is_valid_access`
+(net/core/filter.c, kernel/trace/bpf_trace.c). Each `Context` below is one of those
+functions as data: the structure, its size, the kernel function, and `access`, which
+answers a (off, size, write) with what the load yields (`scalar`, `pkt`, `pkt_end`,
+`pkt_meta`, `sock_common_or_null`), `None` where Linux refuses it, or `UNMODELLED`
+where the project does not know the answer (the verdict is then `unsupported`).
+
+tc's `struct __sk_buff` rules are framework.platform.skb's table; socket filters and
+cgroup skb programs see the same structure through narrower callbacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from framework.platform.skb import field_at, valid_access
+
+__all__ = ["CONTEXTS", "UNMODELLED", "Context", "context_of"]
+
+UNMODELLED = "unmodelled"  # the project does not model this part of the context
+
+Rule = Callable[[int, int, bool], str | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """One program type's context structure and its access rule."""
+
+    struct: str  # the C structure R1 points at
+    size: int  # sizeof(struct ...), x86-64
+    kernel: str  # the `is_valid_access` callback that defines the rule
+    access: Rule  # (off, size, write) -> what a load yields, None (refused) or UNMODELLED
+
+
+def _tc(off: int, size: int, write: bool) -> str | None:
+    # kernel: tc_cls_act_is_valid_access -> bpf_skb_is_valid_access
+    f = valid_access(off, size, write)
+    return None if f is None else f.yields
+
+
+# __sk_buff fields 88..139 (family .. local_port): the socket's addresses, not in tc's table
+_SK_FIELDS = range(88, 140)
+
+
+def _socket_filter(off: int, size: int, write: bool) -> str | None:
+    # kernel: sk_filter_is_valid_access refuses these before bpf_skb_is_valid_access
+    f = field_at(off)
+    if off in _SK_FIELDS or (f is not None and f.name in _SOCKET_FILTER_REFUSED):
+        return None
+    if write and (f is None or f.name != "cb"):  # sk_filter_is_valid_access: only cb[] is written
+        return None
+    return _generic_skb(off, size, write)
+
+
+_SOCKET_FILTER_REFUSED = {"tc_classid", "data", "data_meta", "data_end", "tstamp", "wire_len", "hwtstamp"}
+
+
+def _cgroup_skb(off: int, size: int, write: bool) -> str | None:
+    # kernel: cg_skb_is_valid_access (data and data_end need CAP_PERFMON: root has it; tstamp
+    # writes CAP_SYS_ADMIN), then bpf_skb_is_valid_access
+    if off in _SK_FIELDS:
+        return UNMODELLED  # family .. local_port (the socket's addresses): narrow reads Linux allows
+    f = field_at(off)
+    if f is not None and f.name in ("tc_classid", "data_meta", "wire_len"):
+        return None
+    if write and (f is None or f.name not in ("mark", "priority", "cb", "tstamp")):
+        return None
+    return _generic_skb(off, size, write)
+
+
+def _generic_skb(off: int, size: int, write: bool) -> str | None:
+    # kernel: bpf_skb_is_valid_access; the callers have already refused what their type may not
+    # touch, and every field they let a program write tc writes too, so tc's table decides sizes
+    f = field_at(off)
+    if f is None or f.name == "tstamp_type":  # tc's callback reads tstamp_type before it; the rest refuse it
+        return None
+    got = valid_access(off, size, write)
+    return None if got is None else got.yields
+
+
+def _xdp(off: int, size: int, write: bool) -> str | None:
+    # kernel: xdp_is_valid_access -> __is_valid_xdp_access (egress_ifindex only for BPF_XDP_DEVMAP,
+    # no writes but rx_queue_index when offloaded)
+    if off < 0 or off >= 24 or off % size or size != 4 or write or off == 20:
+        return None
+    return {0: "pkt", 4: "pkt_end", 8: "pkt_meta"}.get(off, "scalar")
+
+
+def _kprobe(off: int, size: int, write: bool) -> str | None:
+    # kernel: kprobe_prog_is_valid_access (any aligned read inside struct pt_regs)
+    if off < 0 or off >= PT_REGS_SIZE or write or off % size or off + size > PT_REGS_SIZE:
+        return None
+    return "scalar"
+
+
+PT_REGS_SIZE = 168  # sizeof(struct pt_regs), x86-64: 21 registers of 8 bytes
+PERF_MAX_TRACE_SIZE = 8192  # include/linux/trace_events.h (raised from 2048 in Linux 6.5)
+MAX_BPF_FUNC_ARGS = 12  # include/linux/bpf.h
+
+
+def _tracepoint(off: int, size: int, write: bool) -> str | None:
+    # kernel: tp_prog_is_valid_access (the first 8 bytes, the common fields' pointer, are hidden)
+    if off < 8 or off >= PERF_MAX_TRACE_SIZE or write or off % size:
+        return None
+    return "scalar"
+
+
+def _raw_tracepoint(off: int, size: int, write: bool) -> str | None:
+    # kernel: raw_tp_prog_is_valid_access (an array of u64 arguments)
+    if off < 0 or off >= 8 * MAX_BPF_FUNC_ARGS or write or off % size:
+        return None
+    return "scalar"
+
+
+def _perf_event(off: int, size: int, write: bool) -> str | None:
+    # kernel: pe_prog_is_valid_access: struct bpf_perf_event_data { regs; sample_period; addr; }
+    if off < 0 or off >= PT_REGS_SIZE + 16 or write or off % size:
+        return None
+    if off >= PT_REGS_SIZE:  # sample_period, addr: narrow reads allowed (bpf_ctx_narrow_access_ok)
+        return "scalar"
+    return "scalar" if size == 8 else None  # regs: whole registers only
+
+
+CONTEXTS: dict[str, Context] = {
+    "sched_cls": Context("__sk_buff", 192, "tc_cls_act_is_valid_access", _tc),
+    "sched_act": Context("__sk_buff", 192, "tc_cls_act_is_valid_access", _tc),
+    "socket_filter": Context("__sk_buff", 192, "sk_filter_is_valid_access", _socket_filter),
+    "cgroup_skb": Context("__sk_buff", 192, "cg_skb_is_valid_access", _cgroup_skb),
+    "xdp": Context("xdp_md", 24, "xdp_is_valid_access", _xdp),
+    "kprobe": Context("pt_regs", PT_REGS_SIZE, "kprobe_prog_is_valid_access", _kprobe),
+    "tracepoint": Context("trace_event_raw_*", PERF_MAX_TRACE_SIZE, "tp_prog_is_valid_access", _tracepoint),
+    "raw_tracepoint": Context("bpf_raw_tracepoint_args", 96, "raw_tp_prog_is_valid_access", _raw_tracepoint),
+    "perf_event": Context("bpf_perf_event_data", PT_REGS_SIZE + 16, "pe_prog_is_valid_access", _perf_event),
+}
+
+
+def context_of(prog_type: str) -> Context | None:
+    """The context of a `prog_type` program (None: the project does not model that type's context)."""
+    return CONTEXTS.get(prog_type)
