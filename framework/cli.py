@@ -491,6 +491,8 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
         return EXIT_OK
     if targets:
         return _record_kernel_truth(targets)
+    if args.compare:
+        return _compare_with_kernel(args)
     records = []
     comparisons: list[Comparison] = []
     for path in _paths(args.paths):
@@ -525,6 +527,68 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
         print("\nthe kernel disagrees with the manifests:", *failed, sep="\n  ", file=notes)
         return EXIT_REJECTED
     return EXIT_OK
+
+
+def _objects(given: Sequence[str]) -> list[str]:
+    """PATHs as given, a directory standing for every object under it."""
+    out: list[str] = []
+    for path in _paths(given):
+        out += sorted(str(p) for p in Path(path).rglob("*.o")) if Path(path).is_dir() else [path]
+    return out
+
+
+def _compare_with_kernel(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    from framework.oracle.compare import Agreement, Pairing, ordered, side_by_side, summary
+
+    pairings: list[Pairing] = []
+    unread: list[tuple[str, str]] = []
+    paths = _objects(args.paths)
+    for path in paths:
+        try:
+            programs = _load(path)
+        except InputError as exc:
+            if len(paths) == 1:
+                raise
+            unread.append((path, str(exc)))  # a survey goes on: the object is counted, not compared
+            continue
+        pairings += side_by_side(path, programs)
+    pairings = ordered(pairings)
+    if args.json:
+        print(json.dumps([p.to_json() for p in pairings], indent=2))
+    else:
+
+        def fig(ours: object, theirs: object) -> str:
+            return f"{ours} / {theirs}" if ours != theirs else str(ours)
+
+        rows = [
+            [
+                f"{p.source}:{p.program}" if len(paths) > 1 else p.program,
+                p.agreement.value,
+                fig(p.verdict, p.kernel_verdict),
+                fig("+".join(map(str, p.stack_depth)) or "-", "+".join(map(str, p.kernel_stack_depth)) or "-"),
+                fig(p.insns_processed, p.kernel_insns_processed if p.kernel_insns_processed is not None else "-"),
+            ]
+            for p in pairings
+        ]
+        headers = ["program", "agreement", "verdict (project / kernel)", "stack", "processed insns"]
+        print(tabulate(rows, headers=headers))
+        differing = [p for p in pairings if p.agreement is not Agreement.SAME]
+        if differing:
+            print("\nwhere they differ (project, then kernel):")
+        for p in differing:
+            print(f"  {p.source}:{p.program}: {p.agreement.value}")
+            print(f"    project: {p.verdict}" + (f": {p.message}" if p.message else ""))
+            print(f"    kernel:  {p.kernel_verdict}" + (f": {p.kernel_message}" if p.kernel_message else ""))
+        print()
+        print(*summary(pairings).lines(), sep="\n")
+        if unread:
+            print(f"{len(unread)} object(s) the project cannot read (no program of theirs compared):")
+            for path, reason in unread:
+                print(f"  {reason}")
+    bad = {Agreement.ACCEPTS_REFUSED, Agreement.REFUSES_ACCEPTED}
+    return EXIT_REJECTED if any(p.agreement in bad for p in pairings) else EXIT_OK
 
 
 def _record_kernel_truth(targets: Sequence[Path]) -> int:
@@ -618,6 +682,12 @@ def build_parser() -> argparse.ArgumentParser:
     kcheck.add_argument("paths", nargs="*", metavar="PATH")
     kcheck.add_argument("--data-in", metavar="FILE", help="packet to test-run (default: the manifest's inputs)")
     kcheck.add_argument("--json", action="store_true")
+    kcheck.add_argument(
+        "--compare",
+        action="store_true",
+        help="beside the project's verifier, program by program, disagreements first (PATHs may be directories);"
+        " exit 1 when one accepts what the other refuses",
+    )
     kcheck.add_argument("--log-level", type=int, choices=[1, 2], help="also print the kernel's verifier log")
     kcheck.add_argument(
         "--record",

@@ -188,7 +188,7 @@ def test_what_the_project_does_not_model_is_exit_3_naming_it(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "ecn.s"  # bpf_skb_ecn_set_ce (#97): tc may call it; the project has no model of it
-    path.write_text("# program: p\n# type: tc\np:\n\tcall 97\n\tr0 = 0\n\texit\n")
+    path.write_text("# program: p\n# type: sched_cls\n# section: tc\np:\n\tcall 97\n\tr0 = 0\n\texit\n")
     code, out, _ = run(["verify", str(path), "--log-level", "0"], capsys)
     assert code == cli.EXIT_UNSUPPORTED == 3
     assert out.strip().endswith("p: unsupported: helper bpf_skb_ecn_set_ce#97 is not modelled: " + cli_needs()), out

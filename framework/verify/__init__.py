@@ -15,6 +15,6 @@ __all__ = ["Analysis", "FrameHoldings", "Holding", "Nullness", "ThrowSite", "Ver
 
 
 def verify_json(program: Program, strategy: Strategy | None = None) -> tuple[dict[str, object], int]:
-    """The `bakeoff verify --json` object and the exit status (0 accepted, 1 rejected)."""
+    """The `bakeoff verify --json` object and the exit status (0 accepted, 1 rejected, 3 unsupported)."""
     analysis = verify(program, strategy)
-    return analysis.to_json(), 0 if analysis.accepted else 1
+    return analysis.to_json(), {Verdict.ACCEPTED: 0, Verdict.REJECTED: 1, Verdict.UNSUPPORTED: 3}[analysis.verdict]
