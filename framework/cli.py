@@ -585,7 +585,7 @@ def _compare_with_kernel(args: argparse.Namespace) -> int:
         print(*summary(pairings).lines(), sep="\n")
         if unread:
             print(f"{len(unread)} object(s) the project cannot read (no program of theirs compared):")
-            for path, reason in unread:
+            for _, reason in unread:
                 print(f"  {reason}")
     bad = {Agreement.ACCEPTS_REFUSED, Agreement.REFUSES_ACCEPTED}
     return EXIT_REJECTED if any(p.agreement in bad for p in pairings) else EXIT_OK

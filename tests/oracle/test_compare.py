@@ -65,7 +65,7 @@ def test_compare_on_the_running_kernel(tmp_path: Path, capsys: pytest.CaptureFix
         "ok": ("same", "accepted", "accepted"),
         "uninit": ("same", "rejected", "rejected"),
     }
-    assert [r["program"] for r in rows][0] == "ecn"  # the disagreement first
+    assert rows[0]["program"] == "ecn"  # the disagreement first
     assert next(r for r in rows if r["program"] == "uninit")["kernel_message"] == "R0 !read_ok"
     assert cli.main(["kernel-check", "--compare", *paths]) == cli.EXIT_OK
     out = capsys.readouterr().out
