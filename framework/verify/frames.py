@@ -46,8 +46,14 @@ def check_func_call(env: Env, st: State, pc: int, target: int) -> Outcome:
             return reject(
                 pc, "global function calls are not allowed while holding a lock,", "use static function instead"
             )
-        from framework.verify.globals_ import arg_types
+        from framework.verify.globals_ import arg_types, returns_scalar
 
+        if not returns_scalar(env, subprog):  # kernel: btf_check_subprog_call fails on btf_prepare_func_args
+            return reject(
+                pc,
+                f"Global function {sub.name}() doesn't return scalar. Only those are supported.",
+                f"Caller passes invalid args into func#{subprog} ('{sub.name}')",
+            )
         for i, kind in enumerate(arg_types(env, subprog), start=1):
             r = st.cur.regs[i]
             if kind == "ctx" and r.type is not RT.CTX:

@@ -27,6 +27,17 @@ def arg_types(env: Env, subprog: int) -> list[str]:
     return kinds
 
 
+def returns_scalar(env: Env, subprog: int) -> bool:
+    """Whether a global subprog's BTF prototype returns an integer or enum (void does not)."""
+    # kernel: btf_prepare_func_args ("Global function %s() doesn't return scalar")
+    sub = env.program.subprogs[subprog]
+    if sub.btf_id is None or not env.program.btf:
+        return True
+    btf = env.parsed_btf()
+    ret = btf.type(btf.type(sub.btf_id).type).type
+    return ret != 0 and btf.kind(btf.skip_mods(ret)) in (BtfKind.INT, BtfKind.ENUM, BtfKind.ENUM64)
+
+
 def might_throw(env: Env) -> set[int]:
     """Subprogs from which a bpf_throw is reachable through calls (the 2026 might_throw summary)."""
     subs = env.program.subprogs
