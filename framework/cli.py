@@ -553,7 +553,13 @@ def _compare_with_kernel(args: argparse.Namespace) -> int:
                 raise
             unread.append((path, str(exc)))  # a survey goes on: the object is counted, not compared
             continue
-        pairings += side_by_side(path, programs)
+        for program in programs:
+            try:
+                pairings += side_by_side(path, [program])
+            except InputError as exc:  # the oracle cannot load it (CO-RE against vmlinux, ...): not compared
+                if len(paths) == 1 and len(programs) == 1:
+                    raise
+                unread.append((path, str(exc)))
     pairings = ordered(pairings)
     if args.json:
         print(json.dumps([p.to_json() for p in pairings], indent=2))
@@ -584,7 +590,8 @@ def _compare_with_kernel(args: argparse.Namespace) -> int:
         print()
         print(*summary(pairings).lines(), sep="\n")
         if unread:
-            print(f"{len(unread)} object(s) the project cannot read (no program of theirs compared):")
+            print(f"{len(unread)} object(s) or program(s) not compared (the project cannot read them or the kernel"
+                  " cannot be given them):")  # fmt: skip
             for _, reason in unread:
                 print(f"  {reason}")
     bad = {Agreement.ACCEPTS_REFUSED, Agreement.REFUSES_ACCEPTED}
