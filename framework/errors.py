@@ -9,6 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+MAX_MESSAGE = 300  # no error line the project prints is longer (an input quoted whole is clipped)
+
+
+def clip(text: str, limit: int = MAX_MESSAGE) -> str:
+    """`text` on one line and at most `limit` characters, its cut marked with `...`."""
+    text = " ".join(text.split()) if "\n" in text or "\r" in text else text
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 @dataclass(frozen=True, slots=True)
 class Coord:
@@ -31,6 +39,9 @@ class Coord:
         return ":".join(parts)
 
 
+INPUT_PREFIX = "bakeoff: error: "  # what framework/cli.py prints before an InputError
+
+
 class FrameworkError(Exception):
     """Base of the project's exceptions."""
 
@@ -39,9 +50,11 @@ class InputError(FrameworkError):
     """Input the project cannot use: bad ELF, bad assembly, unknown opcode or kfunc."""
 
     def __init__(self, coord: Coord | str, message: str) -> None:
-        super().__init__(f"{coord}: {message}")
+        # the CLI's `bakeoff: error: ` prefix included, the line stays within MAX_MESSAGE
+        text = clip(f"{coord}: {message}", MAX_MESSAGE - len(INPUT_PREFIX))
+        super().__init__(text)
         self.coord = coord
-        self.message = message
+        self.message = clip(message)
 
 
 class InternalError(FrameworkError):

@@ -18,9 +18,25 @@ def load_path(path: str) -> tuple[Program, ...]:
     if magic == b"\x7fELF":
         from framework.load.elf import load_object
 
-        return load_object(path)
+        return _checked(path, load_object(path), elf=True)
     if path.endswith(".s"):
         from framework.load.asm import load_asm
 
-        return load_asm(path)
+        return _checked(path, load_asm(path), elf=False)
     raise InputError(Coord(path), "not an ELF object or a .s assembly file")
+
+
+def _checked(path: str, programs: tuple[Program, ...], *, elf: bool) -> tuple[Program, ...]:
+    """What bpf() would refuse before verifying: a program with no instructions, a map it cannot create."""
+    from framework.load.map_limits import map_refusal
+
+    for program in programs:
+        if not any(insn is not None for insn in program.slots):
+            # kernel: bpf_prog_load (attr->insn_cnt == 0 is refused: E2BIG)
+            where = Coord(path, program.section) if elf else Coord(path)
+            raise InputError(where, f"program '{program.name}' has no instructions (bpf_prog_load: E2BIG)")
+        for m in program.maps:
+            why = map_refusal(m)
+            if why is not None:  # kernel: map_create, before any program is loaded
+                raise InputError(Coord(path, m.section) if elf else Coord(path), f"map '{m.name}': {why}")
+    return programs

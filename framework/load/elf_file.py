@@ -1,17 +1,14 @@
-"""An ELF object's sections, symbols and relocations as plain data, read with pyelftools.
+"""An ELF object's sections, symbols and relocations as plain data.
 
-Everything pyelftools may raise on a damaged file is turned into one `InputError`
-here, so the loader works on checked, plain values only.
+Read field by field, every offset, size and index checked against the file before it is
+used, so that damaged input is one `InputError` naming the place and nothing else is caught:
+a Python error from here is a bug in the project (exit status 4), never "malformed ELF".
 """
 
 from __future__ import annotations
 
-import io
 import struct
 from dataclasses import dataclass
-
-from elftools.common.exceptions import ELFError
-from elftools.elf.elffile import ELFFile
 
 from framework.errors import Coord, InputError
 
@@ -22,10 +19,6 @@ SHN_UNDEF, SHN_LORESERVE = 0, 0xFF00
 STB_LOCAL, STB_GLOBAL, STB_WEAK = 0, 1, 2
 STT_NOTYPE, STT_OBJECT, STT_FUNC, STT_SECTION = 0, 1, 2, 3
 STV_DEFAULT, STV_INTERNAL, STV_HIDDEN = 0, 1, 2
-
-# What pyelftools raises on damaged input.
-_ELF_ERRORS = (ELFError, struct.error, ValueError, IndexError, KeyError, UnicodeDecodeError)
-_ELF_ERRORS_MORE = (OverflowError, ZeroDivisionError, EOFError, TypeError, AttributeError, RecursionError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,37 +80,21 @@ def _check_header(path: str, data: bytes) -> None:
         raise InputError(Coord(path, None, 18), f"not a BPF object (e_machine {machine}, want {EM_BPF})")
 
 
+_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr
+SHN_XINDEX = 0xFFFF
+BPF_MAX_SECTION = 1 << 30  # one section of more than 1 GiB is refused here (no kernel object holds one)
+
+
 def read_elf(path: str, data: bytes) -> ElfObject:
+    """The object's sections, symbols and relocations, every offset and index checked against the file."""
     _check_header(path, data)
-    try:
-        return _read(path, data)
-    except InputError:
-        raise
-    except _ELF_ERRORS + _ELF_ERRORS_MORE as exc:
-        raise InputError(Coord(path, None, None), f"malformed ELF: {exc}") from None
-
-
-def _read(path: str, data: bytes) -> ElfObject:
-    elf = ELFFile(io.BytesIO(data))
-    sections: list[Section] = []
-    symtab_idx: int | None = None
-    for index in range(elf.num_sections()):
-        sec = elf.get_section(index)
-        hdr = sec.header
-        kind = hdr["sh_type"]
-        kind_no = kind if isinstance(kind, int) else _SHT_BY_NAME.get(kind, -1)
-        size = hdr["sh_size"]
-        if kind_no != SHT_NOBITS and index and hdr["sh_offset"] + size > len(data):
-            raise InputError(Coord(path, sec.name or str(index), None), "section extends past the end of the file")
-        body = b"" if kind_no == SHT_NOBITS or index == 0 else bytes(data[hdr["sh_offset"] : hdr["sh_offset"] + size])
-        if kind_no == SHT_SYMTAB:
-            if symtab_idx is not None:
-                raise InputError(Coord(path, sec.name, None), "multiple symbol tables")
-            symtab_idx = index
-        sections.append(Section(index, sec.name, kind_no, hdr["sh_flags"], body, size, hdr["sh_link"], hdr["sh_info"]))
-    if symtab_idx is None:
+    sections = _sections(path, data)
+    symtabs = [s for s in sections if s.type == SHT_SYMTAB]
+    if not symtabs:
         raise InputError(Coord(path, None, None), "no symbol table")
-    symtab = sections[symtab_idx]
+    if len(symtabs) > 1:
+        raise InputError(Coord(path, symtabs[1].name, None), "multiple symbol tables")
+    symtab = symtabs[0]
     symbols = _symbols(path, symtab, sections)
     relocs: dict[int, tuple[Reloc, ...]] = {}
     for rel_sec in sections:
@@ -126,12 +103,53 @@ def _read(path: str, data: bytes) -> ElfObject:
         body = rel_sec.data
         if len(body) % 16:
             raise InputError(Coord(path, rel_sec.name, len(body) - len(body) % 16), "truncated relocation")
+        if not 0 < rel_sec.info < len(sections):
+            raise InputError(Coord(path, rel_sec.name, None), f"relocates section {rel_sec.info}, which is not there")
         rels = []
         for at in range(0, len(body), 16):
             offset, info = struct.unpack_from("<QQ", body, at)
             rels.append(Reloc(offset, info >> 32, info & 0xFFFFFFFF))
         relocs[rel_sec.info] = tuple(rels)
     return ElfObject(path, tuple(sections), symbols, relocs)
+
+
+def _sections(path: str, data: bytes) -> list[Section]:
+    """The section headers (libbpf: elf_getshdrnum, elf_nextscn), names from the section name table."""
+    (shoff,) = struct.unpack_from("<Q", data, 0x28)  # e_shoff
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)  # e_shentsize, e_shnum, e_shstrndx
+    if shnum == 0 or shoff == 0:
+        raise InputError(Coord(path, None, 0x3C), "no section headers")
+    if shentsize != _SHDR.size:
+        raise InputError(Coord(path, None, 0x3A), f"section header size {shentsize}, want {_SHDR.size}")
+    if shoff + shnum * _SHDR.size > len(data):
+        raise InputError(Coord(path, None, 0x28), "section headers extend past the end of the file")
+    if shstrndx == SHN_XINDEX or not 0 < shstrndx < shnum:
+        raise InputError(Coord(path, None, 0x3E), f"bad section name table index {shstrndx}")
+    headers = [_SHDR.unpack_from(data, shoff + i * _SHDR.size) for i in range(shnum)]
+
+    def body(index: int) -> bytes:
+        _, kind, _, _, offset, size, *_ = headers[index]
+        if index == 0 or kind == SHT_NOBITS:
+            return b""
+        if offset + size > len(data):
+            raise InputError(Coord(path, str(index), None), "section extends past the end of the file")
+        return bytes(data[offset : offset + size])
+
+    names = body(shstrndx)
+    sections: list[Section] = []
+    for index, (name_off, kind, flags, _, _, size, link, info, _, _) in enumerate(headers):
+        if name_off and name_off >= len(names):
+            raise InputError(Coord(path, str(index), None), f"section name offset {name_off} out of range")
+        end = names.find(b"\0", name_off)
+        name = names[name_off : end if end >= 0 else len(names)].decode("utf-8", "replace")
+        if kind != SHT_NOBITS and size > BPF_MAX_SECTION:
+            raise InputError(Coord(path, name or str(index), None), f"section of {size} bytes is too large")
+        try:
+            sections.append(Section(index, name, kind, flags, body(index), size, link, info))
+        except InputError:
+            where = Coord(path, name or str(index), None)
+            raise InputError(where, "section extends past the end of the file") from None
+    return sections
 
 
 def _symbols(path: str, symtab: Section, sections: list[Section]) -> tuple[Symbol, ...]:
@@ -149,6 +167,3 @@ def _symbols(path: str, symtab: Section, sections: list[Section]) -> tuple[Symbo
         name = strtab[name_off : end if end >= 0 else len(strtab)].decode("utf-8", "replace")
         out.append(Symbol(index, name, value, size, info >> 4, info & 0xF, shndx, other & 0x3))
     return tuple(out)
-
-
-_SHT_BY_NAME = {"SHT_NULL": 0, "SHT_PROGBITS": 1, "SHT_SYMTAB": 2, "SHT_STRTAB": 3, "SHT_NOBITS": 8, "SHT_REL": 9}

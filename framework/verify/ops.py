@@ -80,11 +80,32 @@ def invalid_register(st: State, insn: Insn) -> int | None:
     return None
 
 
+ADDR_SPACE_CAST = 1  # uapi bpf.h BPF_ADDR_SPACE_CAST: the off of alu64 mov_x that casts
+
+
+def _mov_reserved(env: Env, insn: Insn) -> str | None:
+    """What check_alu_op refuses of a register mov's off and imm, before it reads the source."""
+    if insn.alu64 and insn.off == ADDR_SPACE_CAST:
+        if insn.imm not in (1, 1 << 16):
+            # kernel: check_alu_op (BPF_ADDR_SPACE_CAST)
+            return "addr_space_cast insn can only convert between address space 1 and 0"
+        if not any(m.map_type == "arena" for m in env.program.maps):
+            return "addr_space_cast insn can only be used in a program that has an associated arena"
+        return "addr_space_cast: arena pointers are not modelled by this verifier"
+    if insn.imm:
+        return "BPF_MOV uses reserved fields"  # kernel: check_alu_op (BPF_MOV, BPF_X, imm != 0)
+    return None
+
+
 def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_alu_op
     regs = st.cur.regs
     is64 = insn.alu64
     opc = insn.op
+    if opc == op.MOV and insn.uses_reg_src:
+        refused = _mov_reserved(env, insn)
+        if refused is not None:
+            return reject(pc, refused)
     if insn.uses_reg_src:
         src = read_reg(st, pc, insn.src)
         if isinstance(src, Reject):
