@@ -16,8 +16,9 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from framework.cli import EXIT_BAD_INPUT
-from tests.fuzz.conftest import budget, run_cli
-from tests.fuzz.test_fuzz_decode_asm import EVERY_OPCODE, HEADERS
+
+from .fuzzing import budget, run_cli
+from .test_fuzz_decode_asm import EVERY_OPCODE, HEADERS
 
 BODY = [
     "r0 = 0", "exit", "goto -1", "r1 = 1", "r0 += r1", "if r1 > 3 goto +1", "r2 = *(u64 *)(r1 + 0)",

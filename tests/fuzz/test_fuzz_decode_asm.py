@@ -16,7 +16,8 @@ from framework.errors import MAX_MESSAGE, InputError
 from framework.isa.decode import DecodeError, decode, encode
 from framework.isa.llvm_syntax import format_insn
 from framework.isa.opcodes import SPECS
-from tests.fuzz.conftest import budget
+
+from .fuzzing import budget
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_OPCODE = (ROOT / "programs" / "asm" / "every_opcode.s").read_text().splitlines()

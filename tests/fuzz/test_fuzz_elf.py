@@ -18,7 +18,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from framework.errors import MAX_MESSAGE, InputError
-from tests.fuzz.conftest import budget, run_cli
+
+from .fuzzing import budget, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = sorted((ROOT / "programs" / "obj").glob("*.o"))

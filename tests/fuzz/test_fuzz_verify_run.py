@@ -22,7 +22,8 @@ from framework.kernel.objects import RunInput
 from framework.load.program import Linkage, MapDef, Program, Subprog
 from framework.run.result import run_program
 from framework.verify import verify
-from tests.fuzz.conftest import budget
+
+from .fuzzing import budget
 
 KFUNCS = ("bpf_throw", "bpf_task_from_pid", "bpf_task_release", "bpf_obj_drop_impl")
 ARRAY = MapDef("m", "array", 4, 16, 4)

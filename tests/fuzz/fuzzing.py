@@ -1,4 +1,4 @@
-"""Shared budget and checks of the fuzz tests (issue 17 item 7).
+"""Shared budget and checks of the fuzz tests (issue 17 item 7), imported by each test module.
 
 The property everywhere: no exception but `InputError` escapes, the CLI never exits 4 (a bug
 in the project), and no error message is longer than `MAX_MESSAGE` characters.
