@@ -15,10 +15,15 @@ import tempfile
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from framework.errors import InputError
-from framework.load.program import Program
+from framework.load.program import LoadFailure, Program, strict
+
+if TYPE_CHECKING:
+    from framework.verify.result import Analysis
+
+P = TypeVar("P", Program, Program | LoadFailure)
 
 EXIT_OK, EXIT_REJECTED, EXIT_BAD_INPUT, EXIT_UNSUPPORTED, EXIT_INTERNAL = 0, 1, 2, 3, 4
 VERDICT_EXIT = {"accepted": EXIT_OK, "rejected": EXIT_REJECTED, "unsupported": EXIT_UNSUPPORTED}
@@ -33,13 +38,33 @@ EXCERPT = 200  # characters of an exception's text quoted on the terminal
 CORPUS = Path(__file__).resolve().parents[1] / "programs"
 
 
+def _seconds(text: str) -> float:
+    """argparse type: a positive number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < value <= 86400:
+        raise argparse.ArgumentTypeError(f"must be more than 0 and at most 86400 seconds: {text!r}")
+    return value
+
+
+def _load_each(path: str) -> tuple[Program | LoadFailure, ...]:
+    """Every program of `path`, each loaded alone; an object without programs is bad input."""
+    from framework.load import load_path_each
+
+    items = load_path_each(path)
+    if not items:
+        raise InputError(path, "holds no BPF programs (no non-static function in a section libbpf loads as one)")
+    return items
+
+
 def _load(path: str) -> tuple[Program, ...]:
-    from framework.load import load_path
+    """Every program of `path`; the first that cannot be loaded is the error."""
+    return strict(_load_each(path))
 
-    return load_path(path)
 
-
-def _select(programs: tuple[Program, ...], name: str | None, path: str) -> tuple[Program, ...]:
+def _select(programs: tuple[P, ...], name: str | None, path: str) -> tuple[P, ...]:
     if name is None:
         return programs
     chosen = tuple(p for p in programs if p.name == name)
@@ -49,12 +74,13 @@ def _select(programs: tuple[Program, ...], name: str | None, path: str) -> tuple
     return chosen
 
 
-def _one(programs: tuple[Program, ...], name: str | None, path: str) -> Program:
+def _one(programs: tuple[Program | LoadFailure, ...], name: str | None, path: str) -> Program:
+    """The one program chosen (by --program, or the only one), or its load failure raised."""
     chosen = _select(programs, name, path)
     if len(chosen) > 1:
         names = ", ".join(p.name for p in chosen)
         raise InputError(path, f"holds {len(chosen)} programs ({names}); choose one with --program")
-    return chosen[0]
+    return strict(chosen)[0]
 
 
 def corpus_objects(root: Path = CORPUS) -> list[Path]:
@@ -270,22 +296,49 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """One program: its log and verdict line. Several (no --program): each verified alone, one
+    line each (one JSON object each, in a list), as veristat does; the exit status is the
+    highest of theirs, a program that could not be loaded counting as bad input."""
     from framework.plugins import get_strategy
     from framework.verify import verify
 
     strategy = get_strategy(args.strategy)
-    program = strategy.prepare(_one(_load(args.path), args.program, args.path))
-    analysis = verify(program, strategy, log_level=args.log_level or 0)
-    if args.json:
-        print(json.dumps(analysis.to_json(), indent=2))
-    else:
-        print(analysis.log(args.log_level), end="")
-        if analysis.accepted:
-            print(f"{program.name}: accepted by the verifier under {strategy.name}")
+    items = _select(_load_each(args.path), args.program, args.path)
+    if len(items) == 1:
+        program = strategy.prepare(_one(items, None, args.path))
+        analysis = verify(program, strategy, log_level=args.log_level or 0)
+        if args.json:
+            print(json.dumps(analysis.to_json(), indent=2))
         else:
-            verdict = analysis.verdict.value
-            print(f"{analysis.coord or program.source}: {program.name}: {verdict}: {analysis.message}")
-    return VERDICT_EXIT[analysis.verdict.value]
+            print(analysis.log(args.log_level), end="")
+            print(_verdict_line(program, strategy.name, analysis))
+        return VERDICT_EXIT[analysis.verdict.value]
+    rows: list[dict[str, object]] = []
+    status = EXIT_OK
+    for item in items:
+        if isinstance(item, LoadFailure):
+            message = str(item.error)
+            rows.append({"program": item.name, "strategy": strategy.name, "verdict": None, "message": message})
+            if not args.json:
+                print(f"{item.name}: bad input: {message}")
+            status = max(status, EXIT_BAD_INPUT)
+            continue
+        program = strategy.prepare(item)
+        analysis = verify(program, strategy, log_level=0)
+        rows.append(analysis.to_json())
+        if not args.json:
+            print(_verdict_line(program, strategy.name, analysis))
+        status = max(status, VERDICT_EXIT[analysis.verdict.value])
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    return status
+
+
+def _verdict_line(program: Program, strategy: str, analysis: Analysis) -> str:
+    if analysis.accepted:
+        return f"{program.name}: accepted by the verifier under {strategy}"
+    verdict = analysis.verdict.value
+    return f"{analysis.coord or program.source}: {program.name}: {verdict}: {analysis.message}"
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
@@ -395,7 +448,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         )
     entries = _entries(args.path)
     declared, hits, twin = _manifest_facts(entries, program.name)
-    limit = _time_limit(entries, program.name)
+    limit = args.time_limit if args.time_limit is not None else _time_limit(entries, program.name)
     if args.data_in:
         try:
             run_input = RunInput(Path(args.data_in).name, Path(args.data_in).read_bytes())
@@ -676,6 +729,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="drive a run to this bpf_throw pc; all: one run as the input goes, then one per throw",
     )
     exe.add_argument("--no-verify", action="store_true", help="run without verifying first")
+    exe.add_argument(
+        "--time-limit",
+        type=_seconds,
+        metavar="SECONDS",
+        help="stop each run after this long with the verdict timeout (default: the manifest's, or 60)",
+    )
     exe.add_argument("--json", action="store_true")
     exe.set_defaults(func=cmd_exec)
 

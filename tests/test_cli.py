@@ -150,14 +150,14 @@ def test_unknown_opcode_names_section_and_offset(capsys: pytest.CaptureFixture[s
 
 def test_garbage_assembly_names_the_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "bad.s"
-    path.write_text("# program: p\n# type: tc\np:\n\tr0 = 0\n\tr0 +== r1\n\texit\n")
+    path.write_text("# program: p\n# section: tc\np:\n\tr0 = 0\n\tr0 +== r1\n\texit\n")
     code, _, err = run(["disasm", str(path)], capsys)
     assert_one_error_line(code, err, str(path), f"{path}:5")
 
 
 def test_unknown_kfunc_in_assembly(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "kf.s"
-    path.write_text("# program: p\n# type: tc\n# kfunc: bpf_no_such_thing\np:\n\tcall bpf_no_such_thing\n\texit\n")
+    path.write_text("# program: p\n# section: tc\n# kfunc: bpf_no_such_thing\np:\n\tcall bpf_no_such_thing\n\texit\n")
     code, _, err = run(["disasm", str(path)], capsys)
     assert_one_error_line(code, err, str(path), "bpf_no_such_thing")
 
@@ -215,7 +215,7 @@ def test_an_internal_error_under_json_is_the_verdict_error(
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
     path = tmp_path / "p.s"
-    path.write_text("# program: p\n# type: tc\np:\n\tr0 = 0\n\texit\n")
+    path.write_text("# program: p\n# section: tc\np:\n\tr0 = 0\n\texit\n")
     code, out, err = run(["verify", str(path), "--json"], capsys)
     assert code == cli.EXIT_INTERNAL
     got = json.loads(out)
@@ -252,7 +252,7 @@ def test_mutated_objects_load_or_fail_in_one_line(
 
 
 ASM = """# program: p
-# type: tc
+# section: tc
 p:
 \tr1 = 1
 \tif r1 > 2 goto out
@@ -441,8 +441,11 @@ def test_verify_json_and_exit_status(capsys: pytest.CaptureFixture[str]) -> None
     assert result["missing"] is None
     code, out, _ = run(["verify", path, "--program", "null_or_obj_clean"], capsys)
     assert code == 0 and "accepted" in out
-    code, _, err = run(["verify", path], capsys)
-    assert_one_error_line(code, err, path, "choose one with --program")
+    code, out, err = run(["verify", path], capsys)  # every program, one line each, as veristat
+    lines = out.splitlines()
+    assert code == 1 and err == "" and len(lines) == 2, out
+    assert "null_or_obj: rejected: bpf_throw would lead to reference leak" in lines[0]
+    assert lines[1] == "null_or_obj_clean: accepted by the verifier under stock"
 
 
 def test_kernel_check_prints_the_kernels_log_on_request(capsys: pytest.CaptureFixture[str]) -> None:
@@ -467,7 +470,7 @@ def test_run_in_parallel_gives_the_same_rows(capsys: pytest.CaptureFixture[str])
 
 def test_a_failing_run_writes_nothing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.s"
-    bad.write_text("# program: p\n# type: tc\np:\n\tr0 +== 1\n")
+    bad.write_text("# program: p\n# section: tc\np:\n\tr0 +== 1\n")
     out = tmp_path / "out"
     code, _, _ = run(["run", str(OBJ / "basic_throw.o"), str(bad), "--out", str(out)], capsys)
     assert code == 2

@@ -3,40 +3,51 @@
 from __future__ import annotations
 
 from framework.errors import Coord, InputError
-from framework.load.program import Program
+from framework.load.program import LoadFailure, Program, strict
 
-__all__ = ["load_path"]
+__all__ = ["LoadFailure", "load_path", "load_path_each"]
 
 
 def load_path(path: str) -> tuple[Program, ...]:
-    """Every program in `path`: an ELF object (by its magic) or a `.s` assembly file."""
+    """Every program in `path`: an ELF object (by its magic) or a `.s` assembly file; the first
+    program that cannot be loaded raises its InputError."""
+    return strict(load_path_each(path))
+
+
+def load_path_each(path: str) -> tuple[Program | LoadFailure, ...]:
+    """Every program in `path`, each loaded alone: one that cannot be is a `LoadFailure` in its place."""
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
     except OSError as exc:
         raise InputError(Coord(path), f"cannot read: {exc.strerror}") from None
     if magic == b"\x7fELF":
-        from framework.load.elf import load_object
+        from framework.load.elf import load_object_each
 
-        return _checked(path, load_object(path), elf=True)
+        return _checked(path, load_object_each(path), elf=True)
     if path.endswith(".s"):
         from framework.load.asm import load_asm
 
-        return _checked(path, load_asm(path), elf=False)
+        return _checked(path, tuple(load_asm(path)), elf=False)
     raise InputError(Coord(path), "not an ELF object or a .s assembly file")
 
 
-def _checked(path: str, programs: tuple[Program, ...], *, elf: bool) -> tuple[Program, ...]:
-    """What bpf() would refuse before verifying: a program with no instructions, a map it cannot create."""
+def _checked(path: str, items: tuple[Program | LoadFailure, ...], *, elf: bool) -> tuple[Program | LoadFailure, ...]:
+    """What bpf() would refuse before verifying: a program with no instructions (that program
+    fails), a map it cannot create (the object fails: libbpf creates every map first)."""
     from framework.load.map_limits import map_refusal
 
-    for program in programs:
-        if not any(insn is not None for insn in program.slots):
-            # kernel: bpf_prog_load (attr->insn_cnt == 0 is refused: E2BIG)
-            where = Coord(path, program.section) if elf else Coord(path)
-            raise InputError(where, f"program '{program.name}' has no instructions (bpf_prog_load: E2BIG)")
-        for m in program.maps:
-            why = map_refusal(m)
-            if why is not None:  # kernel: map_create, before any program is loaded
-                raise InputError(Coord(path, m.section) if elf else Coord(path), f"map '{m.name}': {why}")
-    return programs
+    out: list[Program | LoadFailure] = []
+    for item in items:
+        if isinstance(item, Program):
+            for m in item.maps:
+                why = map_refusal(m)
+                if why is not None:  # kernel: map_create, before any program is loaded
+                    raise InputError(Coord(path, m.section) if elf else Coord(path), f"map '{m.name}': {why}")
+            if not any(insn is not None for insn in item.slots):
+                # kernel: bpf_prog_load (attr->insn_cnt == 0 is refused: E2BIG)
+                where = Coord(path, item.section) if elf else Coord(path)
+                error = InputError(where, f"program '{item.name}' has no instructions (bpf_prog_load: E2BIG)")
+                item = LoadFailure(item.name, item.section, error)
+        out.append(item)
+    return tuple(out)

@@ -24,7 +24,7 @@ from framework.isa.llvm_asm import AsmError, assemble
 from framework.isa.opcodes import Kind as IKind
 from framework.load.program import Linkage, MapDef, Program, Subprog
 from framework.platform import kfuncs
-from framework.platform.sections import MAP_TYPES, match_section
+from framework.platform.sections import MAP_TYPES, PROG_TYPES, match_section
 
 _HEADER = re.compile(r"\s*#\s*(program|section|type|map|kfunc|global|exception_cb)\s*:\s*(.*?)\s*$")
 
@@ -90,6 +90,11 @@ def load_asm(path: str) -> tuple[Program, ...]:
     prog_type = head.get("type") or (sec_def.prog_type if sec_def else None)
     if prog_type is None:
         raise InputError(Coord(path, line=1), "no '# section:' or '# type:' header")
+    if prog_type not in PROG_TYPES:  # the kernel: bpf_prog_load, find_prog_type refuses it (EINVAL)
+        line = next((i + 1 for i, text in enumerate(lines) if text.lstrip().startswith("# type:")), 1)
+        raise InputError(
+            Coord(path, line=line), f"unknown program type '{prog_type}' (a BPF_PROG_TYPE_* name in lower case)"
+        )
     slots = list(asm.slots)
     kfunc_names: list[str] = []
     map_names = [m.name for m in maps]

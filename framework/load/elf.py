@@ -33,9 +33,8 @@ from framework.load.elf_file import (
     Symbol,
     read_elf,
 )
-from framework.load.maps import ObjectMaps, collect_maps, data_kind, fixup_datasecs
-from framework.load.program import CoreRelo, FuncInfo, LineInfo, Linkage, Program, Subprog
-from framework.platform import kfuncs
+from framework.load.maps import LEGACY_MAPS, ObjectMaps, collect_maps, data_kind, fixup_datasecs
+from framework.load.program import CoreRelo, FuncInfo, LineInfo, Linkage, LoadFailure, Program, Subprog, strict
 from framework.platform.sections import match_section
 
 EXC_CB_TAG = "exception_callback:"
@@ -167,8 +166,8 @@ class _Object:
                 raise InputError(where, f"extern variable '{name}' is not supported")
             if self.btf is not None and name not in ksym_funcs:
                 raise InputError(where, f"extern '{name}' is not a __ksym function")
-            if not kfuncs.is_known(name):
-                raise InputError(where, f"unknown kfunc '{name}'")
+            # a kfunc the project does not model still loads: the verifier refuses the one
+            # program calling it as unsupported, and the object's other programs go on
             return _Relo("kfunc", sym)
         if is_call:
             if insn.src != op.PSEUDO_CALL:
@@ -189,6 +188,11 @@ class _Object:
             idx = self.maps.by_maps_offset.get(sym.value)
             if idx is None:
                 raise InputError(where, f"map relocation failed to find map for '.maps', off {sym.value}")
+            return _Relo("map", sym, idx)
+        if target.name == LEGACY_MAPS and self.maps.by_legacy_offset is not None:
+            idx = self.maps.by_legacy_offset.get(sym.value)
+            if idx is None:
+                raise InputError(where, f"map relocation failed to find map for 'maps', off {sym.value}")
             return _Relo("map", sym, idx)
         if data_kind(target) is not None and sym.shndx in self.maps.by_data_section:
             return _Relo("data", sym, self.maps.by_data_section[sym.shndx])
@@ -428,14 +432,32 @@ class _Assembler:
 
 def load_object(path: str) -> tuple[Program, ...]:
     """Every program in a BPF ELF object, in symbol-table order (libbpf: bpf_object__open)."""
+    return strict(load_object_each(path))
+
+
+def load_object_each(path: str) -> tuple[Program | LoadFailure, ...]:
+    """Every program in a BPF ELF object, each loaded alone (see `load_bytes_each`)."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
     except OSError as exc:
         raise InputError(Coord(path), f"cannot read: {exc.strerror}") from None
-    return load_bytes(path, data)
+    return load_bytes_each(path, data)
 
 
 def load_bytes(path: str, data: bytes) -> tuple[Program, ...]:
+    """Every program, or the first program's failure as an InputError."""
+    return strict(load_bytes_each(path, data))
+
+
+def load_bytes_each(path: str, data: bytes) -> tuple[Program | LoadFailure, ...]:
+    """Every program, each loaded alone: a bad exception callback or section fails only its program,
+    as loading that program alone would fail (what is wrong with the object as a whole still raises)."""
     obj = _Object(path, data)
-    return tuple(_Assembler(obj, main).build() for main in obj.programs())
+    out: list[Program | LoadFailure] = []
+    for main in obj.programs():
+        try:
+            out.append(_Assembler(obj, main).build())
+        except InputError as exc:
+            out.append(LoadFailure(main.name, main.sec.name, exc))
+    return tuple(out)

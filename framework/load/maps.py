@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass
 
 from framework.errors import Coord, InputError
@@ -11,6 +12,7 @@ from framework.load.elf_file import (
     SHT_NOBITS,
     SHT_PROGBITS,
     STT_OBJECT,
+    STT_SECTION,
     STV_HIDDEN,
     STV_INTERNAL,
     ElfObject,
@@ -30,6 +32,11 @@ class ObjectMaps:
     maps: tuple[MapDef, ...]
     by_maps_offset: dict[int, int]  # offset in .maps -> map index
     by_data_section: dict[int, int]  # data section index -> map index
+    by_legacy_offset: dict[int, int] | None = None  # offset in a legacy `maps` section -> map index
+
+
+LEGACY_MAPS = "maps"  # libbpf before 1.0: MAPS_ELF_SEC, `struct bpf_map_def` per symbol
+_LEGACY_FIELDS = struct.Struct("<5I")  # struct bpf_map_def: type, key_size, value_size, max_entries, map_flags
 
 
 def object_name(path: str) -> str:
@@ -105,6 +112,13 @@ def collect_maps(elf: ElfObject, btf: Btf | None) -> ObjectMaps:
         for info in btf.type(sec_id).secinfos():
             by_off[info.offset] = len(maps)
             maps.append(_btf_map(elf.path, btf, info.type, info.offset))
+    legacy = elf.by_name(LEGACY_MAPS)
+    by_legacy: dict[int, int] | None = None
+    if legacy is not None:
+        by_legacy = {}
+        for offset, m in _legacy_maps(elf, legacy):
+            by_legacy[offset] = len(maps)
+            maps.append(m)
     obj = object_name(elf.path)
     for sec in elf.sections:
         kind = data_kind(sec)
@@ -130,7 +144,38 @@ def collect_maps(elf: ElfObject, btf: Btf | None) -> ObjectMaps:
                 btf_value_type_id=value_id or 0,
             )
         )
-    return ObjectMaps(tuple(maps), by_off, by_sec)
+    return ObjectMaps(tuple(maps), by_off, by_sec, by_legacy)
+
+
+def _legacy_maps(elf: ElfObject, sec: Section) -> list[tuple[int, MapDef]]:
+    """libbpf 0.x: bpf_object__init_user_maps. Every symbol in `maps` is a `struct bpf_map_def`
+    of size (section size / symbol count); bytes past the five known fields must be zero.
+    libbpf 1.0 refuses the section ("legacy map definitions in 'maps' section are not supported
+    by libbpf v1.0+"); the project reads it as libbpf 0.8, ebpf-samples' and PREVAIL's objects use it."""
+    syms = sorted(
+        (s for s in elf.symbols if s.shndx == sec.index and s.type != STT_SECTION and s.name), key=lambda s: s.value
+    )
+    where = Coord(elf.path, sec.name, 0)
+    if not syms:
+        return []
+    if sec.type == SHT_NOBITS or not sec.size or sec.size % len(syms):
+        raise InputError(where, f"elf: unable to determine legacy map definition size in {sec.name}")
+    def_size = sec.size // len(syms)
+    out: list[tuple[int, MapDef]] = []
+    for sym in syms:
+        at = Coord(elf.path, sec.name, sym.value)
+        if sym.value + def_size > sec.size or def_size < 4:
+            raise InputError(at, f"corrupted maps section: map '{sym.name}' lies outside it")
+        raw = sec.data[sym.value : sym.value + def_size]
+        known = (raw + bytes(_LEGACY_FIELDS.size))[: _LEGACY_FIELDS.size]
+        if any(raw[_LEGACY_FIELDS.size :]):
+            raise InputError(at, f"maps section: map '{sym.name}' has unrecognized, non-zero options")
+        type_, key_size, value_size, max_entries, flags = _LEGACY_FIELDS.unpack(known)
+        map_type = map_type_name(type_)
+        if map_type is None or map_type == "unspec":
+            raise InputError(at, f"map '{sym.name}': unknown map type {type_}")
+        out.append((sym.value, MapDef(sym.name, map_type, key_size, value_size, max_entries, flags, section=sec.name)))
+    return out
 
 
 def _mmapable(btf: Btf, datasec: int) -> bool:

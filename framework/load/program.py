@@ -19,6 +19,7 @@ import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from framework.errors import InputError
 from framework.isa.decode import Slots, iter_insns
 from framework.isa.insn import Insn
 
@@ -142,3 +143,20 @@ class Program:
             if sub.start <= pc < sub.end:
                 return sub
         raise IndexError(pc)
+
+
+@dataclass(frozen=True, slots=True)
+class LoadFailure:
+    """A program of an object that could not be loaded on its own (its error), beside those that could."""
+
+    name: str
+    section: str
+    error: InputError
+
+
+def strict(items: tuple[Program | LoadFailure, ...]) -> tuple[Program, ...]:
+    """The programs, or the first failure raised."""
+    for item in items:
+        if isinstance(item, LoadFailure):
+            raise item.error
+    return tuple(item for item in items if isinstance(item, Program))

@@ -130,6 +130,9 @@ SECTION_DEFS: tuple[SectionDef, ...] = (
 
 def match_section(name: str) -> SectionMatch | None:
     """The program type a section name selects, or None (libbpf: find_sec_def)."""
+    # libbpf: bpf_object__init_prog, SEC("?abc") is SEC("abc") with autoload off; the project
+    # verifies every program, as veristat loads each one alone
+    name = name.removeprefix("?")
     for d in SECTION_DEFS:
         if d.pattern.endswith("+"):
             prefix = d.pattern[:-1]
@@ -141,6 +144,15 @@ def match_section(name: str) -> SectionMatch | None:
             return SectionMatch(d.prog_type, d.attach_type, None, d.sleepable)
     return None
 
+
+# enum bpf_prog_type, by number (include/uapi/linux/bpf.h), without the BPF_PROG_TYPE_ prefix.
+PROG_TYPES: tuple[str, ...] = (
+    "unspec", "socket_filter", "kprobe", "sched_cls", "sched_act", "tracepoint", "xdp",
+    "perf_event", "cgroup_skb", "cgroup_sock", "lwt_in", "lwt_out", "lwt_xmit", "sock_ops",
+    "sk_skb", "cgroup_device", "sk_msg", "raw_tracepoint", "cgroup_sock_addr", "lwt_seg6local",
+    "lirc_mode2", "sk_reuseport", "flow_dissector", "cgroup_sysctl", "raw_tracepoint_writable",
+    "cgroup_sockopt", "tracing", "struct_ops", "ext", "lsm", "sk_lookup", "syscall", "netfilter",
+)  # fmt: skip
 
 # enum bpf_map_type, by number (include/uapi/linux/bpf.h).
 MAP_TYPES: tuple[str, ...] = (

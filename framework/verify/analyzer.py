@@ -17,7 +17,7 @@ from framework.strategy import Strategy
 from framework.verify import calls, frames, ops
 from framework.verify.aux import collect, save_ptr_type
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
-from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject
+from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject, unsupported
 from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.liveness import live_before, loops
 from framework.verify.log import frame_state, insn_state, state_line, stats_line
@@ -148,6 +148,8 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         return frames.check_func_call(env, st, pc, insn.jump_target(pc))
     if insn.src == op.PSEUDO_KFUNC_CALL:
         name = calls.kfunc_name(env, insn)
+        if name not in KFUNCS:  # the kernel would find it in vmlinux BTF; the project has only its table
+            return unsupported(pc, "kfunc", name, "its BTF prototype and flags in the kfunc table and its semantics")
         if not calls.kfunc_allowed(env.program.prog_type, name):
             return reject(pc, f"calling kernel function {name} is not allowed")
         if name == "bpf_throw":

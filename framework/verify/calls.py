@@ -368,8 +368,8 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_kfunc_call (bpf_throw is handled by the caller)
     name = kfunc_name(env, insn)
     spec = KFUNCS.get(name)
-    if spec is None:
-        return reject(pc, f"calling kernel function {name} is not allowed")
+    if spec is None:  # analyzer._step_call refused it as unsupported
+        raise AssertionError(name)
     regs = st.cur.regs
     flags = spec.flags
     result: Reg = scalar()

@@ -14,9 +14,10 @@ from hypothesis import strategies as st
 from framework.errors import InputError
 from framework.isa.decode import decode, iter_insns
 from framework.isa.opcodes import Kind as IKind
-from framework.load import load_path
+from framework.load import LoadFailure, load_path, load_path_each
 from framework.load.elf import load_bytes, load_object
 from framework.load.elf_file import read_elf
+from framework.load.program import Program
 
 
 def _error(path: Path | str, data: bytes | None = None) -> str:
@@ -105,17 +106,34 @@ def test_relocation_against_unknown_symbol(features_o: Path) -> None:
     assert ":tc:0x20:" in text and "unknown symbol" in text
 
 
-def test_unknown_kfunc(compile_c: Callable[[str, str], Path]) -> None:
+def test_a_failing_program_fails_alone(compile_c: Callable[[str, str], Path]) -> None:
+    """A kfunc the project lacks and two exception-callback tags each fail one program; the
+    object's other programs load (the kernel, given each program alone, would judge each alone)."""
     obj = compile_c(
         """
 #define SEC(name) __attribute__((section(name), used))
+#define EXC(cb) __attribute__((btf_decl_tag("exception_callback:" #cb)))
 extern int bpf_made_up(int x) __attribute__((section(".ksyms")));
-SEC("tc") int p(void *ctx) { return bpf_made_up(3); }
+__attribute__((noinline)) int cb(unsigned long long cookie) { return 1; }
+__attribute__((noinline)) int cb2(unsigned long long cookie) { return 2; }
+SEC("tc") int calls_made_up(void *ctx) { return bpf_made_up(3); }
+SEC("?tc") EXC(cb) EXC(cb2) int two_tags(void *ctx) { return 0; }
+SEC("tc") int fine(void *ctx) { return 0; }
 """,
-        "unknown",
+        "each",
     )
-    text = _error(obj)
-    assert text.startswith(f"{obj}:tc:0x8: ") and "unknown kfunc 'bpf_made_up'" in text
+    items = load_path_each(str(obj))
+    by_name = {item.name: item for item in items}
+    assert set(by_name) == {"calls_made_up", "two_tags", "fine"}
+    failed = by_name["two_tags"]
+    assert isinstance(failed, LoadFailure)
+    assert str(failed.error).startswith(f"{obj}:?tc:0x0: ")
+    assert "multiple exception callback tags" in str(failed.error)
+    made_up, fine = by_name["calls_made_up"], by_name["fine"]
+    assert isinstance(made_up, Program) and isinstance(fine, Program)
+    assert made_up.kfuncs == ("bpf_made_up",) and made_up.prog_type == "sched_cls"
+    with pytest.raises(InputError, match="multiple exception callback tags"):
+        load_path(str(obj))  # the strict form: the first failure is the object's
 
 
 def test_static_program_and_unknown_section(compile_c: Callable[[str, str], Path]) -> None:

@@ -37,6 +37,9 @@ from framework.platform.sections import map_type_name, match_section
         ("perf_event", "perf_event", None, None),
         ("sk_lookup", "sk_lookup", "sk_lookup", None),
         ("sockops", "sock_ops", "cgroup_sock_ops", None),
+        # libbpf: a "?" prefix only turns autoload off
+        ("?tc", "sched_cls", None, None),
+        ("?fentry/do_exit", "tracing", "trace_fentry", "do_exit"),
     ],
 )
 def test_section_defs(name: str, prog_type: str, attach: str | None, target: str | None) -> None:
@@ -98,6 +101,7 @@ def test_assembly_file(tmp_path: Path) -> None:
         ("# section: tc\n    r0 = \n", ""),
         ("    exit\n", "no '# section:'"),
         ("# section: tc\n# map: name=m type=nope\n    exit\n", "unknown map type"),
+        ("# program: p\n# type: tc\n    exit\n", ":2: unknown program type 'tc'"),
     ],
 )
 def test_bad_assembly(tmp_path: Path, text: str, message: str) -> None:
