@@ -110,7 +110,29 @@ class _Object:
                 raise InputError(where, f"function '{sym.name}' starts inside an ld_imm64")
             hidden = sym.bind != STB_LOCAL and sym.visibility in (STV_HIDDEN, STV_INTERNAL)
             funcs.append(_Func(sym.name, sec, start, end, sym.bind != STB_LOCAL, hidden))
-        return funcs
+        return funcs + self._untyped_programs({f.sec.index for f in funcs})
+
+    def _untyped_programs(self, typed: set[int]) -> list[_Func]:
+        """Objects from clang before function symbols were typed: a program section without any
+        STT_FUNC symbol is one program, named by its global symbol at offset 0 (libbpf before 0.2:
+        the whole section was the program, named in bpf_object__init_prog_names; libbpf 1.x, which
+        wants STT_FUNC symbols, finds no program there)."""
+        out = []
+        for index, slots in self.code.items():
+            sec = self.elf.sections[index]
+            if index in typed or (self.text is not None and index == self.text.index) or not slots:
+                continue
+            name = next(
+                (
+                    sym.name
+                    for sym in self.elf.symbols
+                    if sym.shndx == index and sym.value == 0 and sym.bind != STB_LOCAL and sym.type == STT_NOTYPE
+                ),
+                None,
+            )
+            if name is not None and slots[0] is not None:
+                out.append(_Func(name, sec, 0, len(slots), True))
+        return out
 
     def _mark_hidden_static(self, btf: Btf) -> Btf:
         """Hidden global functions become static FUNCs (libbpf: mark_btf_static in bpf_object_fixup_btf)."""

@@ -28,6 +28,7 @@ Nothing is attached or pinned. `Loaded` owns every fd and closes them on exit.
 from __future__ import annotations
 
 import contextlib
+import errno
 import struct
 from pathlib import Path
 from types import TracebackType
@@ -227,8 +228,8 @@ def _create_map(loaded: Loaded, m: MapDef, btf_fd: int) -> int:
         if m.section.startswith(".rodata"):
             flags |= _BPF_F_RDONLY_PROG
     with_btf = btf_fd and (m.btf_key_type_id or m.btf_value_type_id)
-    fd = loaded.own(
-        sys_.map_create(
+    try:
+        made = sys_.map_create(
             map_type,
             m.key_size,
             m.value_size,
@@ -240,7 +241,13 @@ def _create_map(loaded: Loaded, m: MapDef, btf_fd: int) -> int:
             btf_value_type_id=m.btf_value_type_id if with_btf else 0,
             btf_vmlinux_value_type_id=m.btf_vmlinux_value_type_id,
         )
-    )
+    except sys_.BpfError as exc:
+        if exc.errno in (errno.EPERM, errno.EACCES, errno.ENOSYS):
+            raise  # bpf() not permitted here: the oracle says so, it is not this object's fault
+        # libbpf: bpf_object__create_maps fails the object before any program reaches the verifier,
+        # so there is no verdict to compare
+        raise InputError(f"{m.section}: map '{m.name}'", f"{exc.strerror} (the kernel created no map)") from None
+    fd = loaded.own(made)
     if internal and m.initial and any(m.initial):
         sys_.map_update(fd, struct.pack("<I", 0), m.initial.ljust(m.value_size, b"\0"))
     if internal and m.section.startswith(".rodata"):

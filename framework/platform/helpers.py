@@ -252,10 +252,13 @@ def helper_id(name: str) -> int | None:
 # the helpers the verifier models; get_call_summary reads the same to know which R1-R5 a call reads.
 HELPER_NARGS = {
     1: 2,  # map_lookup_elem(map, key)
+    2: 4,  # map_update_elem(map, key, value, flags)
+    3: 2,  # map_delete_elem(map, key)
     5: 0,  # ktime_get_ns()
     7: 0,  # get_prandom_u32()
     8: 0,  # get_smp_processor_id()
     12: 3,  # tail_call(ctx, prog_array, index)
+    27: 3,  # get_stackid(ctx, map, flags)
     14: 0,  # get_current_pid_tgid()
     50: 4,  # skb_adjust_room(skb, len_diff, mode, flags)
     84: 5,  # sk_lookup_tcp(ctx, tuple, tuple_size, netns, flags)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from framework.isa.insn import Insn
 from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
+from framework.platform.sections import MAP_TYPES
 from framework.verify import memory
 from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
@@ -127,6 +128,14 @@ def _const_size(env: Env, st: State, pc: int, regno: int) -> int | Reject:
 # ---------------------------------------------------------------- helpers
 
 
+# map types whose update and delete check_map_func_compatibility allows from any program type
+PLAIN_DATA_MAPS = frozenset({"hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash", "lpm_trie"})
+
+
+# program types whose func_proto gives bpf_get_stackid (kprobe, tracepoint, perf_event, raw_tp)
+STACKID_TYPES = frozenset({"kprobe", "tracepoint", "perf_event", "raw_tracepoint"})
+
+
 def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_helper_call
     fid = insn.imm
@@ -155,6 +164,47 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             ):
                 null = False
         result = Reg(RT.MAP_VALUE, map_index=m.map_index, maybe_null=null, id=env.new_id() if null else 0)
+    elif fid in (2, 3):  # map_update_elem(map, key, value, flags), map_delete_elem(map, key)
+        # kernel: bpf_map_update_elem_proto / bpf_map_delete_elem_proto: ARG_CONST_MAP_PTR,
+        # ARG_PTR_TO_MAP_KEY (, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING); RET_INTEGER
+        m = _typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        mdef = env.program.maps[m.map_index]
+        if mdef.map_type not in PLAIN_DATA_MAPS or mdef.flags & 0x80:  # BPF_F_RDONLY_PROG
+            what = f"{mdef.map_type} map" + (" with BPF_F_RDONLY_PROG" if mdef.flags & 0x80 else "")
+            return unsupported(pc, "map type", what, f"check_map_func_compatibility's rules for {name}#{fid}")
+        record_map(env, pc, m.map_index)
+        err = _stack_mem(env, st, pc, 2, mdef.key_size, False)
+        if err:
+            return err
+        if fid == 2:
+            err = _stack_mem(env, st, pc, 3, mdef.value_size, False)
+            if err:
+                return err
+            flags = _arg(st, pc, 4)
+            if isinstance(flags, Reject):
+                return flags
+        result = scalar()
+    elif fid == 27:  # get_stackid(ctx, map, flags)
+        # kernel: bpf_get_stackid_proto (kernel/bpf/stackmap.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
+        # ARG_ANYTHING; RET_INTEGER; given by the tracing types' func_proto only
+        if env.program.prog_type not in STACKID_TYPES:
+            return unsupported(pc, "helper", f"{name}#{fid}", f"the {env.program.prog_type} func_proto's helper list")
+        ctx = _ctx_arg(st, pc, 1)
+        if isinstance(ctx, Reject):
+            return ctx
+        m = _typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        mdef = env.program.maps[m.map_index]
+        if mdef.map_type != "stack_trace":  # kernel: check_map_func_compatibility
+            return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
+        record_map(env, pc, m.map_index)
+        flags = _arg(st, pc, 3)
+        if isinstance(flags, Reject):
+            return flags
+        result = scalar()
     elif fid == 12:  # tail_call
         from framework.verify.throw import check_resource_leak
 
