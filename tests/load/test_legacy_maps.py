@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,3 +48,26 @@ def test_nonzero_unknown_options_are_refused(compile_c: Callable[[str, str], Pat
     )
     with pytest.raises(InputError, match="map 'counts' has unrecognized, non-zero options"):
         load_path(str(compile_c(source, "extra")))
+
+
+def _untype_functions(data: bytes) -> bytes:
+    """The object as clang before typed function symbols wrote it: every STT_FUNC made STT_NOTYPE."""
+    out = bytearray(data)
+    shoff, shnum = struct.unpack_from("<Q", data, 0x28)[0], struct.unpack_from("<H", data, 0x3C)[0]
+    for i in range(shnum):
+        header = shoff + i * 64
+        if struct.unpack_from("<I", data, header + 4)[0] != 2:  # SHT_SYMTAB
+            continue
+        offset, size = struct.unpack_from("<QQ", data, header + 0x18)
+        for sym in range(offset, offset + size, 24):
+            if out[sym + 4] & 0xF == 2:  # st_info: STT_FUNC
+                out[sym + 4] &= 0xF0
+    return bytes(out)
+
+
+def test_an_untyped_program_section_is_one_program(compile_c: Callable[[str, str], Path], tmp_path: Path) -> None:
+    old = tmp_path / "old.o"
+    old.write_bytes(_untype_functions(compile_c(LEGACY, "legacy").read_bytes()))
+    (program,) = load_path(str(old))
+    assert (program.name, program.section, program.prog_type) == ("count", "socket", "socket_filter")
+    assert verify(program).accepted
