@@ -260,6 +260,7 @@ HELPER_NARGS = {
     12: 3,  # tail_call(ctx, prog_array, index)
     27: 3,  # get_stackid(ctx, map, flags)
     14: 0,  # get_current_pid_tgid()
+    15: 0,  # get_current_uid_gid()
     50: 4,  # skb_adjust_room(skb, len_diff, mode, flags)
     84: 5,  # sk_lookup_tcp(ctx, tuple, tuple_size, netns, flags)
     85: 5,  # sk_lookup_udp

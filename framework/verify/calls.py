@@ -211,7 +211,13 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         err = check_resource_leak(env, st, pc, False, True, "tail_call")
         if err:
             return err
-    elif fid in (5, 14, 8, 7):
+    elif fid in (
+        5,
+        14,
+        15,
+        8,
+        7,
+    ):  # ktime_get_ns, get_current_pid_tgid, get_current_uid_gid, ...: bpf_base_func_proto, no args
         result = scalar()
     elif fid == 131:  # ringbuf_reserve
         m = _arg(st, pc, 1)
