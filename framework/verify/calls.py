@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from framework.isa.insn import Insn
-from framework.platform.helpers import func_id_name
+from framework.platform.helper_types import HELPER_TYPES
+from framework.platform.helpers import MAX_ID, func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
 from framework.platform.sections import MAP_TYPES
 from framework.verify import memory
@@ -114,6 +115,34 @@ def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool
     )
 
 
+BPF_MAX_VAR_SIZ = 1 << 29  # include/linux/bpf_verifier.h
+# gpl_only helpers of bpf_func_proto among those modelled here (kernel/trace/bpf_trace.c)
+GPL_ONLY = frozenset({4, 6, 113})
+# license_is_gpl_compatible (include/linux/license.h)
+GPL_COMPATIBLE = frozenset(
+    {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
+)
+
+
+def _mem_size(env: Env, st: State, pc: int, regno: int, zero_ok: bool) -> int | Reject:
+    # kernel: check_mem_size_reg (ARG_CONST_SIZE, ARG_CONST_SIZE_OR_ZERO): the bound, umax, is
+    # what check_helper_mem_access checks; the register is marked precise
+    r = _arg(st, pc, regno)
+    if isinstance(r, Reject):
+        return r
+    if r.type is not RT.SCALAR:
+        return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
+    v = r.var
+    if v.smin < 0:
+        return reject(pc, f"R{regno} min value is negative, either use unsigned or 'var &= const'")
+    if v.umin == 0 and not zero_ok:
+        return reject(pc, f"R{regno} invalid zero-sized read: u64=[{v.umin},{v.umax}]")
+    if v.umax >= BPF_MAX_VAR_SIZ:
+        return reject(pc, f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+    mark_chain_precision(env, st, regno)
+    return v.umax
+
+
 def _const_size(env: Env, st: State, pc: int, regno: int) -> int | Reject:
     # kernel: check_mem_size_reg (the size is trusted as it is: precise)
     r = st.cur.regs[regno]
@@ -140,6 +169,13 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_helper_call
     fid = insn.imm
     name = func_id_name(fid)
+    if not 0 <= fid < MAX_ID:  # kernel: get_helper_proto's -ERANGE
+        return reject(pc, f"invalid func {name}#{fid}")
+    given = HELPER_TYPES.get(env.program.prog_type)  # the live kernel's get_func_proto, as a table
+    if given is not None and fid not in given:
+        return reject(pc, f"program of this type cannot use helper {name}#{fid}")
+    if fid in GPL_ONLY and env.program.license not in GPL_COMPATIBLE:  # kernel: check_helper_call
+        return reject(pc, "cannot call GPL-restricted function from non-GPL compatible program")
     regs = st.cur.regs
     result: Reg = scalar()
     if fid == 1:  # map_lookup_elem
@@ -219,6 +255,28 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         7,
     ):  # ktime_get_ns, get_current_pid_tgid, get_current_uid_gid, ...: bpf_base_func_proto, no args
         result = scalar()
+    elif fid in (4, 113, 16, 6):
+        # kernel: bpf_probe_read_compat_proto / bpf_probe_read_kernel_proto (kernel/trace/bpf_trace.c):
+        # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING; bpf_get_current_comm_proto
+        # (kernel/bpf/helpers.c): ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; bpf_trace_printk_proto:
+        # ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE (R3-R5 unchecked); RET_INTEGER
+        dst = _arg(st, pc, 1)
+        if isinstance(dst, Reject):
+            return dst
+        size = _mem_size(env, st, pc, 2, zero_ok=fid in (4, 113))
+        if isinstance(size, Reject):
+            return size
+        if size == 0:
+            return unsupported(
+                pc, "helper argument", f"{name}#{fid} with size 0", "check_helper_mem_access's zero size"
+            )
+        err = _stack_mem(env, st, pc, 1, size, fid != 6)
+        if err:
+            return err
+        if fid in (4, 113):
+            src = _arg(st, pc, 3)
+            if isinstance(src, Reject):
+                return src
     elif fid == 131:  # ringbuf_reserve
         m = _arg(st, pc, 1)
         if isinstance(m, Reject):
