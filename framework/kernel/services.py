@@ -319,6 +319,28 @@ def _current_task(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return k.objects.current.addr
 
 
+BPF_F_INDEX_MASK = 0xFFFFFFFF  # uapi: also BPF_F_CURRENT_CPU
+BPF_F_CTXLEN_MASK = 0xFFFFF << 32
+
+
+@_helper("perf_event_output")
+def _perf_event_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_perf_event_output / bpf_skb_event_output -> __bpf_perf_event_output. The emulated
+    # perf_event_array holds no perf event (a test run opens none), so a good index is -ENOENT.
+    flags = a[2]
+    if flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK):
+        return _neg(EINVAL)
+    if flags & BPF_F_CTXLEN_MASK:
+        raise KernelFault("bpf_perf_event_output with a context length (BPF_F_CTXLEN_MASK) is not emulated")
+    m = k._map(a[1])
+    index = flags & BPF_F_INDEX_MASK
+    if index == BPF_F_INDEX_MASK:  # BPF_F_CURRENT_CPU
+        index = 0  # the emulated machine runs on CPU 0 (bpf_get_smp_processor_id)
+    if index >= m.mdef.max_entries:
+        return _neg(E2BIG)
+    return _neg(ENOENT)
+
+
 @_helper("get_current_cgroup_id")
 def _current_cgroup_id(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return ROOT_CGROUP_ID

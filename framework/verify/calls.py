@@ -277,6 +277,36 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             src = _arg(st, pc, 3)
             if isinstance(src, Reject):
                 return src
+    elif fid == 25:  # perf_event_output(ctx, map, flags, data, size)
+        # kernel: bpf_perf_event_output_proto (kernel/trace/bpf_trace.c), bpf_skb_event_output_proto,
+        # bpf_xdp_event_output_proto (net/core/filter.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
+        # ARG_ANYTHING, ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE_OR_ZERO; RET_INTEGER
+        ctx = _ctx_arg(st, pc, 1)
+        if isinstance(ctx, Reject):
+            return ctx
+        m = _typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        flags = _arg(st, pc, 3)
+        if isinstance(flags, Reject):
+            return flags
+        data = _arg(st, pc, 4)
+        if isinstance(data, Reject):
+            return data
+        size = _mem_size(env, st, pc, 5, zero_ok=True)
+        if isinstance(size, Reject):
+            return size
+        if size == 0:
+            return unsupported(
+                pc, "helper argument", f"{name}#{fid} with size 0", "check_helper_mem_access's zero size"
+            )
+        err = _stack_mem(env, st, pc, 4, size, False)
+        if err:
+            return err
+        mdef = env.program.maps[m.map_index]
+        if mdef.map_type != "perf_event_array":  # kernel: check_map_func_compatibility
+            return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
+        record_map(env, pc, m.map_index)
     elif fid == 131:  # ringbuf_reserve
         m = _arg(st, pc, 1)
         if isinstance(m, Reject):
