@@ -341,6 +341,25 @@ def _perf_event_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return _neg(ENOENT)
 
 
+XDP_ABORTED = 0
+BPF_F_ACTION_MASK = 3  # include/linux/filter.h: XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX
+BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS = 1 << 3, 1 << 4  # uapi
+
+
+@_helper("redirect_map")
+def _redirect_map(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_redirect_map -> __bpf_xdp_redirect_map: the flags' low bits are the action on a
+    # failed lookup. The emulated maps hold no device, CPU or socket, so every lookup fails.
+    m = k._map(a[0])
+    flags = a[2]
+    allowed = BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS if m.mdef.map_type in ("devmap", "devmap_hash") else 0
+    if flags & ~(BPF_F_ACTION_MASK | allowed):
+        return XDP_ABORTED
+    if flags & BPF_F_BROADCAST or m.entries:
+        raise KernelFault(f"bpf_redirect_map to a {m.mdef.map_type} target is not emulated")
+    return flags & BPF_F_ACTION_MASK
+
+
 @_helper("get_current_cgroup_id")
 def _current_cgroup_id(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return ROOT_CGROUP_ID

@@ -163,6 +163,8 @@ PLAIN_DATA_MAPS = frozenset({"hash", "array", "percpu_hash", "percpu_array", "lr
 
 # program types whose func_proto gives bpf_get_stackid (kprobe, tracepoint, perf_event, raw_tp)
 STACKID_TYPES = frozenset({"kprobe", "tracepoint", "perf_event", "raw_tracepoint"})
+# the maps bpf_redirect_map takes (check_map_func_compatibility, BPF_FUNC_redirect_map)
+REDIRECT_MAPS = frozenset({"devmap", "devmap_hash", "cpumap", "xskmap"})
 
 
 def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -305,6 +307,20 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return err
         mdef = env.program.maps[m.map_index]
         if mdef.map_type != "perf_event_array":  # kernel: check_map_func_compatibility
+            return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
+        record_map(env, pc, m.map_index)
+    elif fid == 51:  # redirect_map(map, key, flags)
+        # kernel: bpf_xdp_redirect_map_proto (net/core/filter.c): ARG_CONST_MAP_PTR, ARG_ANYTHING,
+        # ARG_ANYTHING; RET_INTEGER
+        m = _typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        for regno in (2, 3):
+            arg = _arg(st, pc, regno)
+            if isinstance(arg, Reject):
+                return arg
+        mdef = env.program.maps[m.map_index]
+        if mdef.map_type not in REDIRECT_MAPS:  # kernel: check_map_func_compatibility
             return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
         record_map(env, pc, m.map_index)
     elif fid == 131:  # ringbuf_reserve

@@ -128,21 +128,23 @@ def test_the_copy_helpers_run_alike_on_both_engines(case: VerifierCase) -> None:
         "probe_read_into_stack": 0,
         "get_current_comm_into_stack": ord("b"),  # the emulated task's comm, "bakeoff"
         "perf_event_output_from_tc": -2 & (2**64 - 1),  # -ENOENT: no perf event in the array
+        "redirect_map_to_an_empty_devmap": 2,  # XDP_PASS, the flags' action on a failed lookup
     }
     if case.name in expected:
         assert interp.r0 == expected[case.name]
 
 
 @pytest.mark.kernel
-def test_perf_event_output_returns_what_the_live_kernel_returns() -> None:
+@pytest.mark.parametrize("name", ["perf_event_output_from_tc", "redirect_map_to_an_empty_devmap"])
+def test_a_test_run_returns_what_the_live_kernel_returns(name: str) -> None:
     reason = available()
     if reason is not None:
         pytest.skip(reason)
     from framework.kernel.objects import RunInput
     from framework.oracle.record import record
 
-    (case,) = [c for c in ENGINE_CASES if c.name == "perf_event_output_from_tc"]
-    program = case.program()
-    rec = record(program, [RunInput("pkt", bytes(64))], batches=1, repeat=1)
+    (case,) = [c for c in ENGINE_CASES if c.name == name]
+    program, packet = case.program(), RunInput("pkt", bytes(64))
+    rec = record(program, [packet], batches=1, repeat=1)
     assert rec.verdict == "accepted" and len(rec.runs) == 1, rec.message
-    assert rec.runs[0].retval == run_program(program, RunInput("pkt", bytes(64))).r0 & 0xFFFFFFFF
+    assert rec.runs[0].retval == run_program(program, packet).r0 & 0xFFFFFFFF
