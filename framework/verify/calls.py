@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 from framework.isa.insn import Insn
-from framework.platform.helper_types import HELPER_TYPES
-from framework.platform.helpers import MAX_ID, func_id_name
+from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
-from framework.platform.sections import MAP_TYPES
 from framework.verify import memory
 from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
+from framework.verify.helper_args import (
+    arg,
+    const_size,
+    ctx_arg,
+    expect,
+    helper_given,
+    map_compatible,
+    sized_mem,
+    stack_mem,
+    typed_arg,
+)
 from framework.verify.precision import mark_chain_precision, mark_slot_precision
 from framework.verify.regs import (
     MEM_ALLOC,
@@ -63,97 +72,6 @@ def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
     return None
 
 
-def _arg(st: State, pc: int, regno: int) -> Reg | Reject:
-    r = st.cur.regs[regno]
-    if r.type is RT.NOT_INIT:
-        return reject(pc, f"R{regno} !read_ok")
-    return r
-
-
-def _expect(pc: int, regno: int, r: Reg, ok: bool, expected: str) -> Reject | None:
-    # kernel: check_reg_type
-    if ok:
-        return None
-    return reject(pc, f"R{regno} type={type_str(r)} expected={expected}")
-
-
-def _typed_arg(st: State, pc: int, regno: int, rt: RT, expected: str) -> Reg | Reject:
-    # kernel: check_func_arg -> check_reg_type, for an argument of one base type
-    r = _arg(st, pc, regno)
-    if isinstance(r, Reject):
-        return r
-    return _expect(pc, regno, r, r.type is rt, expected) or r
-
-
-def _ctx_arg(st: State, pc: int, regno: int) -> Reg | Reject:
-    # kernel: check_func_arg (ARG_PTR_TO_CTX), then check_func_arg_reg_off -> __check_ptr_off_reg:
-    # the context is passed as it came, neither moved nor given a variable offset
-    r = _typed_arg(st, pc, regno, RT.CTX, "ctx")
-    if isinstance(r, Reject):
-        return r
-    if r.off < 0:
-        return reject(pc, f"negative offset ctx ptr R{regno} off={r.off} disallowed")
-    if r.off:
-        return reject(pc, f"dereference of modified ctx ptr R{regno} off={r.off} disallowed")
-    if not r.var.is_const or r.var.var_off.value:
-        return reject(pc, f"variable ctx access var_off={r.var.var_off.strn()} disallowed")
-    return r
-
-
-def _stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool) -> Reject | None:
-    # kernel: check_helper_mem_access -> check_stack_range_initialized
-    r = st.cur.regs[regno]
-    if r.type is RT.STACK:
-        return memory.stack_range(env, st, pc, regno, size, uninit, uninit)
-    if r.type in (RT.MAP_VALUE, RT.MEM, RT.PACKET) and not r.maybe_null:
-        res = memory.check_mem_access(env, st, pc, regno, 0, max(size, 1), uninit, None, None)
-        return res if isinstance(res, Reject) else None
-    return reject(
-        pc,
-        f"R{regno} type={type_str(r)} expected="
-        "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
-    )
-
-
-BPF_MAX_VAR_SIZ = 1 << 29  # include/linux/bpf_verifier.h
-# gpl_only helpers of bpf_func_proto among those modelled here (kernel/trace/bpf_trace.c)
-GPL_ONLY = frozenset({4, 6, 113})
-# license_is_gpl_compatible (include/linux/license.h)
-GPL_COMPATIBLE = frozenset(
-    {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
-)
-
-
-def _mem_size(env: Env, st: State, pc: int, regno: int, zero_ok: bool) -> int | Reject:
-    # kernel: check_mem_size_reg (ARG_CONST_SIZE, ARG_CONST_SIZE_OR_ZERO): the bound, umax, is
-    # what check_helper_mem_access checks; the register is marked precise
-    r = _arg(st, pc, regno)
-    if isinstance(r, Reject):
-        return r
-    if r.type is not RT.SCALAR:
-        return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
-    v = r.var
-    if v.smin < 0:
-        return reject(pc, f"R{regno} min value is negative, either use unsigned or 'var &= const'")
-    if v.umin == 0 and not zero_ok:
-        return reject(pc, f"R{regno} invalid zero-sized read: u64=[{v.umin},{v.umax}]")
-    if v.umax >= BPF_MAX_VAR_SIZ:
-        return reject(pc, f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
-    mark_chain_precision(env, st, regno)
-    return v.umax
-
-
-def _const_size(env: Env, st: State, pc: int, regno: int) -> int | Reject:
-    # kernel: check_mem_size_reg (the size is trusted as it is: precise)
-    r = st.cur.regs[regno]
-    mark_chain_precision(env, st, regno)
-    if r.type is not RT.SCALAR:
-        return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
-    if not r.is_const:
-        return reject(pc, f"R{regno} is not a known constant'")
-    return r.const
-
-
 # ---------------------------------------------------------------- helpers
 
 
@@ -171,22 +89,18 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_helper_call
     fid = insn.imm
     name = func_id_name(fid)
-    if not 0 <= fid < MAX_ID:  # kernel: get_helper_proto's -ERANGE
-        return reject(pc, f"invalid func {name}#{fid}")
-    given = HELPER_TYPES.get(env.program.prog_type)  # the live kernel's get_func_proto, as a table
-    if given is not None and fid not in given:
-        return reject(pc, f"program of this type cannot use helper {name}#{fid}")
-    if fid in GPL_ONLY and env.program.license not in GPL_COMPATIBLE:  # kernel: check_helper_call
-        return reject(pc, "cannot call GPL-restricted function from non-GPL compatible program")
+    refused = helper_given(env, pc, fid)
+    if refused:
+        return refused
     regs = st.cur.regs
     result: Reg = scalar()
     if fid == 1:  # map_lookup_elem
-        m = _typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
         mdef = env.program.maps[m.map_index]
         record_map(env, pc, m.map_index)
-        err = _stack_mem(env, st, pc, 2, mdef.key_size, False)
+        err = stack_mem(env, st, pc, 2, mdef.key_size, False)
         if err:
             return err
         null = True
@@ -205,7 +119,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif fid in (2, 3):  # map_update_elem(map, key, value, flags), map_delete_elem(map, key)
         # kernel: bpf_map_update_elem_proto / bpf_map_delete_elem_proto: ARG_CONST_MAP_PTR,
         # ARG_PTR_TO_MAP_KEY (, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING); RET_INTEGER
-        m = _typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
         mdef = env.program.maps[m.map_index]
@@ -213,14 +127,14 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             what = f"{mdef.map_type} map" + (" with BPF_F_RDONLY_PROG" if mdef.flags & 0x80 else "")
             return unsupported(pc, "map type", what, f"check_map_func_compatibility's rules for {name}#{fid}")
         record_map(env, pc, m.map_index)
-        err = _stack_mem(env, st, pc, 2, mdef.key_size, False)
+        err = stack_mem(env, st, pc, 2, mdef.key_size, False)
         if err:
             return err
         if fid == 2:
-            err = _stack_mem(env, st, pc, 3, mdef.value_size, False)
+            err = stack_mem(env, st, pc, 3, mdef.value_size, False)
             if err:
                 return err
-            flags = _arg(st, pc, 4)
+            flags = arg(st, pc, 4)
             if isinstance(flags, Reject):
                 return flags
         result = scalar()
@@ -229,17 +143,16 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         # ARG_ANYTHING; RET_INTEGER; given by the tracing types' func_proto only
         if env.program.prog_type not in STACKID_TYPES:
             return unsupported(pc, "helper", f"{name}#{fid}", f"the {env.program.prog_type} func_proto's helper list")
-        ctx = _ctx_arg(st, pc, 1)
+        ctx = ctx_arg(st, pc, 1)
         if isinstance(ctx, Reject):
             return ctx
-        m = _typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
+        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
-        mdef = env.program.maps[m.map_index]
-        if mdef.map_type != "stack_trace":  # kernel: check_map_func_compatibility
-            return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
-        record_map(env, pc, m.map_index)
-        flags = _arg(st, pc, 3)
+        compatible = map_compatible(env, pc, m, frozenset({"stack_trace"}), f"{name}#{fid}")
+        if isinstance(compatible, Reject):
+            return compatible
+        flags = arg(st, pc, 3)
         if isinstance(flags, Reject):
             return flags
         result = scalar()
@@ -262,74 +175,52 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING; bpf_get_current_comm_proto
         # (kernel/bpf/helpers.c): ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; bpf_trace_printk_proto:
         # ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE (R3-R5 unchecked); RET_INTEGER
-        dst = _arg(st, pc, 1)
-        if isinstance(dst, Reject):
-            return dst
-        size = _mem_size(env, st, pc, 2, zero_ok=fid in (4, 113))
-        if isinstance(size, Reject):
-            return size
-        if size == 0:
-            return unsupported(
-                pc, "helper argument", f"{name}#{fid} with size 0", "check_helper_mem_access's zero size"
-            )
-        err = _stack_mem(env, st, pc, 1, size, fid != 6)
+        err = sized_mem(env, st, pc, f"{name}#{fid}", 1, zero_ok=fid in (4, 113), uninit=fid != 6)
         if err:
             return err
         if fid in (4, 113):
-            src = _arg(st, pc, 3)
+            src = arg(st, pc, 3)
             if isinstance(src, Reject):
                 return src
     elif fid == 25:  # perf_event_output(ctx, map, flags, data, size)
         # kernel: bpf_perf_event_output_proto (kernel/trace/bpf_trace.c), bpf_skb_event_output_proto,
         # bpf_xdp_event_output_proto (net/core/filter.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
         # ARG_ANYTHING, ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE_OR_ZERO; RET_INTEGER
-        ctx = _ctx_arg(st, pc, 1)
+        ctx = ctx_arg(st, pc, 1)
         if isinstance(ctx, Reject):
             return ctx
-        m = _typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
+        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
-        flags = _arg(st, pc, 3)
+        flags = arg(st, pc, 3)
         if isinstance(flags, Reject):
             return flags
-        data = _arg(st, pc, 4)
-        if isinstance(data, Reject):
-            return data
-        size = _mem_size(env, st, pc, 5, zero_ok=True)
-        if isinstance(size, Reject):
-            return size
-        if size == 0:
-            return unsupported(
-                pc, "helper argument", f"{name}#{fid} with size 0", "check_helper_mem_access's zero size"
-            )
-        err = _stack_mem(env, st, pc, 4, size, False)
+        err = sized_mem(env, st, pc, f"{name}#{fid}", 4, zero_ok=True, uninit=False)
         if err:
             return err
-        mdef = env.program.maps[m.map_index]
-        if mdef.map_type != "perf_event_array":  # kernel: check_map_func_compatibility
-            return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
-        record_map(env, pc, m.map_index)
+        compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
+        if isinstance(compatible, Reject):
+            return compatible
     elif fid == 51:  # redirect_map(map, key, flags)
         # kernel: bpf_xdp_redirect_map_proto (net/core/filter.c): ARG_CONST_MAP_PTR, ARG_ANYTHING,
         # ARG_ANYTHING; RET_INTEGER
-        m = _typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
         for regno in (2, 3):
-            arg = _arg(st, pc, regno)
-            if isinstance(arg, Reject):
-                return arg
-        mdef = env.program.maps[m.map_index]
-        if mdef.map_type not in REDIRECT_MAPS:  # kernel: check_map_func_compatibility
-            return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {name}#{fid}")
-        record_map(env, pc, m.map_index)
+            r = arg(st, pc, regno)
+            if isinstance(r, Reject):
+                return r
+        compatible = map_compatible(env, pc, m, REDIRECT_MAPS, f"{name}#{fid}")
+        if isinstance(compatible, Reject):
+            return compatible
     elif fid == 131:  # ringbuf_reserve
-        m = _arg(st, pc, 1)
+        m = arg(st, pc, 1)
         if isinstance(m, Reject):
             return m
         if m.type is not RT.MAP_PTR or env.program.maps[m.map_index].map_type != "ringbuf":
             return reject(pc, f"R1 type={type_str(m)} expected=map_ptr")
-        size = _const_size(env, st, pc, 2)
+        size = const_size(env, st, pc, 2)
         if isinstance(size, Reject):
             return size
         nid = env.new_id()
@@ -337,10 +228,10 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         del nid
         result = Reg(RT.MEM, flags=frozenset({MEM_RINGBUF}), maybe_null=True, mem_size=size, id=rid, ref_obj_id=rid)
     elif fid in (132, 133):  # ringbuf_submit / discard
-        r = _arg(st, pc, 1)
+        r = arg(st, pc, 1)
         if isinstance(r, Reject):
             return r
-        err = _expect(pc, 1, r, r.type is RT.MEM and MEM_RINGBUF in r.flags and not r.maybe_null, "ringbuf_mem")
+        err = expect(pc, 1, r, r.type is RT.MEM and MEM_RINGBUF in r.flags and not r.maybe_null, "ringbuf_mem")
         if err:
             return err
         if not r.ref_obj_id:
@@ -351,7 +242,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if err:
             return err
     elif fid == 198:  # ringbuf_reserve_dynptr
-        m = _arg(st, pc, 1)
+        m = arg(st, pc, 1)
         if isinstance(m, Reject):
             return m
         err = _dynptr_init(env, st, pc, 4)
@@ -362,23 +253,23 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if err:
             return err
     elif fid in (84, 85, 99):  # sk_lookup_tcp/udp, skc_lookup_tcp
-        c = _ctx_arg(st, pc, 1)
+        c = ctx_arg(st, pc, 1)
         if isinstance(c, Reject):
             return c
-        size = _const_size(env, st, pc, 3)
+        size = const_size(env, st, pc, 3)
         if isinstance(size, Reject):
             return size
-        err = _stack_mem(env, st, pc, 2, size, False)
+        err = stack_mem(env, st, pc, 2, size, False)
         if err:
             return err
         env.new_id()
         rid = acquire(env, st, pc, "socket")
         result = Reg(RT.SOCKET, maybe_null=True, id=rid, ref_obj_id=rid)
     elif fid == 86:  # sk_release
-        r = _arg(st, pc, 1)
+        r = arg(st, pc, 1)
         if isinstance(r, Reject):
             return r
-        err = _expect(
+        err = expect(
             pc,
             1,
             r,
@@ -394,26 +285,26 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return err
     elif fid in (95, 96):  # sk_fullsock / tcp_sock
         # kernel: is_ptr_cast_function: a fresh id for the NULL check, the parent's ref_obj_id
-        r = _arg(st, pc, 1)
+        r = arg(st, pc, 1)
         if isinstance(r, Reject):
             return r
-        err = _expect(pc, 1, r, r.type is RT.SOCKET and not r.maybe_null, "sock_common, sock, tcp_sock, xdp_sock")
+        err = expect(pc, 1, r, r.type is RT.SOCKET and not r.maybe_null, "sock_common, sock, tcp_sock, xdp_sock")
         if err:
             return err
         kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
         result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
     elif fid == 50:  # skb_adjust_room
-        c = _ctx_arg(st, pc, 1)
+        c = ctx_arg(st, pc, 1)
         if isinstance(c, Reject):
             return c
         for regno in (2, 3, 4):
-            a = _arg(st, pc, regno)
+            a = arg(st, pc, regno)
             if isinstance(a, Reject):
                 return a
         # kernel: bpf_helper_changes_pkt_data -> clear_all_pkt_pointers (mark_reg_invalid on every copy)
         st.map_regs(lambda r: scalar() if r.type in (RT.PACKET, RT.PACKET_END, RT.PACKET_META) else r)
     elif fid == 93:  # spin_lock
-        r = _arg(st, pc, 1)
+        r = arg(st, pc, 1)
         if isinstance(r, Reject):
             return r
         if r.type is not RT.MAP_VALUE or r.maybe_null:
@@ -430,7 +321,7 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif fid == 181:  # bpf_loop
         from framework.verify.frames import push_callback
 
-        fn = _typed_arg(st, pc, 2, RT.FUNC, "func")
+        fn = typed_arg(st, pc, 2, RT.FUNC, "func")
         if isinstance(fn, Reject):
             return fn
         # kernel: update_loop_inline_state (flags zero and one callback on every path)

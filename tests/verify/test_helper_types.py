@@ -21,7 +21,7 @@ from framework.platform.helper_types import HELPER_TYPES, KERNEL
 from framework.platform.helpers import MAX_ID, func_id_name
 from framework.run.result import run_program
 from framework.verify import verify
-from framework.verify.calls import GPL_ONLY
+from framework.verify.helper_args import GPL_ONLY
 
 from .cases_loader import VerifierCase, load_cases
 

@@ -1,0 +1,146 @@
+"""Helper arguments as check_func_arg checks them, and the checks check_helper_call makes first.
+
+Each function checks one argument register of a helper call the way the kernel's
+`check_func_arg` does for one `bpf_arg_type`, and returns the register (or the size it
+bounds) or the `Reject` with the kernel's message. `framework.verify.calls` reads them.
+"""
+
+from __future__ import annotations
+
+from framework.load.program import MapDef
+from framework.platform.helper_types import HELPER_TYPES
+from framework.platform.helpers import MAX_ID, func_id_name
+from framework.platform.sections import MAP_TYPES
+from framework.verify import memory
+from framework.verify.aux import record_map
+from framework.verify.env import Env, Reject, reject, unsupported
+from framework.verify.precision import mark_chain_precision
+from framework.verify.regs import RT, Reg, type_str
+from framework.verify.state import State
+
+
+def arg(st: State, pc: int, regno: int) -> Reg | Reject:
+    r = st.cur.regs[regno]
+    if r.type is RT.NOT_INIT:
+        return reject(pc, f"R{regno} !read_ok")
+    return r
+
+
+def expect(pc: int, regno: int, r: Reg, ok: bool, expected: str) -> Reject | None:
+    # kernel: check_reg_type
+    if ok:
+        return None
+    return reject(pc, f"R{regno} type={type_str(r)} expected={expected}")
+
+
+def typed_arg(st: State, pc: int, regno: int, rt: RT, expected: str) -> Reg | Reject:
+    # kernel: check_func_arg -> check_reg_type, for an argument of one base type
+    r = arg(st, pc, regno)
+    if isinstance(r, Reject):
+        return r
+    return expect(pc, regno, r, r.type is rt, expected) or r
+
+
+def ctx_arg(st: State, pc: int, regno: int) -> Reg | Reject:
+    # kernel: check_func_arg (ARG_PTR_TO_CTX), then check_func_arg_reg_off -> __check_ptr_off_reg:
+    # the context is passed as it came, neither moved nor given a variable offset
+    r = typed_arg(st, pc, regno, RT.CTX, "ctx")
+    if isinstance(r, Reject):
+        return r
+    if r.off < 0:
+        return reject(pc, f"negative offset ctx ptr R{regno} off={r.off} disallowed")
+    if r.off:
+        return reject(pc, f"dereference of modified ctx ptr R{regno} off={r.off} disallowed")
+    if not r.var.is_const or r.var.var_off.value:
+        return reject(pc, f"variable ctx access var_off={r.var.var_off.strn()} disallowed")
+    return r
+
+
+def stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool) -> Reject | None:
+    # kernel: check_helper_mem_access -> check_stack_range_initialized
+    r = st.cur.regs[regno]
+    if r.type is RT.STACK:
+        return memory.stack_range(env, st, pc, regno, size, uninit, uninit)
+    if r.type in (RT.MAP_VALUE, RT.MEM, RT.PACKET) and not r.maybe_null:
+        res = memory.check_mem_access(env, st, pc, regno, 0, max(size, 1), uninit, None, None)
+        return res if isinstance(res, Reject) else None
+    return reject(
+        pc,
+        f"R{regno} type={type_str(r)} expected="
+        "fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_",
+    )
+
+
+BPF_MAX_VAR_SIZ = 1 << 29  # include/linux/bpf_verifier.h
+# gpl_only helpers of bpf_func_proto among those modelled here (kernel/trace/bpf_trace.c)
+GPL_ONLY = frozenset({4, 6, 113})
+# license_is_gpl_compatible (include/linux/license.h)
+GPL_COMPATIBLE = frozenset(
+    {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
+)
+
+
+def mem_size(env: Env, st: State, pc: int, regno: int, zero_ok: bool) -> int | Reject:
+    # kernel: check_mem_size_reg (ARG_CONST_SIZE, ARG_CONST_SIZE_OR_ZERO): the bound, umax, is
+    # what check_helper_mem_access checks; the register is marked precise
+    r = arg(st, pc, regno)
+    if isinstance(r, Reject):
+        return r
+    if r.type is not RT.SCALAR:
+        return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
+    v = r.var
+    if v.smin < 0:
+        return reject(pc, f"R{regno} min value is negative, either use unsigned or 'var &= const'")
+    if v.umin == 0 and not zero_ok:
+        return reject(pc, f"R{regno} invalid zero-sized read: u64=[{v.umin},{v.umax}]")
+    if v.umax >= BPF_MAX_VAR_SIZ:
+        return reject(pc, f"R{regno} unbounded memory access, use 'var &= const' or 'if (var < const)'")
+    mark_chain_precision(env, st, regno)
+    return v.umax
+
+
+def const_size(env: Env, st: State, pc: int, regno: int) -> int | Reject:
+    # kernel: check_mem_size_reg (the size is trusted as it is: precise)
+    r = st.cur.regs[regno]
+    mark_chain_precision(env, st, regno)
+    if r.type is not RT.SCALAR:
+        return reject(pc, f"R{regno} type={type_str(r)} expected=scalar")
+    if not r.is_const:
+        return reject(pc, f"R{regno} is not a known constant'")
+    return r.const
+
+
+def sized_mem(env: Env, st: State, pc: int, func: str, buf: int, zero_ok: bool, uninit: bool) -> Reject | None:
+    # kernel: check_func_arg for an ARG_PTR_TO_(UNINIT_)MEM at `buf` and its ARG_CONST_SIZE(_OR_ZERO)
+    # in the next register: check_mem_size_reg, then check_helper_mem_access over the bound
+    r = arg(st, pc, buf)
+    if isinstance(r, Reject):
+        return r
+    size = mem_size(env, st, pc, buf + 1, zero_ok)
+    if isinstance(size, Reject):
+        return size
+    if size == 0:
+        return unsupported(pc, "helper argument", f"{func} with size 0", "check_helper_mem_access's zero size")
+    return stack_mem(env, st, pc, buf, size, uninit)
+
+
+def map_compatible(env: Env, pc: int, m: Reg, map_types: frozenset[str], func: str) -> MapDef | Reject:
+    # kernel: check_map_func_compatibility, after every argument is checked
+    mdef = env.program.maps[m.map_index]
+    if mdef.map_type not in map_types:
+        return reject(pc, f"cannot pass map_type {MAP_TYPES.index(mdef.map_type)} into func {func}")
+    record_map(env, pc, m.map_index)
+    return mdef
+
+
+def helper_given(env: Env, pc: int, fid: int) -> Reject | None:
+    # kernel: check_helper_call, before any argument: get_helper_proto, then gpl_only
+    name = func_id_name(fid)
+    if not 0 <= fid < MAX_ID:  # get_helper_proto's -ERANGE
+        return reject(pc, f"invalid func {name}#{fid}")
+    given = HELPER_TYPES.get(env.program.prog_type)  # the live kernel's get_func_proto, as a table
+    if given is not None and fid not in given:
+        return reject(pc, f"program of this type cannot use helper {name}#{fid}")
+    if fid in GPL_ONLY and env.program.license not in GPL_COMPATIBLE:
+        return reject(pc, "cannot call GPL-restricted function from non-GPL compatible program")
+    return None
