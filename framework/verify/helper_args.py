@@ -47,13 +47,7 @@ def ctx_arg(st: State, pc: int, regno: int) -> Reg | Reject:
     r = typed_arg(st, pc, regno, RT.CTX, "ctx")
     if isinstance(r, Reject):
         return r
-    if r.off < 0:
-        return reject(pc, f"negative offset ctx ptr R{regno} off={r.off} disallowed")
-    if r.off:
-        return reject(pc, f"dereference of modified ctx ptr R{regno} off={r.off} disallowed")
-    if not r.var.is_const or r.var.var_off.value:
-        return reject(pc, f"variable ctx access var_off={r.var.var_off.strn()} disallowed")
-    return r
+    return memory.check_ctx_off(pc, regno, r) or r
 
 
 def stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool) -> Reject | None:

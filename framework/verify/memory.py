@@ -179,6 +179,18 @@ def stack_read(env: Env, frame: Frame, pc: int, off: int, size: int) -> Reg | Re
     return const(0) if zeros == size else _loaded(env, pc, scalar(), size)
 
 
+def check_ctx_off(pc: int, regno: int, ptr: Reg) -> Reject | None:
+    # kernel: __check_ptr_off_reg for PTR_TO_CTX: the context as it came, neither moved nor given a
+    # variable offset
+    if ptr.off < 0:
+        return reject(pc, f"negative offset ctx ptr R{regno} off={ptr.off} disallowed")
+    if ptr.off:
+        return reject(pc, f"dereference of modified ctx ptr R{regno} off={ptr.off} disallowed")
+    if not ptr.var.is_const or ptr.var.var_off.value:
+        return reject(pc, f"variable ctx access var_off={ptr.var.var_off.strn()} disallowed")
+    return None
+
+
 def check_mem_access(
     env: Env, st: State, pc: int, regno: int, insn_off: int, size: int, write: bool, value: Reg | None, imm: int | None
 ) -> Reg | Reject | None:
@@ -204,12 +216,9 @@ def check_mem_access(
         return stack_read(env, frame, pc, off, size)
     if ptr.type is RT.CTX:
         # kernel: check_ptr_off_reg (__check_ptr_off_reg), then check_ctx_access
-        if ptr.off < 0:
-            return reject(pc, f"negative offset ctx ptr R{regno} off={ptr.off} disallowed")
-        if ptr.off:
-            return reject(pc, f"dereference of modified ctx ptr R{regno} off={ptr.off} disallowed")
-        if not ptr.var.is_const or ptr.var.var_off.value:
-            return reject(pc, f"variable ctx access var_off={ptr.var.var_off.strn()} disallowed")
+        moved = check_ctx_off(pc, regno, ptr)
+        if moved:
+            return moved
         kind = ctx_access(env.program.prog_type, insn_off, size, write)
         if kind is None:
             return reject(pc, f"invalid bpf_context access off={insn_off} size={size}")
