@@ -1,6 +1,6 @@
 """Which helpers each program type may call, as the live kernel answered (generated: do not edit).
 
-Kernel: 6.18.44-fc-v1272 #1 SMP PREEMPT_DYNAMIC @0.
+Kernel: 6.18.44-fc-v1300 #1 SMP PREEMPT_DYNAMIC @0.
 Regenerate: python -m framework.oracle.helper_probe (as root, on the kernel to follow).
 A type absent here is not judged by this table (see framework/oracle/helper_probe.py).
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __all__ = ["HELPER_TYPES", "KERNEL"]
 
-KERNEL = "6.18.44-fc-v1272 #1 SMP PREEMPT_DYNAMIC @0"
+KERNEL = "6.18.44-fc-v1300 #1 SMP PREEMPT_DYNAMIC @0"
 
 # prog type -> helper ids its get_func_proto gives under some attach type
 # fmt: off
@@ -61,13 +61,13 @@ HELPER_TYPES: dict[str, frozenset[int]] = {
             180, 181, 182, 191, 194, 195, 197, 198, 199, 200, 201, 202, 203, 208, 209, 210, 211,
         }
     ),
-    "xdp": frozenset(  # 104 helpers
+    "xdp": frozenset(  # 103 helpers
         {
-            1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 23, 25, 28, 35, 37, 42, 44, 51, 54, 55, 65, 69, 80,
-            84, 85, 86, 87, 88, 89, 93, 94, 99, 100, 105, 106, 109, 110, 112, 113, 114, 115, 117, 118, 120,
-            123, 125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 141, 148, 149, 153, 154, 156, 157,
-            158, 160, 163, 164, 165, 169, 170, 171, 172, 175, 176, 177, 178, 180, 181, 182, 188, 189, 190,
-            191, 194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211,
+            1, 2, 3, 5, 6, 7, 8, 12, 14, 15, 16, 17, 22, 23, 25, 28, 35, 37, 42, 44, 51, 55, 65, 69, 80, 84,
+            85, 86, 87, 88, 89, 93, 94, 99, 100, 105, 106, 109, 110, 112, 113, 114, 115, 117, 118, 120, 123,
+            125, 130, 131, 132, 133, 134, 136, 137, 138, 139, 140, 141, 148, 149, 153, 154, 156, 157, 158,
+            160, 163, 164, 165, 169, 170, 171, 172, 175, 176, 177, 178, 180, 181, 182, 188, 189, 190, 191,
+            194, 195, 196, 197, 198, 199, 200, 201, 202, 203, 204, 205, 206, 207, 208, 209, 210, 211,
         }
     ),
     "perf_event": frozenset(  # 83 helpers

@@ -4,12 +4,15 @@
 from the running kernel. Every (program type, helper id) pair in it is verified here as the
 kernel's `check_helper_call` sees it: a helper the type's `get_func_proto` does not give is
 refused with the kernel's message before any argument is looked at; an id outside the uapi
-enum is `invalid func`. The live test asks the kernel again and needs the same answer.
+enum is `invalid func`. The live test asks the kernel again: on the build the table names it
+needs the same answer; on another build a difference is drift (DESIGN.md "Kernel drift"),
+reported with the command that regenerates the table, never a failure by itself.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import warnings
 
 import pytest
 
@@ -17,6 +20,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
 from framework.load.program import Linkage, Program, Subprog
 from framework.oracle.check import available
+from framework.oracle.drift import KernelDrift
 from framework.platform.helper_types import HELPER_TYPES, KERNEL
 from framework.platform.helpers import MAX_ID, func_id_name
 from framework.run.result import run_program
@@ -75,6 +79,7 @@ def test_an_id_outside_the_uapi_enum_is_an_invalid_func(fid: int) -> None:
 
 
 @pytest.mark.kernel
+@pytest.mark.filterwarnings("default::framework.oracle.drift.KernelDrift")
 def test_the_live_kernel_gives_the_same_helpers() -> None:
     reason = available()
     if reason is not None:
@@ -87,6 +92,15 @@ def test_the_live_kernel_gives_the_same_helpers() -> None:
         for t, ids in HELPER_TYPES.items()
         if live.allowed[t] != ids
     }
+    if differ and live.kernel != KERNEL:  # another build: the table is the recorded build's truth
+        warnings.warn(
+            KernelDrift(
+                f"helper table recorded on {KERNEL}, kernel {live.kernel} gives more, fewer: {differ}; "
+                "re-record: python -m framework.oracle.helper_probe"
+            ),
+            stacklevel=1,
+        )
+        return
     assert not differ, (
         f"kernel {live.kernel} (table from {KERNEL}): more, fewer: {differ}; "
         "regenerate with python -m framework.oracle.helper_probe"
