@@ -6,7 +6,7 @@ valid, and what a valid load yields, is the program type's `is_valid_access`
 (net/core/filter.c, kernel/trace/bpf_trace.c). Each `Context` below is one of those
 functions as data: the structure, its size, the kernel function, and `access`, which
 answers a (off, size, write) with what the load yields (`scalar`, `pkt`, `pkt_end`,
-`pkt_meta`, `sock_common_or_null`), `None` where Linux refuses it, or `UNMODELLED`
+`pkt_meta`, `sock_common_or_null`, `sock_or_null`), `None` where Linux refuses it, or `UNMODELLED`
 where the project does not know the answer (the verdict is then `unsupported`).
 
 tc's `struct __sk_buff` rules are framework.platform.skb's table; socket filters and
@@ -104,8 +104,10 @@ MAX_BPF_FUNC_ARGS = 12  # include/linux/bpf.h
 
 
 def _tracepoint(off: int, size: int, write: bool) -> str | None:
-    # kernel: tp_prog_is_valid_access (the first 8 bytes, the common fields' pointer, are hidden)
-    if off < 8 or off >= PERF_MAX_TRACE_SIZE or write or off % size:
+    # kernel: tp_prog_is_valid_access (the first 8 bytes, the common fields' pointer, are hidden).
+    # Its `off < sizeof(void *)` compares as unsigned, so a negative offset passes it; `off % size`
+    # (C's remainder) then refuses only the misaligned ones, as the live kernel does.
+    if 0 <= off < 8 or off >= PERF_MAX_TRACE_SIZE or write or off % size:
         return None
     return "scalar"
 
@@ -126,6 +128,28 @@ def _perf_event(off: int, size: int, write: bool) -> str | None:
     return "scalar" if size == 8 else None  # regs: whole registers only
 
 
+SOCK_OPS_SIZE = 224  # sizeof(struct bpf_sock_ops), Linux 6.18 (skb_hwtstamp is its last field)
+# struct bpf_sock_ops offsets (the running kernel's BTF)
+_SOCK_OPS_REPLY = 4  # the union of args[4], reply and replylong[4]
+_SOCK_OPS_TXHASH = 164
+_SOCK_OPS_U64 = {168: "scalar", 176: "scalar", 184: "sock_or_null", 192: "pkt", 200: "pkt_end", 216: "scalar"}
+_SOCK_OPS_TCP_FLAGS = 212  # skb_tcp_flags
+
+
+def _sock_ops(off: int, size: int, write: bool) -> str | None:
+    # kernel: sock_ops_is_valid_access (net/core/filter.c)
+    if off < 0 or off >= SOCK_OPS_SIZE or off % size:
+        return None
+    if write:  # only reply and sk_txhash are written, whole
+        return "scalar" if off in (_SOCK_OPS_REPLY, _SOCK_OPS_TXHASH) and size == 4 else None
+    field = off - off % 8
+    if field in _SOCK_OPS_U64:  # bytes_received, bytes_acked, sk, skb_data, skb_data_end, skb_hwtstamp
+        return _SOCK_OPS_U64[field] if size == 8 else None
+    if off == _SOCK_OPS_TCP_FLAGS:  # `case offsetof(skb_tcp_flags)`: narrow reads at its first byte only
+        return "scalar"
+    return "scalar" if size == 4 else None  # the rest: whole u32 fields only
+
+
 CONTEXTS: dict[str, Context] = {
     "sched_cls": Context("__sk_buff", 192, "tc_cls_act_is_valid_access", _tc),
     "sched_act": Context("__sk_buff", 192, "tc_cls_act_is_valid_access", _tc),
@@ -136,6 +160,7 @@ CONTEXTS: dict[str, Context] = {
     "tracepoint": Context("trace_event_raw_*", PERF_MAX_TRACE_SIZE, "tp_prog_is_valid_access", _tracepoint),
     "raw_tracepoint": Context("bpf_raw_tracepoint_args", 96, "raw_tp_prog_is_valid_access", _raw_tracepoint),
     "perf_event": Context("bpf_perf_event_data", PT_REGS_SIZE + 16, "pe_prog_is_valid_access", _perf_event),
+    "sock_ops": Context("bpf_sock_ops", SOCK_OPS_SIZE, "sock_ops_is_valid_access", _sock_ops),
 }
 
 

@@ -19,6 +19,7 @@ _YIELDS = {
     "pkt_end": RT.PACKET_END,
     "pkt_meta": RT.PACKET_META,
     "sock_common_or_null": RT.SOCKET,
+    "sock_or_null": RT.SOCKET,
 }
 TSTAMP_TYPE = 180  # offsetof(struct __sk_buff, tstamp_type): reading it sets prog->tstamp_type_access
 

@@ -237,8 +237,9 @@ def check_mem_access(
             return None
         if kind is RT.SCALAR:
             return loaded_scalar(size)
-        if kind is RT.SOCKET:
-            return Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), btf_name="sock_common")
+        if kind is RT.SOCKET:  # __sk_buff's sk: PTR_TO_SOCK_COMMON_OR_NULL; bpf_sock_ops's: PTR_TO_SOCKET_OR_NULL
+            name = "sock" if env.program.prog_type == "sock_ops" else "sock_common"
+            return Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), btf_name=name)
         return Reg(kind, id=0)
     if ptr.type in (RT.PACKET, RT.PACKET_META):
         # kernel: check_packet_access (the range is relative to this pointer's id, fixed offset only)

@@ -9,6 +9,7 @@ from framework.verify.regs import RT, Reg, type_str
 RANGES: dict[str, tuple[int, int]] = {
     "cgroup_skb": (0, 1),
     "cgroup_sock": (0, 1),
+    "sock_ops": (0, 1),
     "cgroup_device": (0, 1),
     "cgroup_sysctl": (0, 1),
     "cgroup_sockopt": (0, 1),
