@@ -31,7 +31,7 @@ __all__ = ["FUNC_BASE", "EmulatedKernel"]
 
 MASK64 = (1 << 64) - 1
 FUNC_BASE = 0xFFFF_FFFF_C000_0000  # where ld_imm64 of a BPF function points: FUNC_BASE + 8 * pc
-EINVAL, ENOENT, E2BIG, EFAULT, ENOMEM = 22, 2, 7, 14, 12
+EINVAL, ENOENT, E2BIG, EFAULT, ENOMEM, EOPNOTSUPP = 22, 2, 7, 14, 12, 95
 BPF_MAX_LOOPS = 8 * 1024 * 1024  # bpf_loop's and bpf_iter_num_new's limit
 DYNPTR_TYPE_SHIFT, DYNPTR_LOCAL, DYNPTR_RINGBUF = 28, 1, 2  # include/linux/bpf.h
 DYNPTR_SIZE_MASK = (1 << DYNPTR_TYPE_SHIFT) - 1
@@ -339,6 +339,21 @@ def _perf_event_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     if index >= m.mdef.max_entries:
         return _neg(E2BIG)
     return _neg(ENOENT)
+
+
+BPF_SOCK_OPS_WRITE_HDR_OPT_CB = 15  # uapi enum: the last op run under the TCP socket's lock
+
+
+@_helper("setsockopt")
+@_helper("getsockopt")
+def _sockopt(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_sock_ops_setsockopt / bpf_sock_ops_getsockopt: an op outside the locked TCP
+    # callbacks (is_locked_tcp_sock_ops) is -EOPNOTSUPP before the socket is looked at. The emulated
+    # context carries no socket, so an op that would reach one is not emulated.
+    op = k.memory.load(a[0], 4)  # bpf_sock_ops.op, the program's own view of the context
+    if op > BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+        return _neg(EOPNOTSUPP)
+    raise KernelFault(f"bpf_setsockopt/bpf_getsockopt on a sock_ops op {op} socket is not emulated")
 
 
 XDP_ABORTED = 0

@@ -201,6 +201,23 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
         if isinstance(compatible, Reject):
             return compatible
+    elif fid in (49, 57):  # setsockopt / getsockopt(ctx, level, optname, optval, optlen)
+        # kernel: bpf_sock_ops_setsockopt_proto / bpf_sock_ops_getsockopt_proto (net/core/filter.c):
+        # ARG_PTR_TO_CTX, ARG_ANYTHING, ARG_ANYTHING, then ARG_PTR_TO_MEM | MEM_RDONLY (set) or
+        # ARG_PTR_TO_UNINIT_MEM (get), ARG_CONST_SIZE; RET_INTEGER. Other types' protos differ
+        # (bpf_sk_setsockopt takes a BTF socket) and are not modelled.
+        if env.program.prog_type != "sock_ops":
+            return unsupported(pc, "helper", f"{name}#{fid}", f"{env.program.prog_type}'s bpf_func_proto for it")
+        ctx = ctx_arg(st, pc, 1)
+        if isinstance(ctx, Reject):
+            return ctx
+        for regno in (2, 3):
+            r = arg(st, pc, regno)
+            if isinstance(r, Reject):
+                return r
+        err = sized_mem(env, st, pc, f"{name}#{fid}", 4, zero_ok=False, uninit=fid == 57)
+        if err:
+            return err
     elif fid == 51:  # redirect_map(map, key, flags)
         # kernel: bpf_xdp_redirect_map_proto (net/core/filter.c): ARG_CONST_MAP_PTR, ARG_ANYTHING,
         # ARG_ANYTHING; RET_INTEGER
