@@ -356,6 +356,38 @@ def _sockopt(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     raise KernelFault(f"bpf_setsockopt/bpf_getsockopt on a sock_ops op {op} socket is not emulated")
 
 
+PERF_EVENT_VALUE_SIZE = 24  # sizeof(struct bpf_perf_event_value): counter, enabled, running
+
+
+def _perf_counter(k: EmulatedKernel, map_ptr: int, flags: int) -> int:
+    # kernel: get_map_perf_counter. The emulated perf_event_array holds no perf event, so a good
+    # index is -ENOENT, as for bpf_perf_event_output.
+    if flags & ~BPF_F_INDEX_MASK:
+        return _neg(EINVAL)
+    index = flags & BPF_F_INDEX_MASK
+    if index == BPF_F_INDEX_MASK:  # BPF_F_CURRENT_CPU: the emulated machine runs on CPU 0
+        index = 0
+    if index >= k._map(map_ptr).mdef.max_entries:
+        return _neg(E2BIG)
+    return _neg(ENOENT)
+
+
+@_helper("perf_event_read")
+def _perf_event_read(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_perf_event_read -> get_map_perf_counter
+    return _perf_counter(k, a[0], a[1])
+
+
+@_helper("perf_event_read_value")
+def _perf_event_read_value(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_perf_event_read_value: a size other than struct bpf_perf_event_value's is -EINVAL;
+    # on any error the buffer is zeroed
+    size = a[3] & 0xFFFFFFFF
+    err = _neg(EINVAL) if size != PERF_EVENT_VALUE_SIZE else _perf_counter(k, a[0], a[1])
+    k.memory.write(a[2], bytes(size))
+    return err
+
+
 XDP_ABORTED = 0
 BPF_F_ACTION_MASK = 3  # include/linux/filter.h: XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX
 BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS = 1 << 3, 1 << 4  # uapi

@@ -201,6 +201,22 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
         if isinstance(compatible, Reject):
             return compatible
+    elif fid in (22, 55):  # perf_event_read(map, flags) / perf_event_read_value(map, flags, buf, size)
+        # kernel: bpf_perf_event_read_proto, bpf_perf_event_read_value_proto (kernel/trace/bpf_trace.c):
+        # ARG_CONST_MAP_PTR, ARG_ANYTHING (and ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE); RET_INTEGER
+        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        flags = arg(st, pc, 2)
+        if isinstance(flags, Reject):
+            return flags
+        if fid == 55:
+            err = sized_mem(env, st, pc, f"{name}#{fid}", 3, zero_ok=False, uninit=True)
+            if err:
+                return err
+        compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
+        if isinstance(compatible, Reject):
+            return compatible
     elif fid in (49, 57):  # setsockopt / getsockopt(ctx, level, optname, optval, optlen)
         # kernel: bpf_sock_ops_setsockopt_proto / bpf_sock_ops_getsockopt_proto (net/core/filter.c):
         # ARG_PTR_TO_CTX, ARG_ANYTHING, ARG_ANYTHING, then ARG_PTR_TO_MEM | MEM_RDONLY (set) or

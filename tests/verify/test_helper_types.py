@@ -143,6 +143,8 @@ def test_the_copy_helpers_run_alike_on_both_engines(case: VerifierCase) -> None:
         "get_current_comm_into_stack": ord("b"),  # the emulated task's comm, "bakeoff"
         "perf_event_output_from_tc": -2 & (2**64 - 1),  # -ENOENT: no perf event in the array
         "redirect_map_to_an_empty_devmap": 2,  # XDP_PASS, the flags' action on a failed lookup
+        "perf_event_read_from_kprobe": -2 & (2**64 - 1),  # -ENOENT: no perf event in the array
+        "perf_event_read_value_into_stack": 0,  # the buffer zeroed on the error
     }
     if case.name in expected:
         assert interp.r0 == expected[case.name]
