@@ -8,6 +8,10 @@ argument error, or acceptance) means the type has the helper. A helper counts as
 type when some attach type of it is given it, so the table only refuses what the kernel
 refuses under every attach type.
 
+Each helper a type is given is loaded once more under a non-GPL license: `check_helper_call`
+refuses a `gpl_only` prototype with `cannot call GPL-restricted function from non-GPL compatible
+program` before any argument, so the table also says which of a type's helpers are GPL-only.
+
     python -m framework.oracle.helper_probe            # rewrite framework/platform/helper_types.py
     python -m framework.oracle.helper_probe --check    # exit 1 if the live kernel disagrees
 
@@ -31,6 +35,7 @@ from framework.platform.helpers import HELPER_NAMES
 __all__ = ["ATTACH_VARIANTS", "HelperProbe", "probe", "render"]
 
 REFUSAL = "program of this type cannot use helper"  # check_helper_call, after get_func_proto
+GPL_REFUSAL = "cannot call GPL-restricted function from non-GPL compatible program"  # check_helper_call
 BPF_F_SLEEPABLE = 1 << 4  # uapi; syscall programs must be sleepable (bpf_prog_load_check_attach)
 
 # prog type -> the expected attach types whose func_proto lists differ (None: the type's default)
@@ -87,6 +92,7 @@ ATTACH_VARIANTS: dict[str, tuple[str | None, ...]] = {
 class HelperProbe:
     kernel: str  # uname release and build
     allowed: dict[str, frozenset[int]]  # prog type -> helper ids it may call
+    gpl_only: dict[str, frozenset[int]]  # prog type -> those of them whose prototype is gpl_only
 
 
 def _call(fid: int) -> bytes:
@@ -94,10 +100,12 @@ def _call(fid: int) -> bytes:
     return b"".join(struct.pack("<BBhi", code, 0, 0, imm) for code, imm in ((0x85, fid), (0xB7, 0), (0x95, 0)))
 
 
-def _given(prog_type: str, attach: str | None, fid: int) -> bool:
+def _load(prog_type: str, attach: str | None, fid: int, license: str) -> str | None:
+    """None when `call fid` loads, else the verifier log."""
     spec = ProgLoadAttr(
         prog_type=PROG_TYPES[prog_type],
         insns=_call(fid),
+        license=license,
         expected_attach_type=ATTACH_TYPES[attach] if attach else 0,
         log_level=1,
         prog_flags=BPF_F_SLEEPABLE if prog_type == "syscall" else 0,
@@ -105,18 +113,36 @@ def _given(prog_type: str, attach: str | None, fid: int) -> bool:
     result = prog_load(spec)
     if result.fd is not None:
         result.fd.close()
-        return True
+        return None
     if not result.log:
         raise OSError(result.errno, f"{prog_type}/{attach or '-'}: helper {fid} load failed without a log")
-    return REFUSAL not in result.log
+    return result.log
+
+
+def _given(prog_type: str, attach: str | None, fid: int) -> bool:
+    log = _load(prog_type, attach, fid, "GPL")
+    return log is None or REFUSAL not in log
+
+
+def _gpl_only(prog_type: str, attach: str | None, fid: int) -> bool:
+    log = _load(prog_type, attach, fid, "Proprietary")
+    return log is not None and GPL_REFUSAL in log
 
 
 def probe() -> HelperProbe:
     allowed: dict[str, frozenset[int]] = {}
+    gpl_only: dict[str, frozenset[int]] = {}
     for prog_type, attaches in ATTACH_VARIANTS.items():
-        ids = {fid for fid in range(1, len(HELPER_NAMES)) if any(_given(prog_type, a, fid) for a in attaches)}
-        allowed[prog_type] = frozenset(ids)
-    return HelperProbe(f"{platform.release()} {platform.version()}", allowed)
+        given = {(a, fid) for fid in range(1, len(HELPER_NAMES)) for a in attaches if _given(prog_type, a, fid)}
+        allowed[prog_type] = frozenset(fid for _, fid in given)
+        gpl_only[prog_type] = frozenset(fid for a, fid in given if _gpl_only(prog_type, a, fid))
+    return HelperProbe(f"{platform.release()} {platform.version()}", allowed, gpl_only)
+
+
+def _entry(prog_type: str, ids: frozenset[int]) -> list[str]:
+    text = ", ".join(map(str, sorted(ids))) + "," if ids else ""
+    wrapped = textwrap.wrap(text, 108, initial_indent=" " * 12, subsequent_indent=" " * 12)
+    return [f'    "{prog_type}": frozenset(  # {len(ids)} helpers', "        {", *wrapped, "        }", "    ),"]
 
 
 def render(result: HelperProbe) -> str:
@@ -130,7 +156,7 @@ def render(result: HelperProbe) -> str:
         "",
         "from __future__ import annotations",
         "",
-        '__all__ = ["HELPER_TYPES", "KERNEL"]',
+        '__all__ = ["HELPER_GPL_ONLY", "HELPER_TYPES", "KERNEL"]',
         "",
         f'KERNEL = "{result.kernel}"',
         "",
@@ -139,13 +165,15 @@ def render(result: HelperProbe) -> str:
         "HELPER_TYPES: dict[str, frozenset[int]] = {",
     ]
     for prog_type, ids in result.allowed.items():
-        lines.append(f'    "{prog_type}": frozenset(  # {len(ids)} helpers')
-        lines.append("        {")
-        lines += textwrap.wrap(
-            ", ".join(map(str, sorted(ids))) + ",", 108, initial_indent=" " * 12, subsequent_indent=" " * 12
-        )
-        lines.append("        }")
-        lines.append("    ),")
+        lines += _entry(prog_type, ids)
+    lines += [
+        "}",
+        "",
+        "# prog type -> those of its helpers whose bpf_func_proto is gpl_only (refused to a non-GPL program)",
+        "HELPER_GPL_ONLY: dict[str, frozenset[int]] = {",
+    ]
+    for prog_type, ids in result.gpl_only.items():
+        lines += _entry(prog_type, ids)
     lines += ["}", "# fmt: on", ""]
     return "\n".join(lines)
 
@@ -157,12 +185,18 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     result = probe()
     if args.check:
-        from framework.platform.helper_types import HELPER_TYPES
+        from framework.platform.helper_types import HELPER_GPL_ONLY, HELPER_TYPES
 
-        differ = [t for t, ids in result.allowed.items() if HELPER_TYPES.get(t) != ids]
-        for t in differ:
-            old = HELPER_TYPES.get(t, frozenset())
-            print(f"{t}: kernel gives {sorted(result.allowed[t] - old)} more, {sorted(old - result.allowed[t])} fewer")
+        differ = 0
+        for what, table, live in (
+            ("gives", HELPER_TYPES, result.allowed),
+            ("holds GPL-only", HELPER_GPL_ONLY, result.gpl_only),
+        ):
+            for t, ids in live.items():
+                old = table.get(t, frozenset())
+                if old != ids:
+                    differ += 1
+                    print(f"{t}: kernel {what} {sorted(ids - old)} more, {sorted(old - ids)} fewer")
         return 1 if differ else 0
     tmp = args.out.with_suffix(".tmp")
     tmp.write_text(render(result))

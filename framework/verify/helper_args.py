@@ -8,7 +8,7 @@ bounds) or the `Reject` with the kernel's message. `framework.verify.calls` read
 from __future__ import annotations
 
 from framework.load.program import MapDef
-from framework.platform.helper_types import HELPER_TYPES
+from framework.platform.helper_types import HELPER_GPL_ONLY, HELPER_TYPES
 from framework.platform.helpers import MAX_ID, func_id_name
 from framework.platform.sections import MAP_TYPES
 from framework.verify import memory
@@ -66,8 +66,15 @@ def stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool)
 
 
 BPF_MAX_VAR_SIZ = 1 << 29  # include/linux/bpf_verifier.h
-# gpl_only helpers of bpf_func_proto among those modelled here (kernel/trace/bpf_trace.c)
-GPL_ONLY = frozenset({4, 6, 113})
+# a bpf_func_proto's gpl_only, per program type, as the live kernel answered (helper_types); a type
+# the table does not cover (tracing, lsm, ext, struct_ops: the tracing prototypes) takes the union
+GPL_ONLY_ANY_TYPE = frozenset().union(*HELPER_GPL_ONLY.values())
+
+
+def gpl_only(prog_type: str, fid: int) -> bool:
+    return fid in HELPER_GPL_ONLY.get(prog_type, GPL_ONLY_ANY_TYPE)
+
+
 # license_is_gpl_compatible (include/linux/license.h)
 GPL_COMPATIBLE = frozenset(
     {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
@@ -135,6 +142,6 @@ def helper_given(env: Env, pc: int, fid: int) -> Reject | None:
     given = HELPER_TYPES.get(env.program.prog_type)  # the live kernel's get_func_proto, as a table
     if given is not None and fid not in given:
         return reject(pc, f"program of this type cannot use helper {name}#{fid}")
-    if fid in GPL_ONLY and env.program.license not in GPL_COMPATIBLE:
+    if gpl_only(env.program.prog_type, fid) and env.program.license not in GPL_COMPATIBLE:
         return reject(pc, "cannot call GPL-restricted function from non-GPL compatible program")
     return None

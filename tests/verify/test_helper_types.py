@@ -21,11 +21,10 @@ from framework.isa.insn import Insn, make
 from framework.load.program import Linkage, Program, Subprog
 from framework.oracle.check import available
 from framework.oracle.drift import KernelDrift
-from framework.platform.helper_types import HELPER_TYPES, KERNEL
+from framework.platform.helper_types import HELPER_GPL_ONLY, HELPER_TYPES, KERNEL
 from framework.platform.helpers import MAX_ID, func_id_name
 from framework.run.result import run_program
 from framework.verify import verify
-from framework.verify.helper_args import GPL_ONLY
 
 from .cases_loader import VerifierCase, load_cases
 
@@ -88,9 +87,10 @@ def test_the_live_kernel_gives_the_same_helpers() -> None:
 
     live = probe()
     differ = {
-        t: (sorted(live.allowed[t] - ids), sorted(ids - live.allowed[t]))
-        for t, ids in HELPER_TYPES.items()
-        if live.allowed[t] != ids
+        (t, what): (sorted(got[t] - ids), sorted(ids - got[t]))
+        for what, table, got in (("given", HELPER_TYPES, live.allowed), ("gpl_only", HELPER_GPL_ONLY, live.gpl_only))
+        for t, ids in table.items()
+        if got[t] != ids
     }
     if differ and live.kernel != KERNEL:  # another build: the table is the recorded build's truth
         warnings.warn(
@@ -107,25 +107,17 @@ def test_the_live_kernel_gives_the_same_helpers() -> None:
     )
 
 
-@pytest.mark.parametrize("fid", sorted(GPL_ONLY))
-def test_a_gpl_only_helper_from_a_non_gpl_program_is_refused(fid: int) -> None:
-    program = dataclasses.replace(_call("kprobe", fid), license="Proprietary")
-    analysis = verify(program)
-    assert (analysis.verdict.value, analysis.message) == ("rejected", GPL_REFUSAL)
-    assert verify(_call("kprobe", fid)).message != GPL_REFUSAL  # the same call under "GPL" gets past it
-
-
-@pytest.mark.kernel
-def test_the_live_kernel_refuses_gpl_only_helpers_the_same_way() -> None:
-    reason = available()
-    if reason is not None:
-        pytest.skip(reason)
-    from framework.oracle.bpf_syscall import PROG_TYPES, ProgLoadAttr, prog_load
-    from framework.oracle.helper_probe import _call as call_insns
-
-    for fid in sorted(GPL_ONLY):
-        result = prog_load(ProgLoadAttr(PROG_TYPES["kprobe"], call_insns(fid), license="Proprietary", log_level=1))
-        assert result.fd is None and GPL_REFUSAL in result.log, (fid, result.log)
+@pytest.mark.parametrize("prog_type", sorted(HELPER_GPL_ONLY))
+def test_a_gpl_only_helper_from_a_non_gpl_program_is_refused(prog_type: str) -> None:
+    wrong = []
+    for fid in sorted(HELPER_TYPES[prog_type]):
+        program = dataclasses.replace(_call(prog_type, fid), license="Proprietary")
+        refused = verify(program).message == GPL_REFUSAL
+        if refused != (fid in HELPER_GPL_ONLY[prog_type]):
+            wrong.append((fid, refused))
+        if refused:  # the same call under "GPL" gets past it
+            assert verify(_call(prog_type, fid)).message != GPL_REFUSAL
+    assert HELPER_GPL_ONLY[prog_type] <= HELPER_TYPES[prog_type] and not wrong, wrong
 
 
 ENGINE_CASES = [c for c in load_cases() if c.topic == "tracing_helpers" and c.verdict == "accepted"]
