@@ -388,6 +388,38 @@ def _perf_event_read_value(k: EmulatedKernel, a: Sequence[int], e: Engine) -> in
     return err
 
 
+EAGAIN = 11
+
+
+@_helper("current_task_under_cgroup")
+def _current_task_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_current_task_under_cgroup: an index past the array is -E2BIG, an empty slot -EAGAIN
+    m = k._map(a[0])
+    index = a[1] & 0xFFFFFFFF
+    if index >= m.mdef.max_entries:
+        return _neg(E2BIG)
+    if m.values is not None and any(m.values.data):  # a run input placed a cgroup in the array
+        raise KernelFault("bpf_current_task_under_cgroup on a cgroup_array holding a cgroup is not emulated")
+    return _neg(EAGAIN)
+
+
+@_helper("perf_prog_read_value")
+def _perf_prog_read_value(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_perf_prog_read_value: a size other than struct bpf_perf_event_value's is -EINVAL
+    # and the buffer zeroed; otherwise it reads the event that fired, which the emulated context lacks
+    size = a[2] & 0xFFFFFFFF
+    if size != PERF_EVENT_VALUE_SIZE:
+        k.memory.write(a[1], bytes(size))
+        return _neg(EINVAL)
+    raise KernelFault("bpf_perf_prog_read_value of the event that fired is not emulated")
+
+
+@_helper("sock_map_update")
+def _sock_map_update(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_sock_map_update adds the sock_ops program's socket, which the emulated context lacks
+    raise KernelFault("bpf_sock_map_update of a sock_ops socket is not emulated")
+
+
 XDP_ABORTED = 0
 BPF_F_ACTION_MASK = 3  # include/linux/filter.h: XDP_ABORTED | XDP_DROP | XDP_PASS | XDP_TX
 BPF_F_BROADCAST, BPF_F_EXCLUDE_INGRESS = 1 << 3, 1 << 4  # uapi

@@ -201,6 +201,45 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
         if isinstance(compatible, Reject):
             return compatible
+    elif fid == 37:  # current_task_under_cgroup(map, index)
+        # kernel: bpf_current_task_under_cgroup_proto (kernel/trace/bpf_trace.c): ARG_CONST_MAP_PTR,
+        # ARG_ANYTHING; RET_INTEGER; check_map_func_compatibility wants a cgroup_array
+        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        index = arg(st, pc, 2)
+        if isinstance(index, Reject):
+            return index
+        compatible = map_compatible(env, pc, m, frozenset({"cgroup_array"}), f"{name}#{fid}")
+        if isinstance(compatible, Reject):
+            return compatible
+    elif fid == 56:  # perf_prog_read_value(ctx, buf, size)
+        # kernel: bpf_perf_prog_read_value_proto (kernel/trace/bpf_trace.c): ARG_PTR_TO_CTX,
+        # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; RET_INTEGER
+        ctx = ctx_arg(st, pc, 1)
+        if isinstance(ctx, Reject):
+            return ctx
+        err = sized_mem(env, st, pc, f"{name}#{fid}", 2, zero_ok=False, uninit=True)
+        if err:
+            return err
+    elif fid == 53:  # sock_map_update(ctx, map, key, flags)
+        # kernel: bpf_sock_map_update_proto (net/core/sock_map.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
+        # ARG_PTR_TO_MAP_KEY, ARG_ANYTHING; RET_INTEGER; check_map_func_compatibility wants a sockmap
+        ctx = ctx_arg(st, pc, 1)
+        if isinstance(ctx, Reject):
+            return ctx
+        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        err = stack_mem(env, st, pc, 3, env.program.maps[m.map_index].key_size, False)
+        if err:
+            return err
+        flags = arg(st, pc, 4)
+        if isinstance(flags, Reject):
+            return flags
+        compatible = map_compatible(env, pc, m, frozenset({"sockmap"}), f"{name}#{fid}")
+        if isinstance(compatible, Reject):
+            return compatible
     elif fid in (22, 55):  # perf_event_read(map, flags) / perf_event_read_value(map, flags, buf, size)
         # kernel: bpf_perf_event_read_proto, bpf_perf_event_read_value_proto (kernel/trace/bpf_trace.c):
         # ARG_CONST_MAP_PTR, ARG_ANYTHING (and ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE); RET_INTEGER
