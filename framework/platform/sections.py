@@ -1,7 +1,11 @@
 """ELF section names to program types, as libbpf's `section_defs` table maps them.
 
 A name ending in "+" matches the bare prefix or the prefix followed by "/" and an
-attach target (libbpf: sec_def_matches); other names match exactly. Types and
+attach target (libbpf: sec_def_matches); other names match exactly. A name no entry
+matches is then matched as libbpf before 1.0 did for the entries it marked SEC_SLOPPY_PFX:
+by prefix alone (`xdp_fwd`, `socket1`, `cgroup/sock1`, as the kernel's older samples and
+PREVAIL's collection name them). libbpf 1.0 refuses those names; the match says it is
+`legacy`. Types and
 attach types are the suffixes of BPF_PROG_TYPE_* and BPF_* in lower case; an
 attach type of None means libbpf passes 0 without meaning one.
 """
@@ -17,6 +21,7 @@ class SectionDef:
     prog_type: str
     attach_type: str | None = None
     sleepable: bool = False
+    sloppy: bool = False  # libbpf < 1.0: SEC_SLOPPY_PFX, matched by prefix alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,10 +30,26 @@ class SectionMatch:
     expected_attach_type: str | None
     attach_to: str | None
     sleepable: bool
+    legacy: bool = False  # matched by libbpf 0.x's prefix rule only; libbpf 1.0 refuses the name
 
 
 def _d(pattern: str, prog_type: str, attach_type: str | None = None, sleepable: bool = False) -> SectionDef:
-    return SectionDef(pattern, prog_type, attach_type, sleepable)
+    return SectionDef(pattern, prog_type, attach_type, sleepable, sloppy=pattern in _SLOPPY)
+
+
+# libbpf 0.x section_defs flagged SEC_SLOPPY_PFX (removed in 1.0 with LIBBPF_STRICT_SEC_NAME)
+_SLOPPY = frozenset(
+    {
+        "socket", "sk_reuseport/migrate", "sk_reuseport", "classifier", "action", "xdp", "perf_event",
+        "lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local", "cgroup_skb/ingress", "cgroup_skb/egress",
+        "cgroup/skb", "cgroup/sock_create", "cgroup/sock_release", "cgroup/sock", "cgroup/post_bind4",
+        "cgroup/post_bind6", "cgroup/dev", "sockops", "sk_skb/stream_parser", "sk_skb/stream_verdict",
+        "sk_skb", "sk_msg", "lirc_mode2", "flow_dissector", "cgroup/bind4", "cgroup/bind6",
+        "cgroup/connect4", "cgroup/connect6", "cgroup/sendmsg4", "cgroup/sendmsg6", "cgroup/recvmsg4",
+        "cgroup/recvmsg6", "cgroup/getpeername4", "cgroup/getpeername6", "cgroup/getsockname4",
+        "cgroup/getsockname6", "cgroup/sysctl", "cgroup/getsockopt", "cgroup/setsockopt", "sk_lookup",
+    }
+)  # fmt: skip
 
 
 # libbpf: section_defs (src/libbpf.c), in its order: the first match wins.
@@ -142,6 +163,9 @@ def match_section(name: str) -> SectionMatch | None:
                 return SectionMatch(d.prog_type, d.attach_type, name[len(prefix) + 1 :] or None, d.sleepable)
         elif name == d.pattern:
             return SectionMatch(d.prog_type, d.attach_type, None, d.sleepable)
+    for d in SECTION_DEFS:  # libbpf 0.x, sec_def_matches without LIBBPF_STRICT_SEC_NAME
+        if d.sloppy and name.startswith(d.pattern):
+            return SectionMatch(d.prog_type, d.attach_type, None, d.sleepable, legacy=True)
     return None
 
 

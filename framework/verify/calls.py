@@ -85,6 +85,11 @@ STACKID_TYPES = frozenset({"kprobe", "tracepoint", "perf_event", "raw_tracepoint
 REDIRECT_MAPS = frozenset({"devmap", "devmap_hash", "cpumap", "xskmap"})
 
 
+# helpers modelled here whose bpf_func_proto has ret_type RET_VOID: tail_call, spin_lock, spin_unlock,
+# ringbuf_submit, ringbuf_discard, ringbuf_submit_dynptr, ringbuf_discard_dynptr
+RET_VOID = frozenset({12, 93, 94, 132, 133, 199, 200})
+
+
 def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_helper_call
     fid = insn.imm
@@ -156,9 +161,22 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if isinstance(flags, Reject):
             return flags
         result = scalar()
-    elif fid == 12:  # tail_call
+    elif fid == 12:  # tail_call(ctx, prog_array, index)
+        # kernel: bpf_tail_call_proto (kernel/bpf/core.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
+        # ARG_ANYTHING; RET_VOID. record_func_key wants a prog_array, then check_resource_leak.
         from framework.verify.throw import check_resource_leak
 
+        ctx = ctx_arg(st, pc, 1)
+        if isinstance(ctx, Reject):
+            return ctx
+        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
+        if isinstance(m, Reject):
+            return m
+        index = arg(st, pc, 3)
+        if isinstance(index, Reject):
+            return index
+        if env.program.maps[m.map_index].map_type != "prog_array":
+            return reject(pc, "expected prog array map for tail call")
         err = check_resource_leak(env, st, pc, False, True, "tail_call")
         if err:
             return err
@@ -416,7 +434,8 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     else:
         return unsupported(pc, "helper", f"{name}#{fid}", "its bpf_func_proto in the helper table and its semantics")
     clobber_caller_saved(st)
-    st.cur.regs[0] = result  # release() may have replaced the register list
+    # release() may have replaced the register list; a RET_VOID helper leaves R0 uninitialised
+    st.cur.regs[0] = NOT_INIT if fid in RET_VOID else result
     return pc + 1
 
 
