@@ -38,7 +38,8 @@ BATCHES = 11
 REPEAT = 1000
 
 _PROCESSED = re.compile(r"^processed (\d+) insns \(limit \d+\)", re.M)
-_VTIME = re.compile(r"^verification time (\d+) usec", re.M)
+_VTIME = re.compile(r"verification time (\d+) usec")  # not anchored: a message without "\n" runs into it
+_RUN_ON = re.compile(r"^(.+?)verification time \d+ usec$")
 _STACK = re.compile(r"^stack depth ([\d+]+)\s*$", re.M)
 _STATS_LINE = re.compile(r"^(processed \d+ insns|verification time \d+ usec|stack depth [\d+]+)")
 
@@ -124,6 +125,8 @@ def last_error_line(log: str, errno: int) -> str:
     """The last log line before the statistics, as selftests' `__msg` match it; else strerror."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
     lines = [ln for ln in lines if not _STATS_LINE.match(ln)]
+    if lines and (m := _RUN_ON.match(lines[-1])):  # e.g. record_func_key's "expected prog array map ..."
+        lines[-1] = m.group(1)
     if lines:
         return lines[-1]
     return os.strerror(errno) if errno else "rejected"

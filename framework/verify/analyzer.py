@@ -125,7 +125,7 @@ def _step_ld_pkt(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     err = check_resource_leak(env, st, pc, False, True, "BPF_LD_[ABS|IND]")
     if err:
         return err
-    if insn.uses_reg_src or (insn.code & 0xE0) == 0x40:
+    if insn.code & 0xE0 == op.IND:  # BPF_IND only: in class LD the 0x08 bit is BPF_H's size, not BPF_X
         r = ops.read_reg(st, pc, insn.src)
         if isinstance(r, Reject):
             return r

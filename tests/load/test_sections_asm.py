@@ -48,8 +48,27 @@ def test_section_defs(name: str, prog_type: str, attach: str | None, target: str
     assert (m.prog_type, m.expected_attach_type, m.attach_to) == (prog_type, attach, target)
 
 
+@pytest.mark.parametrize(
+    ("name", "prog_type"),
+    [  # libbpf 0.x matched its SEC_SLOPPY_PFX entries by prefix alone (the kernel's older samples)
+        ("xdp_fwd", "xdp"),
+        ("socket1", "socket_filter"),
+        ("socket/3", "socket_filter"),
+        ("cgroup/sock1", "cgroup_sock"),
+        ("classifier_ingress", "sched_cls"),
+    ],
+)
+def test_legacy_section_names_match_by_prefix_and_say_so(name: str, prog_type: str) -> None:
+    m = match_section(name)
+    assert m is not None and (m.prog_type, m.legacy) == (prog_type, True)
+    exact = match_section("xdp")
+    assert exact is not None and not exact.legacy
+
+
 def test_unknown_sections() -> None:
-    assert match_section("tcfoo") is None
+    assert match_section("filter") is None  # no libbpf entry has it as a prefix (suricata's own loader)
+    assert match_section("tcx") is None  # "tc" is no SEC_SLOPPY_PFX entry
+    assert match_section("tcfoo") is None  # "tc" is exact in every libbpf
     assert match_section("fentryx") is None
     assert match_section("") is None
     assert map_type_name(1) == "hash" and map_type_name(27) == "ringbuf" and map_type_name(999) is None
