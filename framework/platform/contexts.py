@@ -35,6 +35,8 @@ class Context:
     size: int  # sizeof(struct ...), x86-64
     kernel: str  # the `is_valid_access` callback that defines the rule
     access: Rule  # (off, size, write) -> what a load yields, None (refused) or UNMODELLED
+    # the expected attach types the rule is for (None: every one); another is UNMODELLED
+    attach_types: frozenset[str | None] | None = None
 
 
 def _tc(off: int, size: int, write: bool) -> str | None:
@@ -150,6 +152,30 @@ def _sock_ops(off: int, size: int, write: bool) -> str | None:
     return "scalar" if size == 4 else None  # the rest: whole u32 fields only
 
 
+BPF_SOCK_SIZE = 80  # sizeof(struct bpf_sock), Linux 6.18
+_SOCK_WRITABLE = (0, 16, 20)  # bound_dev_if, mark, priority: sock_create and sock_release only
+_SOCK_POST_BIND = range(24, 48)  # src_ip4, src_ip6[4], src_port: the post_bind attach types only
+_SOCK_NARROW_AT = (4, 8, 12, 44, 72, 76)  # family, type, protocol, src_port, state, rx_queue_mapping
+_SOCK_NARROW_IN = range(52, 72)  # dst_ip4, dst_ip6[4]: narrow anywhere inside
+_SOCK_DST_PORT = range(48, 50)  # a __be16, then 2 bytes no access reaches
+
+
+def _cgroup_sock(off: int, size: int, write: bool) -> str | None:
+    # kernel: sock_filter_is_valid_access -> __sock_filter_check_attach_type (for
+    # BPF_CGROUP_INET_SOCK_CREATE / _RELEASE, the rule this models), then bpf_sock_is_valid_access
+    if off < 0 or off >= BPF_SOCK_SIZE or off % size:
+        return None
+    if off in _SOCK_POST_BIND or (write and off not in _SOCK_WRITABLE):
+        return None
+    if write or size >= 4:
+        return "scalar" if size == 4 else None
+    # bpf_ctx_narrow_access_ok: a narrower read at a field's start (the `offsetof` cases) or, in
+    # the `bpf_ctx_range` cases, anywhere inside; dst_port's narrow field is its 2 bytes
+    if off in _SOCK_NARROW_AT or off in _SOCK_NARROW_IN:
+        return "scalar"
+    return "scalar" if off in _SOCK_DST_PORT and off + size <= 50 else None
+
+
 CONTEXTS: dict[str, Context] = {
     "sched_cls": Context("__sk_buff", 192, "tc_cls_act_is_valid_access", _tc),
     "sched_act": Context("__sk_buff", 192, "tc_cls_act_is_valid_access", _tc),
@@ -161,6 +187,13 @@ CONTEXTS: dict[str, Context] = {
     "raw_tracepoint": Context("bpf_raw_tracepoint_args", 96, "raw_tp_prog_is_valid_access", _raw_tracepoint),
     "perf_event": Context("bpf_perf_event_data", PT_REGS_SIZE + 16, "pe_prog_is_valid_access", _perf_event),
     "sock_ops": Context("bpf_sock_ops", SOCK_OPS_SIZE, "sock_ops_is_valid_access", _sock_ops),
+    "cgroup_sock": Context(
+        "bpf_sock",
+        BPF_SOCK_SIZE,
+        "sock_filter_is_valid_access",
+        _cgroup_sock,
+        frozenset({None, "cgroup_inet_sock_create", "cgroup_inet_sock_release"}),
+    ),
 }
 
 

@@ -24,12 +24,13 @@ _YIELDS = {
 TSTAMP_TYPE = 180  # offsetof(struct __sk_buff, tstamp_type): reading it sets prog->tstamp_type_access
 
 
-def ctx_access(prog_type: str, off: int, size: int, write: bool) -> RT | str | None:
+def ctx_access(prog_type: str, off: int, size: int, write: bool, attach: str | None = None) -> RT | str | None:
     """The register type a valid access yields (SCALAR for plain fields), None when Linux
-    refuses it, or UNMODELLED when the project does not model that part of the context."""
+    refuses it, or UNMODELLED when the project does not model that part of the context
+    (under the program's expected attach type `attach`)."""
     # kernel: check_ctx_access -> env->ops->is_valid_access
     ctx = context_of(prog_type)
-    if ctx is None:
+    if ctx is None or (ctx.attach_types is not None and attach not in ctx.attach_types):
         return UNMODELLED
     got = ctx.access(off, size, write)
     if got is None or got == UNMODELLED:

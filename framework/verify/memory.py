@@ -219,7 +219,7 @@ def check_mem_access(
         moved = check_ctx_off(pc, regno, ptr)
         if moved:
             return moved
-        kind = ctx_access(env.program.prog_type, insn_off, size, write)
+        kind = ctx_access(env.program.prog_type, insn_off, size, write, env.program.expected_attach_type)
         if kind is None:
             return reject(pc, f"invalid bpf_context access off={insn_off} size={size}")
         if not isinstance(kind, RT):  # UNMODELLED: the project cannot say what Linux would
