@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from framework.kernel.memory import AddressSpace, Region
 from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb
 
-__all__ = ["Context", "build_context"]
+__all__ = ["Context", "XdpBuff", "build_context"]
 
 XDP_PACKET_HEADROOM = 256
+PAGE_SIZE = 4096
+SKB_SHARED_INFO_SIZE = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), x86-64
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +36,12 @@ class Context:
     native: int = 0  # r1 for code whose context accesses convert_ctx_accesses rewrote (0: `ctx`)
     native_region: Region | None = None
     skb: TestRunSkb | None = None  # a tc test run's skb (both views)
+    xdp: XdpBuff | None = None  # an XDP test run's buffer pointers
 
     @property
     def packet_span(self) -> tuple[int, int] | None:
+        if self.xdp is not None:
+            return self.xdp.data, self.xdp.data_end - self.xdp.data
         if self.packet is None:
             return None
         return self.packet.base, len(self.packet.data)
@@ -51,19 +56,40 @@ def _skb(memory: AddressSpace, packet: bytes, ctx_in: bytes | None, tstamp_type_
     return Context(skb.view.base, skb.view, skb.packet, skb.skb.base, skb.skb, skb)
 
 
+@dataclass(slots=True)
+class XdpBuff:
+    """The test run's `struct xdp_buff`: where data, data_end and data_meta point now (the
+    helpers that move them, bpf_xdp_adjust_head/tail/meta, change these)."""
+
+    hard_start: int
+    data: int
+    data_end: int
+    data_meta: int
+    frame_sz: int = PAGE_SIZE  # bpf_prog_test_run_xdp: xdp_init_buff(headroom + max_data_sz + tailroom)
+
+    @property
+    def hard_end(self) -> int:
+        # xdp_data_hard_end: the frame's end less the skb_shared_info the driver would place there
+        return self.hard_start + self.frame_sz - SKB_SHARED_INFO_SIZE
+
+
 def _xdp(memory: AddressSpace, packet: bytes) -> Context:
-    buf = memory.map("packet", "packet", bytes(XDP_PACKET_HEADROOM) + packet)
+    # bpf_prog_test_run_xdp: one page, XDP_PACKET_HEADROOM before the data, room to grow after it
+    tail = max(0, PAGE_SIZE - XDP_PACKET_HEADROOM - len(packet))
+    buf = memory.map("packet", "packet", bytes(XDP_PACKET_HEADROOM) + packet + bytes(tail))
     start = buf.base + XDP_PACKET_HEADROOM
+    xdp = XdpBuff(buf.base, start, start + len(packet), start)
     data = bytearray(24)  # struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index, egress
     struct.pack_into("<IIIIII", data, 0, start & 0xFFFFFFFF, 0, start & 0xFFFFFFFF, LOOPBACK_IFINDEX, 0, 0)
     region = memory.map("ctx (xdp_md)", "ctx", data)
-    pointers = {0: start, 4: start + len(packet), 8: start}
 
     def load_hook(off: int, size: int) -> int | None:
-        return pointers.get(off) if size == 4 else None
+        if size != 4:
+            return None
+        return {0: xdp.data, 4: xdp.data_end, 8: xdp.data_meta}.get(off)
 
     region.load_hook = load_hook
-    return Context(region.base, region, buf)
+    return Context(region.base, region, buf, xdp=xdp)
 
 
 def build_context(

@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.kernel.api import Engine, KernelFault
-from framework.kernel.ctx import Context, build_context
+from framework.kernel.ctx import Context, XdpBuff, build_context
 from framework.kernel.kinds import release_kind
 from framework.kernel.ledger import Ledger, Resource
 from framework.kernel.maps import MapState
 from framework.kernel.memory import AddressSpace, Fault, Region
 from framework.kernel.objects import CURRENT_PID, ROOT_CGROUP_ID, Objects, RunInput
+from framework.kernel.skb import ETH_HLEN
 from framework.load.program import Program
 from framework.platform.helpers import helper_id, helper_name
 
@@ -386,6 +387,114 @@ def _perf_event_read_value(k: EmulatedKernel, a: Sequence[int], e: Engine) -> in
     err = _neg(EINVAL) if size != PERF_EVENT_VALUE_SIZE else _perf_counter(k, a[0], a[1])
     k.memory.write(a[2], bytes(size))
     return err
+
+
+XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 4, 2, 7  # uapi
+BPF_F_INGRESS = 1
+XDP_FRAME_SIZE = 40  # sizeof(struct xdp_frame): the head of the headroom, kept for xdp_frame
+
+
+@_helper("redirect")
+def _redirect(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_redirect (any flag: XDP_ABORTED) / bpf_redirect (a flag past BPF_F_INGRESS:
+    # TC_ACT_SHOT); either records the target for after the program and returns the redirect verdict
+    if k.program.prog_type == "xdp":
+        return XDP_ABORTED if a[1] else XDP_REDIRECT
+    return TC_ACT_SHOT if a[1] & ~BPF_F_INGRESS else TC_ACT_REDIRECT
+
+
+def _xdp_buff(k: EmulatedKernel) -> XdpBuff:
+    if k.context.xdp is None:
+        raise KernelFault("an XDP helper without an XDP test-run buffer")
+    return k.context.xdp
+
+
+@_helper("xdp_adjust_head")
+def _xdp_adjust_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_adjust_head: data may move down to the end of the headroom's xdp_frame plus
+    # the metadata, and up to ETH_HLEN before data_end; the metadata moves with it
+    xdp, offset = _xdp_buff(k), _s32(a[1])
+    metalen = xdp.data - xdp.data_meta
+    data = xdp.data + offset
+    if data < xdp.hard_start + XDP_FRAME_SIZE + metalen or data > xdp.data_end - ETH_HLEN:
+        return _neg(EINVAL)
+    if metalen:
+        k.memory.write(xdp.data_meta + offset, k.memory.read(xdp.data_meta, metalen))
+    xdp.data_meta += offset
+    xdp.data = data
+    return 0
+
+
+@_helper("xdp_adjust_tail")
+def _xdp_adjust_tail(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_adjust_tail: data_end stays within the frame less its skb_shared_info, and
+    # ETH_HLEN past data; grown bytes are cleared
+    xdp, offset = _xdp_buff(k), _s32(a[1])
+    data_end = xdp.data_end + offset
+    if data_end > xdp.hard_end or data_end < xdp.data + ETH_HLEN:
+        return _neg(EINVAL)
+    if offset > 0:
+        k.memory.write(xdp.data_end, bytes(offset))
+    xdp.data_end = data_end
+    return 0
+
+
+def csum_partial(data: bytes, seed: int) -> int:
+    # lib/checksum.c / arch/x86 csum_partial: the ones' complement sum of little-endian 16-bit
+    # words (data is a whole number of 32-bit words here), added to a 32-bit seed, folded to 32 bits
+    total = seed & 0xFFFFFFFF
+    for i in range(0, len(data), 2):
+        total += int.from_bytes(data[i : i + 2], "little")
+    while total >> 32:
+        total = (total & 0xFFFFFFFF) + (total >> 32)
+    return total
+
+
+@_helper("csum_diff")
+def _csum_diff(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_csum_diff: to's sum less from's (csum_sub), seeded, folded to 16 bits
+    from_size, to_size, seed = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF, a[4] & 0xFFFFFFFF
+    frm = k.memory.read(a[0], from_size) if from_size else b""
+    to = k.memory.read(a[2], to_size) if to_size else b""
+    if from_size and to_size:
+        total = _csum_add(csum_partial(to, seed), ~csum_partial(frm, 0) & 0xFFFFFFFF)
+    elif to_size:
+        total = csum_partial(to, seed)
+    elif from_size:
+        total = ~csum_partial(frm, ~seed & 0xFFFFFFFF) & 0xFFFFFFFF
+    else:
+        total = seed
+    return csum_from32to16(total)
+
+
+def _csum_add(x: int, y: int) -> int:
+    # include/net/checksum.h csum_add: 32-bit ones' complement addition (end-around carry)
+    total = x + y
+    return (total & 0xFFFFFFFF) + (total >> 32)
+
+
+def csum_from32to16(total: int) -> int:
+    # include/net/checksum.h: the 32-bit sum folded to 16 bits (bpf_csum_diff returns it folded
+    # on every architecture, as the live kernel's test run shows)
+    total += ((total >> 16) | (total << 16)) & 0xFFFFFFFF
+    return (total >> 16) & 0xFFFF
+
+
+BPF_FIB_LOOKUP_SIZE = 64  # sizeof(struct bpf_fib_lookup)
+BPF_FIB_LOOKUP_FLAGS = 0x3F  # DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
+AF_INET, AF_INET6, EAFNOSUPPORT = 2, 10, 97
+
+
+@_helper("fib_lookup")
+def _fib_lookup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_fib_lookup / bpf_skb_fib_lookup: the size, the flags and the family are checked
+    # before the routing tables are; the emulated kernel has no routing tables
+    if a[2] & 0xFFFFFFFF < BPF_FIB_LOOKUP_SIZE or a[3] & ~BPF_FIB_LOOKUP_FLAGS:
+        return _neg(EINVAL)
+    family = k.memory.read(a[1], 1)[0]  # struct bpf_fib_lookup starts with __u8 family
+    if family not in (AF_INET, AF_INET6):
+        return _neg(EAFNOSUPPORT)
+    raise KernelFault("bpf_fib_lookup in the routing tables is not emulated")
 
 
 EAGAIN = 11

@@ -351,12 +351,17 @@ class TestRun:
     data_out: bytes
 
 
+DATA_OUT_SLACK = 1 << 16
+
+
 def prog_test_run(
     prog: Fd, data_in: bytes = b"", *, ctx_in: bytes = b"", repeat: int = 1, data_out_size: int | None = None
 ) -> TestRun:
     """BPF_PROG_TEST_RUN (bpf_prog_test_run_skb and friends)."""
     din = _buf(data_in) if data_in else None
-    out_size = len(data_in) + 256 if data_out_size is None else data_out_size
+    # room for what the program may grow the packet to (bpf_xdp_adjust_tail up to a page, the skb
+    # helpers further): a smaller data_out is -ENOSPC from bpf_test_finish, not the run's result
+    out_size = len(data_in) + DATA_OUT_SLACK if data_out_size is None else data_out_size
     dout = ctypes.create_string_buffer(out_size) if out_size else None
     cin = _buf(ctx_in) if ctx_in else None
     attr = ctypes.create_string_buffer(80)

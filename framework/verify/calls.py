@@ -383,16 +383,59 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return err
         kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
         result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
-    elif fid == 50:  # skb_adjust_room
+    elif fid in (50, 44, 65):  # skb_adjust_room(ctx, len_diff, mode, flags), xdp_adjust_head/tail(ctx, delta)
+        # kernel: bpf_skb_adjust_room_proto, bpf_xdp_adjust_head_proto, bpf_xdp_adjust_tail_proto
+        # (net/core/filter.c): ARG_PTR_TO_CTX, then ARG_ANYTHING; RET_INTEGER
         c = ctx_arg(st, pc, 1)
         if isinstance(c, Reject):
             return c
-        for regno in (2, 3, 4):
+        for regno in (2, 3, 4) if fid == 50 else (2,):
             a = arg(st, pc, regno)
             if isinstance(a, Reject):
                 return a
         # kernel: bpf_helper_changes_pkt_data -> clear_all_pkt_pointers (mark_reg_invalid on every copy)
         st.map_regs(lambda r: scalar() if r.type in (RT.PACKET, RT.PACKET_END, RT.PACKET_META) else r)
+    elif fid == 23:  # redirect(ifindex, flags)
+        # kernel: bpf_redirect_proto, bpf_xdp_redirect_proto (net/core/filter.c): ARG_ANYTHING,
+        # ARG_ANYTHING; RET_INTEGER
+        for regno in (1, 2):
+            a = arg(st, pc, regno)
+            if isinstance(a, Reject):
+                return a
+    elif fid == 26:  # skb_load_bytes(ctx, offset, to, len)
+        # kernel: bpf_skb_load_bytes_proto (net/core/filter.c): ARG_PTR_TO_CTX, ARG_ANYTHING,
+        # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; RET_INTEGER
+        c = ctx_arg(st, pc, 1)
+        if isinstance(c, Reject):
+            return c
+        offset = arg(st, pc, 2)
+        if isinstance(offset, Reject):
+            return offset
+        err = sized_mem(env, st, pc, f"{name}#{fid}", 3, zero_ok=False, uninit=True)
+        if err:
+            return err
+    elif fid == 28:  # csum_diff(from, from_size, to, to_size, seed)
+        # kernel: bpf_csum_diff_proto (net/core/filter.c): ARG_PTR_TO_MEM | PTR_MAYBE_NULL |
+        # MEM_RDONLY, ARG_CONST_SIZE_OR_ZERO, twice, then ARG_ANYTHING; RET_INTEGER
+        for buf in (1, 3):
+            err = sized_mem(env, st, pc, f"{name}#{fid}", buf, zero_ok=True, uninit=False, null_ok=True)
+            if err:
+                return err
+        seed = arg(st, pc, 5)
+        if isinstance(seed, Reject):
+            return seed
+    elif fid == 69:  # fib_lookup(ctx, params, plen, flags)
+        # kernel: bpf_xdp_fib_lookup_proto / bpf_skb_fib_lookup_proto (net/core/filter.c):
+        # ARG_PTR_TO_CTX, ARG_PTR_TO_MEM (read and written), ARG_CONST_SIZE, ARG_ANYTHING; RET_INTEGER
+        c = ctx_arg(st, pc, 1)
+        if isinstance(c, Reject):
+            return c
+        err = sized_mem(env, st, pc, f"{name}#{fid}", 2, zero_ok=False, uninit=False)
+        if err:
+            return err
+        flags = arg(st, pc, 4)
+        if isinstance(flags, Reject):
+            return flags
     elif fid == 93:  # spin_lock
         r = arg(st, pc, 1)
         if isinstance(r, Reject):

@@ -111,15 +111,22 @@ def const_size(env: Env, st: State, pc: int, regno: int) -> int | Reject:
     return r.const
 
 
-def sized_mem(env: Env, st: State, pc: int, func: str, buf: int, zero_ok: bool, uninit: bool) -> Reject | None:
-    # kernel: check_func_arg for an ARG_PTR_TO_(UNINIT_)MEM at `buf` and its ARG_CONST_SIZE(_OR_ZERO)
-    # in the next register: check_mem_size_reg, then check_helper_mem_access over the bound
+def sized_mem(
+    env: Env, st: State, pc: int, func: str, buf: int, zero_ok: bool, uninit: bool, null_ok: bool = False
+) -> Reject | None:
+    # kernel: check_func_arg for an ARG_PTR_TO_(UNINIT_)MEM (| PTR_MAYBE_NULL with `null_ok`) at `buf`
+    # and its ARG_CONST_SIZE(_OR_ZERO) in the next register: check_mem_size_reg, then
+    # check_helper_mem_access over the bound
     r = arg(st, pc, buf)
     if isinstance(r, Reject):
         return r
     size = mem_size(env, st, pc, buf + 1, zero_ok)
     if isinstance(size, Reject):
         return size
+    if null_ok and r.type is RT.SCALAR and r.is_const and r.const == 0:
+        # check_func_arg skips the type check of a NULL for a PTR_MAYBE_NULL argument; then
+        # check_helper_mem_access: "Allow zero-byte read from NULL, regardless of pointer type"
+        return None if size == 0 else reject(pc, f"R{buf} type=scalar expected=fp")
     if size == 0:
         return unsupported(pc, "helper argument", f"{func} with size 0", "check_helper_mem_access's zero size")
     return stack_mem(env, st, pc, buf, size, uninit)
