@@ -480,6 +480,27 @@ def csum_from32to16(total: int) -> int:
     return (total >> 16) & 0xFFFF
 
 
+BPF_F_ADJ_ROOM_MASK = 0x1FF | 0xFF << 56  # the BPF_F_ADJ_ROOM_* flags and the encap L2 length
+ENOTSUPP = 524  # the kernel-internal errno bpf_skb_adjust_room returns
+ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
+
+
+@_helper("skb_adjust_room")
+def _skb_adjust_room(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_adjust_room: the flags, then |len_diff| <= 0xfff, then an IP or IPv6 skb
+    # (skb->protocol, as eth_type_trans set it for the test run), then the mode; moving the
+    # headers of an IP packet is not emulated
+    if a[3] & ~BPF_F_ADJ_ROOM_MASK:
+        return _neg(EINVAL)
+    if abs(_s32(a[1])) > 0xFFF:
+        return _neg(EFAULT)
+    span = k.packet()
+    ethertype = int.from_bytes(k.memory.read(span[0] + 12, 2), "big") if span and span[1] >= ETH_HLEN else 0
+    if ethertype not in (ETH_P_IP, ETH_P_IPV6) or a[2] & 0xFFFFFFFF not in (0, 1):  # BPF_ADJ_ROOM_NET, _MAC
+        return _neg(ENOTSUPP)
+    raise KernelFault("bpf_skb_adjust_room of an IP packet is not emulated")
+
+
 BPF_FIB_LOOKUP_SIZE = 64  # sizeof(struct bpf_fib_lookup)
 BPF_FIB_LOOKUP_FLAGS = 0x3F  # DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
 AF_INET, AF_INET6, EAFNOSUPPORT = 2, 10, 97

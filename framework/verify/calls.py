@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from framework.isa.insn import Insn
+from framework.platform.helper_protos import proto_for
 from framework.platform.helpers import func_id_name
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
 from framework.verify import memory
@@ -10,12 +11,11 @@ from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.helper_args import (
     arg,
+    check_proto_args,
     const_size,
     ctx_arg,
     expect,
     helper_given,
-    map_compatible,
-    sized_mem,
     stack_mem,
     typed_arg,
 )
@@ -75,16 +75,6 @@ def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
 # ---------------------------------------------------------------- helpers
 
 
-# map types whose update and delete check_map_func_compatibility allows from any program type
-PLAIN_DATA_MAPS = frozenset({"hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash", "lpm_trie"})
-
-
-# program types whose func_proto gives bpf_get_stackid (kprobe, tracepoint, perf_event, raw_tp)
-STACKID_TYPES = frozenset({"kprobe", "tracepoint", "perf_event", "raw_tracepoint"})
-# the maps bpf_redirect_map takes (check_map_func_compatibility, BPF_FUNC_redirect_map)
-REDIRECT_MAPS = frozenset({"devmap", "devmap_hash", "cpumap", "xskmap"})
-
-
 # helpers modelled here whose bpf_func_proto has ret_type RET_VOID: tail_call, spin_lock, spin_unlock,
 # ringbuf_submit, ringbuf_discard, ringbuf_submit_dynptr, ringbuf_discard_dynptr
 RET_VOID = frozenset({12, 93, 94, 132, 133, 199, 200})
@@ -99,7 +89,12 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         return refused
     regs = st.cur.regs
     result: Reg = scalar()
-    if fid == 1:  # map_lookup_elem
+    proto = proto_for(fid)
+    if proto is not None:  # a helper whose checks are its arguments: framework.platform.helper_protos
+        err = check_proto_args(env, st, pc, proto)
+        if err:
+            return err
+    elif fid == 1:  # map_lookup_elem
         m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
         if isinstance(m, Reject):
             return m
@@ -121,46 +116,6 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             ):
                 null = False
         result = Reg(RT.MAP_VALUE, map_index=m.map_index, maybe_null=null, id=env.new_id() if null else 0)
-    elif fid in (2, 3):  # map_update_elem(map, key, value, flags), map_delete_elem(map, key)
-        # kernel: bpf_map_update_elem_proto / bpf_map_delete_elem_proto: ARG_CONST_MAP_PTR,
-        # ARG_PTR_TO_MAP_KEY (, ARG_PTR_TO_MAP_VALUE, ARG_ANYTHING); RET_INTEGER
-        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        mdef = env.program.maps[m.map_index]
-        if mdef.map_type not in PLAIN_DATA_MAPS or mdef.flags & 0x80:  # BPF_F_RDONLY_PROG
-            what = f"{mdef.map_type} map" + (" with BPF_F_RDONLY_PROG" if mdef.flags & 0x80 else "")
-            return unsupported(pc, "map type", what, f"check_map_func_compatibility's rules for {name}#{fid}")
-        record_map(env, pc, m.map_index)
-        err = stack_mem(env, st, pc, 2, mdef.key_size, False)
-        if err:
-            return err
-        if fid == 2:
-            err = stack_mem(env, st, pc, 3, mdef.value_size, False)
-            if err:
-                return err
-            flags = arg(st, pc, 4)
-            if isinstance(flags, Reject):
-                return flags
-        result = scalar()
-    elif fid == 27:  # get_stackid(ctx, map, flags)
-        # kernel: bpf_get_stackid_proto (kernel/bpf/stackmap.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
-        # ARG_ANYTHING; RET_INTEGER; given by the tracing types' func_proto only
-        if env.program.prog_type not in STACKID_TYPES:
-            return unsupported(pc, "helper", f"{name}#{fid}", f"the {env.program.prog_type} func_proto's helper list")
-        ctx = ctx_arg(st, pc, 1)
-        if isinstance(ctx, Reject):
-            return ctx
-        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        compatible = map_compatible(env, pc, m, frozenset({"stack_trace"}), f"{name}#{fid}")
-        if isinstance(compatible, Reject):
-            return compatible
-        flags = arg(st, pc, 3)
-        if isinstance(flags, Reject):
-            return flags
-        result = scalar()
     elif fid == 12:  # tail_call(ctx, prog_array, index)
         # kernel: bpf_tail_call_proto (kernel/bpf/core.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
         # ARG_ANYTHING; RET_VOID. record_func_key wants a prog_array, then check_resource_leak.
@@ -180,130 +135,6 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         err = check_resource_leak(env, st, pc, False, True, "tail_call")
         if err:
             return err
-    elif fid in (
-        5,
-        14,
-        15,
-        8,
-        7,
-    ):  # ktime_get_ns, get_current_pid_tgid, get_current_uid_gid, ...: bpf_base_func_proto, no args
-        result = scalar()
-    elif fid in (4, 113, 16, 6):
-        # kernel: bpf_probe_read_compat_proto / bpf_probe_read_kernel_proto (kernel/trace/bpf_trace.c):
-        # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE_OR_ZERO, ARG_ANYTHING; bpf_get_current_comm_proto
-        # (kernel/bpf/helpers.c): ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; bpf_trace_printk_proto:
-        # ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE (R3-R5 unchecked); RET_INTEGER
-        err = sized_mem(env, st, pc, f"{name}#{fid}", 1, zero_ok=fid in (4, 113), uninit=fid != 6)
-        if err:
-            return err
-        if fid in (4, 113):
-            src = arg(st, pc, 3)
-            if isinstance(src, Reject):
-                return src
-    elif fid == 25:  # perf_event_output(ctx, map, flags, data, size)
-        # kernel: bpf_perf_event_output_proto (kernel/trace/bpf_trace.c), bpf_skb_event_output_proto,
-        # bpf_xdp_event_output_proto (net/core/filter.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
-        # ARG_ANYTHING, ARG_PTR_TO_MEM | MEM_RDONLY, ARG_CONST_SIZE_OR_ZERO; RET_INTEGER
-        ctx = ctx_arg(st, pc, 1)
-        if isinstance(ctx, Reject):
-            return ctx
-        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        flags = arg(st, pc, 3)
-        if isinstance(flags, Reject):
-            return flags
-        err = sized_mem(env, st, pc, f"{name}#{fid}", 4, zero_ok=True, uninit=False)
-        if err:
-            return err
-        compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
-        if isinstance(compatible, Reject):
-            return compatible
-    elif fid == 37:  # current_task_under_cgroup(map, index)
-        # kernel: bpf_current_task_under_cgroup_proto (kernel/trace/bpf_trace.c): ARG_CONST_MAP_PTR,
-        # ARG_ANYTHING; RET_INTEGER; check_map_func_compatibility wants a cgroup_array
-        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        index = arg(st, pc, 2)
-        if isinstance(index, Reject):
-            return index
-        compatible = map_compatible(env, pc, m, frozenset({"cgroup_array"}), f"{name}#{fid}")
-        if isinstance(compatible, Reject):
-            return compatible
-    elif fid == 56:  # perf_prog_read_value(ctx, buf, size)
-        # kernel: bpf_perf_prog_read_value_proto (kernel/trace/bpf_trace.c): ARG_PTR_TO_CTX,
-        # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; RET_INTEGER
-        ctx = ctx_arg(st, pc, 1)
-        if isinstance(ctx, Reject):
-            return ctx
-        err = sized_mem(env, st, pc, f"{name}#{fid}", 2, zero_ok=False, uninit=True)
-        if err:
-            return err
-    elif fid == 53:  # sock_map_update(ctx, map, key, flags)
-        # kernel: bpf_sock_map_update_proto (net/core/sock_map.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
-        # ARG_PTR_TO_MAP_KEY, ARG_ANYTHING; RET_INTEGER; check_map_func_compatibility wants a sockmap
-        ctx = ctx_arg(st, pc, 1)
-        if isinstance(ctx, Reject):
-            return ctx
-        m = typed_arg(st, pc, 2, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        err = stack_mem(env, st, pc, 3, env.program.maps[m.map_index].key_size, False)
-        if err:
-            return err
-        flags = arg(st, pc, 4)
-        if isinstance(flags, Reject):
-            return flags
-        compatible = map_compatible(env, pc, m, frozenset({"sockmap"}), f"{name}#{fid}")
-        if isinstance(compatible, Reject):
-            return compatible
-    elif fid in (22, 55):  # perf_event_read(map, flags) / perf_event_read_value(map, flags, buf, size)
-        # kernel: bpf_perf_event_read_proto, bpf_perf_event_read_value_proto (kernel/trace/bpf_trace.c):
-        # ARG_CONST_MAP_PTR, ARG_ANYTHING (and ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE); RET_INTEGER
-        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        flags = arg(st, pc, 2)
-        if isinstance(flags, Reject):
-            return flags
-        if fid == 55:
-            err = sized_mem(env, st, pc, f"{name}#{fid}", 3, zero_ok=False, uninit=True)
-            if err:
-                return err
-        compatible = map_compatible(env, pc, m, frozenset({"perf_event_array"}), f"{name}#{fid}")
-        if isinstance(compatible, Reject):
-            return compatible
-    elif fid in (49, 57):  # setsockopt / getsockopt(ctx, level, optname, optval, optlen)
-        # kernel: bpf_sock_ops_setsockopt_proto / bpf_sock_ops_getsockopt_proto (net/core/filter.c):
-        # ARG_PTR_TO_CTX, ARG_ANYTHING, ARG_ANYTHING, then ARG_PTR_TO_MEM | MEM_RDONLY (set) or
-        # ARG_PTR_TO_UNINIT_MEM (get), ARG_CONST_SIZE; RET_INTEGER. Other types' protos differ
-        # (bpf_sk_setsockopt takes a BTF socket) and are not modelled.
-        if env.program.prog_type != "sock_ops":
-            return unsupported(pc, "helper", f"{name}#{fid}", f"{env.program.prog_type}'s bpf_func_proto for it")
-        ctx = ctx_arg(st, pc, 1)
-        if isinstance(ctx, Reject):
-            return ctx
-        for regno in (2, 3):
-            r = arg(st, pc, regno)
-            if isinstance(r, Reject):
-                return r
-        err = sized_mem(env, st, pc, f"{name}#{fid}", 4, zero_ok=False, uninit=fid == 57)
-        if err:
-            return err
-    elif fid == 51:  # redirect_map(map, key, flags)
-        # kernel: bpf_xdp_redirect_map_proto (net/core/filter.c): ARG_CONST_MAP_PTR, ARG_ANYTHING,
-        # ARG_ANYTHING; RET_INTEGER
-        m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
-        if isinstance(m, Reject):
-            return m
-        for regno in (2, 3):
-            r = arg(st, pc, regno)
-            if isinstance(r, Reject):
-                return r
-        compatible = map_compatible(env, pc, m, REDIRECT_MAPS, f"{name}#{fid}")
-        if isinstance(compatible, Reject):
-            return compatible
     elif fid == 131:  # ringbuf_reserve
         m = arg(st, pc, 1)
         if isinstance(m, Reject):
@@ -383,59 +214,6 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return err
         kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
         result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
-    elif fid in (50, 44, 65):  # skb_adjust_room(ctx, len_diff, mode, flags), xdp_adjust_head/tail(ctx, delta)
-        # kernel: bpf_skb_adjust_room_proto, bpf_xdp_adjust_head_proto, bpf_xdp_adjust_tail_proto
-        # (net/core/filter.c): ARG_PTR_TO_CTX, then ARG_ANYTHING; RET_INTEGER
-        c = ctx_arg(st, pc, 1)
-        if isinstance(c, Reject):
-            return c
-        for regno in (2, 3, 4) if fid == 50 else (2,):
-            a = arg(st, pc, regno)
-            if isinstance(a, Reject):
-                return a
-        # kernel: bpf_helper_changes_pkt_data -> clear_all_pkt_pointers (mark_reg_invalid on every copy)
-        st.map_regs(lambda r: scalar() if r.type in (RT.PACKET, RT.PACKET_END, RT.PACKET_META) else r)
-    elif fid == 23:  # redirect(ifindex, flags)
-        # kernel: bpf_redirect_proto, bpf_xdp_redirect_proto (net/core/filter.c): ARG_ANYTHING,
-        # ARG_ANYTHING; RET_INTEGER
-        for regno in (1, 2):
-            a = arg(st, pc, regno)
-            if isinstance(a, Reject):
-                return a
-    elif fid == 26:  # skb_load_bytes(ctx, offset, to, len)
-        # kernel: bpf_skb_load_bytes_proto (net/core/filter.c): ARG_PTR_TO_CTX, ARG_ANYTHING,
-        # ARG_PTR_TO_UNINIT_MEM, ARG_CONST_SIZE; RET_INTEGER
-        c = ctx_arg(st, pc, 1)
-        if isinstance(c, Reject):
-            return c
-        offset = arg(st, pc, 2)
-        if isinstance(offset, Reject):
-            return offset
-        err = sized_mem(env, st, pc, f"{name}#{fid}", 3, zero_ok=False, uninit=True)
-        if err:
-            return err
-    elif fid == 28:  # csum_diff(from, from_size, to, to_size, seed)
-        # kernel: bpf_csum_diff_proto (net/core/filter.c): ARG_PTR_TO_MEM | PTR_MAYBE_NULL |
-        # MEM_RDONLY, ARG_CONST_SIZE_OR_ZERO, twice, then ARG_ANYTHING; RET_INTEGER
-        for buf in (1, 3):
-            err = sized_mem(env, st, pc, f"{name}#{fid}", buf, zero_ok=True, uninit=False, null_ok=True)
-            if err:
-                return err
-        seed = arg(st, pc, 5)
-        if isinstance(seed, Reject):
-            return seed
-    elif fid == 69:  # fib_lookup(ctx, params, plen, flags)
-        # kernel: bpf_xdp_fib_lookup_proto / bpf_skb_fib_lookup_proto (net/core/filter.c):
-        # ARG_PTR_TO_CTX, ARG_PTR_TO_MEM (read and written), ARG_CONST_SIZE, ARG_ANYTHING; RET_INTEGER
-        c = ctx_arg(st, pc, 1)
-        if isinstance(c, Reject):
-            return c
-        err = sized_mem(env, st, pc, f"{name}#{fid}", 2, zero_ok=False, uninit=False)
-        if err:
-            return err
-        flags = arg(st, pc, 4)
-        if isinstance(flags, Reject):
-            return flags
     elif fid == 93:  # spin_lock
         r = arg(st, pc, 1)
         if isinstance(r, Reject):
@@ -478,7 +256,8 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         return unsupported(pc, "helper", f"{name}#{fid}", "its bpf_func_proto in the helper table and its semantics")
     clobber_caller_saved(st)
     # release() may have replaced the register list; a RET_VOID helper leaves R0 uninitialised
-    st.cur.regs[0] = NOT_INIT if fid in RET_VOID else result
+    void = fid in RET_VOID or (proto is not None and proto.ret == "RET_VOID")
+    st.cur.regs[0] = NOT_INIT if void else result
     return pc + 1
 
 

@@ -8,6 +8,7 @@ bounds) or the `Reject` with the kernel's message. `framework.verify.calls` read
 from __future__ import annotations
 
 from framework.load.program import MapDef
+from framework.platform.helper_protos import FuncProto
 from framework.platform.helper_types import HELPER_GPL_ONLY, HELPER_TYPES
 from framework.platform.helpers import MAX_ID, func_id_name
 from framework.platform.sections import MAP_TYPES
@@ -15,7 +16,7 @@ from framework.verify import memory
 from framework.verify.aux import record_map
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
-from framework.verify.regs import RT, Reg, type_str
+from framework.verify.regs import RT, Reg, scalar, type_str
 from framework.verify.state import State
 
 
@@ -151,4 +152,52 @@ def helper_given(env: Env, pc: int, fid: int) -> Reject | None:
         return reject(pc, f"program of this type cannot use helper {name}#{fid}")
     if gpl_only(env.program.prog_type, fid) and env.program.license not in GPL_COMPATIBLE:
         return reject(pc, "cannot call GPL-restricted function from non-GPL compatible program")
+    return None
+
+
+def check_proto_args(env: Env, st: State, pc: int, proto: FuncProto) -> Reject | None:
+    """A call's arguments checked from its prototype row, in register order (check_func_arg for
+    each, the size of a memory argument with it: check_mem_size_reg), then
+    check_map_func_compatibility; packet pointers are invalidated where the helper changes them."""
+    func = f"{proto.name}#{proto.func_id}"
+    if proto.prog_types is not None and env.program.prog_type not in proto.prog_types:
+        return unsupported(pc, "helper", func, f"{env.program.prog_type}'s bpf_func_proto for it")
+    m: Reg | None = None
+    for regno, a in enumerate(proto.args, start=1):
+        if a.is_size:
+            continue  # checked with the memory argument before it
+        err: Reg | Reject | None
+        if a.base == "ARG_ANYTHING":
+            err = arg(st, pc, regno)
+        elif a.base == "ARG_PTR_TO_CTX":
+            err = ctx_arg(st, pc, regno)
+        elif a.base == "ARG_CONST_MAP_PTR":
+            err = typed_arg(st, pc, regno, RT.MAP_PTR, "map_ptr")
+            if isinstance(err, Reject):
+                return err
+            m, mdef = err, env.program.maps[err.map_index]
+            if proto.modelled_maps is not None and (mdef.map_type not in proto.modelled_maps or mdef.flags & 0x80):
+                what = f"{mdef.map_type} map" + (" with BPF_F_RDONLY_PROG" if mdef.flags & 0x80 else "")
+                return unsupported(pc, "map type", what, f"check_map_func_compatibility's rules for {func}")
+            if proto.records_map:
+                record_map(env, pc, m.map_index)
+        elif a.base in ("ARG_PTR_TO_MAP_KEY", "ARG_PTR_TO_MAP_VALUE"):
+            assert isinstance(m, Reg), f"{func}: a map key or value before the map"
+            mdef = env.program.maps[m.map_index]
+            size = mdef.key_size if a.base == "ARG_PTR_TO_MAP_KEY" else mdef.value_size
+            err = stack_mem(env, st, pc, regno, size, False)
+        else:  # a memory argument and the size after it
+            size_arg = proto.args[regno] if regno < len(proto.args) else None
+            assert size_arg is not None and size_arg.is_size, f"{func}: R{regno} has no size after it"
+            zero_ok = size_arg.base == "ARG_CONST_SIZE_OR_ZERO"
+            err = sized_mem(env, st, pc, func, regno, zero_ok, a.uninit, null_ok="PTR_MAYBE_NULL" in a.flags)
+        if isinstance(err, Reject):
+            return err
+    if m is not None and proto.map_types:
+        compatible = map_compatible(env, pc, m, proto.map_types, func)
+        if isinstance(compatible, Reject):
+            return compatible
+    if proto.changes_pkt_data:
+        # kernel: bpf_helper_changes_pkt_data -> clear_all_pkt_pointers (mark_reg_invalid on every copy)
+        st.map_regs(lambda r: scalar() if r.type in (RT.PACKET, RT.PACKET_END, RT.PACKET_META) else r)
     return None

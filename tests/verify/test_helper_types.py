@@ -213,6 +213,9 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "csum_diff_of_a_rewritten_word": 0xC8DC,  # folded to 16 bits (csum_from32to16)
     "csum_diff_from_null": 0x0A01,  # the little-endian words 0x0001 + 0x0a00
     "csum_diff_odd_size": 0x0001,  # bytes 01 00 00
+    "skb_adjust_room_of_a_non_ip_packet": -524 & 0xFFFFFFFF,  # -ENOTSUPP
+    "skb_adjust_room_with_unknown_flags": -22 & 0xFFFFFFFF,  # -EINVAL
+    "skb_adjust_room_too_far": -14 & 0xFFFFFFFF,  # -EFAULT
 }
 
 
