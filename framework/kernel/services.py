@@ -501,6 +501,151 @@ def _skb_adjust_room(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     raise KernelFault("bpf_skb_adjust_room of an IP packet is not emulated")
 
 
+BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH = 1, 2  # uapi
+
+
+def _writable(k: EmulatedKernel, end: int) -> tuple[int, int] | None:
+    # kernel: bpf_try_make_writable -> skb_ensure_writable: the packet holds `end` bytes
+    span = k.packet()
+    return span if span is not None and end <= span[1] else None
+
+
+@_helper("skb_store_bytes")
+def _skb_store_bytes(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_store_bytes (the test run's skb is CHECKSUM_NONE: no csum to recompute; its
+    # hash, never computed, is already clear)
+    offset, length = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF
+    if a[4] & ~(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH):
+        return _neg(EINVAL)
+    span = _writable(k, offset + length) if offset <= 0x7FFFFFFF else None
+    if span is None:
+        return _neg(EFAULT)
+    k.memory.write(span[0] + offset, k.memory.read(a[2], length))
+    return 0
+
+
+BPF_F_HDR_FIELD_MASK, BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0, BPF_F_MARK_ENFORCE, BPF_F_IPV6 = 0xF, 16, 32, 64, 128
+CSUM_MANGLED_0 = 0xFFFF
+
+
+def _csum_fold(total: int) -> int:
+    # csum_fold: 32 bits to 16, complemented
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _csum_replace(old_sum: int, field: int, frm: int, to: int) -> int:
+    # csum_replace_by_diff (field 0), csum_replace2, csum_replace4 (include/net/checksum.h), on the
+    # raw (network-order) values as the CPU loads them
+    if field == 0:
+        return _csum_fold(_csum_add(to & 0xFFFFFFFF, ~old_sum & 0xFFFFFFFF))
+    if field == 4:
+        tmp = _csum_add(~old_sum & 0xFFFFFFFF, ~frm & 0xFFFFFFFF)  # csum_sub(~csum_unfold(*sum), from)
+        return _csum_fold(_csum_add(tmp, to & 0xFFFFFFFF))
+    res = _csum16_add(_csum16_add(~old_sum & 0xFFFF, ~frm & 0xFFFF), to & 0xFFFF)  # field 2
+    return ~res & 0xFFFF
+
+
+def _csum16_add(csum: int, addend: int) -> int:
+    res = (csum + addend) & 0xFFFF
+    return (res + (res < addend)) & 0xFFFF
+
+
+def _csum_at(k: EmulatedKernel, offset: int) -> int | None:
+    # the __sum16 the csum helpers rewrite: an even offset within 0xffff the packet holds
+    if offset > 0xFFFF or offset & 1:
+        return None
+    span = _writable(k, offset + 2)
+    return None if span is None else span[0] + offset
+
+
+@_helper("l3_csum_replace")
+def _l3_csum_replace(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_l3_csum_replace
+    flags, field = a[4], a[4] & BPF_F_HDR_FIELD_MASK
+    if flags & ~BPF_F_HDR_FIELD_MASK:
+        return _neg(EINVAL)
+    at = _csum_at(k, a[1] & 0xFFFFFFFF)
+    if at is None:
+        return _neg(EFAULT)
+    if field not in (0, 2, 4) or (field == 0 and a[2]):
+        return _neg(EINVAL)
+    old = int.from_bytes(k.memory.read(at, 2), "little")
+    k.memory.write(at, _csum_replace(old, field, a[2], a[3]).to_bytes(2, "little"))
+    return 0
+
+
+@_helper("l4_csum_replace")
+def _l4_csum_replace(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_l4_csum_replace -> inet_proto_csum_replace{4,2,_by_diff}; the test run's skb is not
+    # CHECKSUM_PARTIAL, so each is csum_replace on the field (2 as 4 with zero-extended values)
+    flags, field = a[4], a[4] & BPF_F_HDR_FIELD_MASK
+    allowed = BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6
+    if flags & ~allowed:
+        return _neg(EINVAL)
+    at = _csum_at(k, a[1] & 0xFFFFFFFF)
+    if at is None:
+        return _neg(EFAULT)
+    old = int.from_bytes(k.memory.read(at, 2), "little")
+    mangled0 = bool(flags & BPF_F_MARK_MANGLED_0)
+    if mangled0 and not flags & BPF_F_MARK_ENFORCE and not old:
+        return 0
+    if field not in (0, 2, 4) or (field == 0 and a[2]):
+        return _neg(EINVAL)
+    frm, to = (a[2] & 0xFFFF, a[3] & 0xFFFF) if field == 2 else (a[2], a[3])
+    new = _csum_replace(old, 4 if field == 2 else field, frm, to)
+    k.memory.write(at, (CSUM_MANGLED_0 if mangled0 and not new else new).to_bytes(2, "little"))
+    return 0
+
+
+@_helper("skb_pull_data")
+def _skb_pull_data(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_pull_data -> bpf_try_make_writable(skb, len ?: skb_headlen(skb)): the test
+    # run's skb is linear, so only a length past it fails (pskb_may_pull: -ENOMEM)
+    return 0 if _writable(k, a[1] & 0xFFFFFFFF) is not None else _neg(ENOMEM)
+
+
+BPF_REDIR_NEIGH_SIZE = 20  # sizeof(struct bpf_redir_neigh)
+
+
+@_helper("redirect_neigh")
+def _redirect_neigh(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_redirect_neigh: a short nexthop or any flag is TC_ACT_SHOT
+    plen = a[2] & 0xFFFFFFFF
+    return TC_ACT_SHOT if (plen and plen < BPF_REDIR_NEIGH_SIZE) or a[3] else TC_ACT_REDIRECT
+
+
+@_helper("redirect_peer")
+def _redirect_peer(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_redirect_peer: any flag is TC_ACT_SHOT
+    return TC_ACT_SHOT if a[1] else TC_ACT_REDIRECT
+
+
+@_helper("sock_ops_cb_flags_set")
+def _sock_ops_cb_flags_set(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_sock_ops_cb_flags_set: an op outside the locked TCP callbacks is -EOPNOTSUPP
+    if k.memory.load(a[0], 4) > BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+        return _neg(EOPNOTSUPP)
+    raise KernelFault("bpf_sock_ops_cb_flags_set on a sock_ops socket is not emulated")
+
+
+BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
+
+
+@_helper("ringbuf_output")
+def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_ringbuf_output: the flags, then a record reserved (__bpf_ringbuf_reserve) or -EAGAIN
+    if a[3] & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP):
+        return _neg(EINVAL)
+    state = k._map(a[0])
+    size = a[2] & 0xFFFFFFFF
+    if size > state.mdef.max_entries or not state.ring_reserve(size):
+        return _neg(EAGAIN)
+    k.memory.read(a[1], size)  # the record's bytes, copied as the helper copies them
+    return 0
+
+
 BPF_FIB_LOOKUP_SIZE = 64  # sizeof(struct bpf_fib_lookup)
 BPF_FIB_LOOKUP_FLAGS = 0x3F  # DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
 AF_INET, AF_INET6, EAFNOSUPPORT = 2, 10, 97
@@ -852,13 +997,6 @@ def _ringbuf_discard(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return _ringbuf_commit(k, a[0], e, "bpf_ringbuf_discard")
 
 
-@_helper("ringbuf_output")
-def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
-    state = k._map(a[0])
-    k.memory.read(a[1], a[2] & 0xFFFFFFFF)
-    return 0 if state.is_ringbuf and state.ring_reserve(a[2]) else _neg(11)  # -EAGAIN when full
-
-
 def _dynptr_write(k: EmulatedKernel, ptr: int, data: int, size: int, kind: int) -> None:
     k.memory.write(
         ptr, data.to_bytes(8, "little") + ((kind << DYNPTR_TYPE_SHIFT) | size).to_bytes(4, "little") + bytes(4)
@@ -1014,6 +1152,29 @@ def _kptr_xchg(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
         known = [r for r in k.ledger.resources if r.handle == old]
         k._acquire(known[-1].kind if known else "obj", old, e, "bpf_kptr_xchg")
     return old
+
+
+@_helper("probe_read_kernel_str")
+@_helper("probe_read_str")
+def _probe_read_kernel_str(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_probe_read_kernel_str_common -> strncpy_from_kernel_nofault: up to size - 1
+    # bytes and a NUL; the length copied, NUL included; a fault is -EFAULT and the buffer cleared
+    size = a[1] & 0xFFFFFFFF
+    if not size:
+        return 0
+    out = bytearray()
+    try:
+        while len(out) < size:
+            byte = k.memory.read(a[2] + len(out), 1)[0]
+            out.append(byte)
+            if not byte:
+                break
+    except Fault:
+        k.memory.write(a[0], bytes(size))
+        return _neg(EFAULT)
+    out[-1] = 0
+    k.memory.write(a[0], bytes(out))
+    return len(out)
 
 
 @_helper("probe_read_kernel")
