@@ -24,7 +24,7 @@ from framework.kernel.ledger import Ledger, Resource
 from framework.kernel.maps import MapState
 from framework.kernel.memory import AddressSpace, Fault, Region
 from framework.kernel.objects import CURRENT_PID, ROOT_CGROUP_ID, Objects, RunInput
-from framework.kernel.skb import ETH_HLEN
+from framework.kernel.skb import ETH_HLEN, TestRunSkb
 from framework.load.program import Program
 from framework.platform.helpers import helper_id, helper_name
 
@@ -644,6 +644,77 @@ def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
         return _neg(EAGAIN)
     k.memory.read(a[1], size)  # the record's bytes, copied as the helper copies them
     return 0
+
+
+def _skb(k: EmulatedKernel) -> TestRunSkb:
+    if k.context.skb is None:
+        raise KernelFault(f"an skb helper without a test-run skb ({k.program.prog_type} is not emulated so)")
+    return k.context.skb
+
+
+PACKET_OTHERHOST = 3  # skb_pkt_type_ok: PACKET_HOST .. PACKET_OTHERHOST
+
+
+@_helper("skb_change_type")
+def _skb_change_type(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_change_type: both the old and the new type must be host .. otherhost
+    skb, pkt_type = _skb(k), a[1] & 0xFFFFFFFF
+    if pkt_type > PACKET_OTHERHOST:
+        return _neg(EINVAL)
+    skb.set_pkt_type(pkt_type)
+    return 0
+
+
+ETH_P_8021Q, ETH_P_8021AD = 0x8100, 0x88A8
+
+
+@_helper("skb_vlan_push")
+def _skb_vlan_push(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_vlan_push -> skb_vlan_push: an unknown protocol is taken as 802.1Q; an
+    # untagged skb takes the tag as accelerated (__vlan_hwaccel_put_tag), leaving the packet as it is
+    skb = _skb(k)
+    proto = a[1] & 0xFFFF  # __be16, as the register holds it
+    if int.from_bytes(proto.to_bytes(2, "little"), "big") not in (ETH_P_8021Q, ETH_P_8021AD):
+        proto = int.from_bytes(ETH_P_8021Q.to_bytes(2, "big"), "little")
+    if skb.vlan_tagged:
+        raise KernelFault("bpf_skb_vlan_push onto a tagged skb (the old tag into the packet) is not emulated")
+    skb.put_vlan_tag(proto, a[2] & 0xFFFF)
+    return 0
+
+
+@_helper("skb_change_proto")
+def _skb_change_proto(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_change_proto -> bpf_skb_proto_xlat: only IPv4 to IPv6 or back, else -ENOTSUPP
+    if a[2]:
+        return _neg(EINVAL)
+    to = int.from_bytes((a[1] & 0xFFFF).to_bytes(2, "little"), "big")
+    now = int.from_bytes(_skb(k).protocol.to_bytes(2, "little"), "big")
+    if (now, to) not in ((ETH_P_IP, ETH_P_IPV6), (ETH_P_IPV6, ETH_P_IP)):
+        return _neg(ENOTSUPP)
+    raise KernelFault("bpf_skb_change_proto between IPv4 and IPv6 is not emulated")
+
+
+BPF_F_TUNINFO_IPV6, BPF_F_TUNINFO_FLAGS = 1, 1 << 4
+
+
+@_helper("skb_get_tunnel_key")
+def _skb_get_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_get_tunnel_key: the test run's skb carries no tunnel info: -EINVAL, the
+    # buffer cleared (err_clear)
+    k.memory.write(a[1], bytes(a[2] & 0xFFFFFFFF))
+    return _neg(EINVAL)
+
+
+@_helper("skb_under_cgroup")
+def _skb_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_under_cgroup: the test run's socket is full; an index past the array is
+    # -E2BIG, an empty slot -EAGAIN
+    m = k._map(a[1])
+    if a[2] & 0xFFFFFFFF >= m.mdef.max_entries:
+        return _neg(E2BIG)
+    if m.values is not None and any(m.values.data):
+        raise KernelFault("bpf_skb_under_cgroup on a cgroup_array holding a cgroup is not emulated")
+    return _neg(EAGAIN)
 
 
 BPF_FIB_LOOKUP_SIZE = 64  # sizeof(struct bpf_fib_lookup)

@@ -170,6 +170,25 @@ class TestRunSkb:
     def _put(self, off: int, size: int, value: int) -> None:
         self.skb.data[off : off + size] = (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
+    # -- what helpers change (net/core/filter.c) ----------------------------------------------
+
+    def set_pkt_type(self, pkt_type: int) -> None:
+        # bpf_skb_change_type: skb->pkt_type, the low 3 bits of its byte
+        self._put(L.pkt_type, 1, (self._u(L.pkt_type, 1) & ~PKT_TYPE_MAX) | pkt_type)
+
+    @property
+    def protocol(self) -> int:
+        return self._u(L.protocol, 2)  # __be16, as the CPU loads it
+
+    @property
+    def vlan_tagged(self) -> bool:
+        return self._u(L.vlan_all, 4) != 0
+
+    def put_vlan_tag(self, vlan_proto: int, vlan_tci: int) -> None:
+        # __vlan_hwaccel_put_tag: skb->vlan_proto (__be16) and skb->vlan_tci
+        self._put(L.vlan_all, 2, vlan_proto)
+        self._put(L.vlan_all + 2, 2, vlan_tci)
+
     def _shinfo(self) -> int:
         return self._u(L.head, 8) + self._u(L.end, 4)  # bpf_convert_shinfo_access
 

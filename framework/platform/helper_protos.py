@@ -202,6 +202,15 @@ _TABLE: tuple[FuncProto, ...] = (
     _p(152, "bpf_redirect_neigh", f"bpf_redirect_neigh_proto ({_FILTER})",
        "ARG_ANYTHING", _MEM_RO_NULL, "ARG_CONST_SIZE_OR_ZERO", "ARG_ANYTHING"),
     _p(155, "bpf_redirect_peer", f"bpf_redirect_peer_proto ({_FILTER})", "ARG_ANYTHING", "ARG_ANYTHING"),
+    _p(18, "bpf_skb_vlan_push", f"bpf_skb_vlan_push_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
+    _p(20, "bpf_skb_get_tunnel_key", f"bpf_skb_get_tunnel_key_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE", "ARG_ANYTHING"),
+    _p(31, "bpf_skb_change_proto", f"bpf_skb_change_proto_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
+    _p(32, "bpf_skb_change_type", f"bpf_skb_change_type_proto ({_FILTER})", "ARG_PTR_TO_CTX", "ARG_ANYTHING"),
+    _p(33, "bpf_skb_under_cgroup", f"bpf_skb_under_cgroup_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("cgroup_array",)),
 )
 # fmt: on
 

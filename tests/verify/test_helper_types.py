@@ -229,6 +229,11 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "redirect_neigh_with_a_short_nexthop": 2,  # TC_ACT_SHOT
     "redirect_neigh_and_peer": 14,  # TC_ACT_REDIRECT twice
     "ringbuf_output_a_record": -22 & 0xFFFFFFFF,  # 0, then -EINVAL
+    "skb_change_type_then_read": 0xFFFFEA02,  # (0 + -EINVAL) << 8 | PACKET_MULTICAST
+    "skb_vlan_push_then_read": 0x01810005,  # vlan_present 1, vlan_proto htons(0x8100), vlan_tci 5
+    "skb_change_proto_of_a_non_ip_packet": -524 & 0xFFFFFFFF,  # -ENOTSUPP
+    "skb_get_tunnel_key_without_a_tunnel": -22 & 0xFFFFFFFF,  # -EINVAL plus the cleared word
+    "skb_under_an_empty_cgroup_array": 0xFFFFF9F5,  # -E2BIG << 8 | (-EAGAIN & 0xff)
 }
 
 
