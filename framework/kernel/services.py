@@ -717,6 +717,70 @@ def _skb_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return _neg(EAGAIN)
 
 
+@_helper("skb_vlan_pop")
+def _skb_vlan_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_vlan_pop -> skb_vlan_pop: an accelerated tag is cleared; an untagged skb whose
+    # protocol is no VLAN one is left as it is, 0
+    skb = _skb(k)
+    if skb.vlan_tagged:
+        skb.clear_vlan_tag()
+        return 0
+    proto = int.from_bytes(skb.protocol.to_bytes(2, "little"), "big")
+    if proto in (ETH_P_8021Q, ETH_P_8021AD):
+        raise KernelFault("bpf_skb_vlan_pop of a tag in the packet is not emulated")
+    return 0
+
+
+@_helper("get_route_realm")
+def _get_route_realm(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    _skb(k)
+    return 0  # kernel: bpf_get_route_realm -> dst_tclassid: the test run's skb has no dst
+
+
+@_helper("set_hash_invalid")
+def _set_hash_invalid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    _skb(k).set_hash(0)  # kernel: bpf_set_hash_invalid -> skb_clear_hash
+    return 0
+
+
+@_helper("set_hash")
+def _set_hash(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    _skb(k).set_hash(a[1] & 0xFFFFFFFF)  # kernel: bpf_set_hash -> __skb_set_sw_hash(skb, hash, true)
+    return 0
+
+
+BPF_HDR_START_MAC, BPF_HDR_START_NET = 0, 1
+
+
+@_helper("skb_load_bytes_relative")
+def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_load_bytes_relative: from the mac header (the frame's start in a test run) or
+    # the network header (ETH_HLEN in); outside the packet, -EFAULT and the buffer cleared
+    span, offset, length, start = k.packet(), a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF, a[4]
+    base = {BPF_HDR_START_MAC: 0, BPF_HDR_START_NET: ETH_HLEN}.get(start)
+    if span is None or base is None or offset > 0xFFFF or base + offset + length > span[1]:
+        k.memory.write(a[2], bytes(length))
+        return _neg(EFAULT)
+    k.memory.write(a[2], k.memory.read(span[0] + base + offset, length))
+    return 0
+
+
+BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3
+
+
+@_helper("ringbuf_query")
+def _ringbuf_query(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_ringbuf_query: nothing consumes the emulated ring, so the data available is all
+    # the producer has reserved (records and their headers)
+    state = k._map(a[0])
+    return {
+        BPF_RB_AVAIL_DATA: state.ring_used,
+        BPF_RB_RING_SIZE: state.mdef.max_entries,
+        BPF_RB_CONS_POS: 0,
+        BPF_RB_PROD_POS: state.ring_used,
+    }.get(a[1], 0)
+
+
 BPF_FIB_LOOKUP_SIZE = 64  # sizeof(struct bpf_fib_lookup)
 BPF_FIB_LOOKUP_FLAGS = 0x3F  # DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
 AF_INET, AF_INET6, EAFNOSUPPORT = 2, 10, 97

@@ -176,6 +176,13 @@ class TestRunSkb:
         # bpf_skb_change_type: skb->pkt_type, the low 3 bits of its byte
         self._put(L.pkt_type, 1, (self._u(L.pkt_type, 1) & ~PKT_TYPE_MAX) | pkt_type)
 
+    def set_hash(self, value: int) -> None:
+        # __skb_set_sw_hash / skb_clear_hash: skb->hash, as ctx->hash reads it
+        self._put(L.hash, 4, value)
+
+    def clear_vlan_tag(self) -> None:
+        self._put(L.vlan_all, 4, 0)  # __vlan_hwaccel_clear_tag
+
     @property
     def protocol(self) -> int:
         return self._u(L.protocol, 2)  # __be16, as the CPU loads it

@@ -211,6 +211,19 @@ _TABLE: tuple[FuncProto, ...] = (
     _p(32, "bpf_skb_change_type", f"bpf_skb_change_type_proto ({_FILTER})", "ARG_PTR_TO_CTX", "ARG_ANYTHING"),
     _p(33, "bpf_skb_under_cgroup", f"bpf_skb_under_cgroup_proto ({_FILTER})",
        "ARG_PTR_TO_CTX", "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("cgroup_array",)),
+    _p(42, "bpf_get_numa_node_id", f"bpf_get_numa_node_id_proto ({_HELPERS})"),
+    _p(80, "bpf_get_current_cgroup_id", f"bpf_get_current_cgroup_id_proto ({_HELPERS})"),
+    _p(125, "bpf_ktime_get_boot_ns", f"bpf_ktime_get_boot_ns_proto ({_HELPERS})"),
+    _p(160, "bpf_ktime_get_coarse_ns", f"bpf_ktime_get_coarse_ns_proto ({_HELPERS})"),
+    _p(208, "bpf_ktime_get_tai_ns", f"bpf_ktime_get_tai_ns_proto ({_HELPERS})"),
+    _p(19, "bpf_skb_vlan_pop", f"bpf_skb_vlan_pop_proto ({_FILTER})", "ARG_PTR_TO_CTX", pkt=True),
+    _p(24, "bpf_get_route_realm", f"bpf_get_route_realm_proto ({_FILTER})", "ARG_PTR_TO_CTX"),
+    _p(41, "bpf_set_hash_invalid", f"bpf_set_hash_invalid_proto ({_FILTER})", "ARG_PTR_TO_CTX"),
+    _p(68, "bpf_skb_load_bytes_relative", f"bpf_skb_load_bytes_relative_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE", "ARG_ANYTHING"),
+    _p(48, "bpf_set_hash", f"bpf_set_hash_proto ({_FILTER})", "ARG_PTR_TO_CTX", "ARG_ANYTHING"),
+    _p(134, "bpf_ringbuf_query", "bpf_ringbuf_query_proto (kernel/bpf/ringbuf.c)",
+       "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("ringbuf",)),
 )
 # fmt: on
 

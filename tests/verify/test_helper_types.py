@@ -234,6 +234,11 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "skb_change_proto_of_a_non_ip_packet": -524 & 0xFFFFFFFF,  # -ENOTSUPP
     "skb_get_tunnel_key_without_a_tunnel": -22 & 0xFFFFFFFF,  # -EINVAL plus the cleared word
     "skb_under_an_empty_cgroup_array": 0xFFFFF9F5,  # -E2BIG << 8 | (-EAGAIN & 0xff)
+    "set_hash_then_read": 0x1234ABCD,  # the hash set, then 0 once invalidated
+    "route_realm_and_vlan_pop": 0,
+    "skb_load_bytes_relative_to_the_network_header": 0x11223344,  # bytes 16..19; the second read -EFAULT << 32
+    "clocks_node_and_cgroup": 1,  # three nonzero clocks, NUMA node 0
+    "ringbuf_query_after_output": 16 + 4096,  # BPF_RB_AVAIL_DATA (8 + an 8-byte header), BPF_RB_RING_SIZE
 }
 
 
