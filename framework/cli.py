@@ -31,7 +31,8 @@ EXIT_HELP = """exit status (and --json's "verdict"):
   0  accepted     the verifier accepted the program (exec: every run agreed with its reference)
   1  rejected     a rule of Linux's verifier refused it (exec, run: or a fault, mismatch, timeout)
   2               bad input or usage: one line naming the place
-  3  unsupported  the program needs what the project does not model (the line names it)
+  3  unsupported  the program needs what the project does not model (the line names it; exec: a
+                  run reached a helper or case of one the emulated kernel does not model)
   4  error        a bug in the project: one line, the traceback written to a file it names"""
 EXCERPT = 200  # characters of an exception's text quoted on the terminal
 
@@ -402,6 +403,16 @@ def _exec_line(run: dict[str, Any]) -> str:
     return f"{line} {verdict}"
 
 
+def _runs_status(runs: Sequence[dict[str, Any]]) -> int:
+    """exec's exit status: 1 for a mismatch, a timeout or a fault of the program; else 3 where a run
+    reached what the emulated kernel does not model (the run says what); else 0."""
+    if any(r.get("verdict") in ("mismatch", "timeout") or (r.get("fault") and not r.get("unsupported")) for r in runs):
+        return EXIT_REJECTED
+    if any(r.get("verdict") == "unsupported" for r in runs):
+        return EXIT_UNSUPPORTED
+    return EXIT_OK
+
+
 def cmd_exec(args: argparse.Namespace) -> int:
     from framework.kernel.objects import RunInput
     from framework.measure import happy_path, stock_run, throw_cost
@@ -503,7 +514,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         timeout_s=limit,
     )
     runs = [costed(r) for r in done]
-    failed = any(r["verdict"] != "accepted" or r.get("fault") for r in runs)
+    status = _runs_status(runs)
     if args.force_throw is None:
         got = runs[0]
         if args.json:
@@ -513,7 +524,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
                 if isinstance(value, list) and all(isinstance(r, dict) and "kind" in r for r in value):
                     value = ", ".join(f"{r['kind']} (acquired at pc {r['acquired_pc']})" for r in value) or "-"
                 print(f"{key:>22}: {value}")
-        return EXIT_REJECTED if failed else EXIT_OK
+        return status
     dead = [] if reached is None or only is not None else list(dead_throws(program, reached))
     runs += [{"throw_pc": pc, "dead": True} for pc in dead]  # the verifier proved them dead: not forced
     if args.json:
@@ -526,7 +537,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
         mismatched = sum(1 for r in runs if r.get("verdict") == "mismatch")
         if mismatched:
             print(f"{mismatched} run(s) disagree with the reference (the interpreter's run of the program as given)")
-    return EXIT_REJECTED if failed else EXIT_OK
+    return status
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:

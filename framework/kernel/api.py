@@ -13,11 +13,16 @@ from typing import Protocol
 from framework.isa.insn import Insn
 from framework.kernel.memory import AddressSpace
 
-__all__ = ["Engine", "Kernel", "KernelFault"]
+__all__ = ["Engine", "Kernel", "KernelFault", "NotEmulated"]
 
 
 class KernelFault(Exception):
     """A service refused an argument a verified program could not pass (a bad pointer, a bad map)."""
+
+
+class NotEmulated(KernelFault):
+    """The run reached a service, or a case of one, the emulated kernel does not model: the run's
+    verdict is `unsupported` (exit 3), naming it, not a fault of the program."""
 
 
 class Engine(Protocol):

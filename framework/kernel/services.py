@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
-from framework.kernel.api import Engine, KernelFault
+from framework.kernel.api import Engine, KernelFault, NotEmulated
 from framework.kernel.ctx import Context, XdpBuff, build_context
 from framework.kernel.kinds import release_kind
 from framework.kernel.ledger import Ledger, Resource
@@ -113,7 +113,7 @@ class EmulatedKernel:
         name = helper_name(func_id)  # "bpf_<name>"
         service = _HELPERS.get((name or "").removeprefix("bpf_"))
         if service is None or name is None:
-            raise KernelFault(f"helper {name or '?'} (id {func_id}) is not emulated")
+            raise NotEmulated(f"helper {name or '?'} (id {func_id}) is not emulated")
         self.calls[name] = self.calls.get(name, 0) + 1
         self._engine = engine
         return service(self, args, engine) & MASK64
@@ -121,7 +121,7 @@ class EmulatedKernel:
     def kfunc(self, name: str, args: Sequence[int], engine: Engine) -> int:
         service = _KFUNCS.get(name)
         if service is None:
-            raise KernelFault(f"kfunc {name} is not emulated")
+            raise NotEmulated(f"kfunc {name} is not emulated")
         self.calls[name] = self.calls.get(name, 0) + 1
         self._engine = engine
         return service(self, args, engine) & MASK64
@@ -156,7 +156,7 @@ class EmulatedKernel:
             if insn.imm not in self._ksyms:
                 self._ksyms[insn.imm] = self.memory.map(f"ksym btf id {insn.imm}", "object", bytes(256))
             return self._ksyms[insn.imm].base
-        raise KernelFault(f"ld_imm64 with pseudo source {insn.src} is not emulated")
+        raise NotEmulated(f"ld_imm64 with pseudo source {insn.src} is not emulated")
 
     def packet(self) -> tuple[int, int] | None:
         return self.context.packet_span
@@ -332,7 +332,7 @@ def _perf_event_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     if flags & ~(BPF_F_INDEX_MASK | BPF_F_CTXLEN_MASK):
         return _neg(EINVAL)
     if flags & BPF_F_CTXLEN_MASK:
-        raise KernelFault("bpf_perf_event_output with a context length (BPF_F_CTXLEN_MASK) is not emulated")
+        raise NotEmulated("bpf_perf_event_output with a context length (BPF_F_CTXLEN_MASK) is not emulated")
     m = k._map(a[1])
     index = flags & BPF_F_INDEX_MASK
     if index == BPF_F_INDEX_MASK:  # BPF_F_CURRENT_CPU
@@ -354,7 +354,7 @@ def _sockopt(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     op = k.memory.load(a[0], 4)  # bpf_sock_ops.op, the program's own view of the context
     if op > BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
         return _neg(EOPNOTSUPP)
-    raise KernelFault(f"bpf_setsockopt/bpf_getsockopt on a sock_ops op {op} socket is not emulated")
+    raise NotEmulated(f"bpf_setsockopt/bpf_getsockopt on a sock_ops op {op} socket is not emulated")
 
 
 PERF_EVENT_VALUE_SIZE = 24  # sizeof(struct bpf_perf_event_value): counter, enabled, running
@@ -498,7 +498,7 @@ def _skb_adjust_room(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     ethertype = int.from_bytes(k.memory.read(span[0] + 12, 2), "big") if span and span[1] >= ETH_HLEN else 0
     if ethertype not in (ETH_P_IP, ETH_P_IPV6) or a[2] & 0xFFFFFFFF not in (0, 1):  # BPF_ADJ_ROOM_NET, _MAC
         return _neg(ENOTSUPP)
-    raise KernelFault("bpf_skb_adjust_room of an IP packet is not emulated")
+    raise NotEmulated("bpf_skb_adjust_room of an IP packet is not emulated")
 
 
 BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH = 1, 2  # uapi
@@ -627,7 +627,7 @@ def _sock_ops_cb_flags_set(k: EmulatedKernel, a: Sequence[int], e: Engine) -> in
     # kernel: bpf_sock_ops_cb_flags_set: an op outside the locked TCP callbacks is -EOPNOTSUPP
     if k.memory.load(a[0], 4) > BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
         return _neg(EOPNOTSUPP)
-    raise KernelFault("bpf_sock_ops_cb_flags_set on a sock_ops socket is not emulated")
+    raise NotEmulated("bpf_sock_ops_cb_flags_set on a sock_ops socket is not emulated")
 
 
 BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
@@ -648,7 +648,7 @@ def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 
 def _skb(k: EmulatedKernel) -> TestRunSkb:
     if k.context.skb is None:
-        raise KernelFault(f"an skb helper without a test-run skb ({k.program.prog_type} is not emulated so)")
+        raise NotEmulated(f"an skb helper without a test-run skb ({k.program.prog_type} is not emulated so)")
     return k.context.skb
 
 
@@ -677,7 +677,7 @@ def _skb_vlan_push(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     if int.from_bytes(proto.to_bytes(2, "little"), "big") not in (ETH_P_8021Q, ETH_P_8021AD):
         proto = int.from_bytes(ETH_P_8021Q.to_bytes(2, "big"), "little")
     if skb.vlan_tagged:
-        raise KernelFault("bpf_skb_vlan_push onto a tagged skb (the old tag into the packet) is not emulated")
+        raise NotEmulated("bpf_skb_vlan_push onto a tagged skb (the old tag into the packet) is not emulated")
     skb.put_vlan_tag(proto, a[2] & 0xFFFF)
     return 0
 
@@ -691,7 +691,7 @@ def _skb_change_proto(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     now = int.from_bytes(_skb(k).protocol.to_bytes(2, "little"), "big")
     if (now, to) not in ((ETH_P_IP, ETH_P_IPV6), (ETH_P_IPV6, ETH_P_IP)):
         return _neg(ENOTSUPP)
-    raise KernelFault("bpf_skb_change_proto between IPv4 and IPv6 is not emulated")
+    raise NotEmulated("bpf_skb_change_proto between IPv4 and IPv6 is not emulated")
 
 
 BPF_F_TUNINFO_IPV6, BPF_F_TUNINFO_FLAGS = 1, 1 << 4
@@ -713,7 +713,7 @@ def _skb_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     if a[2] & 0xFFFFFFFF >= m.mdef.max_entries:
         return _neg(E2BIG)
     if m.values is not None and any(m.values.data):
-        raise KernelFault("bpf_skb_under_cgroup on a cgroup_array holding a cgroup is not emulated")
+        raise NotEmulated("bpf_skb_under_cgroup on a cgroup_array holding a cgroup is not emulated")
     return _neg(EAGAIN)
 
 
@@ -727,7 +727,7 @@ def _skb_vlan_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
         return 0
     proto = int.from_bytes(skb.protocol.to_bytes(2, "little"), "big")
     if proto in (ETH_P_8021Q, ETH_P_8021AD):
-        raise KernelFault("bpf_skb_vlan_pop of a tag in the packet is not emulated")
+        raise NotEmulated("bpf_skb_vlan_pop of a tag in the packet is not emulated")
     return 0
 
 
@@ -795,7 +795,7 @@ def _fib_lookup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     family = k.memory.read(a[1], 1)[0]  # struct bpf_fib_lookup starts with __u8 family
     if family not in (AF_INET, AF_INET6):
         return _neg(EAFNOSUPPORT)
-    raise KernelFault("bpf_fib_lookup in the routing tables is not emulated")
+    raise NotEmulated("bpf_fib_lookup in the routing tables is not emulated")
 
 
 EAGAIN = 11
@@ -809,7 +809,7 @@ def _current_task_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -
     if index >= m.mdef.max_entries:
         return _neg(E2BIG)
     if m.values is not None and any(m.values.data):  # a run input placed a cgroup in the array
-        raise KernelFault("bpf_current_task_under_cgroup on a cgroup_array holding a cgroup is not emulated")
+        raise NotEmulated("bpf_current_task_under_cgroup on a cgroup_array holding a cgroup is not emulated")
     return _neg(EAGAIN)
 
 
@@ -821,13 +821,13 @@ def _perf_prog_read_value(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int
     if size != PERF_EVENT_VALUE_SIZE:
         k.memory.write(a[1], bytes(size))
         return _neg(EINVAL)
-    raise KernelFault("bpf_perf_prog_read_value of the event that fired is not emulated")
+    raise NotEmulated("bpf_perf_prog_read_value of the event that fired is not emulated")
 
 
 @_helper("sock_map_update")
 def _sock_map_update(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_sock_map_update adds the sock_ops program's socket, which the emulated context lacks
-    raise KernelFault("bpf_sock_map_update of a sock_ops socket is not emulated")
+    raise NotEmulated("bpf_sock_map_update of a sock_ops socket is not emulated")
 
 
 XDP_ABORTED = 0
@@ -845,7 +845,7 @@ def _redirect_map(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     if flags & ~(BPF_F_ACTION_MASK | allowed):
         return XDP_ABORTED
     if flags & BPF_F_BROADCAST or m.entries:
-        raise KernelFault(f"bpf_redirect_map to a {m.mdef.map_type} target is not emulated")
+        raise NotEmulated(f"bpf_redirect_map to a {m.mdef.map_type} target is not emulated")
     return flags & BPF_F_ACTION_MASK
 
 

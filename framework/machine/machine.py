@@ -50,7 +50,7 @@ from unicorn.unicorn import Uc, UcError
 from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, MAY_GOTO_QUANTUM_NS, NSEC_PER_SEC, TIMED_MAY_GOTO
 from framework.jit.counters import IN_R9
 from framework.jit.image import NativeImage
-from framework.kernel.api import KernelFault
+from framework.kernel.api import KernelFault, NotEmulated
 from framework.kernel.kinds import MAX_KINDS
 from framework.kernel.memory import Fault as MemoryFault
 from framework.machine import memory as mm
@@ -86,6 +86,7 @@ class Fault:
     rip: int
     pc: int | None
     address: int | None = None  # the faulting data address, for memory faults
+    unsupported: bool = False  # a service the emulated kernel does not model (NotEmulated)
 
     def __str__(self) -> str:
         where = f"pc {self.pc}" if self.pc is not None else f"rip 0x{self.rip:x}"
@@ -276,7 +277,8 @@ class Machine:
             rax = self._dispatch(stub)
             uc.reg_write(X.UC_X86_REG_RAX, rax & 0xFFFFFFFFFFFFFFFF)
         except (KernelFault, MemoryFault, LookupError) as exc:  # refused by the service: a fault at the call
-            self._stop(Fault(f"service refused the call: {exc}", rip, self.caller_pc()))
+            unmodelled = isinstance(exc, NotEmulated)
+            self._stop(Fault(f"service refused the call: {exc}", rip, self.caller_pc(), unsupported=unmodelled))
         except Exception as exc:  # a service's bug: stop and re-raise after emu_start
             self._st.pending.append(exc)
             uc.emu_stop()

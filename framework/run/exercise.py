@@ -46,9 +46,11 @@ class Exercised:
 
     @property
     def verdict(self) -> str:
-        """`accepted`, `mismatch` or `timeout` (DESIGN.md's outcomes of a run)."""
+        """`accepted`, `mismatch`, `timeout` or `unsupported` (DESIGN.md's outcomes of a run)."""
         if self.result.timed_out:
             return "timeout"
+        if self.result.unsupported or (self.check is not None and self.check.reference.unsupported):
+            return "unsupported"  # the emulated kernel lacks a service the run (or its reference) reached
         return self.check.verdict if self.check is not None else "accepted"
 
     @property

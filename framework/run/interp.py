@@ -21,7 +21,7 @@ from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
-from framework.kernel.api import Engine, Kernel, KernelFault
+from framework.kernel.api import Engine, Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
 from framework.run.throws import Force, ForceCounter
@@ -109,6 +109,7 @@ class Outcome:
     fault: str | None = None  # "pc N: reason" when the run faulted
     fault_pc: int | None = None
     timed_out: bool = False  # stopped by the instruction or time limit: the other figures are not a result
+    unsupported: bool = False  # stopped at a service the emulated kernel does not model (NotEmulated)
 
 
 @dataclass(slots=True)
@@ -247,6 +248,11 @@ class Interpreter:
                 self.r[0] = stop.r0
         except Fault as fault:
             return self._fault(f"{fault.reason}")
+        except NotEmulated as exc:
+            out = self._fault(f"{exc}")
+            return Outcome(
+                out.r0, False, None, out.insns, out.stack_high_water, out.fault, out.fault_pc, unsupported=True
+            )
         except KernelFault as exc:
             return self._fault(f"{exc}")
         except _Bad as exc:

@@ -64,6 +64,7 @@ class Reference:
     resources: tuple[Held, ...]  # sorted
     fault: str | None = None
     timed_out: bool = False
+    unsupported: bool = False  # the reference run reached a service the emulated kernel lacks
 
     @property
     def released(self) -> tuple[Held, ...]:
@@ -106,7 +107,15 @@ def reference_run(given: Program, run_input: RunInput, force: Force | None, *, t
     """The interpreter's run of `given` on `run_input`, driven by `force` (a throwing point of
     `given`), under the ideal cleanup."""
     result = run_program(given, run_input, "interp", unwinder=ideal_cleanup, force=force, timeout_s=timeout_s)
-    return Reference(result.retval, result.threw, result.cookie, _holdings(result), result.fault, result.timed_out)
+    return Reference(
+        result.retval,
+        result.threw,
+        result.cookie,
+        _holdings(result),
+        result.fault,
+        result.timed_out,
+        result.unsupported,
+    )
 
 
 def given_force(given: Program, prepared: Program, force: Force | None) -> Force | None:

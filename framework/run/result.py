@@ -94,6 +94,8 @@ class RunResult:
     used_after_release: tuple[ResourceRecord, ...] = ()
     fault: str | None = None  # "pc N: reason" when the run faulted (or was stopped by a limit)
     timed_out: bool = False  # stopped by the instruction or time limit: no figure of it is a result
+    # stopped at a service the emulated kernel does not model: the run's verdict is unsupported
+    unsupported: bool = False
     guard_reaches: int | None = None  # with `force`: how often its guards were reached (stops at the forced reach)
     service_calls: Mapping[str, int] = field(default_factory=dict)
     # engine "jit": x86_insns split into "program" and the runtime's "walk", "lookup", "release";
@@ -119,6 +121,7 @@ class RunResult:
             "input": self.input,
             "fault": self.fault,
             "timed_out": self.timed_out,
+            "unsupported": self.unsupported,
             "bpf_insns": self.bpf_insns,
             "used_after_release": [r.to_json() for r in self.used_after_release],
             "x86_split": dict(self.x86_split),
@@ -195,6 +198,7 @@ def run_program(
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=out.fault,
         timed_out=out.timed_out,
+        unsupported=out.unsupported,
         guard_reaches=reaches,
         service_calls=dict(kernel.calls),
     )
@@ -267,6 +271,7 @@ def _run_jit(
         used_after_release=tuple(ResourceRecord.of_event(ledger, e) for e in ledger.used_after_release),
         fault=fault,
         timed_out=res.timed_out,
+        unsupported=res.fault is not None and res.fault.unsupported,
         guard_reaches=run.guard_reaches,
         service_calls=dict(kernel.calls),
         x86_split={

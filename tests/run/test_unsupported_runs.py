@@ -1,0 +1,54 @@
+"""A run that reaches what the emulated kernel does not model is `unsupported` (exit 3), naming
+it, on both engines: not a fault of the program (exit 1) and not a figure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from framework.cli import main
+from framework.kernel.objects import RunInput
+from framework.load.asm import load_asm
+from framework.run.result import run_program
+
+# bpf_getsockopt from a sock_ops program whose context (all zero: op BPF_SOCK_OPS_VOID) would reach
+# the socket the emulated context lacks
+GETSOCKOPT = """\
+# program: needs_socket
+# section: sockops
+needs_socket:
+  r2 = 6
+  r3 = 13
+  r4 = r10
+  r4 += -16
+  r5 = 16
+  call 57
+  r0 = 1
+  exit
+"""
+
+
+@pytest.fixture
+def program_file(tmp_path: Path) -> Path:
+    path = tmp_path / "needs_socket.s"
+    path.write_text(GETSOCKOPT)
+    return path
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_a_service_not_emulated_makes_the_run_unsupported(program_file: Path, engine: str) -> None:
+    (program,) = load_asm(program_file)
+    result = run_program(program, RunInput(), engine=engine)
+    assert result.unsupported and result.fault is not None and "is not emulated" in result.fault
+    other = run_program(program, RunInput(ctx=(16).to_bytes(4, "little") + bytes(220)), engine=engine)
+    assert not other.unsupported and other.fault is None  # op 16: -EOPNOTSUPP, which is emulated
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_exec_says_unsupported_with_exit_3(program_file: Path, engine: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exec", str(program_file), "--engine", engine, "--json"]) == 3
+    run = json.loads(capsys.readouterr().out)
+    assert run["verdict"] == "unsupported" and run["unsupported"] is True
+    assert "bpf_getsockopt" in run["fault"] and "not emulated" in run["fault"]
