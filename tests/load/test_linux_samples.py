@@ -38,5 +38,5 @@ def test_the_live_kernel_agrees() -> None:
         pytest.skip(reason)
     pairings = [pr for obj in sorted(FIXTURES.glob("*.o")) for pr in side_by_side(str(obj), load_object(obj))]
     assert len(pairings) == len(PROGRAMS)
-    differ = [(pr.program, pr.agreement.value, pr.kernel_message) for pr in pairings if pr.agreement is not Agreement.SAME]
+    differ = [(p.program, p.agreement.value, p.kernel_message) for p in pairings if p.agreement is not Agreement.SAME]
     assert not differ, differ
