@@ -66,7 +66,7 @@ def _cgroup_skb(off: int, size: int, write: bool) -> str | None:
     # kernel: cg_skb_is_valid_access (data and data_end need CAP_PERFMON: root has it; tstamp
     # writes CAP_SYS_ADMIN), then bpf_skb_is_valid_access
     if off in _SK_FIELDS:
-        return UNMODELLED  # family .. local_port (the socket's addresses): narrow reads Linux allows
+        return None if write else _sk_field(off, size)
     f = field_at(off)
     if f is not None and f.name in ("tc_classid", "data_meta", "wire_len"):
         return None
@@ -152,6 +152,48 @@ def _sock_ops(off: int, size: int, write: bool) -> str | None:
     return "scalar" if size == 4 else None  # the rest: whole u32 fields only
 
 
+def _sk_skb(off: int, size: int, write: bool) -> str | None:
+    # kernel: sk_skb_is_valid_access refuses these, lets only tc_index and priority be written and
+    # mark not be read, then bpf_skb_is_valid_access (tc's table decides the sizes)
+    f = field_at(off)
+    if f is not None and f.name in ("tc_classid", "data_meta", "tstamp", "wire_len", "hwtstamp", "mark"):
+        return None
+    if write and (f is None or f.name not in ("tc_index", "priority")):
+        return None
+    if off in _SK_FIELDS:
+        return _sk_field(off, size)
+    return _generic_skb(off, size, write)
+
+
+_SK_ADDRESSES = range(92, 132)  # remote_ip4, local_ip4, remote_ip6[4], local_ip6[4]: whole words only
+
+
+def _sk_field(off: int, size: int) -> str | None:
+    # kernel: bpf_skb_is_valid_access for __sk_buff's socket fields (family .. local_port): the
+    # addresses are read as whole u32s, family and the ports narrower too (bpf_ctx_narrow_access_ok)
+    if off % size:
+        return None
+    if off in _SK_ADDRESSES:
+        return "scalar" if size == 4 else None
+    return "scalar" if size <= 4 else None
+
+
+SK_MSG_MD_SIZE = 80  # sizeof(struct sk_msg_md)
+_SK_MSG_PTRS = {0: "pkt", 8: "pkt_end"}  # data, data_end; sk at 72 (PTR_TO_SOCKET) is not modelled
+
+
+def _sk_msg(off: int, size: int, write: bool) -> str | None:
+    # kernel: sk_msg_is_valid_access: read only; the pointers whole, family .. size as u32
+    if write or off < 0 or off >= SK_MSG_MD_SIZE or off % size:
+        return None
+    field = off - off % 8
+    if field in _SK_MSG_PTRS:
+        return _SK_MSG_PTRS[field] if size == 8 else None
+    if field == 72:
+        return UNMODELLED if size == 8 else None
+    return "scalar" if size == 4 else None
+
+
 BPF_SOCK_SIZE = 80  # sizeof(struct bpf_sock), Linux 6.18
 _SOCK_WRITABLE = (0, 16, 20)  # bound_dev_if, mark, priority: sock_create and sock_release only
 _SOCK_POST_BIND = range(24, 48)  # src_ip4, src_ip6[4], src_port: the post_bind attach types only
@@ -187,6 +229,8 @@ CONTEXTS: dict[str, Context] = {
     "raw_tracepoint": Context("bpf_raw_tracepoint_args", 96, "raw_tp_prog_is_valid_access", _raw_tracepoint),
     "perf_event": Context("bpf_perf_event_data", PT_REGS_SIZE + 16, "pe_prog_is_valid_access", _perf_event),
     "sock_ops": Context("bpf_sock_ops", SOCK_OPS_SIZE, "sock_ops_is_valid_access", _sock_ops),
+    "sk_skb": Context("__sk_buff", 192, "sk_skb_is_valid_access", _sk_skb),
+    "sk_msg": Context("sk_msg_md", SK_MSG_MD_SIZE, "sk_msg_is_valid_access", _sk_msg),
     "cgroup_sock": Context(
         "bpf_sock",
         BPF_SOCK_SIZE,
