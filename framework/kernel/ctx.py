@@ -18,6 +18,10 @@ from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb
 __all__ = ["Context", "XdpBuff", "build_context"]
 
 XDP_PACKET_HEADROOM = 256
+# types BPF_PROG_TEST_RUN runs on a context the emulated kernel does not build
+_SKB_ELSEWHERE = frozenset(
+    {"socket_filter", "cgroup_skb", "lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local", "flow_dissector", "sk_lookup"}
+)
 PAGE_SIZE = 4096
 SKB_SHARED_INFO_SIZE = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), x86-64
 
@@ -37,6 +41,7 @@ class Context:
     native_region: Region | None = None
     skb: TestRunSkb | None = None  # a tc test run's skb (both views)
     xdp: XdpBuff | None = None  # an XDP test run's buffer pointers
+    not_emulated: str | None = None  # why a run on this context would not be the kernel's (unsupported)
 
     @property
     def packet_span(self) -> tuple[int, int] | None:
@@ -106,6 +111,13 @@ def build_context(
         return _skb(memory, packet if packet is not None else bytes(ETH_HLEN), ctx_in, tstamp_type_access)
     if prog_type == "xdp":
         return _xdp(memory, packet if packet is not None else bytes(ETH_HLEN))
+    if prog_type in _SKB_ELSEWHERE:
+        # kernel: bpf_prog_test_run_skb gives these an skb whose data starts past the Ethernet
+        # header (no __skb_push for them), and bpf_prog_test_run_flow_dissector / _sk_lookup their
+        # own contexts; the emulated kernel builds tc's and XDP's only, so a run is unsupported
+        region = memory.map(f"ctx ({prog_type})", "ctx", bytes(512))
+        why = f"a {prog_type} test run's context is not emulated (tc's and XDP's are)"
+        return Context(region.base, region, None, not_emulated=why)
     if prog_type == "syscall" or ctx_in is not None:
         if ctx_in is None:
             return Context(0, None, None)

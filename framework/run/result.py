@@ -161,6 +161,12 @@ def run_program(
         kernel = EmulatedKernel(program, run_input)
     except KernelFault as exc:
         raise InputError(Coord(program.source), f"input '{run_input.name}': {exc}") from None
+    if kernel.context.not_emulated is not None:  # the run cannot start as the kernel's would: no figure
+        return RunResult(
+            program=program.name, strategy=name, engine=engine, input=run_input.name, retval=0, r0=0,
+            threw=False, cookie=None, bpf_insns=None, stack_high_water=0,
+            fault=f"pc 0: {kernel.context.not_emulated}", unsupported=True,
+        )  # fmt: skip
     if engine == "jit":
         return _run_jit(program, run_input, kernel, strategy, plan, force, timeout_s)
     interp = Interpreter(

@@ -52,3 +52,15 @@ def test_exec_says_unsupported_with_exit_3(program_file: Path, engine: str, caps
     run = json.loads(capsys.readouterr().out)
     assert run["verdict"] == "unsupported" and run["unsupported"] is True
     assert "bpf_getsockopt" in run["fault"] and "not emulated" in run["fault"]
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_a_test_run_context_not_built_makes_the_run_unsupported(engine: str) -> None:
+    # bpf_prog_test_run_skb runs a socket filter on an skb past its Ethernet header; the emulated
+    # kernel builds tc's and XDP's contexts only, so the run says so instead of giving a number
+    from framework.load.elf import load_object
+
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "linux_samples"
+    (program,) = load_object(fixtures / "sockex2_kern.o")
+    result = run_program(program, RunInput("pkt", bytes(64)), engine=engine)
+    assert result.unsupported and result.fault is not None and "socket_filter test run" in result.fault
