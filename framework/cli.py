@@ -130,19 +130,52 @@ def _out_dir(path: str | None) -> Path | None:
 # ---------------------------------------------------------------- commands
 
 
+ALU32_CPUS = ("v3", "v4")  # the cpus with LLVM's ALU32 feature (w-registers in 32-bit loads and stores)
+
+
 def cmd_disasm(args: argparse.Namespace) -> int:
+    """An ELF object as llvm-objdump-19 -d prints it; with --program, --strategy, --x86 or --loaded
+    (and for an assembly file) its programs as the loader assembles them."""
+    as_loaded = args.loaded or args.program is not None or args.strategy is not None or args.x86
+    data = _read(args.path)
+    if not as_loaded and data[:4] == b"\x7fELF":
+        return _disasm_object(args.path, data, alu32=args.mcpu in ALU32_CPUS, relocs=args.reloc)
+    if args.reloc:
+        raise InputError(args.path, "--reloc lists an object's relocations; loaded programs have them resolved")
+    return _disasm_programs(args)
+
+
+def _read(path: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise InputError(path, f"cannot read: {exc.strerror}") from None
+
+
+def _disasm_object(path: str, data: bytes, *, alu32: bool, relocs: bool) -> int:
+    from framework.object_listing import object_listing
+
+    shown = object_listing(path, data, alu32=alu32, relocs=relocs)
+    print(shown.text, end="")
+    for note in shown.notes:
+        print(f"bakeoff: note: {note}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _disasm_programs(args: argparse.Namespace) -> int:
     from framework.listing import listing, x86_listing
     from framework.plugins import get_strategy
 
     if args.x86:
         _need_compiler()
-    strategy = get_strategy(args.strategy)
-    programs = _select(_load(args.path), args.program, args.path)
-    show = x86_listing if args.x86 else listing
+    strategy = get_strategy(args.strategy or "stock")
+    programs = strict(_select(_load_each(args.path), args.program, args.path))  # the one named may load alone
+    alu32 = args.mcpu in ALU32_CPUS
     for i, program in enumerate(programs):
         if i:
             print()
-        print(show(strategy.prepare(program)), end="")
+        prepared = strategy.prepare(program)
+        print(x86_listing(prepared, alu32=alu32) if args.x86 else listing(prepared, alu32=alu32), end="")
     return EXIT_OK
 
 
@@ -709,11 +742,26 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true")
     run.set_defaults(func=cmd_run)
 
-    disasm = sub.add_parser("disasm", help="disassemble a program as llvm-objdump does")
+    disasm = sub.add_parser("disasm", help="disassemble an object as llvm-objdump -d does, or its loaded programs")
     disasm.add_argument("path", metavar="PATH")
-    disasm.add_argument("--program", metavar="NAME")
-    disasm.add_argument("--strategy", default="stock", metavar="NAME")
-    disasm.add_argument("--x86", action="store_true", help="interleave the x86-64 the JIT emits")
+    disasm.add_argument("--program", metavar="NAME", help="the program NAME as loaded (implies --loaded)")
+    disasm.add_argument("--strategy", metavar="NAME", help="after the strategy's prepare (implies --loaded)")
+    disasm.add_argument("--x86", action="store_true", help="interleave the x86-64 the JIT emits (implies --loaded)")
+    disasm.add_argument(
+        "--loaded",
+        action="store_true",
+        help="each program as the loader assembles it: subprogs appended, source lines, kfunc and map names",
+    )
+    disasm.add_argument(
+        "--mcpu",
+        choices=["v1", "v2", "v3", "v4"],
+        default="v1",
+        help="print as llvm-objdump-19 --mcpu does: v3, v4 name w-registers in 32-bit loads and stores"
+        " (default v1: as llvm-objdump-19 without --mcpu)",
+    )
+    disasm.add_argument(
+        "-r", "--reloc", action="store_true", help="each relocation below its instruction, as llvm-objdump -dr"
+    )
     disasm.set_defaults(func=cmd_disasm)
 
     strat = sub.add_parser("strategies", help="list the registered strategies")

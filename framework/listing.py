@@ -43,7 +43,7 @@ def _raw(insn: Insn) -> str:
     return " ".join(f"{b:02x}" for b in insn.encode())
 
 
-def listing(program: Program) -> str:
+def listing(program: Program, *, alu32: bool = True) -> str:
     """The whole program, every subprog, as text."""
     starts = {sub.start: sub for sub in program.subprogs}
     lines_at: dict[int, list[str]] = {}
@@ -67,13 +67,13 @@ def listing(program: Program) -> str:
             if source != last_source:
                 out.append(source)
                 last_source = source
-        text = format_insn(insn)
+        text = format_insn(insn, alu32=alu32)
         note = _annotation(program, pc, insn)
         out.append(f"{pc:8d}:\t{_raw(insn)}\t{text}" + (f" <{note}>" if note else ""))
     return "\n".join(out) + "\n"
 
 
-def x86_listing(program: Program) -> str:
+def x86_listing(program: Program, *, alu32: bool = True) -> str:
     """The program after fixup and JIT: each BPF instruction followed by the x86-64 it became.
 
     x86 is printed in AT&T syntax, as `bpftool prog dump jited` prints it; prologues
@@ -117,7 +117,7 @@ def x86_listing(program: Program) -> str:
             if insn is None or start is None or end is None:
                 continue
             note = _annotation(prog, pc, insn)
-            out.append(f"{pc:6d}: {format_insn(insn)}" + (f" <{note}>" if note else ""))
+            out.append(f"{pc:6d}: {format_insn(insn, alu32=alu32)}" + (f" <{note}>" if note else ""))
             out += x86(start, end)
         last = max((e for e in image.pc_ends[sub.start : sub.end] if e is not None), default=frame.body)
         if last < frame.end:

@@ -35,7 +35,7 @@ def assert_one_error_line(code: int, err: str, path: str, where: str | None = No
 
 
 def test_disasm_lists_functions_line_info_and_kfuncs(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(["disasm", str(OBJ / "throw_bounds_cb.o")], capsys)
+    code, out, err = run(["disasm", str(OBJ / "throw_bounds_cb.o"), "--loaded"], capsys)
     assert code == 0, err
     assert "<bounds_check>: (global)" in out
     assert "<bounds_error>: (global, exception callback)" in out
@@ -143,9 +143,12 @@ def test_unknown_opcode_names_section_and_offset(capsys: pytest.CaptureFixture[s
     data[at + 8] = 0x01  # class LD, mode IMM, size W: not an instruction
     path = tmp_path / "bad_opcode.o"
     path.write_bytes(bytes(data))
-    code, _, err = run(["disasm", str(path)], capsys)
+    code, _, err = run(["disasm", str(path), "--loaded"], capsys)
     assert_one_error_line(code, err, str(path), f"{path}:tc:0x8")
     assert "unknown opcode 0x01" in err
+    code, out, err = run(["disasm", str(path)], capsys)  # the object as llvm-objdump prints it
+    assert code == 0 and err == "", err
+    assert "       1:\t01 " in out and out.count("<unknown>") == 1, out
 
 
 def test_garbage_assembly_names_the_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -165,13 +168,13 @@ def test_unknown_kfunc_in_assembly(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_internal_error_is_one_line_exit_4_with_its_traceback_in_a_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def broken(program: object) -> str:
+    def broken(program: object, **options: object) -> str:
         raise RuntimeError("a bug " + "x" * 5000)
 
     monkeypatch.setattr("framework.listing.listing", broken)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
-    code, _, err = run(["disasm", str(OBJ / "basic_throw.o")], capsys)
+    code, _, err = run(["disasm", str(OBJ / "basic_throw.o"), "--loaded"], capsys)
     assert code == cli.EXIT_INTERNAL == 4
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err

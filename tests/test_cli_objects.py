@@ -76,7 +76,7 @@ def test_one_program_of_many(tmp_path: Path, capsys: pytest.CaptureFixture[str])
 
 def test_an_object_without_programs_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     obj = _build(tmp_path, "int counter = 1;\nstatic int unused(void) { return counter; }\n", "none")
-    for command in (["verify", obj], ["exec", obj], ["disasm", obj]):
+    for command in (["verify", obj], ["exec", obj], ["disasm", obj, "--loaded"], ["disasm", obj, "--program", "p"]):
         code, out, err = _run(command, capsys)
         assert code == EXIT_BAD_INPUT and out == "", (command, out)
         assert err == f"bakeoff: error: {obj}: holds no BPF programs " + (

@@ -26,7 +26,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"run", "machine"}),  # the two engines and what they report
     frozenset({"measure"}),  # the figures, from runs side by side
     frozenset({"oracle"}),  # the live kernel, beside the pipeline
-    frozenset({"hookspecs", "plugins", "listing", "provenance"}),
+    frozenset({"hookspecs", "plugins", "listing", "object_listing", "provenance"}),
     frozenset({"cli", "__main__", "__init__"}),
 )
 

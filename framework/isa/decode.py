@@ -25,6 +25,10 @@ class DecodeError(ValueError):
         self.message = message
 
 
+class Truncated(DecodeError):
+    """An `ld_imm64` whose second slot is not there: the bytes end first."""
+
+
 def decode(data: bytes) -> Slots:
     """Decode a whole code section; raises DecodeError on the first bad slot."""
     if len(data) % SLOT:
@@ -32,26 +36,33 @@ def decode(data: bytes) -> Slots:
     slots: list[Insn | None] = []
     at = 0
     while at < len(data):
-        code, dst, src, off, imm = unpack_slot(data, at)
-        try:
-            insn = make(code, dst, src, off, imm)
-        except UnknownOpcode as exc:
-            raise DecodeError(at, str(exc)) from None
-        bad = next((r for r in insn.registers if r >= MAX_BPF_REG), None)
-        if bad is not None:
-            # kernel: check_reg_arg refuses it as the verifier reaches it ("R%d is invalid")
-            raise DecodeError(at, f"insn {at // SLOT}: register r{bad} is invalid (r0-r10 only)")
-        if insn.kind is Kind.LD_IMM64:
-            if at + SLOT >= len(data):
-                raise DecodeError(at, "ld_imm64 is missing its second slot")
-            hi_code, hi_dst, hi_src, hi_off, hi_imm = unpack_slot(data, at + SLOT)
-            insn = make(code, dst, src, off, imm, hi_imm, hi_code, (hi_src << 4) | hi_dst, hi_off)
-            slots.extend((insn, None))
-            at += 2 * SLOT
-            continue
+        insn = decode_at(data, at)
         slots.append(insn)
-        at += SLOT
+        if insn.slots == 2:
+            slots.append(None)
+        at += insn.slots * SLOT
     return tuple(slots)
+
+
+def decode_at(data: bytes, at: int, max_reg: int = MAX_BPF_REG) -> Insn:
+    """The instruction at byte `at`, one slot or two; registers up to `max_reg` - 1 (Linux: r10)."""
+    if at + SLOT > len(data):
+        raise DecodeError(at, f"{len(data) - at} bytes left, an instruction is {SLOT}")
+    code, dst, src, off, imm = unpack_slot(data, at)
+    try:
+        insn = make(code, dst, src, off, imm)
+    except UnknownOpcode as exc:
+        raise DecodeError(at, str(exc)) from None
+    bad = next((r for r in insn.registers if r >= max_reg), None)
+    if bad is not None:
+        # kernel: check_reg_arg refuses it as the verifier reaches it ("R%d is invalid")
+        raise DecodeError(at, f"insn {at // SLOT}: register r{bad} is invalid (r0-r{max_reg - 1} only)")
+    if insn.kind is Kind.LD_IMM64:
+        if at + 2 * SLOT > len(data):
+            raise Truncated(at, "ld_imm64 is missing its second slot")
+        hi_code, hi_dst, hi_src, hi_off, hi_imm = unpack_slot(data, at + SLOT)
+        insn = make(code, dst, src, off, imm, hi_imm, hi_code, (hi_src << 4) | hi_dst, hi_off)
+    return insn
 
 
 def encode(slots: Sequence[Insn | None]) -> bytes:

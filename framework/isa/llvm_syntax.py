@@ -1,5 +1,11 @@
 """LLVM's BPF assembly syntax: the printer matches `llvm-objdump-19 -d --mcpu=v4`.
 
+`alu32=False` prints what llvm-objdump-19 prints without the ALU32 feature (its
+default cpu, `generic`, and `--mcpu=v1`/`v2`): 8-, 16- and 32-bit loads and stores
+name r-registers, a 32-bit `atomic_fetch_add` is printed as `lock ... +=` (LLVM
+decodes it as the plain add), and the other 32-bit atomics are `<unknown>`.
+With ALU32 (`v3`, `v4`) they name w-registers. Nothing else changes with the cpu.
+
 One `_fmt_<kind>` per instruction kind. Where LLVM 19 has no syntax (load-acquire
 and store-release, added in LLVM 21) the printer uses LLVM 21's; where LLVM drops
 a field (`ld_imm64` pseudo offsets, `LD_IND`'s imm) the printer adds it only when
@@ -138,25 +144,32 @@ def _fmt_ld_pkt(insn: Insn) -> str:
     return f"r0 = *({size} *)skb[r{insn.src}]"
 
 
-def _fmt_load(insn: Insn) -> str:
+def _fmt_load(insn: Insn, alu32: bool) -> str:
     size = insn.code & 0x18
     if insn.code & 0xE0 == op.MEMSX:
         return f"r{insn.dst} = *({SIGNED_SIZE_TYPES[size]} *){_mem(insn.src, insn.off)}"
-    return f"{_reg(size == op.DW, insn.dst)} = *({SIZE_TYPES[size]} *){_mem(insn.src, insn.off)}"
+    return f"{_reg(size == op.DW or not alu32, insn.dst)} = *({SIZE_TYPES[size]} *){_mem(insn.src, insn.off)}"
 
 
 def _fmt_store_imm(insn: Insn) -> str:
     return f"*({SIZE_TYPES[insn.code & 0x18]} *){_mem(insn.dst, insn.off)} = {hex_signed(insn.imm)}"
 
 
-def _fmt_store_reg(insn: Insn) -> str:
+def _fmt_store_reg(insn: Insn, alu32: bool) -> str:
     size = insn.code & 0x18
-    return f"*({SIZE_TYPES[size]} *){_mem(insn.dst, insn.off)} = {_reg(size == op.DW, insn.src)}"
+    return f"*({SIZE_TYPES[size]} *){_mem(insn.dst, insn.off)} = {_reg(size == op.DW or not alu32, insn.src)}"
 
 
-def _fmt_atomic(insn: Insn) -> str:
+UNKNOWN = "<unknown>"  # what llvm-objdump prints for bytes it cannot decode
+
+
+def _fmt_atomic(insn: Insn, alu32: bool) -> str:
     size = insn.code & 0x18
-    wide = size == op.DW
+    if size != op.DW and not alu32 and insn.imm in (op.ADD, op.ADD | op.FETCH):
+        return f"lock *({SIZE_TYPES[size]} *){_mem(insn.dst, insn.off)} += r{insn.src}"
+    if size != op.DW and not alu32 and insn.imm not in (op.LOAD_ACQ, op.STORE_REL):
+        return UNKNOWN
+    wide = size == op.DW or not alu32
     ty = SIZE_TYPES[size]
     src = _reg(wide, insn.src)
     addr = _mem(insn.dst, insn.off)
@@ -177,7 +190,7 @@ def _fmt_atomic(insn: Insn) -> str:
     return f"lock *({ty} *){addr} {ALU_SYMBOLS[alu]} {src}"
 
 
-FORMATTERS: dict[Kind, Callable[[Insn], str]] = {
+FORMATTERS: dict[Kind, Callable[[Insn], str]] = {  # the same text with and without ALU32
     Kind.ALU: _fmt_alu,
     Kind.NEG: _fmt_neg,
     Kind.END: _fmt_end,
@@ -189,13 +202,17 @@ FORMATTERS: dict[Kind, Callable[[Insn], str]] = {
     Kind.EXIT: _fmt_exit,
     Kind.LD_IMM64: _fmt_ld_imm64,
     Kind.LD_PKT: _fmt_ld_pkt,
-    Kind.LOAD: _fmt_load,
     Kind.STORE_IMM: _fmt_store_imm,
+}
+BY_CPU: dict[Kind, Callable[[Insn, bool], str]] = {  # text that depends on the ALU32 feature
+    Kind.LOAD: _fmt_load,
     Kind.STORE_REG: _fmt_store_reg,
     Kind.ATOMIC: _fmt_atomic,
 }
 
 
-def format_insn(insn: Insn) -> str:
-    """The instruction as llvm-objdump-19 prints it (without the branch-target comment)."""
-    return FORMATTERS[insn.kind](insn)
+def format_insn(insn: Insn, *, alu32: bool = True) -> str:
+    """The instruction as llvm-objdump-19 prints it (without the branch-target comment);
+    `alu32`: with the cpu feature of --mcpu=v3 and v4 (the default), or without, as v1, v2 and generic."""
+    by_cpu = BY_CPU.get(insn.kind)
+    return by_cpu(insn, alu32) if by_cpu is not None else FORMATTERS[insn.kind](insn)

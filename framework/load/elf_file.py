@@ -87,15 +87,28 @@ BPF_MAX_SECTION = 1 << 30  # one section of more than 1 GiB is refused here (no 
 
 def read_elf(path: str, data: bytes) -> ElfObject:
     """The object's sections, symbols and relocations, every offset and index checked against the file."""
+    sections = read_sections(path, data)
+    return ElfObject(path, sections, read_symbols(path, sections), read_relocs(path, sections))
+
+
+def read_sections(path: str, data: bytes) -> tuple[Section, ...]:
+    """The header checked (ELF64, little-endian, EM_BPF) and every section, with its bytes."""
     _check_header(path, data)
-    sections = _sections(path, data)
+    return tuple(_sections(path, data))
+
+
+def read_symbols(path: str, sections: tuple[Section, ...]) -> tuple[Symbol, ...]:
+    """The one symbol table's symbols."""
     symtabs = [s for s in sections if s.type == SHT_SYMTAB]
     if not symtabs:
         raise InputError(Coord(path, None, None), "no symbol table")
     if len(symtabs) > 1:
         raise InputError(Coord(path, symtabs[1].name, None), "multiple symbol tables")
-    symtab = symtabs[0]
-    symbols = _symbols(path, symtab, sections)
+    return _symbols(path, symtabs[0], sections)
+
+
+def read_relocs(path: str, sections: tuple[Section, ...]) -> dict[int, tuple[Reloc, ...]]:
+    """Every SHT_REL section's relocations, by the index of the section they relocate."""
     relocs: dict[int, tuple[Reloc, ...]] = {}
     for rel_sec in sections:
         if rel_sec.type != SHT_REL:
@@ -110,7 +123,7 @@ def read_elf(path: str, data: bytes) -> ElfObject:
             offset, info = struct.unpack_from("<QQ", body, at)
             rels.append(Reloc(offset, info >> 32, info & 0xFFFFFFFF))
         relocs[rel_sec.info] = tuple(rels)
-    return ElfObject(path, tuple(sections), symbols, relocs)
+    return relocs
 
 
 def _sections(path: str, data: bytes) -> list[Section]:
@@ -152,7 +165,7 @@ def _sections(path: str, data: bytes) -> list[Section]:
     return sections
 
 
-def _symbols(path: str, symtab: Section, sections: list[Section]) -> tuple[Symbol, ...]:
+def _symbols(path: str, symtab: Section, sections: tuple[Section, ...]) -> tuple[Symbol, ...]:
     if len(symtab.data) % 24:
         raise InputError(Coord(path, symtab.name, None), "symbol table size is not a multiple of 24")
     if not 0 < symtab.link < len(sections):

@@ -91,9 +91,11 @@ _INSN = re.compile(r"^\s*(?P<pc>\d+):\t(?P<bytes>(?:[0-9a-f]{2} ?)+)\t(?P<text>.
 _BRANCH_COMMENT = re.compile(r" <[^<>]*>$")
 
 
-def objdump(path: Path) -> dict[str, dict[int, str]]:
-    """`llvm-objdump-19 -d --mcpu=v4`: section -> pc -> text (branch comment stripped)."""
-    out = subprocess.run([OBJDUMP, "-d", "--mcpu=v4", str(path)], capture_output=True, text=True, check=True).stdout
+def objdump(path: Path, mcpu: str | None = "v4") -> dict[str, dict[int, str]]:
+    """`llvm-objdump-19 -d --mcpu=v4` (or another cpu; None: the tool's default): section -> pc -> text
+    (branch comment stripped)."""
+    cpu = [f"--mcpu={mcpu}"] if mcpu else []
+    out = subprocess.run([OBJDUMP, "-d", *cpu, str(path)], capture_output=True, text=True, check=True).stdout
     sections: dict[str, dict[int, str]] = {}
     current: dict[int, str] | None = None
     for line in out.splitlines():

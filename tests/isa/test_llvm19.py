@@ -87,19 +87,21 @@ def test_llvm_mc_rejects_llvm21_syntax() -> None:
         assert "error" in result.stderr, f"llvm-mc-19 assembled {text!r}: the exception can go"
 
 
-def _raw_mismatches(code: bytes, path: Path) -> list[str]:
-    listing = objdump(raw_object(code, path))[".text"]
+def _raw_mismatches(code: bytes, path: Path, mcpu: str | None = "v4") -> list[str]:
+    listing = objdump(raw_object(code, path), mcpu)[".text"]
     problems = []
     for pc, insn in iter_insns(decode(code)):
-        ours = format_insn(insn)
+        ours = format_insn(insn, alu32=mcpu in ("v3", "v4"))
         if llvm19_prints_exactly(insn) and listing.get(pc) != ours:
             problems.append(f"{path.name}:.text:{pc}: llvm-objdump-19 {listing.get(pc)!r} != ours {ours!r}")
     return problems
 
 
-def test_printer_matches_objdump_for_every_specimen(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mcpu", [None, "v1", "v2", "v3", "v4"], ids=lambda cpu: cpu or "default")
+def test_printer_matches_objdump_for_every_specimen(tmp_path: Path, mcpu: str | None) -> None:
+    """Under each cpu: without ALU32 (the tool's default, v1, v2) 32-bit loads and stores name r-registers."""
     code = b"".join(i.encode() for s in SPECS for i in specimens(s))
-    assert not _raw_mismatches(code, tmp_path / "specimens.o")
+    assert not _raw_mismatches(code, tmp_path / "specimens.o", mcpu)
 
 
 def test_objdump_misreads_llvm21_forms(tmp_path: Path) -> None:
@@ -114,10 +116,12 @@ def test_objdump_misreads_llvm21_forms(tmp_path: Path) -> None:
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(st.lists(insns(), min_size=50, max_size=300))
-def test_printer_matches_objdump_random(tmp_path_factory: pytest.TempPathFactory, batch: list[Insn]) -> None:
+@given(st.lists(insns(), min_size=50, max_size=300), st.sampled_from([None, "v4"]))
+def test_printer_matches_objdump_random(
+    tmp_path_factory: pytest.TempPathFactory, batch: list[Insn], mcpu: str | None
+) -> None:
     code = b"".join(i.encode() for i in batch)
-    problems = _raw_mismatches(code, tmp_path_factory.mktemp("random") / "random.o")
+    problems = _raw_mismatches(code, tmp_path_factory.mktemp("random") / "random.o", mcpu)
     assert not problems, "\n".join(problems[:20])
 
 
