@@ -83,6 +83,7 @@ int ctx_held(struct __sk_buff *ctx)
 
 	if (!a)
 		return TC_ACT_SHOT;
+	a->sum = 0; /* bpf_obj_new does not zero: bpf_mem_alloc hands back freed objects */
 	a->len = saved->len;
 	a->mark = saved->mark;
 	h = digest(saved, a);
@@ -120,6 +121,7 @@ int ctx_held_clean(struct __sk_buff *ctx)
 
 	if (!a)
 		return TC_ACT_SHOT;
+	a->sum = 0; /* bpf_obj_new does not zero: bpf_mem_alloc hands back freed objects */
 	a->len = saved->len;
 	a->mark = saved->mark;
 	h = digest_clean(saved, a);
