@@ -63,11 +63,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
             for cpu in ("v1", "v3"):
                 obj = out / f"{stem}-{cpu}.o"
                 subprocess.run(
-                    [CLANG, "-target", "bpf", f"-mcpu={cpu}", "-O2", "-g", "-c", str(source), "-o", str(obj)]
+                    [CLANG, "-target", "bpf", f"-mcpu={cpu}", "-O2", "-g", "-c", str(source), "-o", str(obj)],
+                    check=True,
                 )
         else:
             obj = out / f"{stem}.o"
-            subprocess.run([LLVM_MC, "-triple", "bpf", "-mcpu=v4", "-filetype=obj", str(source), "-o", str(obj)])
+            subprocess.run(
+                [LLVM_MC, "-triple", "bpf", "-mcpu=v4", "-filetype=obj", str(source), "-o", str(obj)], check=True
+            )
     _patch_relocs(out / "externs-v1.o", out / "patched_relocs.o")
     return out
 
