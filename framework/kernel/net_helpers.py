@@ -1,0 +1,429 @@
+"""The emulated kernel's packet, checksum and socket helpers (net/core/filter.c, net/core/sock_map.c,
+kernel/bpf/ringbuf.c), on the test-run contexts framework.kernel.ctx builds: an XDP buffer, a tc
+skb. Each is one function both engines call, registered into framework.kernel.services' table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from framework.kernel.api import Engine, KernelFault, NotEmulated
+from framework.kernel.ctx import XdpBuff
+from framework.kernel.services import (
+    BPF_SOCK_OPS_WRITE_HDR_OPT_CB,
+    EAGAIN,
+    EFAULT,
+    EINVAL,
+    ENOMEM,
+    EOPNOTSUPP,
+    XDP_ABORTED,
+    EmulatedKernel,
+    _helper,
+    _neg,
+    _s32,
+    cgroup_array_slot,
+    copy_from_packet,
+)
+from framework.kernel.skb import ETH_HLEN, TestRunSkb
+
+__all__ = ["csum_from32to16", "csum_partial"]
+
+
+XDP_REDIRECT, TC_ACT_SHOT, TC_ACT_REDIRECT = 4, 2, 7  # uapi
+BPF_F_INGRESS = 1
+XDP_FRAME_SIZE = 40  # sizeof(struct xdp_frame): the head of the headroom, kept for xdp_frame
+
+
+@_helper("redirect")
+def _redirect(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_redirect (any flag: XDP_ABORTED) / bpf_redirect (a flag past BPF_F_INGRESS:
+    # TC_ACT_SHOT); either records the target for after the program and returns the redirect verdict
+    if k.program.prog_type == "xdp":
+        return XDP_ABORTED if a[1] else XDP_REDIRECT
+    return TC_ACT_SHOT if a[1] & ~BPF_F_INGRESS else TC_ACT_REDIRECT
+
+
+def _xdp_buff(k: EmulatedKernel) -> XdpBuff:
+    if k.context.xdp is None:
+        raise KernelFault("an XDP helper without an XDP test-run buffer")
+    return k.context.xdp
+
+
+@_helper("xdp_adjust_head")
+def _xdp_adjust_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_adjust_head: data may move down to the end of the headroom's xdp_frame plus
+    # the metadata, and up to ETH_HLEN before data_end; the metadata moves with it
+    xdp, offset = _xdp_buff(k), _s32(a[1])
+    metalen = xdp.data - xdp.data_meta
+    data = xdp.data + offset
+    if data < xdp.hard_start + XDP_FRAME_SIZE + metalen or data > xdp.data_end - ETH_HLEN:
+        return _neg(EINVAL)
+    if metalen:
+        k.memory.write(xdp.data_meta + offset, k.memory.read(xdp.data_meta, metalen))
+    xdp.data_meta += offset
+    xdp.data = data
+    return 0
+
+
+@_helper("xdp_adjust_tail")
+def _xdp_adjust_tail(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_adjust_tail: data_end stays within the frame less its skb_shared_info, and
+    # ETH_HLEN past data; grown bytes are cleared
+    xdp, offset = _xdp_buff(k), _s32(a[1])
+    data_end = xdp.data_end + offset
+    if data_end > xdp.hard_end or data_end < xdp.data + ETH_HLEN:
+        return _neg(EINVAL)
+    if offset > 0:
+        k.memory.write(xdp.data_end, bytes(offset))
+    xdp.data_end = data_end
+    return 0
+
+
+def csum_partial(data: bytes, seed: int) -> int:
+    # lib/checksum.c / arch/x86 csum_partial: the ones' complement sum of little-endian 16-bit
+    # words (data is a whole number of 32-bit words here), added to a 32-bit seed, folded to 32 bits
+    total = seed & 0xFFFFFFFF
+    for i in range(0, len(data), 2):
+        total += int.from_bytes(data[i : i + 2], "little")
+    while total >> 32:
+        total = (total & 0xFFFFFFFF) + (total >> 32)
+    return total
+
+
+@_helper("csum_diff")
+def _csum_diff(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_csum_diff: to's sum less from's (csum_sub), seeded, folded to 16 bits
+    from_size, to_size, seed = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF, a[4] & 0xFFFFFFFF
+    frm = k.memory.read(a[0], from_size) if from_size else b""
+    to = k.memory.read(a[2], to_size) if to_size else b""
+    if from_size and to_size:
+        total = _csum_add(csum_partial(to, seed), ~csum_partial(frm, 0) & 0xFFFFFFFF)
+    elif to_size:
+        total = csum_partial(to, seed)
+    elif from_size:
+        total = ~csum_partial(frm, ~seed & 0xFFFFFFFF) & 0xFFFFFFFF
+    else:
+        total = seed
+    return csum_from32to16(total)
+
+
+def _csum_add(x: int, y: int) -> int:
+    # include/net/checksum.h csum_add: 32-bit ones' complement addition (end-around carry)
+    total = x + y
+    return (total & 0xFFFFFFFF) + (total >> 32)
+
+
+def csum_from32to16(total: int) -> int:
+    # include/net/checksum.h: the 32-bit sum folded to 16 bits (bpf_csum_diff returns it folded
+    # on every architecture, as the live kernel's test run shows)
+    total += ((total >> 16) | (total << 16)) & 0xFFFFFFFF
+    return (total >> 16) & 0xFFFF
+
+
+BPF_F_ADJ_ROOM_MASK = 0x1FF | 0xFF << 56  # the BPF_F_ADJ_ROOM_* flags and the encap L2 length
+ENOTSUPP = 524  # the kernel-internal errno bpf_skb_adjust_room returns
+ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
+
+
+@_helper("skb_adjust_room")
+def _skb_adjust_room(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_adjust_room: the flags, then |len_diff| <= 0xfff, then an IP or IPv6 skb
+    # (skb->protocol, as eth_type_trans set it for the test run), then the mode; moving the
+    # headers of an IP packet is not emulated
+    if a[3] & ~BPF_F_ADJ_ROOM_MASK:
+        return _neg(EINVAL)
+    if abs(_s32(a[1])) > 0xFFF:
+        return _neg(EFAULT)
+    span = k.packet()
+    ethertype = int.from_bytes(k.memory.read(span[0] + 12, 2), "big") if span and span[1] >= ETH_HLEN else 0
+    if ethertype not in (ETH_P_IP, ETH_P_IPV6) or a[2] & 0xFFFFFFFF not in (0, 1):  # BPF_ADJ_ROOM_NET, _MAC
+        return _neg(ENOTSUPP)
+    raise NotEmulated("bpf_skb_adjust_room of an IP packet is not emulated")
+
+
+BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH = 1, 2  # uapi
+
+
+def _writable(k: EmulatedKernel, end: int) -> tuple[int, int] | None:
+    # kernel: bpf_try_make_writable -> skb_ensure_writable: the packet holds `end` bytes
+    span = k.packet()
+    return span if span is not None and end <= span[1] else None
+
+
+@_helper("skb_store_bytes")
+def _skb_store_bytes(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_store_bytes (the test run's skb is CHECKSUM_NONE: no csum to recompute; its
+    # hash, never computed, is already clear)
+    offset, length = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF
+    if a[4] & ~(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH):
+        return _neg(EINVAL)
+    span = _writable(k, offset + length) if offset <= 0x7FFFFFFF else None
+    if span is None:
+        return _neg(EFAULT)
+    k.memory.write(span[0] + offset, k.memory.read(a[2], length))
+    return 0
+
+
+BPF_F_HDR_FIELD_MASK, BPF_F_PSEUDO_HDR, BPF_F_MARK_MANGLED_0, BPF_F_MARK_ENFORCE, BPF_F_IPV6 = 0xF, 16, 32, 64, 128
+CSUM_MANGLED_0 = 0xFFFF
+
+
+def _csum_fold(total: int) -> int:
+    # csum_fold: 32 bits to 16, complemented
+    total = (total & 0xFFFF) + (total >> 16)
+    total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def _csum_replace(old_sum: int, field: int, frm: int, to: int) -> int:
+    # csum_replace_by_diff (field 0), csum_replace2, csum_replace4 (include/net/checksum.h), on the
+    # raw (network-order) values as the CPU loads them
+    if field == 0:
+        return _csum_fold(_csum_add(to & 0xFFFFFFFF, ~old_sum & 0xFFFFFFFF))
+    if field == 4:
+        tmp = _csum_add(~old_sum & 0xFFFFFFFF, ~frm & 0xFFFFFFFF)  # csum_sub(~csum_unfold(*sum), from)
+        return _csum_fold(_csum_add(tmp, to & 0xFFFFFFFF))
+    res = _csum16_add(_csum16_add(~old_sum & 0xFFFF, ~frm & 0xFFFF), to & 0xFFFF)  # field 2
+    return ~res & 0xFFFF
+
+
+def _csum16_add(csum: int, addend: int) -> int:
+    res = (csum + addend) & 0xFFFF
+    return (res + (res < addend)) & 0xFFFF
+
+
+def _csum_at(k: EmulatedKernel, offset: int) -> int | None:
+    # the __sum16 the csum helpers rewrite: an even offset within 0xffff the packet holds
+    if offset > 0xFFFF or offset & 1:
+        return None
+    span = _writable(k, offset + 2)
+    return None if span is None else span[0] + offset
+
+
+@_helper("l3_csum_replace")
+def _l3_csum_replace(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_l3_csum_replace
+    flags, field = a[4], a[4] & BPF_F_HDR_FIELD_MASK
+    if flags & ~BPF_F_HDR_FIELD_MASK:
+        return _neg(EINVAL)
+    at = _csum_at(k, a[1] & 0xFFFFFFFF)
+    if at is None:
+        return _neg(EFAULT)
+    if field not in (0, 2, 4) or (field == 0 and a[2]):
+        return _neg(EINVAL)
+    old = int.from_bytes(k.memory.read(at, 2), "little")
+    k.memory.write(at, _csum_replace(old, field, a[2], a[3]).to_bytes(2, "little"))
+    return 0
+
+
+@_helper("l4_csum_replace")
+def _l4_csum_replace(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_l4_csum_replace -> inet_proto_csum_replace{4,2,_by_diff}; the test run's skb is not
+    # CHECKSUM_PARTIAL, so each is csum_replace on the field (2 as 4 with zero-extended values)
+    flags, field = a[4], a[4] & BPF_F_HDR_FIELD_MASK
+    allowed = BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6
+    if flags & ~allowed:
+        return _neg(EINVAL)
+    at = _csum_at(k, a[1] & 0xFFFFFFFF)
+    if at is None:
+        return _neg(EFAULT)
+    old = int.from_bytes(k.memory.read(at, 2), "little")
+    mangled0 = bool(flags & BPF_F_MARK_MANGLED_0)
+    if mangled0 and not flags & BPF_F_MARK_ENFORCE and not old:
+        return 0
+    if field not in (0, 2, 4) or (field == 0 and a[2]):
+        return _neg(EINVAL)
+    frm, to = (a[2] & 0xFFFF, a[3] & 0xFFFF) if field == 2 else (a[2], a[3])
+    new = _csum_replace(old, 4 if field == 2 else field, frm, to)
+    k.memory.write(at, (CSUM_MANGLED_0 if mangled0 and not new else new).to_bytes(2, "little"))
+    return 0
+
+
+@_helper("skb_pull_data")
+def _skb_pull_data(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_pull_data -> bpf_try_make_writable(skb, len ?: skb_headlen(skb)): the test
+    # run's skb is linear, so only a length past it fails (pskb_may_pull: -ENOMEM)
+    return 0 if _writable(k, a[1] & 0xFFFFFFFF) is not None else _neg(ENOMEM)
+
+
+BPF_REDIR_NEIGH_SIZE = 20  # sizeof(struct bpf_redir_neigh)
+
+
+@_helper("redirect_neigh")
+def _redirect_neigh(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_redirect_neigh: a short nexthop or any flag is TC_ACT_SHOT
+    plen = a[2] & 0xFFFFFFFF
+    return TC_ACT_SHOT if (plen and plen < BPF_REDIR_NEIGH_SIZE) or a[3] else TC_ACT_REDIRECT
+
+
+@_helper("redirect_peer")
+def _redirect_peer(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_redirect_peer: any flag is TC_ACT_SHOT
+    return TC_ACT_SHOT if a[1] else TC_ACT_REDIRECT
+
+
+@_helper("sock_ops_cb_flags_set")
+def _sock_ops_cb_flags_set(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_sock_ops_cb_flags_set: an op outside the locked TCP callbacks is -EOPNOTSUPP
+    if k.memory.load(a[0], 4) > BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
+        return _neg(EOPNOTSUPP)
+    raise NotEmulated("bpf_sock_ops_cb_flags_set on a sock_ops socket is not emulated")
+
+
+BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
+
+
+@_helper("ringbuf_output")
+def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_ringbuf_output: the flags, then a record reserved (__bpf_ringbuf_reserve) or -EAGAIN
+    if a[3] & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP):
+        return _neg(EINVAL)
+    state = k._map(a[0])
+    size = a[2] & 0xFFFFFFFF
+    if size > state.mdef.max_entries or not state.ring_reserve(size):
+        return _neg(EAGAIN)
+    k.memory.read(a[1], size)  # the record's bytes, copied as the helper copies them
+    return 0
+
+
+def _skb(k: EmulatedKernel) -> TestRunSkb:
+    if k.context.skb is None:
+        raise NotEmulated(f"an skb helper without a test-run skb ({k.program.prog_type} is not emulated so)")
+    return k.context.skb
+
+
+PACKET_OTHERHOST = 3  # skb_pkt_type_ok: PACKET_HOST .. PACKET_OTHERHOST
+
+
+@_helper("skb_change_type")
+def _skb_change_type(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_change_type: both the old and the new type must be host .. otherhost
+    skb, pkt_type = _skb(k), a[1] & 0xFFFFFFFF
+    if pkt_type > PACKET_OTHERHOST:
+        return _neg(EINVAL)
+    skb.set_pkt_type(pkt_type)
+    return 0
+
+
+ETH_P_8021Q, ETH_P_8021AD = 0x8100, 0x88A8
+
+
+@_helper("skb_vlan_push")
+def _skb_vlan_push(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_vlan_push -> skb_vlan_push: an unknown protocol is taken as 802.1Q; an
+    # untagged skb takes the tag as accelerated (__vlan_hwaccel_put_tag), leaving the packet as it is
+    skb = _skb(k)
+    proto = a[1] & 0xFFFF  # __be16, as the register holds it
+    if int.from_bytes(proto.to_bytes(2, "little"), "big") not in (ETH_P_8021Q, ETH_P_8021AD):
+        proto = int.from_bytes(ETH_P_8021Q.to_bytes(2, "big"), "little")
+    if skb.vlan_tagged:
+        raise NotEmulated("bpf_skb_vlan_push onto a tagged skb (the old tag into the packet) is not emulated")
+    skb.put_vlan_tag(proto, a[2] & 0xFFFF)
+    return 0
+
+
+@_helper("skb_change_proto")
+def _skb_change_proto(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_change_proto -> bpf_skb_proto_xlat: only IPv4 to IPv6 or back, else -ENOTSUPP
+    if a[2]:
+        return _neg(EINVAL)
+    to = int.from_bytes((a[1] & 0xFFFF).to_bytes(2, "little"), "big")
+    now = int.from_bytes(_skb(k).protocol.to_bytes(2, "little"), "big")
+    if (now, to) not in ((ETH_P_IP, ETH_P_IPV6), (ETH_P_IPV6, ETH_P_IP)):
+        return _neg(ENOTSUPP)
+    raise NotEmulated("bpf_skb_change_proto between IPv4 and IPv6 is not emulated")
+
+
+BPF_F_TUNINFO_IPV6, BPF_F_TUNINFO_FLAGS = 1, 1 << 4
+
+
+@_helper("skb_get_tunnel_key")
+def _skb_get_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_get_tunnel_key: the test run's skb carries no tunnel info: -EINVAL, the
+    # buffer cleared (err_clear)
+    k.memory.write(a[1], bytes(a[2] & 0xFFFFFFFF))
+    return _neg(EINVAL)
+
+
+@_helper("skb_under_cgroup")
+def _skb_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_under_cgroup: the test run's socket is full, so the array slot decides
+    return cgroup_array_slot(k, a[1], a[2], "bpf_skb_under_cgroup")
+
+
+@_helper("skb_vlan_pop")
+def _skb_vlan_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_vlan_pop -> skb_vlan_pop: an accelerated tag is cleared; an untagged skb whose
+    # protocol is no VLAN one is left as it is, 0
+    skb = _skb(k)
+    if skb.vlan_tagged:
+        skb.clear_vlan_tag()
+        return 0
+    proto = int.from_bytes(skb.protocol.to_bytes(2, "little"), "big")
+    if proto in (ETH_P_8021Q, ETH_P_8021AD):
+        raise NotEmulated("bpf_skb_vlan_pop of a tag in the packet is not emulated")
+    return 0
+
+
+@_helper("get_route_realm")
+def _get_route_realm(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    _skb(k)
+    return 0  # kernel: bpf_get_route_realm -> dst_tclassid: the test run's skb has no dst
+
+
+@_helper("set_hash_invalid")
+def _set_hash_invalid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    _skb(k).set_hash(0)  # kernel: bpf_set_hash_invalid -> skb_clear_hash
+    return 0
+
+
+@_helper("set_hash")
+def _set_hash(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    _skb(k).set_hash(a[1] & 0xFFFFFFFF)  # kernel: bpf_set_hash -> __skb_set_sw_hash(skb, hash, true)
+    return 0
+
+
+BPF_HDR_START_MAC, BPF_HDR_START_NET = 0, 1
+
+
+@_helper("skb_load_bytes_relative")
+def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_load_bytes_relative: from the mac header (the frame's start in a test run) or
+    # the network header (ETH_HLEN in); outside the packet, -EFAULT and the buffer cleared
+    offset = a[1] & 0xFFFFFFFF
+    base = {BPF_HDR_START_MAC: 0, BPF_HDR_START_NET: ETH_HLEN}.get(a[4])
+    start = None if base is None or offset > 0xFFFF else base + offset
+    return copy_from_packet(k, a[2], start, a[3] & 0xFFFFFFFF)
+
+
+BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3
+
+
+@_helper("ringbuf_query")
+def _ringbuf_query(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_ringbuf_query: nothing consumes the emulated ring, so the data available is all
+    # the producer has reserved (records and their headers)
+    state = k._map(a[0])
+    return {
+        BPF_RB_AVAIL_DATA: state.ring_used,
+        BPF_RB_RING_SIZE: state.mdef.max_entries,
+        BPF_RB_CONS_POS: 0,
+        BPF_RB_PROD_POS: state.ring_used,
+    }.get(a[1], 0)
+
+
+BPF_FIB_LOOKUP_SIZE = 64  # sizeof(struct bpf_fib_lookup)
+BPF_FIB_LOOKUP_FLAGS = 0x3F  # DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
+AF_INET, AF_INET6, EAFNOSUPPORT = 2, 10, 97
+
+
+@_helper("fib_lookup")
+def _fib_lookup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_xdp_fib_lookup / bpf_skb_fib_lookup: the size, the flags and the family are checked
+    # before the routing tables are; the emulated kernel has no routing tables
+    if a[2] & 0xFFFFFFFF < BPF_FIB_LOOKUP_SIZE or a[3] & ~BPF_FIB_LOOKUP_FLAGS:
+        return _neg(EINVAL)
+    family = k.memory.read(a[1], 1)[0]  # struct bpf_fib_lookup starts with __u8 family
+    if family not in (AF_INET, AF_INET6):
+        return _neg(EAFNOSUPPORT)
+    raise NotEmulated("bpf_fib_lookup in the routing tables is not emulated")
