@@ -11,7 +11,7 @@ from framework.platform.contexts import UNMODELLED, context_of
 from framework.platform.skb import SK_BUFF_SIZE
 from framework.verify.regs import RT
 
-__all__ = ["SK_BUFF_SIZE", "TSTAMP_TYPE", "UNMODELLED", "ctx_access"]
+__all__ = ["SK_BUFF_SIZE", "TSTAMP_TYPE", "UNMODELLED", "ctx_access", "ctx_socket_name"]
 
 _YIELDS = {
     "scalar": RT.SCALAR,
@@ -36,3 +36,15 @@ def ctx_access(prog_type: str, off: int, size: int, write: bool, attach: str | N
     if got is None or got == UNMODELLED:
         return got
     return _YIELDS[got]
+
+
+# the BTF name a context's socket pointer carries: __sk_buff's sk is PTR_TO_SOCK_COMMON_OR_NULL,
+# bpf_sock_ops' PTR_TO_SOCKET_OR_NULL
+_SOCKET_NAMES = {"sock_common_or_null": "sock_common", "sock_or_null": "sock"}
+
+
+def ctx_socket_name(prog_type: str, off: int, size: int) -> str:
+    """What the socket pointer a context load yields is called (ctx_access gave RT.SOCKET)."""
+    ctx = context_of(prog_type)
+    got = ctx.access(off, size, False) if ctx is not None else None
+    return _SOCKET_NAMES.get(got or "", "sock_common")

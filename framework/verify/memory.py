@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framework.isa.opcodes import MEMSX, Kind
 from framework.platform.contexts import context_of
-from framework.verify.ctx import TSTAMP_TYPE, ctx_access
+from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket_name
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
@@ -237,8 +237,8 @@ def check_mem_access(
             return None
         if kind is RT.SCALAR:
             return loaded_scalar(size)
-        if kind is RT.SOCKET:  # __sk_buff's sk: PTR_TO_SOCK_COMMON_OR_NULL; bpf_sock_ops's: PTR_TO_SOCKET_OR_NULL
-            name = "sock" if env.program.prog_type == "sock_ops" else "sock_common"
+        if kind is RT.SOCKET:
+            name = ctx_socket_name(env.program.prog_type, insn_off, size)
             return Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), btf_name=name)
         return Reg(kind, id=0)
     if ptr.type in (RT.PACKET, RT.PACKET_META):
