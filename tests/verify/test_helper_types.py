@@ -276,10 +276,23 @@ def _csum_program(tmp: Path, words: tuple[int, ...], from_size: int, to_size: in
     lines += ["  r1 = r10", "  r1 += -16", f"  r2 = {from_size}"] if from_size else ["  r1 = 0", "  r2 = 0"]
     lines += ["  r3 = r10", "  r3 += -32", f"  r4 = {to_size}"] if to_size else ["  r3 = 0", "  r4 = 0"]
     lines += [f"  r5 = {seed}", "  call 28", "  exit"]
-    path = tmp / f"csum_{from_size}_{to_size}.s"
-    path.write_text("\n".join(lines) + "\n")
+    return _asm(tmp / f"csum_{from_size}_{to_size}.s", "\n".join(lines) + "\n")
+
+
+def _asm(path: Path, text: str) -> Program:
+    path.write_text(text)
     (program,) = load_asm(path)
     return program
+
+
+def _kernel_and_engines(program: Program) -> tuple[int, list[int]]:
+    """The live kernel's test-run return on a 64-byte packet, and each engine's."""
+    from framework.kernel.objects import RunInput
+    from framework.oracle.record import record
+
+    packet = RunInput("pkt", bytes(64))
+    kernel = record(program, [packet], batches=1, repeat=1).runs[0].retval
+    return kernel, [run_program(program, packet, engine=e).r0 & 0xFFFFFFFF for e in ("interp", "jit")]
 
 
 @pytest.mark.kernel
@@ -289,16 +302,12 @@ def test_csum_diff_sums_as_the_live_kernel_does(tmp_path: Path) -> None:
         pytest.skip(reason)
     import random
 
-    from framework.kernel.objects import RunInput
-    from framework.oracle.record import record
-
-    rnd, packet, differ = random.Random(28), RunInput("pkt", bytes(64)), []
+    rnd, differ = random.Random(28), []
     for _ in range(24):  # odd sizes too: csum_partial sums a trailing byte as the low half of a word
         words = tuple(rnd.randrange(1 << 64) for _ in range(4))
         from_size, to_size, seed = rnd.randrange(17), rnd.randrange(17), rnd.choice((0, rnd.randrange(1 << 32)))
         program = _csum_program(tmp_path, words, from_size, to_size, seed)
-        kernel = record(program, [packet], batches=1, repeat=1).runs[0].retval
-        ours = [run_program(program, packet, engine=e).r0 & 0xFFFFFFFF for e in ("interp", "jit")]
+        kernel, ours = _kernel_and_engines(program)
         if ours != [kernel] * 2:
             differ.append((from_size, to_size, seed, kernel, ours))
     assert not differ, differ
@@ -337,10 +346,7 @@ replace:
 out:
   exit
 """
-    path = tmp / "replace.s"
-    path.write_text(text)
-    (program,) = load_asm(path)
-    return program
+    return _asm(tmp / "replace.s", text)
 
 
 @pytest.mark.kernel
@@ -350,10 +356,7 @@ def test_the_csum_replace_helpers_rewrite_as_the_live_kernel_does(tmp_path: Path
         pytest.skip(reason)
     import random
 
-    from framework.kernel.objects import RunInput
-    from framework.oracle.record import record
-
-    rnd, packet, differ = random.Random(10), RunInput("pkt", bytes(64)), []
+    rnd, differ = random.Random(10), []
     # bpf_l3_csum_replace (10), bpf_l4_csum_replace (11): each field size, the pseudo-header,
     # mangled-zero and IPv6 flags, an unknown flag; even, odd and out-of-range offsets
     for helper in (10, 11):
@@ -362,8 +365,7 @@ def test_the_csum_replace_helpers_rewrite_as_the_live_kernel_does(tmp_path: Path
             frm = rnd.randrange(1 << 32) if flags & 0xF else 0
             to, init = rnd.randrange(1 << 32), rnd.choice((0, rnd.randrange(1 << 16)))
             program = _csum_replace_program(tmp_path, helper, off, frm, to, flags, init)
-            kernel = record(program, [packet], batches=1, repeat=1).runs[0].retval
-            ours = [run_program(program, packet, engine=e).r0 & 0xFFFFFFFF for e in ("interp", "jit")]
+            kernel, ours = _kernel_and_engines(program)
             if ours != [kernel] * 2:
                 differ.append((helper, off, hex(frm), hex(to), hex(flags), hex(init), hex(kernel), ours))
     assert not differ, differ
