@@ -286,27 +286,32 @@ def is_state_visited(env: Env, st: State, pc: int) -> bool:
     )
     active = env.active.get(pc, {})
     if active:
-        if force or pc in env.callback_calls:
+        inf_loop_check = True
+        if pc in env.may_goto_pcs:
+            # kernel: is_state_visited, a may_goto hits only a state one may_goto shallower or
+            # deeper, and falls through to the infinite-loop check (2b2efe1937ca)
             for group in active.values():
                 for cp in group:
-                    if pc in env.may_goto_pcs:
-                        if cp.state.may_goto_depth != st.may_goto_depth and states_equal(
-                            env, cp.state, st, RANGE_WITHIN
-                        ):
-                            return _hit(env, cp, st, True)
-                    elif (pc in env.callback_calls or _iter_active_at_r1(st)) and states_equal(
+                    if cp.state.may_goto_depth != st.may_goto_depth and states_equal(env, cp.state, st, RANGE_WITHIN):
+                        return _hit(env, cp, st, True)
+        elif force or pc in env.callback_calls:
+            # kernel: is_state_visited, is_iter_next_insn and bpf_calls_callback: goto skip_inf_loop_check
+            inf_loop_check = False
+            for group in active.values():
+                for cp in group:
+                    if (pc in env.callback_calls or _iter_active_at_r1(st)) and states_equal(
                         env, cp.state, st, RANGE_WITHIN
                     ):
                         return _hit(env, cp, st, True)
-        else:
+        if inf_loop_check:
             fp = fingerprint(st)
             for cp in active.get(fp, ()):
                 if not _iter_depths_differ(cp.state, st) and states_equal(env, cp.state, st, EXACT):
                     env.loop_at = pc
                     return True
-            # kernel: skip_inf_loop_check (inside a loop, checkpoints are added sparingly)
-            if env.jmps_processed - env.prev_jmps_processed < 20 and env.insn_processed - env.prev_insn_processed < 100:
-                add = False
+        # kernel: skip_inf_loop_check (inside a loop, checkpoints are added sparingly)
+        if env.jmps_processed - env.prev_jmps_processed < 20 and env.insn_processed - env.prev_insn_processed < 100:
+            add = force
     kept = env.explored.get(pc, [])
     for cp in list(kept):
         loop = incomplete_read_marks(env, cp)
@@ -466,6 +471,10 @@ def do_check(env: Env, start: State) -> Reject | None:
             st = env.worklist.pop()
             popped = True
         pc = st.pc
+        # kernel: do_check counts the instruction before is_state_visited may prune it
+        env.insn_processed += 1
+        if env.insn_processed > COMPLEXITY_LIMIT_INSNS:
+            return reject(pc, f"BPF program is too large. Processed {env.insn_processed} insn")
         if pc in env.prune_points and is_state_visited(env, st, pc):
             if env.loop_at >= 0:
                 return reject(pc, f"infinite loop detected at insn {pc}")
@@ -482,10 +491,7 @@ def do_check(env: Env, start: State) -> Reject | None:
             env.scratched_slots = set(st.cur.stack)
             env.last_insn_line = -1
         popped = False
-        env.insn_processed += 1
         env.seen.add(pc)  # kernel: do_check, insn_aux_data[insn_idx].seen
-        if env.insn_processed > COMPLEXITY_LIMIT_INSNS:
-            return reject(pc, f"BPF program is too large. Processed {env.insn_processed} insn")
         insn = env.insns.get(pc)
         if insn is None:
             return reject(pc, f"invalid insn idx {pc} insn_cnt {len(env.program.slots)}")
