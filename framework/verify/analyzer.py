@@ -14,7 +14,7 @@ from framework.load.program import Program
 from framework.platform.helpers import HELPER_NARGS
 from framework.platform.kfuncs import KFUNCS
 from framework.strategy import Strategy
-from framework.verify import calls, frames, ops
+from framework.verify import calls, frames, ops, reserved
 from framework.verify.aux import collect, save_ptr_type
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject, unsupported
@@ -36,7 +36,8 @@ from framework.verify.prune import (
     path_done,
     states_equal,
 )
-from framework.verify.regs import RT, Reg, scalar
+from framework.verify.regs import RT, Reg, scalar, type_str
+from framework.verify.reserved import reserved_fields
 from framework.verify.result import Analysis, Verdict, VerifierRecord
 from framework.verify.retcode import RANGES, check_return_code
 from framework.verify.scalar import coerce_to_size
@@ -56,12 +57,12 @@ def _step_load(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     base = ops.read_reg(st, pc, insn.src)
     if isinstance(base, Reject):
         return base
+    if insn.dst == 10:
+        return reject(pc, "frame pointer is read only")  # check_reg_arg(dst, DST_OP_NO_MARK), before the access
     res = check_mem_access(env, st, pc, insn.src, insn.off, insn.size, False, None, None)
     if isinstance(res, Reject):
         return res
     assert isinstance(res, Reg)
-    if insn.dst == 10:
-        return reject(pc, "frame pointer is read only")
     if insn.code & 0xE0 == op.MEMSX and insn.size < 8 and res.type is RT.SCALAR and base.type is not RT.STACK:
         # kernel: check_mem_access, coerce_reg_to_size_sx after any sign-extending load (the stack's: stack_read)
         res = res.with_(var=coerce_to_size(res.var, insn.size, signed=True))
@@ -95,27 +96,78 @@ def _step_store_imm(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
 
 
 def _step_atomic(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
-    # kernel: check_atomic (read then write through dst)
-    for regno in (insn.src, insn.dst):
+    # kernel: check_atomic (dispatch on imm)
+    if insn.imm == op.LOAD_ACQ:
+        return _atomic_load(env, st, pc, insn)
+    if insn.imm == op.STORE_REL:
+        return _atomic_store(env, st, pc, insn)
+    return _atomic_rmw(env, st, pc, insn)
+
+
+def _atomic_rmw(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_atomic_rmw (read, then write, through dst; aligned on every pointer type)
+    for regno in (insn.src, insn.dst, *((0,) if insn.imm == op.CMPXCHG else ())):
         r = ops.read_reg(st, pc, regno)
         if isinstance(r, Reject):
             return r
     ptr = st.cur.regs[insn.dst]
-    if ptr.type in (RT.CTX, RT.PACKET, RT.PACKET_META):
-        return reject(pc, f"BPF_ATOMIC stores into R{insn.dst} {ptr.type.value} is not allowed")
-    res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, False, None, None)
+    if not _atomic_ptr_type_ok(ptr):
+        return reject(pc, f"BPF_ATOMIC stores into R{insn.dst} {type_str(ptr)} is not allowed")
+    load_reg = (0 if insn.imm == op.CMPXCHG else insn.src) if insn.imm & op.FETCH else -1
+    if load_reg == 10:
+        return reject(pc, "frame pointer is read only")
+    if load_reg >= 0:
+        # kernel: check_reg_arg(load_reg, DST_OP) marks it unknown before the access (which may be through it)
+        st.cur.regs[load_reg] = scalar()
+    res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, False, None, None, strict=True)
     if isinstance(res, Reject):
         return res
-    res2 = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, scalar(), None)
+    if load_reg >= 0:
+        assert isinstance(res, Reg)
+        st.cur.regs[load_reg] = res  # the second check_mem_access, BPF_READ into load_reg
+    res2 = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, scalar(), None, strict=True)
     if isinstance(res2, Reject):
         return res2
-    if insn.imm & op.FETCH:
-        target = 0 if insn.imm == op.CMPXCHG else insn.src
-        st.cur.regs[target] = scalar()
-    if insn.imm in (op.LOAD_ACQ, op.STORE_REL):  # kernel: check_atomic_load / check_atomic_store
-        base = st.cur.regs[insn.src] if insn.imm == op.LOAD_ACQ else ptr
-        return save_ptr_type(env, pc, base, insn.imm == op.LOAD_ACQ) or pc + 1
     return pc + 1
+
+
+def _atomic_load(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_atomic_load: atomic_ptr_type_ok of src, then check_load_mem (strict alignment)
+    base = ops.read_reg(st, pc, insn.src)
+    if isinstance(base, Reject):
+        return base
+    if not _atomic_ptr_type_ok(base):
+        return reject(pc, f"BPF_ATOMIC loads from R{insn.src} {type_str(base)} is not allowed")
+    if insn.dst == 10:
+        return reject(pc, "frame pointer is read only")  # check_load_mem, before the access
+    res = check_mem_access(env, st, pc, insn.src, insn.off, insn.size, False, None, None, strict=True)
+    if isinstance(res, Reject):
+        return res
+    assert isinstance(res, Reg)
+    st.cur.regs[insn.dst] = res
+    return save_ptr_type(env, pc, base, True) or pc + 1
+
+
+def _atomic_store(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
+    # kernel: check_atomic_store: check_store_reg (strict alignment), then atomic_ptr_type_ok of dst
+    val = ops.read_reg(st, pc, insn.src)
+    if isinstance(val, Reject):
+        return val
+    base = ops.read_reg(st, pc, insn.dst)
+    if isinstance(base, Reject):
+        return base
+    res = check_mem_access(env, st, pc, insn.dst, insn.off, insn.size, True, val, None, strict=True)
+    if isinstance(res, Reject):
+        return res
+    if not _atomic_ptr_type_ok(base):
+        return reject(pc, f"BPF_ATOMIC stores into R{insn.dst} {type_str(base)} is not allowed")
+    return save_ptr_type(env, pc, base, False) or pc + 1
+
+
+def _atomic_ptr_type_ok(ptr: Reg) -> bool:
+    # kernel: atomic_ptr_type_ok (ctx, packet and socket pointers refused; the model has no
+    # flow keys or arena pointers)
+    return ptr.type not in (RT.CTX, RT.PACKET, RT.PACKET_META, RT.SOCKET)
 
 
 def _step_ld_pkt(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -497,8 +549,9 @@ def do_check(env: Env, start: State) -> Reject | None:
             return reject(pc, f"invalid insn idx {pc} insn_cnt {len(env.program.slots)}")
         if insn.kind in (Kind.JA, Kind.JCOND, Kind.CALL, Kind.EXIT):
             env.jmps_processed += 1
-        bad = ops.invalid_register(st, insn)
-        if bad is None:
+        refused = reserved.ld_pkt_program_type(insn, env.program.prog_type) or reserved_fields(insn)
+        bad = None if refused else ops.invalid_register(st, insn)
+        if bad is None and refused is None:
             st.history.append((pc, _history_aux(st, insn)))
         if logging:
             if env.scratched_regs or env.scratched_slots:
@@ -506,6 +559,8 @@ def do_check(env: Env, start: State) -> Reject | None:
             env.log.append(f"{pc}: {format_insn(insn, call_name=namer)}")
             env.last_insn_line = len(env.log) - 1
             before, slots = st.cur, dict(st.cur.stack)
+        if refused is not None:
+            return reject(pc, refused)
         if bad is not None:
             return reject(pc, f"R{bad} is invalid")  # kernel: check_reg_arg (regno >= MAX_BPF_REG)
         env.cur_pc = pc
@@ -572,16 +627,24 @@ def _verify_all(env: Env) -> Reject | None:
 
 
 def _precheck(env: Env) -> Reject | None:
-    # kernel: resolve_pseudo_ldimm64 (opcodes), check_subprogs, the exception callback's prototype
-    for pc, insn in env.insns.items():
-        if insn.kind is Kind.CALLX:
-            return reject(pc, f"unknown opcode {insn.code:02x}")
+    # kernel: bpf_check, in its order: add_subprog_and_kfunc (the exception callback), check_subprogs,
+    # resolve_pseudo_ldimm64 (reserved load fields, ld_imm64's second slot, opcodes), check_cfg
     found = find_exception_callback(env)
     if isinstance(found, Reject):
         return found
     if found >= 0:
         env.exception_cb = found
-    return check_subprogs(env) or check_cfg(env)
+    return check_subprogs(env) or _resolve_pseudo_ldimm64(env) or check_cfg(env)
+
+
+def _resolve_pseudo_ldimm64(env: Env) -> Reject | None:
+    for pc, insn in env.insns.items():
+        refused = reserved.load(insn) or reserved.second_slot(insn) or ops.resolve_ld_imm64(env, insn)
+        if refused:
+            return reject(pc, refused)
+        if insn.kind is Kind.CALLX:
+            return reject(pc, f"unknown opcode {insn.code:02x}")  # kernel: bpf_opcode_in_insntable
+    return None
 
 
 # kernel messages printed without a trailing newline: the log runs each into the line after it

@@ -19,7 +19,7 @@ def check_subprogs(env: Env) -> Reject | None:
             insn = env.insns.get(pc)
             if insn is None:
                 continue
-            if insn.kind in (Kind.JA, Kind.JCOND):
+            if insn.kind in (Kind.JA, Kind.JCOND, Kind.MAY_GOTO):
                 t = insn.jump_target(pc)
                 if t < sub.start or t >= sub.end or t >= n:
                     return reject(pc, f"jump out of range from insn {pc} to {t}")

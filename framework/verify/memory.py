@@ -191,15 +191,44 @@ def check_ctx_off(pc: int, regno: int, ptr: Reg) -> Reject | None:
     return None
 
 
+# kernel: check_ptr_alignment, the pointer_desc of each type (a nullable pointer has none)
+_ALIGN_DESC = {RT.MAP_VALUE: "value ", RT.CTX: "context ", RT.SOCKET: "sock "}
+
+
+def strict_alignment(pc: int, ptr: Reg, insn_off: int, size: int) -> Reject | None:
+    """An atomic's access must be aligned on every pointer type (check_mem_access's
+    strict_alignment_once); the stack's own check, always strict, is stack_alignment."""
+    # kernel: check_ptr_alignment -> check_pkt_ptr_alignment / check_generic_ptr_alignment
+    if size == 1 or ptr.type is RT.STACK or ptr.var.var_off.add(Tnum.const(ptr.off + insn_off)).is_aligned(size):
+        return None
+    tn = ptr.var.var_off.strn()
+    if ptr.type in (RT.PACKET, RT.PACKET_META):
+        return reject(pc, f"misaligned packet access off 0+{tn}+{ptr.off}+{insn_off} size {size}")  # NET_IP_ALIGN 0
+    desc = "" if ptr.maybe_null else _ALIGN_DESC.get(ptr.type, "")
+    return reject(pc, f"misaligned {desc}access off {tn}+{ptr.off}+{insn_off} size {size}")
+
+
 def check_mem_access(
-    env: Env, st: State, pc: int, regno: int, insn_off: int, size: int, write: bool, value: Reg | None, imm: int | None
+    env: Env,
+    st: State,
+    pc: int,
+    regno: int,
+    insn_off: int,
+    size: int,
+    write: bool,
+    value: Reg | None,
+    imm: int | None,
+    strict: bool = False,
 ) -> Reg | Reject | None:
-    """A load (returns the loaded register) or a store (returns None) through register `regno`."""
+    """A load (returns the loaded register) or a store (returns None) through register `regno`;
+    `strict`: every pointer type must be aligned (an atomic)."""
     # kernel: check_mem_access
     ptr = st.cur.regs[regno]
     what = "write to" if write else "read from"
     if ptr.type is RT.NOT_INIT:
         return reject(pc, f"R{regno} !read_ok")
+    if strict and (err := strict_alignment(pc, ptr, insn_off, size)):
+        return err
     if ptr.maybe_null or ptr.type in (RT.SCALAR, RT.PACKET_END, RT.MAP_PTR, RT.FUNC):
         return reject(pc, f"R{regno} invalid mem access '{type_str(ptr)}'")
     off = ptr.off + insn_off

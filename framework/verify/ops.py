@@ -7,6 +7,7 @@ import functools
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.isa.opcodes import Kind
+from framework.verify import reserved
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
@@ -59,8 +60,8 @@ def _operand_checks(insn: Insn) -> list[tuple[int, bool]]:
         if insn.imm == op.LOAD_ACQ:
             return [(src, True), (dst, False)]  # kernel: check_atomic_load -> check_load_mem
         return [(src, True), (dst, True)]  # kernel: check_atomic_rmw / check_atomic_store
-    if k is Kind.JCOND:
-        return [(dst, True)] + ([(src, True)] if insn.uses_reg_src else [])  # kernel: check_cond_jmp_op
+    if k is Kind.JCOND:  # kernel: check_cond_jmp_op (an imm beside a register source is refused first)
+        return [(dst, True)] + ([(src, True)] if insn.uses_reg_src and not insn.imm else [])
     if k is Kind.LD_IMM64:
         return [(dst, False)]  # kernel: check_ld_imm
     if k is Kind.LD_PKT and insn.code & 0xE0 == op.IND:
@@ -291,6 +292,23 @@ def step_end(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     return pc + 1
 
 
+def resolve_ld_imm64(env: Env, insn: Insn) -> str | None:
+    """What resolve_pseudo_ldimm64 refuses of a map reference, before the walk."""
+    # kernel: resolve_pseudo_ldimm64
+    if insn.kind is not Kind.LD_IMM64:
+        return None
+    if insn.src in (op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX) and insn.imm_hi:
+        return "unrecognized bpf_ld_imm64 insn"
+    if insn.src not in (op.PSEUDO_MAP_VALUE, op.PSEUDO_MAP_IDX_VALUE) or not 0 <= insn.imm < len(env.program.maps):
+        return None
+    m, off = env.program.maps[insn.imm], insn.imm_hi & 0xFFFFFFFF
+    if m.map_type != "array":  # the model's maps: only an array has map_direct_value_addr
+        return "no direct value access support for this map type"
+    if m.max_entries != 1 or off >= m.value_size:  # kernel: array_map_direct_value_addr
+        return f"invalid access to map value pointer, value_size={m.value_size} off={off}"
+    return None
+
+
 def step_ld_imm64(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_ld_imm
     regs = st.cur.regs
@@ -391,6 +409,9 @@ def step_jcond(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     dst = read_reg(st, pc, insn.dst)
     if isinstance(dst, Reject):
         return dst
+    refused = reserved.jcond(insn)
+    if refused:
+        return reject(pc, refused)
     if insn.uses_reg_src:
         src = read_reg(st, pc, insn.src)
         if isinstance(src, Reject):
