@@ -1,0 +1,53 @@
+"""The verifier against the live kernel on generated programs: the same verdict and the same message.
+
+The programs are test_fuzz_verify_run's (every instruction form, registers r0-r10, jumps, calls,
+maps). Each is loaded into the running kernel (BPF_PROG_LOAD only, closed at once) and verified
+by the project: an acceptance must be an acceptance, and a refusal a refusal whose message is a
+line of the kernel's log (the kernel's last line may be the state it printed after it, and
+the line may follow an instruction printed without its newline). This is
+how the reserved-field, atomic and check-order bugs of test_reserved_fields.py were found.
+Skipped where bpf() is not permitted; `tox -e fuzz` runs it with a large budget.
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import event, given
+
+from framework.isa.kernel_syntax import format_insn
+from framework.load.program import Program
+from framework.oracle.check import available
+from framework.verify import verify
+
+from .fuzzing import budget
+from .test_fuzz_verify_run import programs
+
+pytestmark = pytest.mark.kernel
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _kernel() -> None:
+    reason = available()
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _loadable(program: Program) -> bool:
+    return all(r <= 10 for _, insn in program.insns() for r in insn.registers)  # what a loader can produce
+
+
+@given(programs().filter(_loadable))
+@budget(60)
+def test_the_verifier_agrees_with_the_live_kernel(program: Program) -> None:
+    from framework.oracle.record import record
+
+    ours = verify(program, log_level=0)
+    kernel = record(program, log_level=1)
+    event(kernel.verdict)
+    listing = "\n".join(f"  {pc}: {format_insn(insn)}" for pc, insn in program.insns())
+    assert ours.accepted == (kernel.verdict == "accepted"), f"{ours.message} / kernel {kernel.message}\n{listing}"
+    if not ours.accepted:
+        lines = kernel.log.splitlines()
+        # a line of its own, or after an instruction the kernel printed without its newline
+        found = any(line.endswith(ours.message or "?") for line in lines)
+        assert found, f"{ours.message} / kernel {lines[-4:]}\n{listing}"
