@@ -373,14 +373,48 @@ def _get_route_realm(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 
 @_helper("set_hash_invalid")
 def _set_hash_invalid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
-    _skb(k).set_hash(0)  # kernel: bpf_set_hash_invalid -> skb_clear_hash
+    _skb(k).set_hash(0, False)  # kernel: bpf_set_hash_invalid -> skb_clear_hash
     return 0
 
 
 @_helper("set_hash")
 def _set_hash(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
-    _skb(k).set_hash(a[1] & 0xFFFFFFFF)  # kernel: bpf_set_hash -> __skb_set_sw_hash(skb, hash, true)
+    _skb(k).set_hash(a[1] & 0xFFFFFFFF, True)  # kernel: bpf_set_hash -> __skb_set_sw_hash(skb, hash, true)
     return 0
+
+
+@_helper("get_hash_recalc")
+def _get_hash_recalc(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_get_hash_recalc -> skb_get_hash: a software (or L4) hash is returned as it is;
+    # without one the flow dissector's hash is computed, which is not emulated
+    skb = _skb(k)
+    if not skb.sw_hash:
+        raise NotEmulated("bpf_get_hash_recalc of an skb without a hash (the flow dissector's) is not emulated")
+    return skb.hash
+
+
+# The test run's dummy socket's cookie: sock_gen_cookie hands each CPU batches of 4096, so the
+# live kernel's first test run on a CPU returns 4097 and later ones more (not reproducible).
+TEST_RUN_SOCKET_COOKIE = 4097
+# The test run's network namespace is init_net (the loader's, for root here). Its cookie is what a
+# boot-time counter held when init_net took it (3 on the machine this was written on): a stand-in.
+NETNS_COOKIE = 1
+
+
+@_helper("get_socket_cookie")
+def _get_socket_cookie(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_get_socket_cookie (skb): skb->sk ? __sock_gen_cookie(skb->sk) : 0
+    _skb(k)
+    return TEST_RUN_SOCKET_COOKIE
+
+
+@_helper("get_netns_cookie")
+def _get_netns_cookie(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_get_netns_cookie (and its _sock, _sock_addr, _sock_ops, _sk_msg, _sockopt forms):
+    # NULL is init_net; a context, its socket's or device's namespace (the test run's: init_net)
+    if a[0]:
+        _skb(k)
+    return NETNS_COOKIE
 
 
 BPF_HDR_START_MAC, BPF_HDR_START_NET = 0, 1

@@ -278,6 +278,16 @@ def _ktime(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return k._clock
 
 
+HZ = 1000  # CONFIG_HZ as the emulated kernel has it (the live kernel's may differ)
+INITIAL_JIFFIES = (-300 * HZ) & 0xFFFFFFFF  # include/linux/jiffies.h: wraps five minutes after boot
+
+
+@_helper("jiffies64")
+def _jiffies64(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_jiffies64 -> get_jiffies_64, read from the emulated clock (which starts at 1 s)
+    return INITIAL_JIFFIES + k._clock * HZ // 1_000_000_000
+
+
 @_helper("get_prandom_u32")
 def _prandom(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     x = k._random  # xorshift32: deterministic stand-in for bpf_user_rnd_u32

@@ -176,9 +176,16 @@ class TestRunSkb:
         # bpf_skb_change_type: skb->pkt_type, the low 3 bits of its byte
         self._put(L.pkt_type, 1, (self._u(L.pkt_type, 1) & ~PKT_TYPE_MAX) | pkt_type)
 
-    def set_hash(self, value: int) -> None:
-        # __skb_set_sw_hash / skb_clear_hash: skb->hash, as ctx->hash reads it
+    def set_hash(self, value: int, software: bool) -> None:
+        # __skb_set_sw_hash / skb_clear_hash: skb->hash, as ctx->hash reads it, and skb->sw_hash
         self._put(L.hash, 4, value)
+        self.sw_hash = software
+
+    @property
+    def hash(self) -> int:
+        return self._u(L.hash, 4)
+
+    sw_hash = False  # the test run's skb starts with no hash (skb_get_hash would dissect the flow)
 
     def clear_vlan_tag(self) -> None:
         self._put(L.vlan_all, 4, 0)  # __vlan_hwaccel_clear_tag

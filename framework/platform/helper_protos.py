@@ -222,6 +222,15 @@ _TABLE: tuple[FuncProto, ...] = (
     _p(68, "bpf_skb_load_bytes_relative", f"bpf_skb_load_bytes_relative_proto ({_FILTER})",
        "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_PTR_TO_UNINIT_MEM", "ARG_CONST_SIZE", "ARG_ANYTHING"),
     _p(48, "bpf_set_hash", f"bpf_set_hash_proto ({_FILTER})", "ARG_PTR_TO_CTX", "ARG_ANYTHING"),
+    _p(118, "bpf_jiffies64", f"bpf_jiffies64_proto ({_HELPERS})"),
+    _p(34, "bpf_get_hash_recalc", f"bpf_get_hash_recalc_proto ({_FILTER})", "ARG_PTR_TO_CTX"),
+    _p(46, "bpf_get_socket_cookie",
+       f"bpf_get_socket_cookie_proto and its _sock, _sock_addr, _sock_ops forms ({_FILTER})", "ARG_PTR_TO_CTX",
+       types=("socket_filter", "sched_cls", "sched_act", "cgroup_skb", "sk_skb", "cgroup_sock", "sock_ops",
+              "cgroup_sock_addr")),  # sk_reuseport and syscall: bpf_get_socket_ptr_cookie_proto (a BTF socket)
+    _p(122, "bpf_get_netns_cookie",
+       f"bpf_get_netns_cookie_proto and its _sock, _sock_addr, _sock_ops, _sk_msg, _sockopt forms ({_FILTER})",
+       "ARG_PTR_TO_CTX | PTR_MAYBE_NULL"),
     _p(134, "bpf_ringbuf_query", "bpf_ringbuf_query_proto (kernel/bpf/ringbuf.c)",
        "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("ringbuf",)),
 )

@@ -170,7 +170,10 @@ def check_proto_args(env: Env, st: State, pc: int, proto: FuncProto) -> Reject |
         if a.base == "ARG_ANYTHING":
             err = arg(st, pc, regno)
         elif a.base == "ARG_PTR_TO_CTX":
-            err = ctx_arg(st, pc, regno)
+            # kernel: check_func_arg, ARG_PTR_TO_CTX_OR_NULL: a NULL skips the type check
+            r = st.cur.regs[regno]
+            null_ok = "PTR_MAYBE_NULL" in a.flags and r.type is RT.SCALAR and r.is_const and r.const == 0
+            err = None if null_ok else ctx_arg(st, pc, regno)
         elif a.base == "ARG_CONST_MAP_PTR":
             err = typed_arg(st, pc, regno, RT.MAP_PTR, "map_ptr")
             if isinstance(err, Reject):

@@ -239,6 +239,10 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "skb_load_bytes_relative_to_the_network_header": 0x11223344,  # bytes 16..19; the second read -EFAULT << 32
     "clocks_node_and_cgroup": 1,  # three nonzero clocks, NUMA node 0
     "ringbuf_query_after_output": 16 + 4096,  # BPF_RB_AVAIL_DATA (8 + an 8-byte header), BPF_RB_RING_SIZE
+    "set_hash_then_recalc": 77,
+    "socket_cookie_of_the_test_run": 1,
+    "netns_cookie_of_ctx_and_null": 1,
+    "jiffies_after_boot": 1,
 }
 
 
