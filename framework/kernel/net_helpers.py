@@ -24,7 +24,7 @@ from framework.kernel.services import (
     cgroup_array_slot,
     copy_from_packet,
 )
-from framework.kernel.skb import ETH_HLEN, TestRunSkb
+from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb, TunnelInfo
 
 __all__ = ["csum_from32to16", "csum_partial"]
 
@@ -335,14 +335,95 @@ def _skb_change_proto(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 
 
 BPF_F_TUNINFO_IPV6, BPF_F_TUNINFO_FLAGS = 1, 1 << 4
+BPF_F_ZERO_CSUM_TX, BPF_F_DONT_FRAGMENT, BPF_F_SEQ_NUMBER, BPF_F_NO_TUNNEL_KEY = 1 << 1, 1 << 2, 1 << 3, 1 << 4
+SET_TUNNEL_KEY_FLAGS = BPF_F_TUNINFO_IPV6 | BPF_F_ZERO_CSUM_TX | BPF_F_DONT_FRAGMENT | BPF_F_SEQ_NUMBER
+SET_TUNNEL_KEY_FLAGS |= BPF_F_NO_TUNNEL_KEY
+EPROTO, EBADMSG = 71, 74
+# struct bpf_tunnel_key (uapi): tunnel_id @0, remote_ipv4/ipv6 @4, tos @20, ttl @21, tunnel_ext /
+# tunnel_flags @22, tunnel_label @24, local_ipv4/ipv6 @28; 44 bytes. The sizes of its older
+# layouts that both helpers still take (offsetof local_ipv4, tunnel_label, tunnel_ext, remote_ipv6[1]).
+TUNNEL_KEY_SIZE = 44
+TUNNEL_KEY_OLD_SIZES = (28, 24, 22, 8)
+# IP_TUNNEL_*_BIT: the tun_flags bits set_tunnel_key sets, as ip_tunnel_flags_to_be16 packs them
+TUNNEL_CSUM, TUNNEL_KEY, TUNNEL_SEQ, TUNNEL_DONT_FRAGMENT, TUNNEL_NOCACHE = 0x01, 0x04, 0x08, 0x100, 0x2000
+IPV6_FLOWLABEL_MASK = 0x000FFFFF
+
+
+@_helper("skb_set_tunnel_key")
+def _skb_set_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_set_tunnel_key: the per-CPU metadata dst becomes the skb's, in TX mode, with
+    # the key's remote address as its destination and local as its source
+    skb, size, flags = _skb(k), a[2] & 0xFFFFFFFF, a[3]
+    if flags & ~SET_TUNNEL_KEY_FLAGS:
+        return _neg(EINVAL)
+    if size != TUNNEL_KEY_SIZE and size not in TUNNEL_KEY_OLD_SIZES:
+        return _neg(EINVAL)
+    key = k.memory.read(a[1], size) + bytes(TUNNEL_KEY_SIZE - size)  # an older layout, zero-extended
+    ipv6 = bool(flags & BPF_F_TUNINFO_IPV6)
+    label, ext = int.from_bytes(key[24:28], "little"), int.from_bytes(key[22:24], "little")
+    if (not ipv6 and label) or ext:
+        return _neg(EINVAL)
+    tun_flags = TUNNEL_NOCACHE
+    tun_flags |= TUNNEL_DONT_FRAGMENT if flags & BPF_F_DONT_FRAGMENT else 0
+    tun_flags |= 0 if flags & BPF_F_ZERO_CSUM_TX else TUNNEL_CSUM
+    tun_flags |= TUNNEL_SEQ if flags & BPF_F_SEQ_NUMBER else 0
+    tun_flags |= 0 if flags & BPF_F_NO_TUNNEL_KEY else TUNNEL_KEY
+    width = 16 if ipv6 else 4
+    skb.tunnel = TunnelInfo(
+        ipv6=ipv6,
+        tun_id=int.from_bytes(key[0:4], "little"),
+        tos=key[20],
+        ttl=key[21],
+        flags=tun_flags,
+        label=label & IPV6_FLOWLABEL_MASK if ipv6 else 0,
+        dst=key[4 : 4 + width],
+        src=key[28 : 28 + width],
+    )
+    return 0
 
 
 @_helper("skb_get_tunnel_key")
 def _skb_get_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
-    # kernel: bpf_skb_get_tunnel_key: the test run's skb carries no tunnel info: -EINVAL, the
-    # buffer cleared (err_clear)
-    k.memory.write(a[1], bytes(a[2] & 0xFFFFFFFF))
-    return _neg(EINVAL)
+    # kernel: bpf_skb_get_tunnel_key reads the tunnel info as a receiver sees it: the info's
+    # source is the key's remote address; on any error the buffer is cleared (err_clear)
+    info, size, flags = _skb(k).tunnel, a[2] & 0xFFFFFFFF, a[3]
+    err = 0
+    if info is None or flags & ~(BPF_F_TUNINFO_IPV6 | BPF_F_TUNINFO_FLAGS):
+        err = EINVAL
+    elif info.ipv6 != bool(flags & BPF_F_TUNINFO_IPV6):  # ip_tunnel_info_af != bpf_tunnel_key_af
+        err = EPROTO
+    elif size != TUNNEL_KEY_SIZE and (size not in TUNNEL_KEY_OLD_SIZES or (size == 8 and info.ipv6)):
+        err = EINVAL
+    if err or info is None:
+        k.memory.write(a[1], bytes(size))
+        return _neg(err)
+    to = bytearray(TUNNEL_KEY_SIZE)
+    to[0:4] = info.tun_id.to_bytes(4, "little")
+    to[20], to[21] = info.tos, info.ttl
+    if flags & BPF_F_TUNINFO_FLAGS:  # ip_tunnel_flags_to_be16
+        to[22:24] = info.flags.to_bytes(2, "big")
+    to[4 : 4 + len(info.src)] = info.src
+    to[28 : 28 + len(info.dst)] = info.dst
+    to[24:28] = info.label.to_bytes(4, "little")
+    k.memory.write(a[1], bytes(to[:size]))
+    return 0
+
+
+BPF_F_REDIRECT_INTERNAL = 1 << 31  # net/core/filter.c: never a program's flag
+
+
+@_helper("clone_redirect")
+def _clone_redirect(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_clone_redirect: the flags, a GSO skb without a GSO type (ctx_in can make one),
+    # then the device by ifindex in the skb's namespace, where the emulated kernel has only lo
+    skb, flags = _skb(k), a[2]
+    if flags & (~BPF_F_INGRESS | BPF_F_REDIRECT_INTERNAL):
+        return _neg(EINVAL)
+    if skb.gso_size:
+        return _neg(EBADMSG)
+    if a[1] & 0xFFFFFFFF != LOOPBACK_IFINDEX:
+        return _neg(EINVAL)
+    raise NotEmulated("bpf_clone_redirect of a clone through lo is not emulated")
 
 
 @_helper("skb_under_cgroup")

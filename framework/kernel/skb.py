@@ -22,6 +22,7 @@ ingress_ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp); the rest i
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 from framework.errors import InputError
 from framework.kernel.memory import AddressSpace, Fault
@@ -40,7 +41,7 @@ from framework.platform.skb import (
     valid_access,
 )
 
-__all__ = ["ETH_HLEN", "LOOPBACK_IFINDEX", "TestRunSkb"]
+__all__ = ["ETH_HLEN", "LOOPBACK_IFINDEX", "TestRunSkb", "TunnelInfo"]
 
 L = SKB_LAYOUT
 ETH_HLEN = 14
@@ -92,6 +93,21 @@ def _check_ctx_in(ctx_in: bytes, length: int) -> bytes:
     if segs > GSO_MAX_SEGS:
         raise InputError("ctx_in", f"gso_segs {segs} is above GSO_MAX_SEGS {GSO_MAX_SEGS} (-EINVAL)")
     return user
+
+
+@dataclass(frozen=True, slots=True)
+class TunnelInfo:
+    """The skb's tunnel metadata (struct ip_tunnel_info of the metadata dst bpf_skb_set_tunnel_key
+    attaches): addresses as the key gave them, IP_TUNNEL_* flags as ip_tunnel_flags_to_be16 packs them."""
+
+    ipv6: bool
+    tun_id: int
+    tos: int
+    ttl: int
+    flags: int
+    label: int
+    dst: bytes
+    src: bytes
 
 
 class TestRunSkb:
@@ -184,6 +200,12 @@ class TestRunSkb:
     @property
     def hash(self) -> int:
         return self._u(L.hash, 4)
+
+    tunnel: TunnelInfo | None = None  # skb_tunnel_info: the test run's skb has no dst
+
+    @property
+    def gso_size(self) -> int:
+        return self.memory.load(self._shinfo() + L.shinfo_gso_size, 2)
 
     sw_hash = False  # the test run's skb starts with no hash (skb_get_hash would dissect the flow)
 

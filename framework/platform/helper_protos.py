@@ -231,6 +231,10 @@ _TABLE: tuple[FuncProto, ...] = (
     _p(122, "bpf_get_netns_cookie",
        f"bpf_get_netns_cookie_proto and its _sock, _sock_addr, _sock_ops, _sk_msg, _sockopt forms ({_FILTER})",
        "ARG_PTR_TO_CTX | PTR_MAYBE_NULL"),
+    _p(21, "bpf_skb_set_tunnel_key", f"bpf_skb_set_tunnel_key_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", _MEM_RO, "ARG_CONST_SIZE", "ARG_ANYTHING"),
+    _p(13, "bpf_clone_redirect", f"bpf_clone_redirect_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
     _p(134, "bpf_ringbuf_query", "bpf_ringbuf_query_proto (kernel/bpf/ringbuf.c)",
        "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("ringbuf",)),
 )

@@ -243,6 +243,12 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "socket_cookie_of_the_test_run": 1,
     "netns_cookie_of_ctx_and_null": 1,
     "jiffies_after_boot": 1,
+    "set_then_get_tunnel_key_swaps_the_addresses": 0xBB223356,
+    "tunnel_key_tos_ttl_and_flags": 0x05210540,
+    "tunnel_key_of_the_other_family": -71 & 0xFFFFFFFF,  # -EPROTO
+    "tunnel_key_old_layout_and_label": 0xFEA00000,
+    "clone_redirect_to_no_device": 0xFFFFE9EA,  # -EINVAL << 8 + -EINVAL
+    "tunnel_key_ipv6_with_a_flow_label": 0x770BA456,
 }
 
 
