@@ -45,6 +45,8 @@ class Context:
 
     @property
     def packet_span(self) -> tuple[int, int] | None:
+        if self.skb is not None:
+            return self.skb.span  # where the helpers that resize it left it
         if self.xdp is not None:
             return self.xdp.data, self.xdp.data_end - self.xdp.data
         if self.packet is None:

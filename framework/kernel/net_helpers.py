@@ -25,6 +25,7 @@ from framework.kernel.services import (
     copy_from_packet,
 )
 from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb, TunnelInfo
+from framework.platform.skb import SKB_LAYOUT
 
 __all__ = ["csum_from32to16", "csum_partial"]
 
@@ -409,6 +410,38 @@ def _skb_get_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
+SKB_DATA_ALIGN = 64  # SMP_CACHE_BYTES
+# BPF_SKB_MAX_LEN (SKB_MAX_ALLOC): an order-2 allocation less its aligned skb_shared_info
+BPF_SKB_MAX_LEN = (4096 << 2) - -(-SKB_LAYOUT.shinfo_size // SKB_DATA_ALIGN) * SKB_DATA_ALIGN
+
+
+@_helper("skb_change_tail")
+def _skb_change_tail(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_change_tail -> __bpf_skb_change_tail: no flags, a length from the network
+    # header's offset (__bpf_skb_min_len: the test run sets no transport header, no partial csum)
+    # to BPF_SKB_MAX_LEN; then grown or trimmed, GSO reset, and bpf_compute_data_pointers
+    skb, new_len = _skb(k), a[1] & 0xFFFFFFFF
+    if a[2] or new_len > BPF_SKB_MAX_LEN or new_len < skb.network_offset:
+        return _neg(EINVAL)
+    if new_len != skb.span[1]:
+        skb.set_length(new_len)
+    if skb.gso_size:
+        skb.reset_gso()
+    return 0
+
+
+@_helper("skb_change_head")
+def _skb_change_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_skb_change_head -> __bpf_skb_change_head: no flags, the new length within
+    # BPF_SKB_MAX_LEN unless GSO and not wrapped; zeroed room pushed before the mac header
+    skb, room = _skb(k), a[1] & 0xFFFFFFFF
+    new_len = (skb.span[1] + room) & 0xFFFFFFFF
+    if a[2] or (not skb.gso_size and new_len > BPF_SKB_MAX_LEN) or new_len < skb.span[1]:
+        return _neg(EINVAL)
+    skb.push_head(room)
+    return 0
+
+
 BPF_F_REDIRECT_INTERNAL = 1 << 31  # net/core/filter.c: never a program's flag
 
 
@@ -503,10 +536,11 @@ BPF_HDR_START_MAC, BPF_HDR_START_NET = 0, 1
 
 @_helper("skb_load_bytes_relative")
 def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
-    # kernel: bpf_skb_load_bytes_relative: from the mac header (the frame's start in a test run) or
-    # the network header (ETH_HLEN in); outside the packet, -EFAULT and the buffer cleared
+    # kernel: bpf_skb_load_bytes_relative: from the mac header (where the data starts in a test
+    # run) or the network header; outside the packet, -EFAULT and the buffer cleared
     offset = a[1] & 0xFFFFFFFF
-    base = {BPF_HDR_START_MAC: 0, BPF_HDR_START_NET: ETH_HLEN}.get(a[4])
+    network = k.context.skb.network_offset if k.context.skb is not None else ETH_HLEN
+    base = {BPF_HDR_START_MAC: 0, BPF_HDR_START_NET: network}.get(a[4])
     start = None if base is None or offset > 0xFFFF else base + offset
     return copy_from_packet(k, a[2], start, a[3] & 0xFFFFFFFF)
 

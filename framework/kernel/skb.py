@@ -202,6 +202,40 @@ class TestRunSkb:
         return self._u(L.hash, 4)
 
     tunnel: TunnelInfo | None = None  # skb_tunnel_info: the test run's skb has no dst
+    network_offset = ETH_HLEN  # skb_network_offset: the network header follows the Ethernet header
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """The linear data: skb->data and skb->len (the test run's skb has no fragments)."""
+        return self._u(L.data, 8), self._u(L.len, 4)
+
+    def set_length(self, length: int) -> None:
+        # __skb_grow / __skb_trim: the data cut, or grown by zeros (the test run's buffer is
+        # kzalloc'ed; past its tailroom pskb_expand_head's new bytes are whatever the allocator had)
+        base, old = self.span
+        self._remap(0, self.memory.read(base, min(old, length)) + bytes(max(0, length - old)))
+
+    def push_head(self, room: int) -> None:
+        # skb_cow, __skb_push and the memset of bpf_skb_change_head: zeros before the data; the
+        # network header stays where it was, now `room` bytes further in
+        base, old = self.span
+        self._remap(room, bytes(room) + self.memory.read(base, old))
+
+    def _remap(self, moved: int, data: bytes) -> None:
+        # the packet moves to a buffer of its new size; bpf_compute_data_pointers after the helper
+        self.memory.free(self.packet)
+        self.packet = self.memory.map("packet", "packet", data)
+        self.network_offset += moved
+        self._put(L.data, 8, self.packet.base)
+        self._put(L.len, 4, len(data))
+        self._put(L.cb + L.data_meta, 8, self.packet.base)
+        self._put(L.cb + L.data_end, 8, self.packet.base + len(data))
+
+    def reset_gso(self) -> None:
+        # skb_gso_reset: gso_size, gso_segs (and gso_type) cleared
+        at = self._shinfo()
+        self.memory.write(at + L.shinfo_gso_size, bytes(2))
+        self.memory.write(at + L.shinfo_gso_segs, bytes(2))
 
     @property
     def gso_size(self) -> int:

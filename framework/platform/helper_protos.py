@@ -235,6 +235,10 @@ _TABLE: tuple[FuncProto, ...] = (
        "ARG_PTR_TO_CTX", _MEM_RO, "ARG_CONST_SIZE", "ARG_ANYTHING"),
     _p(13, "bpf_clone_redirect", f"bpf_clone_redirect_proto ({_FILTER})",
        "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
+    _p(38, "bpf_skb_change_tail", f"bpf_skb_change_tail_proto, sk_skb_change_tail_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
+    _p(43, "bpf_skb_change_head", f"bpf_skb_change_head_proto, sk_skb_change_head_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
     _p(134, "bpf_ringbuf_query", "bpf_ringbuf_query_proto (kernel/bpf/ringbuf.c)",
        "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("ringbuf",)),
 )

@@ -249,6 +249,11 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "tunnel_key_old_layout_and_label": 0xFEA00000,
     "clone_redirect_to_no_device": 0xFFFFE9EA,  # -EINVAL << 8 + -EINVAL
     "tunnel_key_ipv6_with_a_flow_label": 0x770BA456,
+    "change_tail_trims": 0x140014,  # len << 16 | data_end - data
+    "change_tail_grows_with_zeros": 0x640064,
+    "change_tail_bounds": 0xEB29AA,
+    "change_head_then_tail": 0x1CEA1C,
+    "change_head_bounds": 0xEB29AA,
 }
 
 
