@@ -442,6 +442,18 @@ def _skb_change_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
+@_helper("sk_assign")
+def _sk_assign(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # kernel: bpf_tc_sk_assign: no flags, then only at tc ingress (skb_at_tc_ingress), which a test
+    # run is not
+    skb = _skb(k)
+    if a[2]:
+        return _neg(EINVAL)
+    if not skb.at_ingress:
+        return _neg(EOPNOTSUPP)
+    raise NotEmulated("bpf_sk_assign at tc ingress is not emulated")
+
+
 BPF_F_REDIRECT_INTERNAL = 1 << 31  # net/core/filter.c: never a program's flag
 
 

@@ -238,6 +238,10 @@ class TestRunSkb:
         self.memory.write(at + L.shinfo_gso_segs, bytes(2))
 
     @property
+    def at_ingress(self) -> bool:
+        return bool(self._u(L.mono_tc, 1) & TC_AT_INGRESS_MASK)  # skb->tc_at_ingress
+
+    @property
     def gso_size(self) -> int:
         return self.memory.load(self._shinfo() + L.shinfo_gso_size, 2)
 

@@ -32,6 +32,7 @@ ARG_TYPES = frozenset(
         "ARG_PTR_TO_UNINIT_MEM",
         "ARG_CONST_SIZE",
         "ARG_CONST_SIZE_OR_ZERO",
+        "ARG_PTR_TO_BTF_ID_SOCK_COMMON",
     }
 )
 _FLAGS = frozenset({"MEM_RDONLY", "PTR_MAYBE_NULL", "MEM_UNINIT", "MEM_WRITE"})
@@ -239,6 +240,8 @@ _TABLE: tuple[FuncProto, ...] = (
        "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
     _p(43, "bpf_skb_change_head", f"bpf_skb_change_head_proto, sk_skb_change_head_proto ({_FILTER})",
        "ARG_PTR_TO_CTX", "ARG_ANYTHING", "ARG_ANYTHING", pkt=True),
+    _p(124, "bpf_sk_assign", f"bpf_tc_sk_assign_proto ({_FILTER})",
+       "ARG_PTR_TO_CTX", "ARG_PTR_TO_BTF_ID_SOCK_COMMON", "ARG_ANYTHING", types=("sched_cls", "sched_act")),
     _p(134, "bpf_ringbuf_query", "bpf_ringbuf_query_proto (kernel/bpf/ringbuf.c)",
        "ARG_CONST_MAP_PTR", "ARG_ANYTHING", maps=("ringbuf",)),
 )

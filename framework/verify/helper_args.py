@@ -27,6 +27,9 @@ def arg(st: State, pc: int, regno: int) -> Reg | Reject:
     return r
 
 
+SOCK_COMMON_TYPES = "sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_"  # kernel: btf_id_sock_common_types
+
+
 def expect(pc: int, regno: int, r: Reg, ok: bool, expected: str) -> Reject | None:
     # kernel: check_reg_type
     if ok:
@@ -171,9 +174,15 @@ def check_proto_args(env: Env, st: State, pc: int, proto: FuncProto) -> Reject |
             err = arg(st, pc, regno)
         elif a.base == "ARG_PTR_TO_CTX":
             # kernel: check_func_arg, ARG_PTR_TO_CTX_OR_NULL: a NULL skips the type check
-            r = st.cur.regs[regno]
-            null_ok = "PTR_MAYBE_NULL" in a.flags and r.type is RT.SCALAR and r.is_const and r.const == 0
+            given = st.cur.regs[regno]
+            null_ok = "PTR_MAYBE_NULL" in a.flags and given.type is RT.SCALAR and given.is_const and given.const == 0
             err = None if null_ok else ctx_arg(st, pc, regno)
+        elif a.base == "ARG_PTR_TO_BTF_ID_SOCK_COMMON":
+            sock = arg(st, pc, regno)
+            if isinstance(sock, Reject):
+                return sock
+            # kernel: check_reg_type, compatible_reg_types for a socket (a NULL is not one)
+            err = expect(pc, regno, sock, sock.type is RT.SOCKET and not sock.maybe_null, SOCK_COMMON_TYPES)
         elif a.base == "ARG_CONST_MAP_PTR":
             err = typed_arg(st, pc, regno, RT.MAP_PTR, "map_ptr")
             if isinstance(err, Reject):

@@ -254,6 +254,7 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "change_tail_bounds": 0xEB29AA,
     "change_head_then_tail": 0x1CEA1C,
     "change_head_bounds": 0xEB29AA,
+    "sk_assign_outside_tc_ingress": 0xFFFFA1EA,  # -EOPNOTSUPP << 8 | -EINVAL & 0xff
 }
 
 
