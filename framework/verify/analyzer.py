@@ -296,7 +296,7 @@ def _mark_prune_points(env: Env) -> None:
             if insn.src == op.PSEUDO_KFUNC_CALL and calls.kfunc_name(env, insn) == "bpf_iter_num_next":
                 env.prune_points.add(pc)
                 env.force_checkpoints.add(pc)
-            if insn.src == 0 and insn.imm == 181:
+            if insn.src == 0 and insn.imm in (181, 164):  # is_sync_callback_calling_insn: loop, for_each_map_elem
                 env.prune_points.add(pc)
                 env.callback_calls.add(pc)
                 env.force_checkpoints.add(pc)

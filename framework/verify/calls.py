@@ -78,11 +78,44 @@ def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
 # helpers whose checks are written out below, not read from framework.platform.helper_protos:
 # map_lookup_elem (a map value or NULL), tail_call (record_func_key, the leak check), the ring
 # buffer's and its dynptrs' reserve/submit/discard (references), the socket lookups and
-# sk_release, sk_fullsock and tcp_sock (socket pointers), spin_lock/unlock, bpf_loop (a callback)
-WRITTEN_OUT = frozenset({1, 12, 131, 132, 133, 198, 199, 200, 84, 85, 99, 86, 95, 96, 93, 94, 181})
+# sk_release, sk_fullsock and tcp_sock (socket pointers), spin_lock/unlock, bpf_loop and
+# bpf_for_each_map_elem (callbacks)
+WRITTEN_OUT = frozenset({1, 12, 131, 132, 133, 198, 199, 200, 84, 85, 99, 86, 95, 96, 93, 94, 181, 164})
 # helpers modelled here whose bpf_func_proto has ret_type RET_VOID: tail_call, spin_lock, spin_unlock,
 # ringbuf_submit, ringbuf_discard, ringbuf_submit_dynptr, ringbuf_discard_dynptr
 RET_VOID = frozenset({12, 93, 94, 132, 133, 199, 200})
+
+
+# the map types whose bpf_map_ops have map_for_each_callback (kernel/bpf/arraymap.c, hashtab.c)
+FOR_EACH_MAPS = frozenset({"array", "percpu_array", "hash", "percpu_hash", "lru_hash", "lru_percpu_hash"})
+
+
+def _for_each_map_elem(env: Env, st: State, pc: int) -> Reject | None:
+    # kernel: bpf_for_each_map_elem_proto (ARG_CONST_MAP_PTR, ARG_PTR_TO_FUNC,
+    # ARG_PTR_TO_STACK_OR_NULL, ARG_ANYTHING), then push_callback_call with
+    # set_map_elem_callback_state: callback(map, key, value, ctx) returning 0 or 1
+    from framework.verify.frames import push_callback
+
+    regs = st.cur.regs
+    m = typed_arg(st, pc, 1, RT.MAP_PTR, "map_ptr")
+    if isinstance(m, Reject):
+        return m
+    fn = typed_arg(st, pc, 2, RT.FUNC, "func")
+    if isinstance(fn, Reject):
+        return fn
+    ctx = arg(st, pc, 3)
+    if isinstance(ctx, Reject):
+        return ctx
+    if not (ctx.type is RT.STACK or (ctx.type is RT.SCALAR and ctx.is_const and ctx.const == 0)):
+        return reject(pc, f"R3 type={type_str(ctx)} expected=fp")
+    flags = arg(st, pc, 4)
+    if isinstance(flags, Reject):
+        return flags
+    if env.program.maps[m.map_index].map_type not in FOR_EACH_MAPS:
+        return reject(pc, "callback function not allowed for map")  # set_map_elem_callback_state
+    key = Reg(RT.MAP_KEY, map_index=m.map_index)
+    value = Reg(RT.MAP_VALUE, map_index=m.map_index)
+    return push_callback(env, st, pc, fn.subprog, [regs[1], key, value, regs[3]], (0, 1))
 
 
 def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
@@ -257,6 +290,10 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         else:
             st.cur.callback_depth = 0
             env.log.append(f"frame{st.curframe} bpf_loop iteration limit reached")
+    elif fid == 164:  # for_each_map_elem
+        err = _for_each_map_elem(env, st, pc)
+        if err:
+            return err
     else:
         return unsupported(pc, "helper", f"{name}#{fid}", "its bpf_func_proto in the helper table and its semantics")
     clobber_caller_saved(st)

@@ -59,7 +59,9 @@ def stack_mem(env: Env, st: State, pc: int, regno: int, size: int, uninit: bool)
     r = st.cur.regs[regno]
     if r.type is RT.STACK:
         return memory.stack_range(env, st, pc, regno, size, uninit, uninit)
-    if r.type in (RT.MAP_VALUE, RT.MEM, RT.PACKET) and not r.maybe_null:
+    if r.type is RT.MAP_KEY and uninit:
+        return reject(pc, f"R{regno} cannot write into {type_str(r)}")  # check_helper_mem_access
+    if r.type in (RT.MAP_VALUE, RT.MAP_KEY, RT.MEM, RT.PACKET) and not r.maybe_null:
         res = memory.check_mem_access(env, st, pc, regno, 0, max(size, 1), uninit, None, None)
         return res if isinstance(res, Reject) else None
     return reject(

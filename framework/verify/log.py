@@ -35,7 +35,7 @@ def reg_text(r: Reg, frameno: int, maps: Sequence[MapDef]) -> str:
         parts.append(f"id={r.id}")
     if r.ref_obj_id:
         parts.append(f"ref_obj_id={r.ref_obj_id}")
-    if r.type in (RT.MAP_VALUE, RT.MAP_PTR) and 0 <= r.map_index < len(maps):
+    if r.type in (RT.MAP_VALUE, RT.MAP_KEY, RT.MAP_PTR) and 0 <= r.map_index < len(maps):
         m = maps[r.map_index]
         if m.name:
             parts.append(f"map={m.name}")

@@ -298,6 +298,12 @@ def check_mem_access(
         if write and value is not None and value.is_pointer:
             return reject(pc, f"R{value_regno_hint(st, value)} leaks addr into map")
         return None if write else loaded_scalar(size)
+    if ptr.type is RT.MAP_KEY:
+        if write:
+            return reject(pc, f"write to change key R{regno} not allowed")
+        ksize = env.program.maps[ptr.map_index].key_size
+        err = mem_region(pc, regno, ptr, off, size, ksize, "invalid access to map key, key_size={n} off={o} size={s}")
+        return err or loaded_scalar(size)
     if ptr.type is RT.MEM:
         if write and MEM_RDONLY in ptr.flags:
             return reject(pc, f"R{regno} cannot write into {type_str(ptr)}")

@@ -221,7 +221,7 @@ def _sane_offset(pc: int, r: Reg, tname: str) -> Reject | None:
 
 BPF_MAX_VAR_OFF = 1 << 29  # kernel: BPF_MAX_VAR_OFF
 # kernel: adjust_ptr_min_max_vals, the base types arithmetic may move (CONST_PTR_TO_MAP: only += 0)
-_MOVABLE = {RT.CTX, RT.MAP_VALUE, RT.STACK, RT.PACKET_META, RT.PACKET, RT.BTF_ID, RT.MEM, RT.FUNC}
+_MOVABLE = {RT.CTX, RT.MAP_VALUE, RT.MAP_KEY, RT.STACK, RT.PACKET_META, RT.PACKET, RT.BTF_ID, RT.MEM, RT.FUNC}
 
 
 def _adjust_ptr(env: Env, st: State, pc: int, insn: Insn, ptr: Reg, off_reg: Reg, off_is_dst: bool) -> Outcome:

@@ -23,6 +23,7 @@ class RT(enum.Enum):
     PACKET_END = "pkt_end"
     PACKET_META = "pkt_meta"
     MAP_VALUE = "map_value"
+    MAP_KEY = "map_key"  # a for_each_map_elem callback's key
     MAP_PTR = "map_ptr"
     BTF_ID = "ptr_"
     MEM = "mem"
@@ -117,6 +118,7 @@ def type_str(r: Reg) -> str:
         RT.PACKET_END: "pkt_end",
         RT.PACKET_META: "pkt_meta",
         RT.MAP_VALUE: "map_value",
+        RT.MAP_KEY: "map_key",
         RT.MAP_PTR: "map_ptr",
         RT.BTF_ID: "ptr_",
         RT.MEM: "mem",
