@@ -13,7 +13,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from framework.oracle.bpf_syscall import PROG_TYPES, ProgLoadAttr, prog_load
+from framework.oracle.bpf_syscall import ATTACH_TYPES, PROG_TYPES, ProgLoadAttr, prog_load
 
 __all__ = ["Access", "accesses", "allowed", "program_bytes"]
 
@@ -37,9 +37,12 @@ def program_bytes(a: Access) -> bytes:
     return b"".join(struct.pack("<BBhi", code, regs, off, imm) for code, regs, off, imm in body)
 
 
-def allowed(prog_type: str, a: Access) -> bool:
-    """Whether the running kernel loads `prog_type` program making access `a` to its context."""
-    result = prog_load(ProgLoadAttr(PROG_TYPES[prog_type], program_bytes(a), log_level=1))
+def allowed(prog_type: str, a: Access, attach: str | None = None) -> bool:
+    """Whether the running kernel loads `prog_type` program (of expected attach type `attach`)
+    making access `a` to its context."""
+    expected = ATTACH_TYPES[attach] if attach is not None else 0
+    attr = ProgLoadAttr(PROG_TYPES[prog_type], program_bytes(a), expected_attach_type=expected, log_level=1)
+    result = prog_load(attr)
     if result.fd is not None:
         result.fd.close()
         return True

@@ -37,6 +37,14 @@ class Context:
     access: Rule  # (off, size, write) -> what a load yields, None (refused) or UNMODELLED
     # the expected attach types the rule is for (None: every one); another is UNMODELLED
     attach_types: frozenset[str | None] | None = None
+    # where is_valid_access also depends on the expected attach type: the rule of each other one
+    by_attach: tuple[tuple[str, Rule], ...] = ()
+
+    def rule(self, attach: str | None) -> Rule | None:
+        """The access rule under expected attach type `attach` (None: not modelled)."""
+        if self.attach_types is None or attach in self.attach_types:
+            return self.access
+        return dict(self.by_attach).get(attach or "")
 
 
 def _tc(off: int, size: int, write: bool) -> str | None:
@@ -202,18 +210,41 @@ _SOCK_NARROW_IN = range(52, 72)  # dst_ip4, dst_ip6[4]: narrow anywhere inside
 _SOCK_DST_PORT = range(48, 50)  # a __be16, then 2 bytes no access reaches
 
 
+_SOCK_SRC_IP4, _SOCK_SRC_IP6, _SOCK_SRC_PORT = range(24, 28), range(28, 44), range(44, 48)
+
+
 def _cgroup_sock(off: int, size: int, write: bool) -> str | None:
-    # kernel: sock_filter_is_valid_access -> __sock_filter_check_attach_type (for
-    # BPF_CGROUP_INET_SOCK_CREATE / _RELEASE, the rule this models), then bpf_sock_is_valid_access
+    # kernel: sock_filter_is_valid_access for BPF_CGROUP_INET_SOCK_CREATE / _RELEASE
+    # (__sock_filter_check_attach_type: bound_dev_if, mark and priority written; no source address)
+    if off in _SOCK_POST_BIND:
+        return None
+    if write:
+        return "scalar" if off in _SOCK_WRITABLE and size == 4 else None
+    return _bpf_sock(off, size)
+
+
+def _post_bind(family: int) -> Rule:
+    src = _SOCK_SRC_IP4 if family == 4 else _SOCK_SRC_IP6
+
+    def rule(off: int, size: int, write: bool) -> str | None:
+        # kernel: __sock_filter_check_attach_type for BPF_CGROUP_INET4/6_POST_BIND: the source
+        # address of its family and the source port read only; bound_dev_if, mark, priority refused
+        if write or off in _SOCK_WRITABLE or (off in _SOCK_POST_BIND and off not in src and off not in _SOCK_SRC_PORT):
+            return None
+        return _bpf_sock(off, size)
+
+    return rule
+
+
+def _bpf_sock(off: int, size: int) -> str | None:
+    # kernel: bpf_sock_is_valid_access
     if off < 0 or off >= BPF_SOCK_SIZE or off % size:
         return None
-    if off in _SOCK_POST_BIND or (write and off not in _SOCK_WRITABLE):
-        return None
-    if write or size >= 4:
+    if size >= 4:
         return "scalar" if size == 4 else None
     # bpf_ctx_narrow_access_ok: a narrower read at a field's start (the `offsetof` cases) or, in
-    # the `bpf_ctx_range` cases, anywhere inside; dst_port's narrow field is its 2 bytes
-    if off in _SOCK_NARROW_AT or off in _SOCK_NARROW_IN:
+    # the `bpf_ctx_range` cases (the addresses), anywhere inside; dst_port's narrow field is its 2 bytes
+    if off in _SOCK_NARROW_AT or off in _SOCK_NARROW_IN or off in _SOCK_SRC_IP4 or off in _SOCK_SRC_IP6:
         return "scalar"
     return "scalar" if off in _SOCK_DST_PORT and off + size <= 50 else None
 
@@ -237,6 +268,7 @@ CONTEXTS: dict[str, Context] = {
         "sock_filter_is_valid_access",
         _cgroup_sock,
         frozenset({None, "cgroup_inet_sock_create", "cgroup_inet_sock_release"}),
+        (("cgroup_inet4_post_bind", _post_bind(4)), ("cgroup_inet6_post_bind", _post_bind(6))),
     ),
 }
 

@@ -30,9 +30,10 @@ def ctx_access(prog_type: str, off: int, size: int, write: bool, attach: str | N
     (under the program's expected attach type `attach`)."""
     # kernel: check_ctx_access -> env->ops->is_valid_access
     ctx = context_of(prog_type)
-    if ctx is None or (ctx.attach_types is not None and attach not in ctx.attach_types):
+    rule = ctx.rule(attach) if ctx is not None else None
+    if rule is None:
         return UNMODELLED
-    got = ctx.access(off, size, write)
+    got = rule(off, size, write)
     if got is None or got == UNMODELLED:
         return got
     return _YIELDS[got]

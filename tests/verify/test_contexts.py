@@ -21,7 +21,7 @@ from framework.verify import verify
 TRACEPOINT_PROBED = range(-4, 80)  # tracepoint contexts span PERF_MAX_TRACE_SIZE: probe their start
 
 
-def _program(prog_type: str, a: Access) -> Program:
+def _program(prog_type: str, a: Access, attach: str | None = None) -> Program:
     slots = decode(program_bytes(a))
     return Program(
         name="ctx",
@@ -31,26 +31,34 @@ def _program(prog_type: str, a: Access) -> Program:
         subprogs=(Subprog("ctx", 0, len(slots), Linkage.GLOBAL),),
         source="<ctx>",
         sha256="",
+        expected_attach_type=attach,
     )
 
 
-def _project(prog_type: str, a: Access) -> str:
-    return verify(_program(prog_type, a)).verdict.value
+def _project(prog_type: str, a: Access, attach: str | None = None) -> str:
+    return verify(_program(prog_type, a, attach)).verdict.value
+
+
+# every modelled context, under its default expected attach type and each other one it has a rule for
+RULES = [(t, None) for t in sorted(CONTEXTS)] + [(t, at) for t in sorted(CONTEXTS) for at, _ in CONTEXTS[t].by_attach]
 
 
 @pytest.mark.kernel
-@pytest.mark.parametrize("prog_type", sorted(CONTEXTS))
-def test_every_context_access_gets_the_kernels_verdict(prog_type: str) -> None:
+@pytest.mark.parametrize(("prog_type", "attach"), RULES, ids=[f"{t}-{a}" if a else t for t, a in RULES])
+def test_every_context_access_gets_the_kernels_verdict(prog_type: str, attach: str | None) -> None:
     reason = available()
     if reason is not None:
         pytest.skip(reason)
     ctx = CONTEXTS[prog_type]
+    rule = ctx.rule(attach)
+    assert rule is not None
     offsets = TRACEPOINT_PROBED if prog_type == "tracepoint" else None
     differ, compared = [], 0
     for a in accesses(ctx.size, offsets=offsets):
-        if ctx.access(a.off, a.size, a.write) == UNMODELLED:
+        if rule(a.off, a.size, a.write) == UNMODELLED:
             continue
-        ours, kernel = _project(prog_type, a), "accepted" if allowed(prog_type, a) else "rejected"
+        ours = _project(prog_type, a, attach)
+        kernel = "accepted" if allowed(prog_type, a, attach) else "rejected"
         compared += 1
         if ours != kernel:
             differ.append((a, ours, kernel))
