@@ -64,7 +64,6 @@ NARGS = {
     "bpf_preempt_enable": 0,
     "bpf_local_irq_save": 1,
     "bpf_local_irq_restore": 1,
-    "bpf_dynptr_from_mem": 4,
     "bpf_dynptr_size": 1,
     "bpf_cpumask_create": 0,
     "bpf_cpumask_release": 1,
@@ -104,7 +103,6 @@ KFUNCS: dict[str, KfuncSpec] = {
         _k("bpf_preempt_enable", (), "preempt", _COMMON),
         _k("bpf_local_irq_save", (), "irq", _COMMON),
         _k("bpf_local_irq_restore", (), "irq", _COMMON),
-        _k("bpf_dynptr_from_mem", (), "", _COMMON),
         _k("bpf_dynptr_size", (), "", _COMMON),
         _k(
             "bpf_cpumask_create",
