@@ -5,7 +5,8 @@ from __future__ import annotations
 from framework.isa.insn import Insn
 from framework.platform.helper_protos import proto_for
 from framework.platform.helpers import func_id_name
-from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, VOID
+from framework.platform.kfunc_types import KFUNC_TYPES
+from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, UNMERGED, VOID
 from framework.verify import memory
 from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
@@ -347,9 +348,14 @@ _CPUMASK_TYPES = {"tracing", "lsm", "struct_ops", "syscall"}
 
 
 def kfunc_allowed(prog_type: str, name: str) -> bool:
+    # kernel: fetch_kfunc_meta -> btf_kfunc_id_set_contains: the live kernel's answer per type
+    # (framework.platform.kfunc_types); the landing-pad series' kfuncs go where bpf_throw goes
     spec = KFUNCS.get(name)
     if spec is None:
         return False
+    if prog_type in KFUNC_TYPES:
+        return (name if name not in UNMERGED else "bpf_throw") in KFUNC_TYPES[prog_type]
+    # the types the probe cannot load without a BTF target: the registrations in helpers.c, cpumask.c
     if "common_btf_ids" in spec.cite:
         return True
     if "cpumask" in spec.cite:
