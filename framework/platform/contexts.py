@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from framework.platform.skb import field_at, valid_access
 
-__all__ = ["CONTEXTS", "UNMODELLED", "Context", "context_of"]
+__all__ = ["CONTEXTS", "UNMODELLED", "Context", "context_of", "sock_access"]
 
 UNMODELLED = "unmodelled"  # the project does not model this part of the context
 
@@ -247,6 +247,28 @@ def _bpf_sock(off: int, size: int) -> str | None:
     if off in _SOCK_NARROW_AT or off in _SOCK_NARROW_IN or off in _SOCK_SRC_IP4 or off in _SOCK_SRC_IP6:
         return "scalar"
     return "scalar" if off in _SOCK_DST_PORT and off + size <= 50 else None
+
+
+BPF_TCP_SOCK_SIZE = 112  # offsetofend(struct bpf_tcp_sock, icsk_retransmits)
+_TCP_SOCK_U64 = (80, 88)  # bytes_received, bytes_acked
+# the u32 halves of those two: bpf_tcp_sock_is_valid_access allows them, bpf_tcp_sock_convert_ctx_access
+# has no case for them, so the load is refused after verification ("error during ctx access conversion")
+TCP_SOCK_UNCONVERTIBLE = (84, 92)
+_SOCK_COMMON_REFUSED = range(8, 24)  # type .. priority: a struct sock's, not a sock_common's
+
+
+def sock_access(kind: str, off: int, size: int) -> bool:
+    """Whether a read of `size` bytes at `off` through a socket pointer of `kind` (sock_common,
+    sock, tcp_sock) is allowed."""
+    # kernel: bpf_sock_is_valid_access_off -> check_sock_access: bpf_sock_common_is_valid_access,
+    # bpf_sock_is_valid_access, bpf_tcp_sock_is_valid_access
+    if kind == "tcp_sock":
+        if off < 0 or off >= BPF_TCP_SOCK_SIZE or off % size:
+            return False
+        return size == (8 if off in _TCP_SOCK_U64 else 4)
+    if kind == "sock_common" and off in _SOCK_COMMON_REFUSED:
+        return False
+    return _bpf_sock(off, size) is not None
 
 
 CONTEXTS: dict[str, Context] = {

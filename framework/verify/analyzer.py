@@ -689,6 +689,9 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         for sub in range(len(env.stack_depth)):
             env.stack_depth[sub] += strategy.reserved_stack(sub)
         err = check_max_stack_depth(env)
+    if err is None and env.unconvertible_pc >= 0:
+        # kernel: convert_ctx_accesses, after the walk: a converter that emitted nothing
+        err = reject(env.unconvertible_pc, "verifier bug: error during ctx access conversion (0)")
     depth = list(env.stack_depth)
     if err is None:
         # kernel: optimize_bpf_loop (do_misc_fixups) gives an inlined bpf_loop's caller 3 more slots

@@ -106,6 +106,8 @@ class Env:
     ptr_types: dict[int, tuple[RT, frozenset[str]]] = field(default_factory=dict)  # insn_aux_data[].ptr_type
     aux_maps: dict[int, int] = field(default_factory=dict)  # map helper pc -> map index (-1: poisoned)
     aux_obj_types: dict[int, int] = field(default_factory=dict)  # obj_new/obj_drop pc -> local type id
+    # a tcp_sock read convert_ctx_accesses cannot convert (is_valid_access allowed it): its pc
+    unconvertible_pc: int = -1
     tstamp_type_access: bool = False  # prog->tstamp_type_access: a load of __sk_buff's tstamp_type was checked
     seen: set[int] = field(default_factory=set)  # insn_aux_data[].seen: every pc a path reached
     loop_at: int = -1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from framework.isa.opcodes import MEMSX, Kind
-from framework.platform.contexts import context_of
+from framework.platform.contexts import TCP_SOCK_UNCONVERTIBLE, context_of, sock_access
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket_name
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
@@ -322,8 +322,14 @@ def check_mem_access(
             return reject(pc, f"access beyond struct {ptr.btf_name} at off {off} size {size}")
         return None if write else loaded_scalar(size)
     if ptr.type is RT.SOCKET:
+        # kernel: check_mem_access, type_is_sk_pointer: read only, then check_sock_access (the
+        # socket's kind decides which fields)
         if write:
             return reject(pc, f"R{regno} cannot write into {type_str(ptr)}")
+        if not sock_access(ptr.btf_name or "sock", off, size):
+            return reject(pc, f"R{regno} invalid {type_str(ptr)} access off={off} size={size}")
+        if ptr.btf_name == "tcp_sock" and size == 4 and off in TCP_SOCK_UNCONVERTIBLE and env.unconvertible_pc < 0:
+            env.unconvertible_pc = pc
         return loaded_scalar(size)
     return reject(pc, f"R{regno} invalid mem access '{type_str(ptr)}'")
 
