@@ -187,7 +187,7 @@ def _sk_field(off: int, size: int) -> str | None:
 
 
 SK_MSG_MD_SIZE = 80  # sizeof(struct sk_msg_md)
-_SK_MSG_PTRS = {0: "pkt", 8: "pkt_end"}  # data, data_end; sk at 72 (PTR_TO_SOCKET) is not modelled
+_SK_MSG_PTRS = {0: "pkt", 8: "pkt_end", 72: "sock"}  # data, data_end, sk (PTR_TO_SOCKET, never NULL)
 
 
 def _sk_msg(off: int, size: int, write: bool) -> str | None:
@@ -197,8 +197,6 @@ def _sk_msg(off: int, size: int, write: bool) -> str | None:
     field = off - off % 8
     if field in _SK_MSG_PTRS:
         return _SK_MSG_PTRS[field] if size == 8 else None
-    if field == 72:
-        return UNMODELLED if size == 8 else None
     return "scalar" if size == 4 else None
 
 

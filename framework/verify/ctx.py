@@ -11,7 +11,7 @@ from framework.platform.contexts import UNMODELLED, context_of
 from framework.platform.skb import SK_BUFF_SIZE
 from framework.verify.regs import RT
 
-__all__ = ["SK_BUFF_SIZE", "TSTAMP_TYPE", "UNMODELLED", "ctx_access", "ctx_socket_name"]
+__all__ = ["SK_BUFF_SIZE", "TSTAMP_TYPE", "UNMODELLED", "ctx_access", "ctx_socket"]
 
 _YIELDS = {
     "scalar": RT.SCALAR,
@@ -20,6 +20,7 @@ _YIELDS = {
     "pkt_meta": RT.PACKET_META,
     "sock_common_or_null": RT.SOCKET,
     "sock_or_null": RT.SOCKET,
+    "sock": RT.SOCKET,
 }
 TSTAMP_TYPE = 180  # offsetof(struct __sk_buff, tstamp_type): reading it sets prog->tstamp_type_access
 
@@ -39,13 +40,13 @@ def ctx_access(prog_type: str, off: int, size: int, write: bool, attach: str | N
     return _YIELDS[got]
 
 
-# the BTF name a context's socket pointer carries: __sk_buff's sk is PTR_TO_SOCK_COMMON_OR_NULL,
-# bpf_sock_ops' PTR_TO_SOCKET_OR_NULL
-_SOCKET_NAMES = {"sock_common_or_null": "sock_common", "sock_or_null": "sock"}
+# the BTF name a context's socket pointer carries, and whether it may be NULL: __sk_buff's sk is
+# PTR_TO_SOCK_COMMON_OR_NULL, bpf_sock_ops' PTR_TO_SOCKET_OR_NULL, sk_msg_md's PTR_TO_SOCKET
+_SOCKETS = {"sock_common_or_null": ("sock_common", True), "sock_or_null": ("sock", True), "sock": ("sock", False)}
 
 
-def ctx_socket_name(prog_type: str, off: int, size: int) -> str:
-    """What the socket pointer a context load yields is called (ctx_access gave RT.SOCKET)."""
+def ctx_socket(prog_type: str, off: int, size: int) -> tuple[str, bool]:
+    """The socket pointer a context load yields (ctx_access gave RT.SOCKET): its name, nullable."""
     ctx = context_of(prog_type)
     got = ctx.access(off, size, False) if ctx is not None else None
-    return _SOCKET_NAMES.get(got or "", "sock_common")
+    return _SOCKETS.get(got or "", ("sock_common", True))

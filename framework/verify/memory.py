@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from framework.isa.opcodes import MEMSX, Kind
 from framework.platform.contexts import TCP_SOCK_UNCONVERTIBLE, context_of, sock_access
-from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket_name
+from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
@@ -267,8 +267,8 @@ def check_mem_access(
         if kind is RT.SCALAR:
             return loaded_scalar(size)
         if kind is RT.SOCKET:
-            name = ctx_socket_name(env.program.prog_type, insn_off, size)
-            return Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), btf_name=name)
+            name, nullable = ctx_socket(env.program.prog_type, insn_off, size)
+            return Reg(RT.SOCKET, maybe_null=nullable, id=env.new_id() if nullable else 0, btf_name=name)
         return Reg(kind, id=0)
     if ptr.type in (RT.PACKET, RT.PACKET_META):
         # kernel: check_packet_access (the range is relative to this pointer's id, fixed offset only)
