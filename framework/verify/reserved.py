@@ -82,6 +82,11 @@ def ld_pkt_program_type(insn: Insn, prog_type: str) -> str | None:
     return None
 
 
+def _ld_imm64(insn: Insn) -> str | None:
+    # kernel: check_ld_imm (the second slot: second_slot, before the walk)
+    return "BPF_LD_IMM64 uses reserved fields" if insn.off else None
+
+
 def _ld_pkt(insn: Insn) -> str | None:
     # kernel: check_ld_abs
     absolute = insn.code & 0xE0 == op.ABS
@@ -114,7 +119,7 @@ CHECKS: dict[Kind, Callable[[Insn], str | None]] = {
     Kind.CALL: _call,
     Kind.CALLX: _none,  # refused whole by resolve_pseudo_ldimm64 ("unknown opcode")
     Kind.EXIT: _exit,
-    Kind.LD_IMM64: _none,  # second_slot, before the walk
+    Kind.LD_IMM64: _ld_imm64,
     Kind.LD_PKT: _ld_pkt,
     Kind.LOAD: _none,  # load, before the walk
     Kind.STORE_REG: _store_reg,

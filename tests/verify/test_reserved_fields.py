@@ -98,6 +98,7 @@ def _field_variants() -> list[Variant]:
         out.append(Variant(f"call-{field}", make(op.JMP | op.CALL, **fields)))
     for field in ("hi_code", "hi_regs", "hi_off"):  # ld_imm64's second slot carries only the high imm
         out.append(Variant(f"ld_imm64-{field}", make(op.LD | op.IMM | op.DW, 2, 0, 0, 5, **{field: 1})))
+    out.append(Variant("ld_imm64-off", make(op.LD | op.IMM | op.DW, 2, 0, 3, 5)))  # found by tests/fuzz
     return out
 
 
