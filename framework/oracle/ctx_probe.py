@@ -1,7 +1,7 @@
 """Ask the live kernel which context accesses each modelled program type allows.
 
 For a program type and an (offset, size, direction), load `r0 = *(size *)(r1 + off)` (a read)
-or `r2 = 0; *(size *)(r1 + off) = r2` (a write), then `r0 = 0; exit`. The kernel's
+or `r2 = 0; *(size *)(r1 + off) = r2` (a write), then `r0 = 1; exit`. The kernel's
 `check_ctx_access` asks the type's `is_valid_access` and refuses with `invalid bpf_context
 access off=N size=S`; acceptance means the callback allowed it. The verifier's context table
 (framework.platform.contexts) is held to these answers by the tests.
@@ -33,7 +33,8 @@ def program_bytes(a: Access) -> bytes:
     mode = _SIZES[a.size] | 0x60  # BPF_MEM
     write = [(0xB7, 0x02, 0, 0), (mode | 0x03, 0x21, a.off, 0)]  # r2 = 0; *(size *)(r1 + off) = r2
     read = [(mode | 0x01, 0x10, a.off, 0)]  # r0 = *(size *)(r1 + off)
-    body = (write if a.write else read) + [(0xB7, 0x00, 0, 0), (0x95, 0x00, 0, 0)]  # r0 = 0; exit
+    # r0 = 1 (a return every type's check_return_code takes: getpeername hooks want exactly 1); exit
+    body = (write if a.write else read) + [(0xB7, 0x00, 0, 1), (0x95, 0x00, 0, 0)]
     return b"".join(struct.pack("<BBhi", code, regs, off, imm) for code, regs, off, imm in body)
 
 

@@ -247,6 +247,48 @@ def _bpf_sock(off: int, size: int) -> str | None:
     return "scalar" if off in _SOCK_DST_PORT and off + size <= 50 else None
 
 
+BPF_SOCK_ADDR_SIZE = 72  # sizeof(struct bpf_sock_addr)
+_ADDR_USER_IP4, _ADDR_USER_IP6, _ADDR_USER_PORT = range(4, 8), range(8, 24), range(24, 28)
+_ADDR_MSG_SRC_IP4, _ADDR_MSG_SRC_IP6, _ADDR_SK = range(40, 44), range(44, 60), 64
+_ADDR_WRITABLE = (_ADDR_USER_IP4, _ADDR_USER_IP6, _ADDR_USER_PORT, _ADDR_MSG_SRC_IP4, _ADDR_MSG_SRC_IP6)
+_ADDR_READ_ONLY = range(28, 40)  # family, type, protocol (user_family, at 0, too)
+# the attach types whose address family owns each address field (the rest refuse it)
+_ADDR_OWNERS = (
+    (_ADDR_USER_IP4, ("bind", "connect", "getpeername", "getsockname", "sendmsg", "recvmsg"), 4),
+    (_ADDR_USER_IP6, ("bind", "connect", "getpeername", "getsockname", "sendmsg", "recvmsg"), 6),
+    (_ADDR_MSG_SRC_IP4, ("sendmsg",), 4),
+    (_ADDR_MSG_SRC_IP6, ("sendmsg",), 6),
+)
+
+
+def _sock_addr(hook: str, family: int) -> Rule:
+    def rule(off: int, size: int, write: bool) -> str | None:
+        # kernel: sock_addr_is_valid_access under the attach type (hook, family)
+        if off < 0 or off >= BPF_SOCK_ADDR_SIZE or off % size:
+            return None
+        for field, hooks, fam in _ADDR_OWNERS:
+            if off in field and (fam != family or hook not in hooks):
+                return None
+        if any(off in f for f in _ADDR_WRITABLE):
+            # bpf_ctx_wide_access_ok: a u64, 8-aligned, inside one of the IPv6 arrays
+            if size == 8 and any(off in a and off + 8 <= a.stop for a in (_ADDR_USER_IP6, _ADDR_MSG_SRC_IP6)):
+                return "scalar"
+            return "scalar" if (size == 4 if write else size <= 4) else None
+        if off == 0 or off in _ADDR_READ_ONLY:
+            return "scalar" if not write and size == 4 else None
+        if off == _ADDR_SK:
+            return "sock" if not write and size == 8 else None
+        return None  # the padding before sk, and sk's upper half
+
+    return rule
+
+
+_SOCK_ADDR_HOOKS = tuple(
+    (f"cgroup_{'udp' if hook in ('sendmsg', 'recvmsg') else 'inet'}{family}_{hook}", hook, family)
+    for hook in ("bind", "connect", "getpeername", "getsockname", "sendmsg", "recvmsg")
+    for family in (4, 6)
+)
+
 BPF_TCP_SOCK_SIZE = 112  # offsetofend(struct bpf_tcp_sock, icsk_retransmits)
 _TCP_SOCK_U64 = (80, 88)  # bytes_received, bytes_acked
 # the u32 halves of those two: bpf_tcp_sock_is_valid_access allows them, bpf_tcp_sock_convert_ctx_access
@@ -289,6 +331,15 @@ CONTEXTS: dict[str, Context] = {
         _cgroup_sock,
         frozenset({None, "cgroup_inet_sock_create", "cgroup_inet_sock_release"}),
         (("cgroup_inet4_post_bind", _post_bind(4)), ("cgroup_inet6_post_bind", _post_bind(6))),
+    ),
+    # bpf_prog_load_fixup_attach_type gives no default: the attach type is required
+    "cgroup_sock_addr": Context(
+        "bpf_sock_addr",
+        BPF_SOCK_ADDR_SIZE,
+        "sock_addr_is_valid_access",
+        _sock_addr("connect", 4),
+        frozenset({"cgroup_inet4_connect"}),
+        tuple((name, _sock_addr(hook, fam)) for name, hook, fam in _SOCK_ADDR_HOOKS if name != "cgroup_inet4_connect"),
     ),
 }
 

@@ -221,7 +221,7 @@ def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
     if env.exception_cb < 0:
         # kernel: check_return_code(env, BPF_REG_1, "R1")
         _mark_return(env, st, 1)
-        err = check_return_code(env.program.prog_type, pc, r1, "R1")
+        err = check_return_code(env.program.prog_type, pc, r1, "R1", attach=env.program.expected_attach_type)
         if err:
             return err
     return unwind(env, st, pc) if env.program.cleanup else process_throw(env, st, pc)
@@ -248,7 +248,7 @@ def _step_exit(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         return reject(pc, f"At subprogram exit the register R0 is not a scalar value ({r0.type.value})")
     if st.cur.subprog == 0 or st.cur.in_exception_cb:
         _mark_return(env, st, 0)
-        err = check_return_code(env.program.prog_type, pc, r0, "R0")
+        err = check_return_code(env.program.prog_type, pc, r0, "R0", attach=env.program.expected_attach_type)
         if err:
             return err
     return STOP

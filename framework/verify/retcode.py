@@ -9,16 +9,36 @@ from framework.verify.regs import RT, Reg, type_str
 RANGES: dict[str, tuple[int, int]] = {
     "cgroup_skb": (0, 1),
     "cgroup_sock": (0, 1),
+    "cgroup_sock_addr": (0, 1),
     "sock_ops": (0, 1),
     "cgroup_device": (0, 1),
     "cgroup_sysctl": (0, 1),
     "cgroup_sockopt": (0, 1),
     "sk_lookup": (0, 1),
 }
+# ... and where the expected attach type narrows or widens it
+ATTACH_RANGES: dict[str, tuple[int, int]] = {
+    "cgroup_inet_egress": (0, 3),  # cgroup_skb egress: 2 and 3 carry congestion notification
+    "cgroup_udp4_recvmsg": (1, 1),
+    "cgroup_udp6_recvmsg": (1, 1),
+    "cgroup_inet4_getpeername": (1, 1),
+    "cgroup_inet6_getpeername": (1, 1),
+    "cgroup_inet4_getsockname": (1, 1),
+    "cgroup_inet6_getsockname": (1, 1),
+    "cgroup_inet4_bind": (0, 3),
+    "cgroup_inet6_bind": (0, 3),
+}
 
 
-def check_return_code(prog_type: str, pc: int, reg: Reg, name: str, where: str = "At program exit") -> Reject | None:
+def return_range(prog_type: str, attach: str | None) -> tuple[int, int] | None:
     rng = RANGES.get(prog_type)
+    return ATTACH_RANGES.get(attach or "", rng) if rng is not None else None
+
+
+def check_return_code(
+    prog_type: str, pc: int, reg: Reg, name: str, where: str = "At program exit", attach: str | None = None
+) -> Reject | None:
+    rng = return_range(prog_type, attach)
     if rng is None:
         return None
     if reg.type is not RT.SCALAR:

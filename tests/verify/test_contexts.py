@@ -40,7 +40,13 @@ def _project(prog_type: str, a: Access, attach: str | None = None) -> str:
 
 
 # every modelled context, under its default expected attach type and each other one it has a rule for
-RULES = [(t, None) for t in sorted(CONTEXTS)] + [(t, at) for t in sorted(CONTEXTS) for at, _ in CONTEXTS[t].by_attach]
+def _default_attach(prog_type: str) -> str | None:
+    types = CONTEXTS[prog_type].attach_types
+    return None if types is None or None in types else min(t for t in types if t is not None)
+
+
+RULES = [(t, _default_attach(t)) for t in sorted(CONTEXTS)]
+RULES += [(t, at) for t in sorted(CONTEXTS) for at, _ in CONTEXTS[t].by_attach]
 
 
 @pytest.mark.kernel
