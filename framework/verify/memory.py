@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from framework.isa.opcodes import MEMSX, Kind
+from framework.isa.opcodes import MEMSX, STORE_REL, Kind
 from framework.platform.contexts import TCP_SOCK_UNCONVERTIBLE, context_of, sock_access
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket
 from framework.verify.env import Env, Reject, reject, unsupported
@@ -93,8 +93,10 @@ def stack_write(
     if old.special and old.types[0] == DYNPTR:
         return reject(pc, "cannot overwrite referenced dynptr")
     insn = env.insns.get(pc)
-    if insn is not None and insn.kind is Kind.ATOMIC:
-        value = imm = None  # kernel: check_atomic writes with value_regno -1: an unknown value
+    if insn is not None and insn.kind is Kind.ATOMIC and insn.imm != STORE_REL:
+        # kernel: check_atomic_rmw writes with value_regno -1: an unknown value (a store-release
+        # is check_store_reg's: it spills its source)
+        value = imm = None
     aligned = off % SLOT_SIZE == 0
     if value is not None and aligned and value.type is RT.SCALAR:
         # kernel: check_stack_write_fixed_off, get_reg_width(reg) <= 8 * size keeps the link
