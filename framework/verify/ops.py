@@ -7,6 +7,7 @@ import functools
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.isa.opcodes import Kind
+from framework.load.program import Linkage
 from framework.verify import reserved
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
@@ -319,8 +320,14 @@ def step_ld_imm64(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif insn.src in (op.PSEUDO_MAP_IDX_VALUE, op.PSEUDO_MAP_VALUE):
         regs[insn.dst] = Reg(RT.MAP_VALUE, map_index=insn.imm, off=insn.imm_hi)
     elif insn.src == op.PSEUDO_FUNC:
+        # kernel: check_ld_imm, BPF_PSEUDO_FUNC: a callback needs the program's func_info, and is static
         target = insn.jump_target(pc)
-        regs[insn.dst] = Reg(RT.FUNC, subprog=env.subprog_of(target))
+        subprog = env.subprog_of(target)
+        if not env.program.func_info:
+            return reject(pc, "missing btf func_info")
+        if env.program.subprogs[subprog].linkage is not Linkage.STATIC:
+            return reject(pc, "callback function not static")
+        regs[insn.dst] = Reg(RT.FUNC, subprog=subprog)
     else:
         # kernel: check_ld_imm, BPF_PSEUDO_BTF_ID (a ksym variable's address, typed by vmlinux BTF)
         return unsupported(pc, "instruction", f"ld_imm64 src={insn.src}", "typed ksym variables from vmlinux BTF")

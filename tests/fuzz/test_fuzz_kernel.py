@@ -51,3 +51,17 @@ def test_the_verifier_agrees_with_the_live_kernel(program: Program) -> None:
         # a line of its own, or after an instruction the kernel printed without its newline
         found = any(line.endswith(ours.message or "?") for line in lines)
         assert found, f"{ours.message} / kernel {lines[-4:]}\n{listing}"
+
+
+def test_a_callback_reference_without_func_info_is_refused() -> None:
+    """Found by this fuzzing: `r2 = <subprog> ll` (BPF_PSEUDO_FUNC) in a program loaded without BTF
+    was accepted; check_ld_imm refuses it ("missing btf func_info") as the kernel did."""
+    from framework.isa import opcodes as op
+    from framework.isa.insn import make
+
+    from .test_fuzz_verify_run import _program
+
+    mov0, exit_ = make(op.ALU64 | op.MOV | op.K, 0, 0, 0, 0), make(op.JMP | op.EXIT)
+    func = make(op.LD | op.IMM | op.DW, 2, op.PSEUDO_FUNC, 0, 2)  # instruction 0 + 1 + 2: the second mov0
+    analysis = verify(_program([func, mov0, exit_, mov0, exit_]), log_level=0)
+    assert analysis.message == "missing btf func_info"
