@@ -627,8 +627,15 @@ def _verify_all(env: Env) -> Reject | None:
 
 
 def _precheck(env: Env) -> Reject | None:
-    # kernel: bpf_check, in its order: add_subprog_and_kfunc (the exception callback), check_subprogs,
-    # resolve_pseudo_ldimm64 (reserved load fields, ld_imm64's second slot, opcodes), check_cfg
+    # kernel: bpf_check, in its order: add_subprog_and_kfunc (call targets, the exception callback),
+    # check_subprogs, resolve_pseudo_ldimm64 (reserved load fields, ld_imm64's second slot,
+    # opcodes), check_cfg
+    for pc, insn in env.insns.items():
+        local = insn.src == op.PSEUDO_CALL if insn.kind is Kind.CALL else insn.src == op.PSEUDO_FUNC
+        if insn.kind in (Kind.CALL, Kind.LD_IMM64) and local:
+            target = insn.jump_target(pc)
+            if not 0 <= target < len(env.program.slots):
+                return reject(pc, "call to invalid destination")  # add_subprog
     found = find_exception_callback(env)
     if isinstance(found, Reject):
         return found

@@ -65,3 +65,16 @@ def test_a_callback_reference_without_func_info_is_refused() -> None:
     func = make(op.LD | op.IMM | op.DW, 2, op.PSEUDO_FUNC, 0, 2)  # instruction 0 + 1 + 2: the second mov0
     analysis = verify(_program([func, mov0, exit_, mov0, exit_]), log_level=0)
     assert analysis.message == "missing btf func_info"
+
+
+def test_a_call_past_the_program_is_an_invalid_destination() -> None:
+    """Found by this fuzzing: a BPF-to-BPF call to just past the last instruction was reported by
+    check_subprogs ("last insn is not an exit or jmp"); add_subprog refuses it first."""
+    from framework.isa import opcodes as op
+    from framework.isa.insn import make
+
+    from .test_fuzz_verify_run import _program
+
+    mov0, exit_ = make(op.ALU64 | op.MOV | op.K, 0, 0, 0, 0), make(op.JMP | op.EXIT)
+    call = make(op.JMP | op.CALL, 0, op.PSEUDO_CALL, 0, 2)  # instruction 1 + 1 + 2: past the exit
+    assert verify(_program([mov0, call, exit_]), log_level=0).message == "call to invalid destination"
