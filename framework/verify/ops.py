@@ -12,7 +12,7 @@ from framework.verify import reserved
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
-from framework.verify.regs import RT, Reg, const, scalar, type_str
+from framework.verify.regs import MEM_ALLOC, PTR_TRUSTED, RT, Reg, const, scalar, type_str
 from framework.verify.scalar import Scalar
 from framework.verify.state import State
 
@@ -357,9 +357,28 @@ def step_may_goto(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     return insn.jump_target(pc)
 
 
+_NEVER_NULL = (RT.SOCKET, RT.MAP_VALUE, RT.MAP_KEY, RT.MAP_PTR, RT.MEM)
+_TRUSTED_MODIFIERS = frozenset({MEM_ALLOC, PTR_TRUSTED})  # kernel: BPF_REG_TRUSTED_MODIFIERS
+
+
 def _not_null(r: Reg) -> bool:
-    # kernel: reg_not_null (the pointer kinds that are never NULL)
-    return r.is_pointer and not r.maybe_null and r.type is not RT.CTX
+    # kernel: reg_not_null (the stack, context and packet pointers are not on its list)
+    if not r.is_pointer or r.maybe_null:
+        return False
+    if r.type is RT.BTF_ID:
+        # kernel: is_trusted_reg (referenced, or only trusted modifiers and at least one)
+        return bool(r.ref_obj_id) or (bool(r.flags & _TRUSTED_MODIFIERS) and r.flags <= _TRUSTED_MODIFIERS)
+    return r.type in _NEVER_NULL
+
+
+def _pointer_taken(dst: Reg, src: Reg, opc: int, jmp32: bool) -> bool | None:
+    # kernel: is_branch_taken, a pointer against a constant: only a never-NULL pointer against 0
+    ptr, const_ = (dst, src) if src.is_const else (src, dst)
+    if not const_.is_const or not _not_null(ptr):
+        return None
+    if const_.const & (0xFFFFFFFF if jmp32 else (1 << 64) - 1):
+        return None
+    return {op.JEQ: False, op.JNE: True}.get(opc)
 
 
 def _null_edge(r: Reg, is_null: bool) -> Reg:
@@ -427,24 +446,8 @@ def step_jcond(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         src = const(sign32(insn.imm) if not insn.jmp32 else insn.imm & 0xFFFFFFFF)
     target = insn.jump_target(pc)
     opc = insn.op
-    # pointer vs NULL
-    if dst.is_pointer and src.is_const and src.const == 0 and opc in (op.JEQ, op.JNE):
-        if dst.maybe_null:
-            other = st.copy()
-            mark_ptr_or_null(env, other, dst.id, is_null=(opc == op.JEQ))
-            mark_ptr_or_null(env, st, dst.id, is_null=(opc == op.JNE))
-            other.pc = target
-            env.push(other)
-            return pc + 1
-        if _not_null(dst):
-            return target if opc == op.JNE else pc + 1
-        _push(env, st, target)
-        return pc + 1
-    if dst.is_pointer and src.is_pointer:
-        return _pkt_compare(env, st, pc, insn, dst, src, target)
     if dst.is_pointer or src.is_pointer:
-        _push(env, st, target)
-        return pc + 1
+        return _pointer_compare(env, st, pc, insn, dst, src, target)
     taken, fall = sc.refine(opc, dst.var, src.var, insn.jmp32, same_reg=insn.uses_reg_src and insn.src == insn.dst)
     if taken is None and fall is None:
         return pc + 1
@@ -484,15 +487,10 @@ def _sync_linked(rid: int, var: Scalar, x: Reg) -> Reg:
     return x.with_(var=var) if x.type is RT.SCALAR and x.id == rid else x
 
 
-def _push(env: Env, st: State, target: int) -> None:
-    other = st.copy()
-    other.pc = target
-    env.push(other)
-
-
 _FLIP = {op.JGT: op.JLT, op.JLT: op.JGT, op.JGE: op.JLE, op.JLE: op.JGE, op.JEQ: op.JEQ, op.JNE: op.JNE}
 MAX_PACKET_OFF = 0xFFFF  # kernel: MAX_PACKET_OFF
 AT_PKT_END, BEYOND_PKT_END = -1, -2  # kernel: enum { AT_PKT_END = -1, BEYOND_PKT_END = -2 }
+_PACKETS = (RT.PACKET, RT.PACKET_META, RT.PACKET_END)  # kernel: reg_is_pkt_pointer_any
 
 
 def _pkt_taken(dst: Reg, src: Reg, opc: int) -> bool | None:
@@ -537,15 +535,40 @@ def _match_pkt(this: State, other: State, insn: Insn, dst: Reg, src: Reg) -> Non
     _mark_pkt_end(end, regno, end_open)
 
 
-def _pkt_compare(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg, target: int) -> Outcome:
-    # kernel: check_cond_jmp_op for two packet pointers: is_branch_taken, then try_match_pkt_pointers
-    if not insn.jmp32:
-        taken = _pkt_taken(dst, src, insn.op)
-        if taken is not None:
-            return target if taken else pc + 1
+def _pointer_compare(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg, target: int) -> Outcome:
+    # kernel: check_cond_jmp_op with a pointer operand: is_branch_taken, then (64-bit compares
+    # only) the NULL lifting of two pointers, the NULL check, try_match_pkt_pointers
+    opc, packets = insn.op, dst.type in _PACKETS and src.type in _PACKETS
+    taken = (
+        (_pkt_taken(dst, src, opc) if not insn.jmp32 else None)
+        if packets
+        else _pointer_taken(dst, src, opc, insn.jmp32)
+    )
+    if taken is not None:
+        # kernel: check_cond_jmp_op, a predicted branch rests on the scalar operand's value
+        for regno, r in ((insn.dst, dst), (insn.src, src)) if insn.uses_reg_src else ((insn.dst, dst),):
+            if not r.is_pointer:
+                mark_chain_precision(env, st, regno)
+        return target if taken else pc + 1
     other = st.copy()
     other.pc = target
-    if not insn.jmp32:
+    if not insn.jmp32 and opc in (op.JEQ, op.JNE):
+        if (
+            dst.is_pointer
+            and src.is_pointer
+            and dst.maybe_null != src.maybe_null
+            and RT.BTF_ID not in (dst.type, src.type)
+        ):
+            # kernel: check_cond_jmp_op, "if one pointer register is compared to another pointer
+            # register check if PTR_MAYBE_NULL could be lifted" (in the branch where they are equal)
+            equal = other if opc == op.JEQ else st
+            regno = insn.src if src.maybe_null else insn.dst
+            equal.cur.regs[regno] = equal.cur.regs[regno].with_(maybe_null=False)
+        if dst.is_pointer and dst.maybe_null and src.is_const and src.const == 0:
+            # kernel: check_cond_jmp_op, "detect if R == 0 where R is returned from bpf_map_lookup_elem()"
+            mark_ptr_or_null(env, other, dst.id, is_null=(opc == op.JEQ))
+            mark_ptr_or_null(env, st, dst.id, is_null=(opc == op.JNE))
+    if packets and not insn.jmp32:
         _match_pkt(st, other, insn, dst, src)
     env.push(other)
     return pc + 1

@@ -78,3 +78,20 @@ def test_a_call_past_the_program_is_an_invalid_destination() -> None:
     mov0, exit_ = make(op.ALU64 | op.MOV | op.K, 0, 0, 0, 0), make(op.JMP | op.EXIT)
     call = make(op.JMP | op.CALL, 0, op.PSEUDO_CALL, 0, 2)  # instruction 1 + 1 + 2: past the exit
     assert verify(_program([mov0, call, exit_]), log_level=0).message == "call to invalid destination"
+
+
+@pytest.mark.parametrize("pointer", [10, 1], ids=["stack", "ctx"])
+def test_a_stack_or_context_pointer_against_zero_is_not_a_predicted_branch(pointer: int) -> None:
+    """Found by this fuzzing: `if r10 != 0x0 goto pc-1` was followed as always taken (an
+    "infinite loop"); reg_not_null lists neither the stack nor the context, so is_branch_taken
+    leaves both ways open and the kernel walks the fall-through first."""
+    from framework.isa import opcodes as op
+    from framework.isa.insn import make
+
+    from .test_fuzz_verify_run import _program
+
+    mov0, exit_ = make(op.ALU64 | op.MOV | op.K, 0, 0, 0, 0), make(op.JMP | op.EXIT)
+    jne = make(op.JMP | op.JNE | op.K, pointer, 0, 1, 0)
+    deref = make(op.LDX | op.MEM | op.DW, 0, 0, 0, 0)  # r0 = *(u64 *)(r0 +0), r0 a scalar
+    analysis = verify(_program([mov0, jne, deref, exit_]), log_level=0)
+    assert analysis.message == "R0 invalid mem access 'scalar'"
