@@ -74,3 +74,18 @@ class Strategy:
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """The table the runtime reads, built from `plan` and the JITed code, mapped at `address` (stock: none)."""
         return b""
+
+
+def interior_pointer(site: ThrowSite) -> str | None:
+    """Why a runtime that releases the pointer it finds cannot release what `site` holds: a slot
+    or register pointing inside its object (a list pop's or rbtree remove's node, whose release
+    needs the object's start), or None. A strategy whose runtime records the object (the
+    resource table) does not need it; the others refuse the throw with this message."""
+    for frame in site.frames:
+        for h in frame.holdings:
+            if h.off:
+                return (
+                    f"{h.location} holds {h.kind} at off={h.off} (a list or rbtree node inside its object) at the "
+                    "throw: the runtime would release the pointer, not the object's start"
+                )
+    return None

@@ -47,14 +47,27 @@ def slot_code(
     slots: Mapping[int, AcquireSlot],
     released_from: Mapping[int, Collection[int]],
     release_subprog: Mapping[int, int],
+    node_offs: Mapping[int, int] | None = None,
 ) -> tuple[dict[int, list[Insn]], dict[int, list[Insn]]]:
     """(before, after): instructions to insert before and after original pcs, for `slots`
-    (acquire pc -> slot); `released_from`: release pc -> the acquire pcs of what it releases."""
+    (acquire pc -> slot); `released_from`: release pc -> the acquire pcs of what it releases;
+    `node_offs`: acquire pc -> how far into its object the result points (a list pop's or an
+    rbtree remove's node): the slot keeps the object's start, and NULL as NULL."""
     before: dict[int, list[Insn]] = {}
     after: dict[int, list[Insn]] = {}
     for pc, slot in sorted(slots.items()):
         before.setdefault(program.subprogs[slot.subprog].start, []).append(zero(slot.off))  # zeroed on entry
-        if slot.address_of is None:
+        node_off = (node_offs or {}).get(pc)
+        if node_off:  # r1 = r0; if r1 == 0 goto +1; r1 -= node_off; *(slot) = r1 (r1-r5 are dead)
+            after.setdefault(pc, []).extend(
+                [
+                    make(op.ALU64 | op.MOV | op.X, 1, 0),
+                    make(op.JMP | op.JEQ | op.K, 1, 0, 1, 0),
+                    make(op.ALU64 | op.ADD | op.K, 1, 0, 0, -node_off & 0xFFFFFFFF),
+                    _store(slot.off, 1),
+                ]
+            )
+        elif slot.address_of is None:
             after.setdefault(pc, []).append(_store(slot.off, 0))
         else:  # r1-r5 are dead after the call
             fp = [

@@ -42,7 +42,7 @@ from framework.jit import NativeImage
 from framework.kernel.kinds import KINDS, kind_id, release_kind
 from framework.load.program import Program
 from framework.plan import Plan
-from framework.strategy import Strategy
+from framework.strategy import Strategy, interior_pointer
 from framework.verify.result import Analysis, Nullness, ThrowSite
 
 MERGE_FAILED = "frame_desc: merge: failed to merge old and new frame desc entry"  # RFC patch 05
@@ -193,6 +193,9 @@ class FrameDescriptors(Strategy):
         )
 
     def on_throw(self, site: ThrowSite) -> str | None:
+        refused = interior_pointer(site)
+        if refused:
+            return refused
         for desc in _frame_descriptors(site):
             old = self.table.get(desc.pc)
             if old is None:

@@ -42,7 +42,7 @@ from framework.jit import NativeImage
 from framework.kernel.kinds import kind_id
 from framework.load.program import Program
 from framework.plan import Plan, own_stack
-from framework.strategy import Strategy
+from framework.strategy import Strategy, interior_pointer
 from framework.verify.result import Analysis, ThrowSite
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 from strategies.frame_descriptors import (
@@ -113,6 +113,9 @@ class HybridSpill(FrameDescriptors):
         return [self._drop_spilled(d) for d in super().descriptors()]
 
     def on_throw(self, site: ThrowSite) -> str | None:
+        refused = interior_pointer(site)
+        if refused:
+            return refused
         for desc in _frame_descriptors(site, self.acquired):
             desc = self._drop_spilled(desc)
             old = self.table.get(desc.pc)
@@ -148,7 +151,8 @@ class HybridSpill(FrameDescriptors):
         blob = self.encode() + struct.pack("<I", len(slots))
         blob += b"".join(_SLOT.pack(pc, sub, off, kind_id(self.acquire_kind[pc])) for pc, sub, off in slots)
         notes = tuple(f"spill after pc {pc} (subprog {sub}) into fp{off}" for pc, sub, off in slots)
-        inserts = self._inserts(program, {pc: off for pc, _, off in slots})
+        node_offs = {pc: n for pc, _, _ in slots if (n := analysis.record.at(pc).node_off)}
+        inserts = self._inserts(program, {pc: off for pc, _, off in slots}, node_offs)
         return Plan(
             self.name,
             metadata=blob,
@@ -158,9 +162,9 @@ class HybridSpill(FrameDescriptors):
             inserts=inserts,
         )
 
-    def _inserts(self, program: Program, slot_of: dict[int, int]) -> tuple[Insertion, ...]:
+    def _inserts(self, program: Program, slot_of: dict[int, int], node_offs: dict[int, int]) -> tuple[Insertion, ...]:
         slots = {pc: AcquireSlot(self.acquire_subprog[pc], off) for pc, off in slot_of.items()}
-        return insertions(*slot_code(program, slots, self.released_from, self.release_subprog))
+        return insertions(*slot_code(program, slots, self.released_from, self.release_subprog, node_offs))
 
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """frame-descriptors' runtime table, then the spill slots (hybrid_spill.c), from the metadata."""

@@ -51,7 +51,7 @@ from framework.kernel.kinds import KINDS
 from framework.load.program import CleanupRange, FuncInfo, Program
 from framework.plan import Plan, own_stack
 from framework.platform.helpers import helper_id
-from framework.strategy import Strategy
+from framework.strategy import Strategy, interior_pointer
 from framework.verify import verify
 from framework.verify.result import Analysis, Nullness, ThrowSite
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
@@ -105,6 +105,9 @@ class _Recorder(Strategy):
         return True
 
     def on_throw(self, site: ThrowSite) -> str | None:
+        refused = interior_pointer(site)
+        if refused:
+            return refused
         # a reference several frames hold is the outermost one's to release (a callee holds a
         # borrowed copy; a caller keeps what a callee acquired for it)
         owner = {h.ref_id: i for i, f in enumerate(site.frames) for h in f.holdings}

@@ -7,6 +7,8 @@
  *   bakeoff_rt_pop(value) before each release (the value is gone after the call): the
  *     record holding value, in the releasing frame or a caller's, is cleared. It keeps
  *     R1-R5 (the release's arguments), as a bpf_fastcall function keeps what it does not use.
+ *   bakeoff_rt_pop_node before a list push or rbtree add, whose node argument (R2) points
+ *     R0 bytes into the object: records hold an object's start, whatever pointer made it.
  * bpf_throw walks every frame's region and releases each live record by kind.
  *
  * The table (ResourceTable.rewrite's metadata, read as is): u32 count, then per subprog
@@ -83,6 +85,16 @@ __asm__(".pushsection .text.record,\"ax\"\n"
 	".globl bakeoff_rt_pop\n"
 	"bakeoff_rt_pop:\n"
 	"\tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n"
+	"\tmov 40(%rsp), %rsi\n"
+	"\tcall rt_pop\n"
+	"\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n"
+	"\tret\n"
+	/* Before a list push or an rbtree add (the object goes to the collection): the node
+	 * argument (R2) points R0 bytes into the recorded object (R0 = the node's offset). */
+	".globl bakeoff_rt_pop_node\n"
+	"bakeoff_rt_pop_node:\n"
+	"\tpush %rdi\n\tpush %rsi\n\tpush %rdx\n\tpush %rcx\n\tpush %r8\n"
+	"\tmov %rsi, %rdi\n\tsub %rax, %rdi\n"
 	"\tmov 40(%rsp), %rsi\n"
 	"\tcall rt_pop\n"
 	"\tpop %r8\n\tpop %rcx\n\tpop %rdx\n\tpop %rsi\n\tpop %rdi\n"

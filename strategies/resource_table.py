@@ -11,9 +11,12 @@ What it inserts (`rewrite`, applied before the kernel's own fixups, "after main
 verification pass"): at a holding subprog's entry, 2 stores per record (zeroing);
 after each acquire, `r1 = r10; r1 += region; r2 = value; r3 = kind; r4 = r0;
 r5 = records; call bakeoff_rt_push` (value is r0, or the slot's address for an
-iterator or dynptr: one more instruction); before each release, `call
-bakeoff_rt_pop` with the released value in r1 already (the value is gone after
-the release, so the removal comes first; the pop keeps R1-R5). Both run in the
+iterator or dynptr: one more instruction; `r2 += -off` for a list pop or rbtree
+remove, whose result points at the node field inside the object); before each
+release, `call bakeoff_rt_pop` with the released value in r1 already (the value is
+gone after the release, so the removal comes first; the pop keeps R1-R5); before a
+list push or rbtree add, which hands the object to the collection, `r0 = node
+offset; call bakeoff_rt_pop_node` (the node argument is R2, inside the object). Both run in the
 strategy's C runtime (resource_table.c), counted as the happy path's `record`.
 
 Costs in principle: those instructions and calls on the happy path; 16 bytes of
@@ -49,7 +52,7 @@ from framework.verify.result import Analysis, ThrowSite
 from strategies.acquire_slots import fp_plus, zero
 
 RECORD_BYTES = 16  # the mail's record: the resource and its type
-PUSH, POP = "bakeoff_rt_push", "bakeoff_rt_pop"  # resource_table.c
+PUSH, POP, POP_NODE = "bakeoff_rt_push", "bakeoff_rt_pop", "bakeoff_rt_pop_node"  # resource_table.c
 RELEASABLE = {k.name: k for k in KINDS}
 _SUB = struct.Struct("<hH")
 
@@ -104,7 +107,7 @@ class ResourceTable(Strategy):
 
     def rewrite(self, program: Program, analysis: Analysis) -> Plan:
         subs = program.subprogs
-        push, pop = len(program.kfuncs), len(program.kfuncs) + 1  # Plan.kfuncs, appended
+        push, pop, pop_node = len(program.kfuncs), len(program.kfuncs) + 1, len(program.kfuncs) + 2  # appended
         region = {i: -(d + self.reserved_stack(i)) for i, d in enumerate(own_stack(program))}
         before: dict[int, list[Insn]] = {}
         after: dict[int, list[Insn]] = {}
@@ -115,6 +118,9 @@ class ResourceTable(Strategy):
         for pc, (kind, slot) in sorted(self.acquires.items()):
             i = next(k for k, s in enumerate(subs) if s.start <= pc < s.end)
             value = fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [_mov_reg(2, 0)]
+            node_off = analysis.record.at(pc).node_off
+            if node_off:  # a pop or a remove returns the node inside the object: record the object
+                value.append(make(op.ALU64 | op.ADD | op.K, 2, 0, 0, -node_off & 0xFFFFFFFF))
             after.setdefault(pc, []).extend(
                 [
                     *fp_plus(1, region[i]),
@@ -126,7 +132,11 @@ class ResourceTable(Strategy):
                 ]
             )
         for pc in sorted(self.releases):
-            before.setdefault(pc, []).append(_call(pop))
+            node_off = analysis.record.at(pc).node_off
+            if node_off is None:
+                before.setdefault(pc, []).append(_call(pop))
+            else:  # a push or an add: the object goes to the collection, R2 points node_off into it
+                before.setdefault(pc, []).extend([_mov_imm(0, node_off), _call(pop_node)])
         inserts = insertions(before, after)
         table = struct.pack("<I", len(subs)) + b"".join(
             _SUB.pack(region[i] if self.peaks.get(i) else 0, self.peaks.get(i, 0)) for i in range(len(subs))
@@ -141,7 +151,7 @@ class ResourceTable(Strategy):
             added_insns=sum(len(x.before) + len(x.after) for x in inserts),
             notes=notes,
             inserts=inserts,
-            kfuncs=(PUSH, POP),
+            kfuncs=(PUSH, POP, POP_NODE),
         )
 
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:

@@ -155,7 +155,8 @@ class ResourceTableInline(ResourceTable):
             kind, at = self.acquires[pc]
             by_address = RELEASABLE[kind].by_address and at is not None
             slots[pc] = AcquireSlot(self.site_subprog[pc], off, at if by_address else None)
-        before, after = slot_code(program, slots, self.released_from, self.release_subprog)
+        node_offs = {pc: n for pc in slots if (n := analysis.record.at(pc).node_off)}
+        before, after = slot_code(program, slots, self.released_from, self.release_subprog, node_offs)
         inserts: tuple[Insertion, ...] = insertions(before, after)
         table = struct.pack("<I", len(slot_of)) + b"".join(
             _SITE.pack(pc, self.site_subprog[pc], off, kind_id(self.acquires[pc][0])) for pc, off in slot_of.items()

@@ -184,7 +184,8 @@ def fixup(
             slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     # do_misc_fixups: fixup_kfunc_call, with the types the verifier saw at each call
     fixes = kfunc_fixes(slots, program.kfuncs, program.btf, {pc: a.obj_type_id for pc, a in at.items()
-                                                             if a.obj_type_id is not None})  # fmt: skip
+                                                             if a.obj_type_id is not None},
+                        {pc: a.node_off for pc, a in at.items() if a.node_off is not None})  # fmt: skip
 
     depth_at: dict[int, int] = {}  # pc -> its subprog's depth, for subprogs with may_goto
     firsts: dict[int, int] = {}  # first pc of such a subprog -> its depth with the two slots

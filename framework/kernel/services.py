@@ -101,6 +101,11 @@ class EmulatedKernel:
             self.memory, self.program.prog_type, self.run_input.packet, self.run_input.ctx
         )
         self._allocs: dict[int, _Alloc] = {}
+        # lists and rbtrees (framework.kernel.graph_kfuncs): root address -> node addresses in
+        # order, and node address -> the root that owns it (bpf_list_node_kern.owner)
+        self.graphs: dict[int, list[int]] = {}
+        self.graph_owner: dict[int, int] = {}
+        self.current_kfunc = ""
         self._ksyms: dict[int, Region] = {}
         self._clock = KTIME_START
         self._random = 0x2545F491
@@ -123,6 +128,7 @@ class EmulatedKernel:
             raise NotEmulated(f"kfunc {name} is not emulated")
         self.calls[name] = self.calls.get(name, 0) + 1
         self._engine = engine
+        self.current_kfunc = name  # for services registered under several names
         return service(self, args, engine) & MASK64
 
     def unwind_release(self, number: int, value: int, engine: Engine) -> int:
@@ -936,4 +942,4 @@ def _probe_read_kernel(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 
 # the packet, checksum and socket helpers (net/core/filter.c) live in their own module, which
 # registers them here when it is imported
-from framework.kernel import net_helpers  # noqa: E402, F401
+from framework.kernel import graph_kfuncs, net_helpers  # noqa: E402, F401

@@ -28,13 +28,16 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "sched_cls": frozenset(  # 24 kfuncs
+    "sched_cls": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -45,55 +48,70 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "tracepoint": frozenset(  # 26 kfuncs
+    "tracepoint": frozenset(  # 38 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_cpumask_create", "bpf_cpumask_release", "bpf_dynptr_size", "bpf_iter_num_destroy",
-            "bpf_iter_num_new", "bpf_iter_num_next", "bpf_local_irq_restore", "bpf_local_irq_save",
-            "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl",
-            "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
-            "bpf_refcount_acquire_impl", "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid",
-            "bpf_task_release", "bpf_throw",
+            "bpf_iter_num_new", "bpf_iter_num_next", "bpf_list_back", "bpf_list_front", "bpf_list_pop_back",
+            "bpf_list_pop_front", "bpf_list_push_back_impl", "bpf_list_push_front_impl",
+            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
+            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
+            "bpf_preempt_enable", "bpf_rbtree_add_impl", "bpf_rbtree_first", "bpf_rbtree_left",
+            "bpf_rbtree_remove", "bpf_rbtree_right", "bpf_rbtree_root", "bpf_rcu_read_lock",
+            "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl", "bpf_task_acquire", "bpf_task_from_pid",
+            "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
-    "xdp": frozenset(  # 24 kfuncs
+    "xdp": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
-    "perf_event": frozenset(  # 26 kfuncs
+    "perf_event": frozenset(  # 38 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_cpumask_create", "bpf_cpumask_release", "bpf_dynptr_size", "bpf_iter_num_destroy",
-            "bpf_iter_num_new", "bpf_iter_num_next", "bpf_local_irq_restore", "bpf_local_irq_save",
-            "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl",
-            "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
-            "bpf_refcount_acquire_impl", "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid",
-            "bpf_task_release", "bpf_throw",
+            "bpf_iter_num_new", "bpf_iter_num_next", "bpf_list_back", "bpf_list_front", "bpf_list_pop_back",
+            "bpf_list_pop_front", "bpf_list_push_back_impl", "bpf_list_push_front_impl",
+            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
+            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
+            "bpf_preempt_enable", "bpf_rbtree_add_impl", "bpf_rbtree_first", "bpf_rbtree_left",
+            "bpf_rbtree_remove", "bpf_rbtree_right", "bpf_rbtree_root", "bpf_rcu_read_lock",
+            "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl", "bpf_task_acquire", "bpf_task_from_pid",
+            "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
-    "cgroup_skb": frozenset(  # 24 kfuncs
+    "cgroup_skb": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
-    "cgroup_sock": frozenset(  # 24 kfuncs
+    "cgroup_sock": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -118,13 +136,16 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "sock_ops": frozenset(  # 24 kfuncs
+    "sock_ops": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -135,13 +156,16 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "cgroup_device": frozenset(  # 24 kfuncs
+    "cgroup_device": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -159,13 +183,16 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "cgroup_sock_addr": frozenset(  # 24 kfuncs
+    "cgroup_sock_addr": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -190,13 +217,16 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "cgroup_sysctl": frozenset(  # 24 kfuncs
+    "cgroup_sysctl": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -207,13 +237,16 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "cgroup_sockopt": frozenset(  # 24 kfuncs
+    "cgroup_sockopt": frozenset(  # 36 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_dynptr_size", "bpf_iter_num_destroy", "bpf_iter_num_new", "bpf_iter_num_next",
-            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
-            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
-            "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
+            "bpf_list_back", "bpf_list_front", "bpf_list_pop_back", "bpf_list_pop_front",
+            "bpf_list_push_back_impl", "bpf_list_push_front_impl", "bpf_local_irq_restore",
+            "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl",
+            "bpf_percpu_obj_new_impl", "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rbtree_add_impl",
+            "bpf_rbtree_first", "bpf_rbtree_left", "bpf_rbtree_remove", "bpf_rbtree_right",
+            "bpf_rbtree_root", "bpf_rcu_read_lock", "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl",
             "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
@@ -224,15 +257,18 @@ KFUNC_TYPES: dict[str, frozenset[str]] = {
             "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
         }
     ),
-    "syscall": frozenset(  # 26 kfuncs
+    "syscall": frozenset(  # 38 kfuncs
         {
             "bpf_cgroup_acquire", "bpf_cgroup_ancestor", "bpf_cgroup_from_id", "bpf_cgroup_release",
             "bpf_cpumask_create", "bpf_cpumask_release", "bpf_dynptr_size", "bpf_iter_num_destroy",
-            "bpf_iter_num_new", "bpf_iter_num_next", "bpf_local_irq_restore", "bpf_local_irq_save",
-            "bpf_obj_drop_impl", "bpf_obj_new_impl", "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl",
-            "bpf_preempt_disable", "bpf_preempt_enable", "bpf_rcu_read_lock", "bpf_rcu_read_unlock",
-            "bpf_refcount_acquire_impl", "bpf_task_acquire", "bpf_task_from_pid", "bpf_task_from_vpid",
-            "bpf_task_release", "bpf_throw",
+            "bpf_iter_num_new", "bpf_iter_num_next", "bpf_list_back", "bpf_list_front", "bpf_list_pop_back",
+            "bpf_list_pop_front", "bpf_list_push_back_impl", "bpf_list_push_front_impl",
+            "bpf_local_irq_restore", "bpf_local_irq_save", "bpf_obj_drop_impl", "bpf_obj_new_impl",
+            "bpf_percpu_obj_drop_impl", "bpf_percpu_obj_new_impl", "bpf_preempt_disable",
+            "bpf_preempt_enable", "bpf_rbtree_add_impl", "bpf_rbtree_first", "bpf_rbtree_left",
+            "bpf_rbtree_remove", "bpf_rbtree_right", "bpf_rbtree_root", "bpf_rcu_read_lock",
+            "bpf_rcu_read_unlock", "bpf_refcount_acquire_impl", "bpf_task_acquire", "bpf_task_from_pid",
+            "bpf_task_from_vpid", "bpf_task_release", "bpf_throw",
         }
     ),
     "netfilter": frozenset(  # 10 kfuncs

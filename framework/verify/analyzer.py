@@ -19,6 +19,7 @@ from framework.verify.aux import collect, save_ptr_type
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject, unsupported
 from framework.verify.globals_ import arg_types, might_throw
+from framework.verify.graph import GRAPH_API
 from framework.verify.liveness import live_before, loops
 from framework.verify.log import frame_state, insn_state, state_line, stats_line
 from framework.verify.memory import check_mem_access
@@ -194,7 +195,9 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: do_check_insn, BPF_CALL
     if st.active_locks:
         unlock = insn.src == 0 and insn.imm == calls.SPIN_UNLOCK
-        if (insn.src == 0 and not unlock) or insn.src == op.PSEUDO_KFUNC_CALL:
+        # kernel: kfunc_spin_allowed (the graph kfuncs)
+        kfunc_ok = insn.src == op.PSEUDO_KFUNC_CALL and insn.off == 0 and calls.kfunc_name(env, insn) in GRAPH_API
+        if (insn.src == 0 and not unlock) or (insn.src == op.PSEUDO_KFUNC_CALL and not kfunc_ok):
             return reject(pc, "function calls are not allowed while holding a lock")
     if insn.src == op.PSEUDO_CALL:
         return frames.check_func_call(env, st, pc, insn.jump_target(pc))
@@ -296,7 +299,9 @@ def _mark_prune_points(env: Env) -> None:
             if insn.src == op.PSEUDO_KFUNC_CALL and calls.kfunc_name(env, insn) == "bpf_iter_num_next":
                 env.prune_points.add(pc)
                 env.force_checkpoints.add(pc)
-            if insn.src == 0 and insn.imm in (181, 164):  # is_sync_callback_calling_insn: loop, for_each_map_elem
+            kfunc = calls.kfunc_name(env, insn) if insn.src == op.PSEUDO_KFUNC_CALL else ""
+            # is_sync_callback_calling_insn: bpf_loop, bpf_for_each_map_elem, bpf_rbtree_add
+            if (insn.src == 0 and insn.imm in (181, 164)) or kfunc == "bpf_rbtree_add_impl":
                 env.prune_points.add(pc)
                 env.callback_calls.add(pc)
                 env.force_checkpoints.add(pc)

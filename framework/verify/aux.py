@@ -52,7 +52,7 @@ def record_obj_type(env: Env, pc: int, type_id: int) -> None:
 
 def collect(env: Env, length: int) -> tuple[InsnAux, ...]:
     """Per pc, everything recorded there (NO_AUX where nothing was)."""
-    pcs = env.ptr_types.keys() | env.aux_maps.keys() | env.aux_obj_types.keys()
+    pcs = env.ptr_types.keys() | env.aux_maps.keys() | env.aux_obj_types.keys() | env.node_offs.keys()
     pcs |= {pc for pc, (_cb, fit) in env.loop_inline.items() if fit}
     out = [NO_AUX] * length
     for pc in pcs:
@@ -64,5 +64,6 @@ def collect(env: Env, length: int) -> tuple[InsnAux, ...]:
             map_index=env.aux_maps.get(pc),
             obj_type_id=env.aux_obj_types.get(pc),
             loop_callback=env.program.subprogs[loop[0]].start if loop is not None and loop[1] else None,
+            node_off=env.node_offs.get(pc),
         )
     return tuple(out)

@@ -7,7 +7,7 @@ from framework.platform.helper_protos import proto_for
 from framework.platform.helpers import func_id_name
 from framework.platform.kfunc_types import KFUNC_TYPES
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, UNMERGED, VOID
-from framework.verify import memory
+from framework.verify import graph, memory
 from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.helper_args import (
@@ -155,6 +155,9 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             ):
                 null = False
         result = Reg(RT.MAP_VALUE, map_index=m.map_index, maybe_null=null, id=env.new_id() if null else 0)
+        if not result.id and graph.may_point_to_spin_lock(env, result):
+            # kernel: check_helper_call, "reg_may_point_to_spin_lock(&regs[BPF_REG_0]) && !regs[BPF_REG_0].id"
+            result = result.with_(id=env.new_id())
     elif fid == 12:  # tail_call(ctx, prog_array, index)
         # kernel: bpf_tail_call_proto (kernel/bpf/core.c): ARG_PTR_TO_CTX, ARG_CONST_MAP_PTR,
         # ARG_ANYTHING; RET_VOID. record_func_key wants a prog_array, then check_resource_leak.
@@ -262,12 +265,18 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if st.active_locks:
             return reject(pc, "Locking two bpf_spin_locks are not allowed")
         st.active_locks += 1
-        st.refs.append(Ref(RefKind.LOCK, env.new_id(), pc, "spin_lock"))
+        # kernel: process_spin_lock, acquire_lock_state(reg->id, the map): the lock is the allocation's
+        st.refs.append(Ref(RefKind.LOCK, r.id, pc, "spin_lock", graph.lock_ptr(r)))
     elif fid == SPIN_UNLOCK:
         if not st.active_locks:
             return reject(pc, "bpf_spin_unlock without taking a lock")
+        r = regs[1]
+        held = [x for x in st.refs if x.kind is RefKind.LOCK]
+        if r.type is RT.MAP_VALUE and held and (held[-1].id, held[-1].ptr) != (r.id, graph.lock_ptr(r)):
+            return reject(pc, "bpf_spin_unlock of different lock")  # kernel: process_spin_lock
         st.active_locks -= 1
         st.refs = [r for r in st.refs if r.kind is not RefKind.LOCK]
+        graph.invalidate_non_owning_refs(st)  # kernel: process_spin_lock, on unlock
     elif fid == 181:  # bpf_loop
         from framework.verify.frames import push_callback
 
@@ -396,6 +405,13 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         record_obj_type(env, pc, tid.const)
         extra = {MEM_PERCPU} if "percpu" in name else set()
         result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC} | extra), btf_name=tname, btf_id=tid.const, mem_size=tsize)
+    elif name in graph.LIST_API or name in graph.RBTREE_API:
+        got = graph.check_graph_kfunc(env, st, pc, name)
+        if isinstance(got, Reject):
+            return got
+        result = got
+        if RET_NULL in flags and ACQUIRE not in flags:  # kernel: check_kfunc_call, is_kfunc_ret_null
+            result = result.with_(maybe_null=True, id=env.new_id())
     elif spec.kind in ("task", "cgroup", "cpumask") and ACQUIRE in flags:
         # kernel: check_kfunc_call, an acquired pointer is plain PTR_TO_BTF_ID (its ref makes it trusted)
         result = Reg(RT.BTF_ID, btf_name=_STRUCT[spec.kind])

@@ -106,6 +106,9 @@ class Env:
     ptr_types: dict[int, tuple[RT, frozenset[str]]] = field(default_factory=dict)  # insn_aux_data[].ptr_type
     aux_maps: dict[int, int] = field(default_factory=dict)  # map helper pc -> map index (-1: poisoned)
     aux_obj_types: dict[int, int] = field(default_factory=dict)  # obj_new/obj_drop pc -> local type id
+    node_offs: dict[int, int] = field(default_factory=dict)  # graph kfunc pc -> its node's offset in the object
+    rbtree_add_pcs: set[int] = field(default_factory=set)  # the calls whose callback is an rbtree `less`
+    records: dict[tuple[object, int], object] = field(default_factory=dict)  # graph.reg_record's cache
     # a tcp_sock read convert_ctx_accesses cannot convert (is_valid_access allowed it): its pc
     unconvertible_pc: int = -1
     tstamp_type_access: bool = False  # prog->tstamp_type_access: a load of __sk_buff's tstamp_type was checked

@@ -320,6 +320,12 @@ def check_mem_access(
             return reject(pc, f"R{regno} is ptr_{ptr.btf_name} access percpu memory: off={off}")
         if write and MEM_ALLOC not in ptr.flags:
             return reject(pc, "only read is supported")
+        if MEM_ALLOC in ptr.flags:
+            from framework.verify.graph import reg_record
+
+            special = reg_record(env, ptr).field_at(off, size)
+            if special:  # kernel: btf_struct_access, a local object's special fields
+                return reject(pc, f"direct access to {special} is disallowed")
         if ptr.mem_size and off + size > ptr.mem_size:
             return reject(pc, f"access beyond struct {ptr.btf_name} at off {off} size {size}")
         return None if write else loaded_scalar(size)

@@ -8,7 +8,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.isa.opcodes import Kind
 from framework.load.program import Linkage
-from framework.verify import reserved
+from framework.verify import graph, reserved
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
@@ -399,6 +399,8 @@ def mark_ptr_or_null(env: Env, st: State, rid: int, is_null: bool) -> None:
             # kernel: only the acquired pointer itself (ref_obj_id == id) releases on NULL, not a
             # pointer derived from it (bpf_sk_fullsock, bpf_tcp_sock) that shares the parent's ref
             releases = releases or r.ref_obj_id == rid
+            if not is_null and graph.may_point_to_spin_lock(env, r):
+                return r.with_(maybe_null=False)  # kernel: mark_ptr_or_null_reg keeps a lock holder's id
             return _null_edge(r, is_null)
         return r
 

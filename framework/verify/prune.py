@@ -178,7 +178,10 @@ def states_equal(env: Env, old: State, cur: State, exact: int = NOT_EXACT) -> bo
                 return False
         if not stacksafe(env, fo, fc, ids, exact):
             return False
-    return all(ro.kind is rc.kind and ids.check(ro.id, rc.id) for ro, rc in zip(old.refs, cur.refs, strict=True))
+    return all(
+        ro.kind is rc.kind and ro.ptr == rc.ptr and ids.check(ro.id, rc.id)
+        for ro, rc in zip(old.refs, cur.refs, strict=True)
+    )
 
 
 class Checkpoint:

@@ -40,6 +40,7 @@ MEM_RINGBUF = "ringbuf"
 MEM_RDONLY = "rdonly"
 PTR_TRUSTED = "trusted"
 MEM_RCU = "rcu"
+NON_OWN_REF = "non_own_ref"  # a graph node the collection owns (valid until bpf_spin_unlock)
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ class Holding:
     btf_id: int
     ref_id: int
     state: Nullness
+    off: int = 0  # how far into its object the pointer points (a list or rbtree node: the node's offset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class InsnAux:
         None  # obj_new / obj_drop / refcount_acquire: the local type (obj_new_size, kptr_struct_meta)
     )
     loop_callback: int | None = None  # bpf_loop fit for inlining: the callback's first pc (loop_inline_state)
+    node_off: int | None = None  # a graph kfunc's node argument or result points this far into its object
+    # (a push's or an add's insn_aux->insert_off; a pop's or a remove's container_of)
 
 
 NO_AUX = InsnAux()

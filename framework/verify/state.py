@@ -32,6 +32,7 @@ class Ref:
     id: int
     insn_idx: int
     resource: str = ""  # what it is: obj, ringbuf, socket, task, cgroup, iter_num, dynptr...
+    ptr: int = 0  # a lock's allocation (framework.verify.graph.lock_ptr); its id is the pointer's id
 
 
 @dataclass(slots=True)

@@ -4,7 +4,7 @@ with a `.bpf_cleanup` table, the edges from covered calls into their landing pad
 from __future__ import annotations
 
 from framework.verify.env import STOP, Env, Outcome, Reject, reject
-from framework.verify.regs import NOT_INIT, RT, Reg
+from framework.verify.regs import MEM_ALLOC, NOT_INIT, RT, Reg
 from framework.verify.result import FrameHoldings, Holding, Nullness, ThrowSite
 from framework.verify.stack import SLOT_SIZE, SPILL, ZERO
 from framework.verify.state import RefKind, State
@@ -39,6 +39,11 @@ def _nullness(r: Reg, live: bool) -> Nullness:
     return Nullness.POINTER
 
 
+def _interior(r: Reg) -> int:
+    # a local object's pointer past its start: a list pop's or rbtree remove's node (mark_reg_graph_node)
+    return r.off if r.type is RT.BTF_ID and MEM_ALLOC in r.flags else 0
+
+
 def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
     """Per frame, innermost first: every slot or callee-saved register holding a resource."""
     live = {r.id: r for r in st.refs if r.kind is RefKind.PTR}
@@ -58,7 +63,14 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
                 continue
             kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
             held.append(
-                Holding(f"fp{-(spi + 1) * SLOT_SIZE}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live))
+                Holding(
+                    f"fp{-(spi + 1) * SLOT_SIZE}",
+                    kind,
+                    r.btf_id,
+                    r.ref_obj_id,
+                    _nullness(r, r.ref_obj_id in live),
+                    _interior(r),
+                )
             )
         regnos = (6, 7, 8, 9) if f is not st.cur else (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
         for i in regnos:
@@ -69,7 +81,9 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
                 nulls.append(f"r{i}")
             if r.ref_obj_id and r.type is not RT.SCALAR:
                 kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
-                held.append(Holding(f"r{i}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live)))
+                held.append(
+                    Holding(f"r{i}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live), _interior(r))
+                )
         frames.append(FrameHoldings(f.subprog, f.callsite, tuple(held), tuple(nulls)))
     return ThrowSite(pc, tuple(frames), via_global, tuple(sorted(live)))
 

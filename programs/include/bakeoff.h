@@ -189,4 +189,49 @@ static inline void __bakeoff_iter_num_cleanup(struct bpf_iter_num *it)
 		     ___cur ? ((i) = *___cur, 1) : 0;                                       \
 	     });)
 
+/* ---- lists and rbtrees of local objects ------------------------------- */
+
+/* The graph types (lists and rbtrees of local objects): the verifier finds
+ * them in program BTF by name; __contains names the element type and its
+ * node field, as a BTF decl tag "contains:TYPE:FIELD" (btf_parse_graph_root). */
+struct bpf_list_head {
+	__u64 __opaque[2];
+} __attribute__((aligned(8)));
+
+struct bpf_list_node {
+	__u64 __opaque[3];
+} __attribute__((aligned(8)));
+
+struct bpf_rb_root {
+	__u64 __opaque[2];
+} __attribute__((aligned(8)));
+
+struct bpf_rb_node {
+	__u64 __opaque[4];
+} __attribute__((aligned(8)));
+
+#define __contains(name, node) __attribute__((btf_decl_tag("contains:" #name ":" #node)))
+#define container_of(ptr, type, member) ((type *)((void *)(ptr) - __builtin_offsetof(type, member)))
+
+extern int bpf_list_push_front_impl(struct bpf_list_head *head, struct bpf_list_node *node,
+				    void *meta__ign, __u64 off) __ksym;
+extern int bpf_list_push_back_impl(struct bpf_list_head *head, struct bpf_list_node *node,
+				   void *meta__ign, __u64 off) __ksym;
+extern struct bpf_list_node *bpf_list_pop_front(struct bpf_list_head *head) __ksym;
+extern struct bpf_list_node *bpf_list_pop_back(struct bpf_list_head *head) __ksym;
+extern struct bpf_list_node *bpf_list_front(struct bpf_list_head *head) __ksym;
+extern struct bpf_list_node *bpf_list_back(struct bpf_list_head *head) __ksym;
+extern int bpf_rbtree_add_impl(struct bpf_rb_root *root, struct bpf_rb_node *node,
+			       _Bool (less)(struct bpf_rb_node *a, const struct bpf_rb_node *b),
+			       void *meta__ign, __u64 off) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_first(struct bpf_rb_root *root) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_remove(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_root(struct bpf_rb_root *root) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_left(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
+extern struct bpf_rb_node *bpf_rbtree_right(struct bpf_rb_root *root, struct bpf_rb_node *node) __ksym;
+
+#define bpf_list_push_front(head, node) bpf_list_push_front_impl(head, node, NULL, 0)
+#define bpf_list_push_back(head, node) bpf_list_push_back_impl(head, node, NULL, 0)
+#define bpf_rbtree_add(root, node, less) bpf_rbtree_add_impl(root, node, less, NULL, 0)
+
 #endif /* BAKEOFF_H */

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import pytest
 
+from framework.isa import opcodes as op
+from framework.isa.opcodes import Kind
 from framework.load.corpus import CorpusEntry
 from framework.plan import plan, stock_fixup
 from framework.plugins import get_strategy
 from framework.run.result import run_program
 from framework.verify import Analysis, verify
-from strategies.resource_table import POP, PUSH, RECORD_BYTES, ResourceTable
+from strategies.resource_table import POP, POP_NODE, PUSH, RECORD_BYTES, ResourceTable
 
 from .corpus import ENTRIES, verified
 
@@ -72,9 +74,38 @@ def test_what_it_inserts_per_acquire_release_and_record() -> None:
     assert len(rt.acquires) == 1 and len(rt.releases) == 2 and rt.peaks[0] == 1
     # 2 zeroing stores + 7 after the acquire (region, value, kind, r0, count, call) + a pop per release
     assert made.added_insns == 2 + 7 + 2
-    assert made.kfuncs == (PUSH, POP) and made.metadata_bytes == 4 + 4 * len(entry.program.subprogs)
+    assert made.kfuncs == (PUSH, POP, POP_NODE) and made.metadata_bytes == 4 + 4 * len(entry.program.subprogs)
     pops = {i.pc for i in made.inserts if i.before and i.before[-1].imm == len(entry.program.kfuncs) + 1}
     assert pops == rt.releases  # the removal comes before the release, while r1 still holds the value
+
+
+def test_a_list_element_is_recorded_as_the_object_it_is_inside() -> None:
+    """list_pop_throw: bpf_list_pop_front returns the node field (off 8 in struct item), and a
+    push takes it; the record must hold the object's start, which bpf_obj_drop takes: `r2 += -8`
+    after the pop's acquire, `r0 = 8; call bakeoff_rt_pop_node` before each push."""
+    entry = next(e for e in ENTRIES if e.program.name == "list_pop_throw")
+    rt, analysis = _run(entry)
+    assert analysis.accepted
+    made = plan(rt, entry.program, analysis)
+    pop_node = len(entry.program.kfuncs) + 2
+    names = entry.program.kfuncs
+    pushes = {
+        pc
+        for pc, i in entry.program.insns()
+        if i.kind is Kind.CALL and i.src == op.PSEUDO_KFUNC_CALL and names[i.imm] == "bpf_list_push_back_impl"
+    }
+    pops = {
+        pc
+        for pc, i in entry.program.insns()
+        if i.kind is Kind.CALL and i.src == op.PSEUDO_KFUNC_CALL and names[i.imm] == "bpf_list_pop_front"
+    }
+    assert pushes and pops
+    before = {i.pc: i.before for i in made.inserts if i.before}
+    after = {i.pc: i.after for i in made.inserts if i.after}
+    for pc in pushes:
+        assert [(x.dst, x.imm) for x in before[pc]] == [(0, 8), (0, pop_node)]
+    for pc in pops:
+        assert any(x.dst == 2 and x.imm in (-8, 0xFFFFFFF8) for x in after[pc])
 
 
 def test_happy_path_cost_is_the_pushes_and_removals() -> None:
