@@ -26,6 +26,7 @@ from framework.verify.regs import (
     MEM_PERCPU,
     MEM_RDONLY,
     MEM_RINGBUF,
+    NON_OWN_REF,
     NOT_INIT,
     RT,
     Reg,
@@ -416,13 +417,21 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         # kernel: check_kfunc_call, an acquired pointer is plain PTR_TO_BTF_ID (its ref makes it trusted)
         result = Reg(RT.BTF_ID, btf_name=_STRUCT[spec.kind])
     elif name == "bpf_refcount_acquire_impl":
+        # kernel: check_kfunc_args, KF_ARG_PTR_TO_REFCOUNTED_KPTR (after the KF_RCU NULL check)
         r = regs[1]
-        if r.type is not RT.BTF_ID or MEM_ALLOC not in r.flags:
-            return reject(pc, "arg#0 expected pointer to allocated object")
-        if r.maybe_null:
+        if r.maybe_null or (r.is_const and r.const == 0):
             return reject(pc, "Possibly NULL pointer passed to trusted arg0")
+        if r.type is not RT.BTF_ID or MEM_ALLOC not in r.flags:  # type_is_ptr_alloc_obj
+            return reject(pc, "arg#0 is neither owning or non-owning ref")
+        if graph.reg_record(env, r).refcount_off < 0:
+            return reject(pc, "arg#0 doesn't point to a type with bpf_refcount field")
         record_obj_type(env, pc, r.btf_id)
-        result = r.with_(ref_obj_id=0, id=0)
+        # kernel: check_kfunc_call, an owning PTR_TO_BTF_ID | MEM_ALLOC of the argument's type;
+        # is_kfunc_ret_null: it may be NULL only when the argument was a non-owning reference
+        # (an owning one holds the count above zero)
+        result = Reg(RT.BTF_ID, flags=frozenset({MEM_ALLOC}), btf_name=r.btf_name, btf_id=r.btf_id, mem_size=r.mem_size)
+        if NON_OWN_REF not in r.flags:
+            flags = flags - {RET_NULL}
     elif RELEASE in flags:
         r = regs[1]
         if r.type is RT.NOT_INIT:

@@ -13,6 +13,15 @@
  *                   pointer still points at the node field (off 8), not at the
  *                   object's start, so a cleanup must release the object it is in.
  *  - list_pop_throw_clean: drops it first.
+ *  - refcount_shared: one refcounted object (bpf_refcount_acquire) in an rbtree
+ *                    and a list at once, removed from both and dropped twice.
+ *  - refcount_add_twice: the second bpf_rbtree_add of a node already in the tree
+ *                    fails (-EINVAL) and drops the reference it was given.
+ *  - refcount_throw: adds an object to the tree and throws (cookie 31) holding
+ *                    a second, acquired reference to it on a short packet; a
+ *                    cleanup's bpf_obj_drop only drops the count (the tree keeps
+ *                    the object).
+ *  - refcount_throw_clean: drops the acquired reference first.
  */
 #include "bakeoff.h"
 
@@ -181,6 +190,150 @@ int list_pop_throw_clean(struct __sk_buff *ctx)
 		return 2;
 	key = container_of(n, struct item, node)->key;
 	bpf_obj_drop(container_of(n, struct item, node));
+	if (short_packet(ctx))
+		bpf_throw(ERR_SHORT);
+	return key;
+}
+
+/* refcounted objects: each in a tree and a list at once (bpf_refcount) */
+struct shared {
+	long key;
+	struct bpf_rb_node rb;
+	struct bpf_list_node l;
+	struct bpf_refcount ref;
+};
+
+struct shared_holder {
+	struct bpf_spin_lock lock;
+	struct bpf_rb_root root __contains(shared, rb);
+	struct bpf_list_head head __contains(shared, l);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, int);
+	__type(value, struct shared_holder);
+	__uint(max_entries, 1);
+} shared_store SEC(".maps");
+
+static _Bool shared_less(struct bpf_rb_node *a, const struct bpf_rb_node *b)
+{
+	return container_of(a, struct shared, rb)->key < container_of(b, struct shared, rb)->key;
+}
+
+static __always_inline struct shared_holder *shared_holder(void)
+{
+	int key = 0;
+
+	return bpf_map_lookup_elem(&shared_store, &key);
+}
+
+SEC("tc")
+int refcount_shared(struct __sk_buff *ctx)
+{
+	struct shared_holder *h = shared_holder();
+	struct bpf_list_node *ln;
+	struct bpf_rb_node *r;
+	struct shared *n, *m;
+	long out = 0;
+
+	if (!h)
+		return 1;
+	n = bpf_obj_new(struct shared);
+	if (!n)
+		return 2;
+	n->key = 7;
+	m = bpf_refcount_acquire(n);
+	bpf_spin_lock(&h->lock);
+	bpf_rbtree_add(&h->root, &n->rb, shared_less);
+	bpf_list_push_back(&h->head, &m->l);
+	bpf_spin_unlock(&h->lock);
+	bpf_spin_lock(&h->lock);
+	r = bpf_rbtree_first(&h->root);
+	if (r)
+		r = bpf_rbtree_remove(&h->root, r);
+	ln = bpf_list_pop_front(&h->head);
+	bpf_spin_unlock(&h->lock);
+	if (r) {
+		out += container_of(r, struct shared, rb)->key;
+		bpf_obj_drop(container_of(r, struct shared, rb));
+	}
+	if (ln) {
+		out += container_of(ln, struct shared, l)->key * 100;
+		bpf_obj_drop(container_of(ln, struct shared, l));
+	}
+	return out;
+}
+
+SEC("tc")
+int refcount_add_twice(struct __sk_buff *ctx)
+{
+	struct shared_holder *h = shared_holder();
+	struct bpf_rb_node *r;
+	struct shared *n, *m;
+	long a, b;
+
+	if (!h)
+		return 1;
+	n = bpf_obj_new(struct shared);
+	if (!n)
+		return 2;
+	m = bpf_refcount_acquire(n);
+	bpf_spin_lock(&h->lock);
+	a = bpf_rbtree_add(&h->root, &n->rb, shared_less);
+	b = bpf_rbtree_add(&h->root, &m->rb, shared_less);
+	r = bpf_rbtree_first(&h->root);
+	if (r)
+		r = bpf_rbtree_remove(&h->root, r);
+	bpf_spin_unlock(&h->lock);
+	if (r)
+		bpf_obj_drop(container_of(r, struct shared, rb));
+	return a * 10 - b;
+}
+
+SEC("tc")
+int refcount_throw(struct __sk_buff *ctx)
+{
+	struct shared_holder *h = shared_holder();
+	struct shared *n, *m;
+	long key;
+
+	if (!h)
+		return 1;
+	n = bpf_obj_new(struct shared);
+	if (!n)
+		return 2;
+	n->key = 5;
+	m = bpf_refcount_acquire(n);
+	bpf_spin_lock(&h->lock);
+	bpf_rbtree_add(&h->root, &n->rb, shared_less);
+	bpf_spin_unlock(&h->lock);
+	if (short_packet(ctx))
+		bpf_throw(ERR_SHORT);
+	key = m->key;
+	bpf_obj_drop(m);
+	return key;
+}
+
+SEC("tc")
+int refcount_throw_clean(struct __sk_buff *ctx)
+{
+	struct shared_holder *h = shared_holder();
+	struct shared *n, *m;
+	long key;
+
+	if (!h)
+		return 1;
+	n = bpf_obj_new(struct shared);
+	if (!n)
+		return 2;
+	n->key = 5;
+	m = bpf_refcount_acquire(n);
+	bpf_spin_lock(&h->lock);
+	bpf_rbtree_add(&h->root, &n->rb, shared_less);
+	bpf_spin_unlock(&h->lock);
+	key = m->key;
+	bpf_obj_drop(m);
 	if (short_packet(ctx))
 		bpf_throw(ERR_SHORT);
 	return key;
