@@ -18,6 +18,7 @@ from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.load.btf import Btf, Kind, parse_btf
+from framework.verify.graph import SPECIAL_FIELDS
 
 __all__ = ["META_BASE", "KfuncFix", "kfunc_fixes"]
 
@@ -27,7 +28,6 @@ _NEW = ("bpf_obj_new_impl", "bpf_percpu_obj_new_impl")
 _DROP = ("bpf_obj_drop_impl", "bpf_percpu_obj_drop_impl", "bpf_refcount_acquire_impl")
 _INSERT = ("bpf_list_push_front_impl", "bpf_list_push_back_impl", "bpf_rbtree_add_impl")
 _FIXED = frozenset(_NEW + _DROP + _INSERT)
-_SPECIAL = ("bpf_refcount", "bpf_list_head", "bpf_list_node", "bpf_rb_root", "bpf_rb_node", "bpf_spin_lock")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +62,7 @@ def _has_meta(btf: Btf, type_id: int) -> bool:
         return False
     for m in t.members():
         mt = btf.type(btf.skip_mods(m.type))
-        if btf.string(mt.name_off) in _SPECIAL or mt.kind is Kind.TYPE_TAG:
+        if btf.string(mt.name_off) in SPECIAL_FIELDS or mt.kind is Kind.TYPE_TAG:
             return True
         ref = btf.type(m.type)
         if ref.kind is Kind.PTR and btf.type(ref.type).kind is Kind.TYPE_TAG:  # __kptr

@@ -26,7 +26,8 @@ from framework.verify.state import RefKind, State
 
 LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE = "bpf_list_head", "bpf_list_node", "bpf_rb_root", "bpf_rb_node"
 SPIN_LOCK, REFCOUNT = "bpf_spin_lock", "bpf_refcount"
-_SPECIAL = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE)
+# the struct types btf_parse_fields tracks in a local object or map value (besides kptrs)
+SPECIAL_FIELDS = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE)
 _CONTAINS = "contains:"
 
 # kernel: is_bpf_list_api_kfunc, is_bpf_rbtree_api_kfunc (kfunc_spin_allowed: callable under a lock)
@@ -99,7 +100,7 @@ NO_RECORD = Record()
 def _special(btf: Btf, type_id: int) -> str | None:
     t = btf.type(btf.skip_mods(type_id))
     name = btf.string(t.name_off)
-    return name if t.kind is Kind.STRUCT and name in _SPECIAL else None
+    return name if t.kind is Kind.STRUCT and name in SPECIAL_FIELDS else None
 
 
 def _root(btf: Btf, kind: str, off: int, tags: list[str]) -> GraphRoot | None:
@@ -221,7 +222,7 @@ def _node_arg(env: Env, st: State, pc: int, name: str, r: Reg, root: GraphRoot) 
     # kernel: check_kfunc_args (KF_ARG_PTR_TO_LIST_NODE / RB_NODE), __process_kf_arg_ptr_to_graph_node
     node_kind = LIST_NODE if root.kind == LIST_HEAD else RB_NODE
     if name in INSERTS:
-        if r.type is not RT.BTF_ID or r.flags != frozenset({MEM_ALLOC}):
+        if not _is_alloc(r):
             return reject(pc, "arg#1 expected pointer to allocated object")
         if not r.ref_obj_id:
             return reject(pc, "allocated object must be referenced")
