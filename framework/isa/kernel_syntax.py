@@ -23,39 +23,14 @@ __all__ = ["NameHook", "format_insn"]
 
 NameHook = Callable[[Insn], str | None]
 
-# bpf_alu_string, bpf_alu_sign_string (kernel/bpf/disasm.c)
-_ALU = {
-    op.ADD: "+=",
-    op.SUB: "-=",
-    op.MUL: "*=",
-    op.DIV: "/=",
-    op.OR: "|=",
-    op.AND: "&=",
-    op.LSH: "<<=",
-    op.RSH: ">>=",
-    op.MOD: "%=",
-    op.XOR: "^=",
-    op.MOV: "=",
-    op.ARSH: "s>>=",
-}
-_ALU_SIGNED = {op.DIV: "s/=", op.MOD: "s%="}
+# bpf_alu_string, bpf_alu_sign_string, bpf_jmp_string, bpf_ldst_string, bpf_ldsx_string
+# (kernel/bpf/disasm.c): the operator table's symbols
+_ALU = {code: o.symbol for code, o in op.ALU_OPERATORS.items()}
+_ALU_SIGNED = op.SIGNED_ALU_SYMBOLS
 _MOVSX = {8: "(s8)", 16: "(s16)", 32: "(s32)"}  # bpf_movsx_string
-# bpf_jmp_string; JCOND has no entry, so glibc prints "(null)" for it.
-_JMP = {
-    op.JEQ: "==",
-    op.JGT: ">",
-    op.JLT: "<",
-    op.JGE: ">=",
-    op.JLE: "<=",
-    op.JSET: "&",
-    op.JNE: "!=",
-    op.JSGT: "s>",
-    op.JSLT: "s<",
-    op.JSGE: "s>=",
-    op.JSLE: "s<=",
-}
-_LDST = {op.W: "u32", op.H: "u16", op.B: "u8", op.DW: "u64"}  # bpf_ldst_string
-_LDSX = {op.W: "s32", op.H: "s16", op.B: "s8"}  # bpf_ldsx_string
+_JMP = {code: o.symbol for code, o in op.JMP_OPERATORS.items()}  # JCOND has none: glibc prints "(null)"
+_LDST = op.SIZE_TYPES
+_LDSX = op.SIGNED_SIZE_TYPES
 ADDR_SPACE_CAST = 1  # uapi BPF_ADDR_SPACE_CAST, in off
 MAY_GOTO = 0  # uapi BPF_MAY_GOTO, in src_reg
 

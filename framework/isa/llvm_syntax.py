@@ -20,35 +20,11 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 
-ALU_SYMBOLS = {
-    op.ADD: "+=",
-    op.SUB: "-=",
-    op.MUL: "*=",
-    op.DIV: "/=",
-    op.OR: "|=",
-    op.AND: "&=",
-    op.LSH: "<<=",
-    op.RSH: ">>=",
-    op.MOD: "%=",
-    op.XOR: "^=",
-    op.MOV: "=",
-    op.ARSH: "s>>=",
-}
-JMP_SYMBOLS = {
-    op.JEQ: "==",
-    op.JGT: ">",
-    op.JGE: ">=",
-    op.JSET: "&",
-    op.JNE: "!=",
-    op.JSGT: "s>",
-    op.JSGE: "s>=",
-    op.JLT: "<",
-    op.JLE: "<=",
-    op.JSLT: "s<",
-    op.JSLE: "s<=",
-}
-SIZE_TYPES = {op.B: "u8", op.H: "u16", op.W: "u32", op.DW: "u64"}
-SIGNED_SIZE_TYPES = {op.B: "s8", op.H: "s16", op.W: "s32"}
+# llvm-objdump prints the kernel disassembler's symbols (framework.isa.opcodes' table)
+ALU_SYMBOLS = {code: o.symbol for code, o in op.ALU_OPERATORS.items()}
+JMP_SYMBOLS = {code: o.symbol for code, o in op.JMP_OPERATORS.items()}
+SIZE_TYPES = op.SIZE_TYPES
+SIGNED_SIZE_TYPES = op.SIGNED_SIZE_TYPES
 
 
 def hex_signed(value: int) -> str:

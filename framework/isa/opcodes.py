@@ -99,41 +99,57 @@ class Spec:
         return self.code & 0x07
 
 
-_ALU_OPS = {
-    ADD: "add",
-    SUB: "sub",
-    MUL: "mul",
-    DIV: "div",
-    OR: "or",
-    AND: "and",
-    LSH: "lsh",
-    RSH: "rsh",
-    MOD: "mod",
-    XOR: "xor",
-    MOV: "mov",
-    ARSH: "arsh",
+@dataclass(frozen=True, slots=True)
+class Operator:
+    """One BPF_OP: its name in the instruction set's spelling (RFC 9669, lower case, as the
+    conformance suite's assembly writes it) and the symbol the kernel's disassembler prints
+    (bpf_alu_string / bpf_jmp_string in kernel/bpf/disasm.c), which llvm-objdump shares."""
+
+    name: str
+    symbol: str
+
+
+# the binary ALU operators (BPF_NEG and BPF_END are kinds of their own)
+ALU_OPERATORS = {
+    ADD: Operator("add", "+="),
+    SUB: Operator("sub", "-="),
+    MUL: Operator("mul", "*="),
+    DIV: Operator("div", "/="),
+    OR: Operator("or", "|="),
+    AND: Operator("and", "&="),
+    LSH: Operator("lsh", "<<="),
+    RSH: Operator("rsh", ">>="),
+    MOD: Operator("mod", "%="),
+    XOR: Operator("xor", "^="),
+    MOV: Operator("mov", "="),
+    ARSH: Operator("arsh", "s>>="),
 }
-_JMP_OPS = {
-    JEQ: "jeq",
-    JGT: "jgt",
-    JGE: "jge",
-    JSET: "jset",
-    JNE: "jne",
-    JSGT: "jsgt",
-    JSGE: "jsge",
-    JLT: "jlt",
-    JLE: "jle",
-    JSLT: "jslt",
-    JSLE: "jsle",
+SIGNED_ALU_SYMBOLS = {DIV: "s/=", MOD: "s%="}  # bpf_alu_sign_string: off 1 (sdiv, smod)
+# the conditional jumps (BPF_JCOND, may_goto, has no symbol: disasm.c prints "(null)" for it)
+JMP_OPERATORS = {
+    JEQ: Operator("jeq", "=="),
+    JGT: Operator("jgt", ">"),
+    JGE: Operator("jge", ">="),
+    JSET: Operator("jset", "&"),
+    JNE: Operator("jne", "!="),
+    JSGT: Operator("jsgt", "s>"),
+    JSGE: Operator("jsge", "s>="),
+    JLT: Operator("jlt", "<"),
+    JLE: Operator("jle", "<="),
+    JSLT: Operator("jslt", "s<"),
+    JSLE: Operator("jsle", "s<="),
 }
-_SIZE_NAMES = {B: "b", H: "h", W: "w", DW: "dw"}
+SIZE_SUFFIXES = {B: "b", H: "h", W: "w", DW: "dw"}  # the instruction set's size letters
+SIZE_TYPES = {B: "u8", H: "u16", W: "u32", DW: "u64"}  # bpf_ldst_string
+SIGNED_SIZE_TYPES = {B: "s8", H: "s16", W: "s32"}  # bpf_ldsx_string
 ATOMIC_OPS = {ADD: "add", OR: "or", AND: "and", XOR: "xor"}
 
 
 def _build() -> tuple[Spec, ...]:
     specs: list[Spec] = []
     for cls, cname in ((ALU, "alu32"), (ALU64, "alu64")):
-        for op, oname in _ALU_OPS.items():
+        for op, operator in ALU_OPERATORS.items():
+            oname = operator.name
             for src, sname in ((K, "k"), (X, "x")):
                 code = cls | op | src
                 specs.append(Spec(f"{cname}_{oname}_{sname}", Kind.ALU, code, off=0))
@@ -154,7 +170,8 @@ def _build() -> tuple[Spec, ...]:
     specs.append(Spec("ja", Kind.JA, JMP | JA | K))
     specs.append(Spec("gotol", Kind.JA, JMP32 | JA | K))
     for cls, cname in ((JMP, "jmp"), (JMP32, "jmp32")):
-        for op, oname in _JMP_OPS.items():
+        for op, operator in JMP_OPERATORS.items():
+            oname = operator.name
             for src, sname in ((K, "k"), (X, "x")):
                 specs.append(Spec(f"{cname}_{oname}_{sname}", Kind.JCOND, cls | op | src))
     specs.append(Spec("may_goto", Kind.MAY_GOTO, JMP | JCOND | K))
@@ -164,23 +181,23 @@ def _build() -> tuple[Spec, ...]:
     specs.append(Spec("ld_imm64", Kind.LD_IMM64, LD | IMM | DW))
     for mode, mname in ((ABS, "abs"), (IND, "ind")):
         for size in (B, H, W):
-            specs.append(Spec(f"ld_{mname}_{_SIZE_NAMES[size]}", Kind.LD_PKT, LD | mode | size))
+            specs.append(Spec(f"ld_{mname}_{SIZE_SUFFIXES[size]}", Kind.LD_PKT, LD | mode | size))
     for size in (B, H, W, DW):
-        sn = _SIZE_NAMES[size]
+        sn = SIZE_SUFFIXES[size]
         specs.append(Spec(f"ldx_{sn}", Kind.LOAD, LDX | MEM | size))
         if size != DW:
             specs.append(Spec(f"ldxs_{sn}", Kind.LOAD, LDX | MEMSX | size))
         specs.append(Spec(f"st_{sn}", Kind.STORE_IMM, ST | MEM | size))
         specs.append(Spec(f"stx_{sn}", Kind.STORE_REG, STX | MEM | size))
     for size in (W, DW):
-        sn = _SIZE_NAMES[size]
+        sn = SIZE_SUFFIXES[size]
         for op, oname in ATOMIC_OPS.items():
             specs.append(Spec(f"atomic_{sn}_{oname}", Kind.ATOMIC, STX | ATOMIC | size, imm=op))
             specs.append(Spec(f"atomic_{sn}_fetch_{oname}", Kind.ATOMIC, STX | ATOMIC | size, imm=op | FETCH))
         specs.append(Spec(f"atomic_{sn}_xchg", Kind.ATOMIC, STX | ATOMIC | size, imm=XCHG))
         specs.append(Spec(f"atomic_{sn}_cmpxchg", Kind.ATOMIC, STX | ATOMIC | size, imm=CMPXCHG))
     for size in (B, H, W, DW):  # Linux 6.15: load-acquire / store-release, all sizes
-        sn = _SIZE_NAMES[size]
+        sn = SIZE_SUFFIXES[size]
         specs.append(Spec(f"load_acquire_{sn}", Kind.ATOMIC, STX | ATOMIC | size, imm=LOAD_ACQ))
         specs.append(Spec(f"store_release_{sn}", Kind.ATOMIC, STX | ATOMIC | size, imm=STORE_REL))
     return tuple(specs)

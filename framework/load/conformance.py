@@ -39,37 +39,10 @@ class ConformanceCase:
 
 
 _REGS = {f"%r{i}": i for i in range(16)}  # r11-r15 exist in the dialect for negative tests
-_ALU = {
-    "add": op.ADD,
-    "sub": op.SUB,
-    "mul": op.MUL,
-    "div": op.DIV,
-    "sdiv": op.DIV,
-    "or": op.OR,
-    "and": op.AND,
-    "lsh": op.LSH,
-    "rsh": op.RSH,
-    "neg": op.NEG,
-    "mod": op.MOD,
-    "smod": op.MOD,
-    "xor": op.XOR,
-    "mov": op.MOV,
-    "arsh": op.ARSH,
-}
-_JMP = {
-    "jeq": op.JEQ,
-    "jgt": op.JGT,
-    "jge": op.JGE,
-    "jset": op.JSET,
-    "jne": op.JNE,
-    "jsgt": op.JSGT,
-    "jsge": op.JSGE,
-    "jlt": op.JLT,
-    "jle": op.JLE,
-    "jslt": op.JSLT,
-    "jsle": op.JSLE,
-}
-_SIZES = {"b": op.B, "h": op.H, "w": op.W, "dw": op.DW}
+# the operator table's names, and the dialect's own for signed division and negation
+_ALU = {o.name: code for code, o in op.ALU_OPERATORS.items()} | {"sdiv": op.DIV, "smod": op.MOD, "neg": op.NEG}
+_JMP = {o.name: code for code, o in op.JMP_OPERATORS.items()}
+_SIZES = {suffix: size for size, suffix in op.SIZE_SUFFIXES.items()}
 _ATOMIC = {"add": op.ADD, "and": op.AND, "or": op.OR, "xor": op.XOR, "xchg": op.XCHG, "cmpxchg": op.CMPXCHG}
 
 

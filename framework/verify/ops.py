@@ -16,19 +16,7 @@ from framework.verify.regs import MEM_ALLOC, PTR_TRUSTED, RT, Reg, const, scalar
 from framework.verify.scalar import Scalar
 from framework.verify.state import State
 
-_OPNAME = {
-    op.ADD: "+=",
-    op.SUB: "-=",
-    op.MUL: "*=",
-    op.DIV: "/=",
-    op.OR: "|=",
-    op.AND: "&=",
-    op.LSH: "<<=",
-    op.RSH: ">>=",
-    op.MOD: "%=",
-    op.XOR: "^=",
-    op.ARSH: "s>>=",
-}  # kernel: bpf_alu_string
+_OPNAME = {code: o.symbol for code, o in op.ALU_OPERATORS.items()}  # kernel: bpf_alu_string
 
 
 def read_reg(st: State, pc: int, regno: int) -> Reg | Reject:
