@@ -333,14 +333,25 @@ def _dynptr_init(env: Env, st: State, pc: int, regno: int) -> Reject | None:
     return None
 
 
-def _dynptr_release(env: Env, st: State, pc: int, regno: int) -> Reject | None:
-    # kernel: unmark_stack_slots_dynptr
+def _dynptr_at(st: State, regno: int) -> tuple[Frame, Reg] | None:
+    """The frame and dynptr an argument register points to, if it points to an initialized one
+    (kernel: process_dynptr_func's is_dynptr_reg_valid_init)."""
     r = st.cur.regs[regno]
     frame = st.frames[r.frameno] if r.type is RT.STACK else None
     slot = frame.stack.get(slot_index(r.off), Slot()) if frame else None
     if frame is None or slot is None or slot.types[0] != DYNPTR or slot.spilled is None:
+        return None
+    return frame, slot.spilled
+
+
+def _dynptr_release(env: Env, st: State, pc: int, regno: int) -> Reject | None:
+    # kernel: unmark_stack_slots_dynptr
+    found = _dynptr_at(st, regno)
+    if found is None:
         return reject(pc, f"Expected an initialized dynptr as arg #{regno - 1}")
-    ref = slot.spilled.ref_obj_id
+    frame, dynptr = found
+    r = st.cur.regs[regno]
+    ref = dynptr.ref_obj_id
     spi = slot_index(r.off)
     frame.stack[spi] = Slot()
     frame.stack[spi - 1] = Slot()
@@ -476,6 +487,11 @@ def check_kfunc_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         err = release(env, st, pc, slot.spilled.ref_obj_id)
         if err:
             return err
+    elif name == "bpf_dynptr_size":
+        # kernel: check_kfunc_args, KF_ARG_PTR_TO_DYNPTR of a const dynptr (process_dynptr_func);
+        # the __u32 result is an unknown scalar (mark_btf_func_reg_size narrows no bound)
+        if _dynptr_at(st, 1) is None:
+            return reject(pc, "Expected an initialized dynptr as arg #0")
     elif name == "bpf_local_irq_save":
         r = regs[1]
         if r.type is not RT.STACK:
