@@ -53,7 +53,8 @@ class Region:
     store_hook: StoreHook | None = None
     freed: bool = False
     resource: int | None = None  # the ledger id of the resource this memory belongs to
-    on_access: Callable[[Region, int, bool], None] | None = field(default=None, repr=False)
+    # an access watch: (region, offset, size, is_write), before the access; it may raise to refuse it
+    on_access: Callable[[Region, int, int, bool], None] | None = field(default=None, repr=False)
 
     @property
     def end(self) -> int:
@@ -150,7 +151,7 @@ class AddressSpace:
         if write and not region.writable:
             raise Fault(addr, size, f"write of {size} bytes at 0x{addr:x} into read-only {region.name}")
         if region.on_access is not None:
-            region.on_access(region, addr - region.base, write)
+            region.on_access(region, addr - region.base, size, write)
         return region
 
     def read(self, addr: int, size: int) -> bytes:

@@ -24,6 +24,7 @@ from framework.kernel.ledger import Ledger, Resource
 from framework.kernel.maps import MapState
 from framework.kernel.memory import AddressSpace, Fault, Region
 from framework.kernel.objects import CURRENT_PID, ROOT_CGROUP_ID, Objects, RunInput
+from framework.kernel.uninit import initialised_fields, unwritten_watch
 from framework.load.program import Program
 from framework.platform.helpers import helper_id, helper_name
 
@@ -195,7 +196,7 @@ class EmulatedKernel:
             return
         ledger = self.ledger
 
-        def on_access(_r: Region, _off: int, write: bool) -> None:
+        def on_access(_r: Region, _off: int, _size: int, write: bool) -> None:
             pc = self._engine.pc if self._engine is not None else -1
             ledger.use(resource, pc, "store" if write else "load")
 
@@ -219,6 +220,7 @@ class EmulatedKernel:
         size = self._type_size(type_id)  # do_misc_fixups passes the size; the loader keeps the type id
         region = self.memory.map(f"{kind} (btf type {type_id})", "object", bytes(max(size, 1)))
         self._allocs[region.base] = _Alloc(region, kind)
+        region.on_access = unwritten_watch(len(region.data), initialised_fields(self._btf, type_id))
         region.resource = self._acquire(kind, region.base, engine, by).id
         return region.base
 

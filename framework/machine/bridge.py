@@ -21,7 +21,7 @@ from framework.fixup.ldabs import SKB_LOAD_HELPERS
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.jit.lower import JitError
-from framework.kernel.api import Kernel, KernelFault
+from framework.kernel.api import Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Region
 from framework.machine import memory as mm
 from framework.machine.machine import Machine, ServiceCall
@@ -136,18 +136,28 @@ class KernelBridge:
         self._hooked.add(id(region))
         uc: Any = self.machine.uc
 
+        def watch(off: int, size: int, write: bool) -> bool:
+            """The region's access watch; False when it refused the access (the run then stops)."""
+            if region.on_access is None:
+                return True
+            try:
+                region.on_access(region, off, size, write)
+            except NotEmulated as exc:  # what the emulated kernel cannot give: the run is unsupported
+                self.machine.refuse(str(exc), unsupported=True)
+                return False
+            return True
+
         def on_read(_uc: Any, _access: int, address: int, size: int, _value: int, _user: object) -> None:
             off = address - region.base
-            if region.on_access is not None:
-                region.on_access(region, off, False)
+            if not watch(off, size, False):
+                return
             if region.load_hook is not None:
                 value = region.load_hook(off, size)
                 if value is not None:  # the value the load yields, written just before it reads
                     uc.mem_write(address, (value & ((1 << (8 * size)) - 1)).to_bytes(size, "little"))
 
-        def on_write(_uc: Any, _access: int, address: int, _size: int, _value: int, _user: object) -> None:
-            if region.on_access is not None:
-                region.on_access(region, address - region.base, True)
+        def on_write(_uc: Any, _access: int, address: int, size: int, _value: int, _user: object) -> None:
+            watch(address - region.base, size, True)
 
         last = max(region.end - 1, region.base)
         uc.hook_add(UC_HOOK_MEM_READ, on_read, begin=region.base, end=last)

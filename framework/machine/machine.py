@@ -359,6 +359,11 @@ class Machine:
         self._stop(Fault(reason, rip, self._pc(rip), address))
         return False
 
+    def refuse(self, reason: str, *, unsupported: bool = False) -> None:
+        """Stop the run at the instruction executing now (a memory hook's access), for `reason`."""
+        rip = self.uc.reg_read(X.UC_X86_REG_RIP)
+        self._stop(Fault(reason, rip, self._pc(rip), unsupported=unsupported))
+
     def _stop(self, fault: Fault) -> None:
         if self._st.fault is None:
             self._st.fault = fault

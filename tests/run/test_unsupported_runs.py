@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from verify.cases_loader import NoCompiler, load_cases
 
 from framework.cli import main
 from framework.kernel.objects import RunInput
@@ -64,3 +65,19 @@ def test_a_test_run_context_not_built_makes_the_run_unsupported(engine: str) -> 
     (program,) = load_object(fixtures / "sockex2_kern.o")
     result = run_program(program, RunInput("pkt", bytes(64)), engine=engine)
     assert result.unsupported and result.fault is not None and "socket_filter test run" in result.fault
+
+
+@pytest.mark.parametrize("engine", ["interp", "jit"])
+def test_a_read_of_what_bpf_obj_new_left_unwritten_is_unsupported(engine: str) -> None:
+    # kernel: bpf_obj_new_impl's memory comes from bpf_mem_alloc, not cleared; only bpf_obj_init's
+    # special fields are set, so the kernel's value for any other unwritten byte is an earlier object's
+    cases = {c.name: c for c in load_cases("kptr")}
+    try:
+        unwritten, written = cases["obj_new_read_unwritten"].program(), cases["obj_new_read_written"].program()
+    except NoCompiler as exc:
+        pytest.skip(str(exc))
+    result = run_program(unwritten, RunInput(), engine=engine)
+    assert result.unsupported and result.fault is not None
+    assert "offset 8 of obj" in result.fault and "nothing wrote, is not emulated" in result.fault
+    fine = run_program(written, RunInput(), engine=engine)
+    assert not fine.unsupported and fine.fault is None and fine.r0 == 3
