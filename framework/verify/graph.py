@@ -25,8 +25,8 @@ from framework.verify.regs import MEM_ALLOC, NON_OWN_REF, RT, Reg, scalar
 from framework.verify.state import RefKind, State
 
 LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE = "bpf_list_head", "bpf_list_node", "bpf_rb_root", "bpf_rb_node"
-SPIN_LOCK, REFCOUNT = "bpf_spin_lock", "bpf_refcount"
-_SPECIAL = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE)
+SPIN_LOCK, REFCOUNT, TIMER = "bpf_spin_lock", "bpf_refcount", "bpf_timer"
+_SPECIAL = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE, TIMER)
 _CONTAINS = "contains:"
 
 # kernel: is_bpf_list_api_kfunc, is_bpf_rbtree_api_kfunc (kfunc_spin_allowed: callable under a lock)
@@ -75,24 +75,28 @@ class Record:
     refcount_off: int = -1
     roots: tuple[GraphRoot, ...] = ()
     nodes: tuple[tuple[str, int], ...] = ()  # (bpf_list_node or bpf_rb_node, offset)
+    timer_off: int = -1  # btf_record's timer_off (a struct bpf_timer field)
 
     def root_at(self, kind: str, off: int) -> GraphRoot | None:
         return next((r for r in self.roots if r.kind == kind and r.off == off), None)
 
     def field_at(self, off: int, size: int) -> str | None:
-        """The special field overlapping [off, off + size), if any (btf_struct_access's check)."""
+        """The special field overlapping [off, off + size), if any (btf_struct_access's check;
+        check_map_access's over a variable offset: [smin + off, umax + off + size))."""
         spans = [(k, o) for k, o in self.nodes] + [(r.kind, r.off) for r in self.roots]
         if self.spin_lock_off >= 0:
             spans.append((SPIN_LOCK, self.spin_lock_off))
         if self.refcount_off >= 0:
             spans.append((REFCOUNT, self.refcount_off))
+        if self.timer_off >= 0:
+            spans.append((TIMER, self.timer_off))
         for kind, start in spans:
             if start < off + size and off < start + _SIZES[kind]:
                 return kind
         return None
 
 
-_SIZES = {SPIN_LOCK: 4, REFCOUNT: 4, LIST_HEAD: 16, LIST_NODE: 24, RB_ROOT: 16, RB_NODE: 32}
+_SIZES = {SPIN_LOCK: 4, REFCOUNT: 4, LIST_HEAD: 16, LIST_NODE: 24, RB_ROOT: 16, RB_NODE: 32, TIMER: 16}
 NO_RECORD = Record()
 
 
@@ -130,7 +134,7 @@ def record_of(btf: Btf, type_id: int) -> Record:
             var = btf.type(info.type)
             if var.kind is Kind.VAR:
                 items.append((var.type, info.offset, [v for i, v in btf.decl_tags(info.type) if i == -1]))
-    lock = refcount = -1
+    lock = refcount = timer = -1
     roots: list[GraphRoot] = []
     nodes: list[tuple[str, int]] = []
     for field_type, off, tags in items:
@@ -139,15 +143,17 @@ def record_of(btf: Btf, type_id: int) -> Record:
             lock = off
         elif kind == REFCOUNT:
             refcount = off
+        elif kind == TIMER:
+            timer = off
         elif kind in (LIST_NODE, RB_NODE):
             nodes.append((kind, off))
         elif kind in (LIST_HEAD, RB_ROOT):
             root = _root(btf, kind, off, tags)
             if root is not None:
                 roots.append(root)
-    if lock < 0 and refcount < 0 and not roots and not nodes:
+    if lock < 0 and refcount < 0 and timer < 0 and not roots and not nodes:
         return NO_RECORD
-    return Record(lock, refcount, tuple(roots), tuple(nodes))
+    return Record(lock, refcount, tuple(roots), tuple(nodes), timer)
 
 
 def reg_record(env: Env, r: Reg) -> Record:
