@@ -281,9 +281,15 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif fid == 181:  # bpf_loop
         from framework.verify.frames import push_callback
 
-        fn = typed_arg(st, pc, 2, RT.FUNC, "func")
-        if isinstance(fn, Reject):
-            return fn
+        # kernel: bpf_loop_proto (ARG_ANYTHING, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL, ARG_ANYTHING)
+        for r in (arg(st, pc, 1), fn := typed_arg(st, pc, 2, RT.FUNC, "func"), ctx := arg(st, pc, 3)):
+            if isinstance(r, Reject):
+                return r
+        assert isinstance(fn, Reg) and isinstance(ctx, Reg)
+        if not (ctx.type is RT.STACK or (ctx.type is RT.SCALAR and ctx.is_const and ctx.const == 0)):
+            return reject(pc, f"R3 type={type_str(ctx)} expected=fp")
+        if isinstance(flags_reg := arg(st, pc, 4), Reject):
+            return flags_reg
         # kernel: update_loop_inline_state (flags zero and one callback on every path)
         flags = regs[4]
         old = env.loop_inline.get(pc, (fn.subprog, True))

@@ -31,6 +31,7 @@ EXPECTED = {  # the test run's u32 retval
     "callback_rearms_its_timer": 2,  # XDP_PASS: never started, cancel 0
     "callback_sets_itself_again": 0,
     "callback_not_run_within_the_test_run": 0,  # start 0, the callback not run: n 0
+    "set_callback_in_a_bpf_loop_callback": 0,
 }
 PACKET = RunInput("pkt", bytes(64))
 
