@@ -13,7 +13,7 @@ bpf_timer_init's map must be the map the timer lives in (check_func_arg, ARG_CON
 comparing meta->map_ptr and map_uid). bpf_timer_set_callback's callback is an async callback
 (push_callback_call -> push_async_cb): it is verified on a fresh state of its own, one frame,
 not as a call from the program (the caller carries on at once), with set_timer_callback_state's
-arguments callback(map, key, value) and a return in [0, 1] (check_return_code, "At async callback
+arguments callback(map, key, value) and a return of 0 (check_return_code, "At async callback
 return"). It runs later, from the timer's softirq, never within the call. The maps that may hold a
 timer are checked at map creation (map_check_btf); a program of a tracing type may not use a map
 holding one (check_map_prog_compatibility).
