@@ -31,6 +31,7 @@ from framework.fixup.ldabs import ld_abs_patch
 from framework.fixup.maplookup import array_lookup_patch, inlined_lookups
 from framework.fixup.maygoto import is_may_goto, may_goto_patch, may_goto_prologue
 from framework.fixup.patch import Insertion, Patched, To, compose, patch
+from framework.fixup.timer import timer_set_callback_patch
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
@@ -206,7 +207,7 @@ def fixup(
         elif is_may_goto(insn):
             out = may_goto_patch(pc, insn, depth_at[pc])
         else:
-            out = ld_abs_patch(pc, insn) or div_patch(pc, insn) or [insn]
+            out = ld_abs_patch(pc, insn) or div_patch(pc, insn) or timer_set_callback_patch(pc, insn) or [insn]
         if pc in firsts:  # the count and the timestamp, set on entry
             head = out[0]
             assert isinstance(head, Insn)

@@ -106,6 +106,8 @@ class EmulatedKernel:
         # order, and node address -> the root that owns it (bpf_list_node_kern.owner)
         self.graphs: dict[int, list[int]] = {}
         self.graph_owner: dict[int, int] = {}
+        # bpf_timer (framework.kernel.timers): a struct bpf_timer's address -> its timer
+        self.timers: dict[int, Timer] = {}
         self.current_kfunc = ""
         self._ksyms: dict[int, Region] = {}
         self._clock = KTIME_START
@@ -247,13 +249,24 @@ def _map_lookup_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 def _map_update_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     state = k._map(a[0])
     key = k.memory.read(a[1], state.mdef.key_size)
-    return state.update(key, k.memory.read(a[2], state.mdef.value_size), a[3]) & MASK64
+    old = state.lookup(key)
+    err = state.update(key, k.memory.read(a[2], state.mdef.value_size), a[3])
+    if not err and old:
+        # kernel: array_map_update_elem / htab_map_update_elem free the old value's special
+        # fields (bpf_obj_free_fields): its timer is cancelled and freed
+        free_timers(k, old, state.mdef.value_size)
+    return err & MASK64
 
 
 @_helper("map_delete_elem")
 def _map_delete_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     state = k._map(a[0])
-    return state.delete(k.memory.read(a[1], state.mdef.key_size)) & MASK64
+    key = k.memory.read(a[1], state.mdef.key_size)
+    old = state.lookup(key)
+    err = state.delete(key)
+    if not err and old:
+        free_timers(k, old, state.mdef.value_size)  # kernel: htab_elem_free -> check_and_free_fields
+    return err & MASK64
 
 
 @_helper("for_each_map_elem")
@@ -945,3 +958,4 @@ def _probe_read_kernel(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 # the packet, checksum and socket helpers (net/core/filter.c) live in their own module, which
 # registers them here when it is imported
 from framework.kernel import graph_kfuncs, net_helpers  # noqa: E402, F401
+from framework.kernel.timers import Timer, free_timers  # noqa: E402

@@ -35,13 +35,16 @@ def load_path_each(path: str) -> tuple[Program | LoadFailure, ...]:
 def _checked(path: str, items: tuple[Program | LoadFailure, ...], *, elf: bool) -> tuple[Program | LoadFailure, ...]:
     """What bpf() would refuse before verifying: a program with no instructions (that program
     fails), a map it cannot create (the object fails: libbpf creates every map first)."""
-    from framework.load.map_limits import map_refusal
+    from framework.load.btf import parse_btf
+    from framework.load.map_limits import TIMER_MAP_TYPES, map_refusal, value_field_refusal
 
     out: list[Program | LoadFailure] = []
     for item in items:
         if isinstance(item, Program):
+            typed = any(m.btf_value_type_id and m.map_type not in TIMER_MAP_TYPES for m in item.maps)
+            btf = parse_btf(item.btf, source=path) if item.btf and typed else None
             for m in item.maps:
-                why = map_refusal(m)
+                why = map_refusal(m) or (value_field_refusal(m, btf) if btf is not None else None)
                 if why is not None:  # kernel: map_create, before any program is loaded
                     raise InputError(Coord(path, m.section) if elf else Coord(path), f"map '{m.name}': {why}")
             if not any(insn is not None for insn in item.slots):

@@ -6,6 +6,7 @@ emulated kernel tries to hold it.
 
 from __future__ import annotations
 
+from framework.load.btf import Btf, Kind
 from framework.load.program import MapDef
 
 U32_MAX = (1 << 32) - 1  # union bpf_attr: key_size, value_size, max_entries and map_flags are __u32
@@ -64,4 +65,32 @@ def map_refusal(m: MapDef) -> str | None:
             return f"a ring buffer needs key and value size 0, max_entries a power of 2 of pages ({_sizes(m)}): EINVAL"
         if m.max_entries > EMULATED_MAP_MAX:
             return f"{m.max_entries} bytes of ring: more than the emulated kernel holds (ENOMEM)"
+    return None
+
+
+# kernel: map_check_btf, a BPF_TIMER field: only these maps may hold one (others: EOPNOTSUPP)
+TIMER_MAP_TYPES = ("array", "hash", "lru_hash")
+
+
+def _timers(btf: Btf, type_id: int, level: int = 0) -> int:
+    """How many struct bpf_timer a struct holds, nested structs searched (btf_find_nested_struct)."""
+    count = 0
+    for member in btf.type(btf.skip_mods(type_id)).members():
+        t = btf.type(btf.skip_mods(member.type))
+        if t.kind is Kind.STRUCT and btf.string(t.name_off) == "bpf_timer":
+            count += 1
+        elif t.kind is Kind.STRUCT and level + 1 < 32:  # MAX_RESOLVE_DEPTH
+            count += _timers(btf, member.type, level + 1)
+    return count
+
+
+def value_field_refusal(m: MapDef, btf: Btf) -> str | None:
+    """Why the kernel would refuse `m` for a special field in its value's BTF (map_check_btf), or None."""
+    if not m.btf_value_type_id or m.map_type in TIMER_MAP_TYPES:
+        return None
+    if btf.type(btf.skip_mods(m.btf_value_type_id)).kind is not Kind.STRUCT:
+        return None
+    # two timers fail btf_parse_fields (-E2BIG): the map has no record, so nothing is checked
+    if _timers(btf, m.btf_value_type_id) == 1:
+        return f"a struct bpf_timer in a {m.map_type} map's value: EOPNOTSUPP (map_check_btf)"
     return None

@@ -14,7 +14,7 @@ from framework.load.program import Program
 from framework.platform.helpers import HELPER_NARGS
 from framework.platform.kfuncs import KFUNCS
 from framework.strategy import Strategy
-from framework.verify import calls, frames, ops, reserved
+from framework.verify import calls, frames, ops, reserved, timers
 from framework.verify.aux import collect, save_ptr_type
 from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject, unsupported
@@ -221,7 +221,12 @@ def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
     r1 = st.cur.regs[1]
     if r1.type is RT.NOT_INIT:
         return reject(pc, "R1 !read_ok")
-    if env.exception_cb < 0:
+    if env.exception_cb < 0 and st.frames[0].in_async_cb:
+        # kernel: check_return_code(env, BPF_REG_1, "R1"), frame 0 an async callback's
+        err = timers.check_async_return(env, st, pc, 1)
+        if err:
+            return err
+    elif env.exception_cb < 0:
         # kernel: check_return_code(env, BPF_REG_1, "R1")
         _mark_return(env, st, 1)
         err = check_return_code(env.program.prog_type, pc, r1, "R1", attach=env.program.expected_attach_type)
@@ -247,6 +252,8 @@ def _step_exit(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if r0.type is RT.NOT_INIT:
         return reject(pc, "R0 !read_ok")
     # kernel: check_return_code
+    if st.cur.in_async_cb:  # frame->in_async_callback_fn: its callback_ret_range
+        return timers.check_async_return(env, st, pc, 0) or STOP
     if st.cur.subprog and not st.cur.in_exception_cb and r0.type is not RT.SCALAR:
         return reject(pc, f"At subprogram exit the register R0 is not a scalar value ({r0.type.value})")
     if st.cur.subprog == 0 or st.cur.in_exception_cb:
@@ -299,6 +306,8 @@ def _mark_prune_points(env: Env) -> None:
             if insn.src == op.PSEUDO_KFUNC_CALL and calls.kfunc_name(env, insn) == "bpf_iter_num_next":
                 env.prune_points.add(pc)
                 env.force_checkpoints.add(pc)
+            if insn.src == 0 and insn.imm == timers.TIMER_SET_CALLBACK:
+                env.prune_points.add(pc)  # is_async_callback_calling_insn: checked before a new async state
             kfunc = calls.kfunc_name(env, insn) if insn.src == op.PSEUDO_KFUNC_CALL else ""
             # is_sync_callback_calling_insn: bpf_loop, bpf_for_each_map_elem, bpf_rbtree_add
             if (insn.src == 0 and insn.imm in (181, 164)) or kfunc == "bpf_rbtree_add_impl":

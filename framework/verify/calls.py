@@ -36,6 +36,7 @@ from framework.verify.regs import (
 )
 from framework.verify.stack import DYNPTR, ITER, SLOT_SIZE, Slot, slot_index
 from framework.verify.state import Frame, Ref, RefKind, State
+from framework.verify.timers import TIMER_HELPERS, check_timer_call
 
 CALLER_SAVED = (1, 2, 3, 4, 5)
 SPIN_UNLOCK = 94
@@ -81,8 +82,8 @@ def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
 # map_lookup_elem (a map value or NULL), tail_call (record_func_key, the leak check), the ring
 # buffer's and its dynptrs' reserve/submit/discard (references), the socket lookups and
 # sk_release, sk_fullsock and tcp_sock (socket pointers), spin_lock/unlock, bpf_loop and
-# bpf_for_each_map_elem (callbacks)
-WRITTEN_OUT = frozenset({1, 12, 131, 132, 133, 198, 199, 200, 84, 85, 99, 86, 95, 96, 93, 94, 181, 164})
+# bpf_for_each_map_elem (callbacks), and the timer helpers (framework.verify.timers)
+WRITTEN_OUT = frozenset({1, 12, 131, 132, 133, 198, 199, 200, 84, 85, 99, 86, 95, 96, 93, 94, 181, 164}) | TIMER_HELPERS
 # helpers modelled here whose bpf_func_proto has ret_type RET_VOID: tail_call, spin_lock, spin_unlock,
 # ringbuf_submit, ringbuf_discard, ringbuf_submit_dynptr, ringbuf_discard_dynptr
 RET_VOID = frozenset({12, 93, 94, 132, 133, 199, 200})
@@ -281,9 +282,15 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     elif fid == 181:  # bpf_loop
         from framework.verify.frames import push_callback
 
-        fn = typed_arg(st, pc, 2, RT.FUNC, "func")
-        if isinstance(fn, Reject):
-            return fn
+        # kernel: bpf_loop_proto (ARG_ANYTHING, ARG_PTR_TO_FUNC, ARG_PTR_TO_STACK_OR_NULL, ARG_ANYTHING)
+        for r in (arg(st, pc, 1), fn := typed_arg(st, pc, 2, RT.FUNC, "func"), ctx := arg(st, pc, 3)):
+            if isinstance(r, Reject):
+                return r
+        assert isinstance(fn, Reg) and isinstance(ctx, Reg)
+        if not (ctx.type is RT.STACK or (ctx.type is RT.SCALAR and ctx.is_const and ctx.const == 0)):
+            return reject(pc, f"R3 type={type_str(ctx)} expected=fp")
+        if isinstance(flags_reg := arg(st, pc, 4), Reject):
+            return flags_reg
         # kernel: update_loop_inline_state (flags zero and one callback on every path)
         flags = regs[4]
         old = env.loop_inline.get(pc, (fn.subprog, True))
@@ -303,6 +310,10 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             env.log.append(f"frame{st.curframe} bpf_loop iteration limit reached")
     elif fid == 164:  # for_each_map_elem
         err = _for_each_map_elem(env, st, pc)
+        if err:
+            return err
+    elif fid in TIMER_HELPERS:  # timer_init, timer_set_callback, timer_start, timer_cancel
+        err = check_timer_call(env, st, pc, fid)
         if err:
             return err
     else:

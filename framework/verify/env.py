@@ -82,6 +82,7 @@ class Env:
     throws_reached: set[int] = field(default_factory=set)  # bpf_throw pcs some explored path reached
     exception_cb: int = -1  # subprog index of the exception callback, or -1
     callback_subprogs: set[int] = field(default_factory=set)  # is_cb subprogs
+    async_callback_subprogs: set[int] = field(default_factory=set)  # is_async_cb: timer callbacks
     global_called: list[int] = field(default_factory=list)  # global subprogs to verify (lazily)
     might_throw: set[int] = field(default_factory=set)  # subprogs from which a throw is reachable
     throw_sites: list[ThrowSite] = field(default_factory=list)

@@ -25,9 +25,9 @@ from framework.verify.regs import MEM_ALLOC, NON_OWN_REF, RT, Reg, scalar
 from framework.verify.state import RefKind, State
 
 LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE = "bpf_list_head", "bpf_list_node", "bpf_rb_root", "bpf_rb_node"
-SPIN_LOCK, REFCOUNT = "bpf_spin_lock", "bpf_refcount"
+SPIN_LOCK, REFCOUNT, TIMER = "bpf_spin_lock", "bpf_refcount", "bpf_timer"
 # the struct types btf_parse_fields tracks in a local object or map value (besides kptrs)
-SPECIAL_FIELDS = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE)
+SPECIAL_FIELDS = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE, TIMER)
 _CONTAINS = "contains:"
 
 # kernel: is_bpf_list_api_kfunc, is_bpf_rbtree_api_kfunc (kfunc_spin_allowed: callable under a lock)
@@ -76,24 +76,28 @@ class Record:
     refcount_off: int = -1
     roots: tuple[GraphRoot, ...] = ()
     nodes: tuple[tuple[str, int], ...] = ()  # (bpf_list_node or bpf_rb_node, offset)
+    timer_off: int = -1  # btf_record's timer_off (a struct bpf_timer field)
 
     def root_at(self, kind: str, off: int) -> GraphRoot | None:
         return next((r for r in self.roots if r.kind == kind and r.off == off), None)
 
     def field_at(self, off: int, size: int) -> str | None:
-        """The special field overlapping [off, off + size), if any (btf_struct_access's check)."""
+        """The special field overlapping [off, off + size), if any (btf_struct_access's check;
+        check_map_access's over a variable offset: [smin + off, umax + off + size))."""
         spans = [(k, o) for k, o in self.nodes] + [(r.kind, r.off) for r in self.roots]
         if self.spin_lock_off >= 0:
             spans.append((SPIN_LOCK, self.spin_lock_off))
         if self.refcount_off >= 0:
             spans.append((REFCOUNT, self.refcount_off))
+        if self.timer_off >= 0:
+            spans.append((TIMER, self.timer_off))
         for kind, start in spans:
             if start < off + size and off < start + _SIZES[kind]:
                 return kind
         return None
 
 
-_SIZES = {SPIN_LOCK: 4, REFCOUNT: 4, LIST_HEAD: 16, LIST_NODE: 24, RB_ROOT: 16, RB_NODE: 32}
+_SIZES = {SPIN_LOCK: 4, REFCOUNT: 4, LIST_HEAD: 16, LIST_NODE: 24, RB_ROOT: 16, RB_NODE: 32, TIMER: 16}
 NO_RECORD = Record()
 
 
@@ -118,37 +122,57 @@ def _root(btf: Btf, kind: str, off: int, tags: list[str]) -> GraphRoot | None:
     return None
 
 
+MAX_RESOLVE_DEPTH = 32  # include/linux/btf.h
+
+
+def _members(btf: Btf, type_id: int, base: int, level: int) -> list[tuple[int, int, list[str]]]:
+    """A struct's members (field type, byte offset, decl tags), a member that is a struct of no
+    special type searched in turn at its offset (btf_find_nested_struct; a union is not)."""
+    sid = btf.skip_mods(type_id)
+    member_tags = btf.decl_tags(sid)
+    out: list[tuple[int, int, list[str]]] = []
+    for idx, m in enumerate(btf.type(sid).members()):
+        off = base + m.bit_offset // 8
+        inner = btf.type(btf.skip_mods(m.type))
+        if inner.kind is Kind.STRUCT and _special(btf, m.type) is None and level + 1 < MAX_RESOLVE_DEPTH:
+            out.extend(_members(btf, m.type, off, level + 1))
+        else:
+            out.append((m.type, off, [v for i, v in member_tags if i == idx]))
+    return out
+
+
 def record_of(btf: Btf, type_id: int) -> Record:
     """btf_parse_fields for a struct (its members) or a DATASEC (its variables)."""
     t = btf.type(btf.skip_mods(type_id))
     items: list[tuple[int, int, list[str]]] = []  # (field type, byte offset, decl tags)
     if t.kind is Kind.STRUCT:
-        member_tags = btf.decl_tags(btf.skip_mods(type_id))
-        for idx, m in enumerate(t.members()):
-            items.append((m.type, m.bit_offset // 8, [v for i, v in member_tags if i == idx]))
+        items = _members(btf, type_id, 0, 0)
     elif t.kind is Kind.DATASEC:
         for info in t.secinfos():
             var = btf.type(info.type)
             if var.kind is Kind.VAR:
                 items.append((var.type, info.offset, [v for i, v in btf.decl_tags(info.type) if i == -1]))
-    lock = refcount = -1
+    unique = {SPIN_LOCK: -1, REFCOUNT: -1, TIMER: -1}
     roots: list[GraphRoot] = []
     nodes: list[tuple[str, int]] = []
     for field_type, off, tags in items:
         kind = _special(btf, field_type)
-        if kind == SPIN_LOCK:
-            lock = off
-        elif kind == REFCOUNT:
-            refcount = off
+        if kind in unique:
+            if unique[kind] >= 0:
+                # kernel: btf_get_field_type, a second one of a kind the record holds once is
+                # -E2BIG: btf_parse_fields fails, the map has no record at all
+                return NO_RECORD
+            unique[kind] = off
         elif kind in (LIST_NODE, RB_NODE):
             nodes.append((kind, off))
         elif kind in (LIST_HEAD, RB_ROOT):
             root = _root(btf, kind, off, tags)
             if root is not None:
                 roots.append(root)
-    if lock < 0 and refcount < 0 and not roots and not nodes:
+    lock, refcount, timer = unique[SPIN_LOCK], unique[REFCOUNT], unique[TIMER]
+    if lock < 0 and refcount < 0 and timer < 0 and not roots and not nodes:
         return NO_RECORD
-    return Record(lock, refcount, tuple(roots), tuple(nodes))
+    return Record(lock, refcount, tuple(roots), tuple(nodes), timer)
 
 
 def reg_record(env: Env, r: Reg) -> Record:

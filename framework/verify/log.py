@@ -102,6 +102,8 @@ def frame_state(
     ids = [r.id for r in st.refs if r.id]
     if ids:
         out.append(" refs=" + ",".join(str(i) for i in ids))
+    if frame.in_async_cb:  # kernel: print_verifier_state, in_async_callback_fn then in_callback_fn
+        out.append(" async_cb")
     if frame.in_callback:
         out.append(" cb")
     return "".join(out)

@@ -297,6 +297,11 @@ def check_mem_access(
         )
         if err:
             return err
+        from framework.verify.graph import reg_record
+
+        lo, hi = off + ptr.var.smin, off + ptr.var.umax + size
+        if special := reg_record(env, ptr).field_at(lo, hi - lo):  # kernel: check_map_access
+            return reject(pc, f"{special} cannot be accessed directly by load/store")
         if write and value is not None and value.is_pointer:
             return reject(pc, f"R{value_regno_hint(st, value)} leaks addr into map")
         return None if write else loaded_scalar(size)

@@ -288,6 +288,13 @@ def resolve_ld_imm64(env: Env, insn: Insn) -> str | None:
         return None
     if insn.src in (op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX) and insn.imm_hi:
         return "unrecognized bpf_ld_imm64 insn"
+    maps = (op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_VALUE, op.PSEUDO_MAP_IDX_VALUE)
+    if insn.src in maps and 0 <= insn.imm < len(env.program.maps):
+        from framework.verify.timers import timer_map_refusal
+
+        refused = timer_map_refusal(env, insn.imm)  # kernel: __add_used_map -> check_map_prog_compatibility
+        if refused:
+            return refused
     if insn.src not in (op.PSEUDO_MAP_VALUE, op.PSEUDO_MAP_IDX_VALUE) or not 0 <= insn.imm < len(env.program.maps):
         return None
     m, off = env.program.maps[insn.imm], insn.imm_hi & 0xFFFFFFFF

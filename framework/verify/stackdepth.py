@@ -41,10 +41,11 @@ def _throws(env: Env, subprog: int) -> list[int]:
 
 
 def check_max_stack_depth(env: Env) -> Reject | None:
-    # kernel: check_max_stack_depth / check_max_stack_depth_subprog
-    roots = [0] + ([env.exception_cb] if env.exception_cb >= 0 else [])
-    for root in roots:
-        err = _walk(env, root, [], 0, root == env.exception_cb)
+    # kernel: check_max_stack_depth / check_max_stack_depth_subprog: the main program and each
+    # async callback (a timer's, the exception callback) are roots, walked from the last subprog back
+    asyncs = env.async_callback_subprogs | ({env.exception_cb} if env.exception_cb >= 0 else set())
+    for root in sorted(asyncs | {0}, reverse=True):
+        err = _walk(env, root, [], 0, root in asyncs)
         if err:
             return err
     return None
@@ -67,8 +68,8 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
             return reject(pc, f"insn {pc} cannot call exception cb directly")
         if callee in chain or callee == idx:
             continue
-        if is_ref and callee not in env.callback_subprogs:
-            continue
+        if is_ref and (callee not in env.callback_subprogs or callee in env.async_callback_subprogs):
+            continue  # an async callback adds nothing to its caller's stack: it is a root of its own
         err = _walk(env, callee, [*chain, idx], depth, is_cb)
         if err:
             return err

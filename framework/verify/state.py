@@ -49,6 +49,7 @@ class Frame:
     callback_ret: tuple[int, int] = (0, 0)
     in_exception_cb: bool = False
     callback_depth: int = 0
+    in_async_cb: bool = False  # in_async_callback_fn: frame 0 of a timer callback's own walk
 
     def copy(self) -> Frame:
         return Frame(
@@ -62,6 +63,7 @@ class Frame:
             self.callback_ret,
             self.in_exception_cb,
             self.callback_depth,
+            self.in_async_cb,
         )
 
 

@@ -234,4 +234,11 @@ extern struct bpf_rb_node *bpf_rbtree_right(struct bpf_rb_root *root, struct bpf
 #define bpf_list_push_back(head, node) bpf_list_push_back_impl(head, node, NULL, 0)
 #define bpf_rbtree_add(root, node, less) bpf_rbtree_add_impl(root, node, less, NULL, 0)
 
+/* ---- bpf_timer helpers, by id (at the end: the corpus objects' line info stays as built) -- */
+
+static long (* const bpf_timer_init)(struct bpf_timer *timer, void *map, __u64 flags) = (void *)169;
+static long (* const bpf_timer_set_callback)(struct bpf_timer *timer, void *callback_fn) = (void *)170;
+static long (* const bpf_timer_start)(struct bpf_timer *timer, __u64 nsecs, __u64 flags) = (void *)171;
+static long (* const bpf_timer_cancel)(struct bpf_timer *timer) = (void *)172;
+
 #endif /* BAKEOFF_H */

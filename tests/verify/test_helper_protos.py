@@ -1,7 +1,8 @@
 """The helper prototype table (framework.platform.helper_protos): each row is well formed, names
 the helper the uapi enum names, and is exercised: some accepted verifier case calls it (held to
 the live kernel by test_cases_kernel) and that case runs alike on both engines. The helpers whose
-checks are written out in framework.verify.calls (WRITTEN_OUT) are held to the same."""
+checks are written out in framework.verify.calls (WRITTEN_OUT; the timer helpers in
+framework.verify.timers) are held to the same."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from framework.isa.opcodes import Kind
 from framework.platform.helper_protos import HELPER_PROTOS, Arg
 from framework.platform.helpers import func_id_name
 from framework.run.result import run_program
-from framework.verify import calls
+from framework.verify import calls, timers
 from framework.verify.calls import WRITTEN_OUT
 
 from .cases_loader import NoCompiler, VerifierCase, load_cases
@@ -37,7 +38,8 @@ def _helpers_called(case: VerifierCase) -> set[int]:
 
 
 ACCEPTED = [c for c in load_cases() if c.verdict == "accepted"]
-CALLS_SOURCE = Path(calls.__file__).read_text()
+# the elif chain of check_helper_call, and the timer helpers' own (framework.verify.timers)
+CALLS_SOURCE = Path(calls.__file__).read_text() + Path(timers.__file__).read_text()
 
 
 def test_every_row_names_its_helper_and_parses() -> None:
