@@ -8,6 +8,7 @@ framework.oracle.identity reads it); `render` the terminal table.
 
 from __future__ import annotations
 
+import errno
 import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -44,6 +45,18 @@ def available() -> str | None:
         return f"bpf() is not permitted here: {exc}"
     except OSError as exc:  # no libc syscall(), seccomp, ...
         return f"bpf() is not available: {exc}"
+
+
+# program types whose load needs a BTF target; a security module may refuse them before the verifier
+BTF_TARGET_TYPES = frozenset({"tracing", "lsm", "ext"})
+
+
+def refused_before_verifying(program: Program, rec: KernelRecord) -> str | None:
+    """Why the kernel gave no verifier verdict on `program` (None: it did): bpf_prog_load refused
+    its type with EPERM and an empty log, before bpf_check ran (a security module's policy)."""
+    if program.prog_type in BTF_TARGET_TYPES and rec.errno == errno.EPERM and not rec.log.strip():
+        return f"this kernel refuses every {program.prog_type} load with EPERM before verifying it"
+    return None
 
 
 def kernel_check(

@@ -1,0 +1,210 @@
+"""Loads through a PTR_TO_BTF_ID of a vmlinux struct: check_ptr_to_btf_access and btf_struct_walk.
+
+The offset and size of the load are checked against the struct's layout in vmlinux BTF
+(kernel/bpf/btf.c btf_struct_walk): a scalar member (or a bitfield read whole, or a byte
+range of an int array) is a scalar; a pointer member read whole at its offset is a new
+PTR_TO_BTF_ID of the pointee, with the flags check_ptr_to_btf_access gives a walked pointer
+(from an argument that is not trusted, the old compat type: no trust, its __user / __percpu
+tags kept; through a union of several members, untrusted). Such loads are BPF_PROBE_MEM
+loads in the kernel (the JIT's exception table reads 0 where the address faults); the
+emulated kernel does not run them (framework/run refuses such a run as unsupported).
+"""
+
+from __future__ import annotations
+
+from framework.load.btf import Btf, BtfType, Kind
+from framework.load.core import vmlinux_btf
+from framework.verify.env import Env, Reject, reject, unsupported
+from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_USER, PTR_TRUSTED, PTR_UNTRUSTED, RT, Reg
+
+__all__ = ["check_ptr_to_btf_access"]
+
+_MODIFIERS = frozenset({Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
+_WALK_SCALAR, _WALK_PTR, _WALK_UNTRUSTED, _WALK_STRUCT = "scalar", "ptr", "ptr_untrusted", "struct"
+
+
+def _skip(btf: Btf, type_id: int) -> int:
+    while btf.type(type_id).kind in _MODIFIERS:
+        type_id = btf.type(type_id).type
+    return type_id
+
+
+def _is_struct(t: BtfType) -> bool:
+    return t.kind in (Kind.STRUCT, Kind.UNION)
+
+
+def check_ptr_to_btf_access(
+    env: Env, pc: int, regno: int, ptr: Reg, off: int, size: int, write: bool
+) -> Reg | Reject | None:
+    """A load through `ptr` (a PTR_TO_BTF_ID of vmlinux type `ptr.btf_id`) at `off` (its own offset included)."""
+    # kernel: check_ptr_to_btf_access
+    name = ptr.btf_name
+    btf = vmlinux_btf()
+    if btf is None:
+        return unsupported(pc, "kernel struct", name, "its layout from vmlinux BTF")
+    from framework.verify.helper_args import GPL_COMPATIBLE
+
+    if env.program.license not in GPL_COMPATIBLE:
+        return reject(pc, f"Cannot access kernel 'struct {name}' from non-GPL compatible program")
+    if off < 0:
+        return reject(pc, f"R{regno} is ptr_{name} invalid negative access: off={off}")
+    if not ptr.var.is_const or ptr.var.var_off.value:
+        tn = ptr.var.var_off.strn()
+        return reject(pc, f"R{regno} is ptr_{name} invalid variable offset: off={off}, var_off={tn}")
+    if MEM_USER in ptr.flags:
+        return reject(pc, f"R{regno} is ptr_{name} access user memory: off={off}")
+    if MEM_PERCPU in ptr.flags:
+        return reject(pc, f"R{regno} is ptr_{name} access percpu memory: off={off}")
+    if write:  # tracing_verifier_ops has no btf_struct_access: only the default one, read only
+        return reject(pc, "only read is supported")
+    got = _struct_access(btf, ptr, off, size)
+    if isinstance(got, str):
+        return reject(pc, got)
+    if got is None:
+        return unsupported(pc, "kernel struct member", f"{name}+{off} (size {size})", "a pointer to non-struct memory")
+    if got.type is RT.SCALAR:
+        from framework.verify.memory import loaded_scalar
+
+        return loaded_scalar(size)
+    return got
+
+
+def _struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | None:
+    # kernel: btf_struct_access (a str: the refusal; None: WALK_PTR_UNTRUSTED, a pointer to
+    # non-struct memory, which the project does not model)
+    type_id = ptr.btf_id
+    flags: set[str] = set()
+    while True:
+        step = _walk(btf, type_id, off, size, flags)
+        if isinstance(step, str):
+            return step
+        kind, found, tagged = step
+        if kind == _WALK_STRUCT:  # a nested struct at the offset: dive into it
+            type_id, off = found, 0
+            continue
+        if kind == _WALK_SCALAR:
+            return Reg(RT.SCALAR)
+        if kind == _WALK_PTR:
+            return _walked_pointer(btf, ptr, found, tagged | flags)
+        return None
+
+
+def _walked_pointer(btf: Btf, ptr: Reg, type_id: int, flags: set[str]) -> Reg | None:
+    # kernel: check_ptr_to_btf_access, the flags of a pointer formed by walking `ptr`
+    if PTR_UNTRUSTED in ptr.flags:
+        flags = {PTR_UNTRUSTED}
+    elif PTR_TRUSTED in ptr.flags or MEM_RCU in ptr.flags:
+        return None  # BTF_TYPE_SAFE_TRUSTED / _RCU: not modelled (no trusted argument reaches here)
+    else:
+        flags = flags - {PTR_TRUSTED, MEM_RCU}  # the old compat type: clear_trusted_flags
+    return Reg(RT.BTF_ID, btf_name=btf.name(type_id), btf_id=type_id, flags=frozenset(flags))  # mark_btf_ld_reg
+
+
+Step = tuple[str, int, set[str]]  # (WALK_*, the next btf id, the pointer member's type-tag flags)
+
+
+def _walk(btf: Btf, type_id: int, off: int, size: int, flags: set[str]) -> Step | str:
+    # kernel: btf_struct_walk (a str: the message it logs before failing)
+    while True:
+        t = btf.type(_skip(btf, type_id))
+        tname = btf.string(t.name_off)
+        if not _is_struct(t):
+            return f"Type '{tname}' is not a struct"
+        members = t.members()
+        if t.kind is Kind.UNION and len(members) != 1:
+            flags.add(PTR_UNTRUSTED)  # walking unions yields untrusted pointers (but __bpf_md_ptr's)
+        if off + size > t.size:
+            # only a flexible array at the end may be read past the struct's size
+            beyond = f"access beyond struct {tname} at off {off} size {size}"
+            last = members[-1] if members else None
+            lt = btf.type(_skip(btf, last.type)) if last is not None else None
+            if last is None or lt is None or lt.kind is not Kind.ARRAY or lt.array.nelems or off < last.bit_offset // 8:
+                return beyond
+            elem = btf.type(_skip(btf, lt.array.type))
+            if elem.kind is Kind.INT:
+                return _WALK_SCALAR, 0, set()
+            if not _is_struct(elem):
+                return beyond
+            off = (off - last.bit_offset // 8) % elem.size
+            type_id = _skip(btf, lt.array.type)
+            continue
+        got = _member_at(btf, t, tname, off, size, flags)
+        if isinstance(got, tuple) and got[0] == "inside":  # inside a nested struct: walk it
+            type_id, off = got[1], off - got[2]
+            continue
+        return got if isinstance(got, str) else (got[0], got[1], got[3])
+
+
+def _member_at(
+    btf: Btf, t: BtfType, tname: str, off: int, size: int, flags: set[str]
+) -> tuple[str, int, int, set[str]] | str:
+    # kernel: btf_struct_walk's for_each_member loop: (WALK_* or "inside", type id, member offset, tags)
+    for m in t.members():
+        moff = m.bit_offset // 8
+        if off + size <= moff:
+            break
+        if m.bitfield_size:
+            end_bit = m.bit_offset + m.bitfield_size
+            if off <= moff and (end_bit + 7) // 8 <= off + size:
+                return _WALK_SCALAR, 0, 0, set()
+            continue
+        if off < moff:
+            break  # a hole in the struct
+        mname = btf.string(m.name_off)
+        resolved = _resolve(btf, m.type)
+        if resolved is None:
+            return f"field {mname} doesn't have size"
+        mtype_id, msize, elem_id, nelems = resolved
+        mtrue_end = moff + msize
+        if off >= mtrue_end:
+            continue
+        mtype = btf.type(mtype_id)
+        if mtype.kind is Kind.ARRAY:
+            if moff == mtrue_end:
+                continue  # an empty array
+            msize //= nelems
+            moff += (off - moff) // msize * msize
+            mtype_id, mtype = elem_id, btf.type(elem_id)
+        if _is_struct(mtype):
+            return (_WALK_STRUCT, mtype_id, moff, set()) if off == moff else ("inside", mtype_id, moff, set())
+        if mtype.kind is Kind.PTR:
+            if msize != size or off != moff:
+                return f"cannot access ptr member {mname} with moff {moff} in struct {tname} with off {off} size {size}"
+            tag = btf.type(mtype.type)
+            tagged: set[str] = set()
+            if tag.kind is Kind.TYPE_TAG and not tag.kind_flag:
+                tagged = {_TAGS[v]} if (v := btf.string(tag.name_off)) in _TAGS else set()
+            target = _skip(btf, mtype.type)
+            return (_WALK_PTR if _is_struct(btf.type(target)) else _WALK_UNTRUSTED, target, moff, tagged)
+        if off + size > mtrue_end and PTR_UNTRUSTED not in flags:
+            return (
+                f"access beyond the end of member {mname} (mend:{mtrue_end}) in struct {tname} "
+                f"with off {off} size {size}"
+            )
+        return _WALK_SCALAR, 0, 0, set()
+    return f"struct {tname} doesn't have field at offset {off}"
+
+
+_TAGS = {"user": MEM_USER, "percpu": MEM_PERCPU, "rcu": MEM_RCU}
+
+
+def _resolve(btf: Btf, type_id: int) -> tuple[int, int, int, int] | None:
+    # kernel: __btf_resolve_size: (the type past modifiers and arrays' outer layers, total size,
+    # innermost element type, total elements); multi-dimensional arrays are linearised
+    nelems = 1
+    t_id = _skip(btf, type_id)
+    outer = t_id
+    while btf.type(t_id).kind is Kind.ARRAY:
+        arr = btf.type(t_id).array
+        nelems *= arr.nelems
+        t_id = _skip(btf, arr.type)
+    t = btf.type(t_id)
+    if t.kind is Kind.PTR:
+        size = 8
+    elif t.kind in (Kind.INT, Kind.ENUM, Kind.ENUM64, Kind.FLOAT) or _is_struct(t):
+        size = t.size
+    else:
+        return None
+    if btf.type(outer).kind is Kind.ARRAY:
+        return outer, size * nelems, t_id, nelems
+    return t_id, size, t_id, 1
