@@ -17,10 +17,15 @@ from framework.load.core import vmlinux_btf
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_USER, PTR_TRUSTED, PTR_UNTRUSTED, RT, Reg
 
-__all__ = ["check_ptr_to_btf_access"]
+__all__ = ["check_ptr_to_btf_access", "struct_access"]
 
 _MODIFIERS = frozenset({Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
 _WALK_SCALAR, _WALK_PTR, _WALK_UNTRUSTED, _WALK_STRUCT = "scalar", "ptr", "ptr_untrusted", "struct"
+
+
+def anon_name(btf: Btf, name_off: int) -> str:
+    # kernel: __btf_name_by_offset
+    return btf.string(name_off) if name_off else "(anon)"
 
 
 def _skip(btf: Btf, type_id: int) -> int:
@@ -57,7 +62,7 @@ def check_ptr_to_btf_access(
         return reject(pc, f"R{regno} is ptr_{name} access percpu memory: off={off}")
     if write:  # tracing_verifier_ops has no btf_struct_access: only the default one, read only
         return reject(pc, "only read is supported")
-    got = _struct_access(btf, ptr, off, size)
+    got = struct_access(btf, ptr, off, size)
     if isinstance(got, str):
         return reject(pc, got)
     if got is None:
@@ -69,7 +74,7 @@ def check_ptr_to_btf_access(
     return got
 
 
-def _struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | None:
+def struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | None:
     # kernel: btf_struct_access (a str: the refusal; None: WALK_PTR_UNTRUSTED, a pointer to
     # non-struct memory, which the project does not model)
     type_id = ptr.btf_id
@@ -107,7 +112,7 @@ def _walk(btf: Btf, type_id: int, off: int, size: int, flags: set[str]) -> Step 
     # kernel: btf_struct_walk (a str: the message it logs before failing)
     while True:
         t = btf.type(_skip(btf, type_id))
-        tname = btf.string(t.name_off)
+        tname = anon_name(btf, t.name_off)
         if not _is_struct(t):
             return f"Type '{tname}' is not a struct"
         members = t.members()
@@ -150,7 +155,7 @@ def _member_at(
             continue
         if off < moff:
             break  # a hole in the struct
-        mname = btf.string(m.name_off)
+        mname = anon_name(btf, m.name_off)
         resolved = _resolve(btf, m.type)
         if resolved is None:
             return f"field {mname} doesn't have size"

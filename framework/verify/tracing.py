@@ -184,7 +184,7 @@ def _btf_ctx_access(env: Env, btf: Btf, target: Target, off: int, size: int) -> 
     arg = _arg_index(btf, proto, off)
     nr_args = len(proto.params())
     attach = env.program.expected_attach_type
-    if arg > nr_args or (arg == nr_args and attach == "trace_fentry"):
+    if arg > nr_args or (arg == nr_args and attach not in ("trace_fexit", "modify_return")):
         return f"func '{name}' doesn't have {arg + 1}-th argument"
     if arg == nr_args:
         type_id = proto.type  # the return value: fexit's, and fmod_ret's
@@ -200,7 +200,7 @@ def _btf_ctx_access(env: Env, btf: Btf, target: Target, off: int, size: int) -> 
         return _scalar(size)  # btf_type_is_small_int, btf_is_any_enum, btf_type_is_struct
     if t.kind is not Kind.PTR:
         return (
-            f"func '{name}' arg{arg} '{btf.string(t.name_off)}' has type {kind_str(t)}. Only pointer access is allowed"
+            f"func '{name}' arg{arg} '{_anon(btf, t.name_off)}' has type {kind_str(t)}. Only pointer access is allowed"
         )
     if size != 8:
         return f"func '{name}' size {size} must be 8"
@@ -219,7 +219,7 @@ def _btf_ctx_access(env: Env, btf: Btf, target: Target, off: int, size: int) -> 
         flags |= {MEM_USER} if value == "user" else {MEM_PERCPU} if value == "percpu" else set()
     btf_id = _strip_to_struct(btf, t.type)
     env.log.append(
-        f"func '{name}' arg{arg} has btf_id {btf_id} type {kind_str(pointee)} '{btf.string(pointee.name_off)}'"
+        f"func '{name}' arg{arg} has btf_id {btf_id} type {kind_str(pointee)} '{_anon(btf, pointee.name_off)}'"
     )
     nullable = btf.string(proto.params()[arg].name_off).endswith("__nullable") if arg < nr_args else False
     # kernel: check_mem_access, PTR_TO_CTX: mark_reg_known_zero, an id for a nullable pointer
@@ -231,6 +231,10 @@ def _btf_ctx_access(env: Env, btf: Btf, target: Target, off: int, size: int) -> 
         maybe_null=nullable,
         id=env.new_id() if nullable else 0,
     )
+
+
+def _anon(btf: Btf, name_off: int) -> str:
+    return btf.string(name_off) if name_off else "(anon)"  # kernel: __btf_name_by_offset
 
 
 def _strip_to_struct(btf: Btf, type_id: int) -> int:
