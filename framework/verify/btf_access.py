@@ -4,8 +4,8 @@ The offset and size of the load are checked against the struct's layout in vmlin
 (kernel/bpf/btf.c btf_struct_walk): a scalar member (or a bitfield read whole, or a byte
 range of an int array) is a scalar; a pointer member read whole at its offset is a new
 PTR_TO_BTF_ID of the pointee, with the flags check_ptr_to_btf_access gives a walked pointer
-(from an argument that is not trusted, the old compat type: no trust, its __user / __percpu
-tags kept; through a union of several members, untrusted). Such loads are BPF_PROBE_MEM
+(from an argument that is not trusted: untrusted, the member's __user / __percpu / __rcu
+tags dropped: PTR_UNTRUSTED, as the live kernel gives it). Such loads are BPF_PROBE_MEM
 loads in the kernel (the JIT's exception table reads 0 where the address faults); the
 emulated kernel does not run them (framework/run refuses such a run as unsupported).
 """
@@ -15,9 +15,10 @@ from __future__ import annotations
 from framework.load.btf import Btf, BtfType, Kind
 from framework.load.core import vmlinux_btf
 from framework.verify.env import Env, Reject, reject, unsupported
-from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_USER, PTR_TRUSTED, PTR_UNTRUSTED, RT, Reg
+from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_USER, PTR_TRUSTED, PTR_UNTRUSTED, RT, Reg, type_str
+from framework.verify.state import State
 
-__all__ = ["check_ptr_to_btf_access", "struct_access"]
+__all__ = ["check_ptr_to_btf_access", "skc_to_tcp_sock", "struct_access"]
 
 _MODIFIERS = frozenset({Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
 _WALK_SCALAR, _WALK_PTR, _WALK_UNTRUSTED, _WALK_STRUCT = "scalar", "ptr", "ptr_untrusted", "struct"
@@ -36,6 +37,26 @@ def _skip(btf: Btf, type_id: int) -> int:
 
 def _is_struct(t: BtfType) -> bool:
     return t.kind in (Kind.STRUCT, Kind.UNION)
+
+
+def skc_to_tcp_sock(env: Env, st: State, pc: int) -> Reg | Reject:
+    """bpf_skc_to_tcp_sock (#137): a socket as PTR_TO_BTF_ID_OR_NULL of vmlinux's struct tcp_sock."""
+    # kernel: bpf_skc_to_tcp_sock_proto (ARG_PTR_TO_BTF_ID_SOCK_COMMON, RET_PTR_TO_BTF_ID_OR_NULL)
+    r = st.cur.regs[1]
+    if r.type is RT.NOT_INIT:
+        return reject(pc, "R1 !read_ok")
+    if r.type is RT.BTF_ID:
+        return unsupported(pc, "helper argument", "bpf_skc_to_tcp_sock#137 R1", "btf_struct_ids_match on sock_common")
+    if r.type is not RT.SOCKET or r.maybe_null:
+        return reject(pc, f"R1 type={type_str(r)} expected=sock_common, sock, tcp_sock, xdp_sock, ptr_, trusted_ptr_")
+    btf = vmlinux_btf()
+    tcp_sock = btf.find("tcp_sock", Kind.STRUCT) if btf is not None else None
+    if tcp_sock is None:
+        return unsupported(pc, "helper", "bpf_skc_to_tcp_sock#137", "struct tcp_sock in vmlinux BTF")
+    # kernel: check_helper_call, is_ptr_cast_function: a fresh id for the NULL check, the parent's ref_obj_id
+    return Reg(
+        RT.BTF_ID, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name="tcp_sock", btf_id=tcp_sock
+    )
 
 
 def check_ptr_to_btf_access(
@@ -95,14 +116,14 @@ def struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | None:
 
 
 def _walked_pointer(btf: Btf, ptr: Reg, type_id: int, flags: set[str]) -> Reg | None:
-    # kernel: check_ptr_to_btf_access, the flags of a pointer formed by walking `ptr`
-    if PTR_UNTRUSTED in ptr.flags:
-        flags = {PTR_UNTRUSTED}
-    elif PTR_TRUSTED in ptr.flags or MEM_RCU in ptr.flags:
-        return None  # BTF_TYPE_SAFE_TRUSTED / _RCU: not modelled (no trusted argument reaches here)
-    else:
-        flags = flags - {PTR_TRUSTED, MEM_RCU}  # the old compat type: clear_trusted_flags
-    return Reg(RT.BTF_ID, btf_name=btf.name(type_id), btf_id=type_id, flags=frozenset(flags))  # mark_btf_ld_reg
+    # kernel: check_ptr_to_btf_access, the flags of a pointer formed by walking `ptr`: from a
+    # pointer neither trusted nor RCU (an fentry argument, bpf_skc_to_tcp_sock's result) or an
+    # untrusted one, PTR_UNTRUSTED alone (the live kernel: `untrusted_ptr_socket` from a plain
+    # `ptr_tcp_sock`, in or outside a union)
+    if PTR_TRUSTED in ptr.flags or MEM_RCU in ptr.flags or ptr.ref_obj_id:
+        return None  # is_trusted_reg: BTF_TYPE_SAFE_TRUSTED / _RCU decide, which are not modelled
+    del flags  # the member's __user / __percpu / __rcu tags do not survive
+    return Reg(RT.BTF_ID, btf_name=btf.name(type_id), btf_id=type_id, flags=frozenset({PTR_UNTRUSTED}))
 
 
 Step = tuple[str, int, set[str]]  # (WALK_*, the next btf id, the pointer member's type-tag flags)
