@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from framework.load.btf import Btf, BtfType, Kind
 from framework.load.core import vmlinux_btf
+from framework.platform.sections import match_section
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.regs import MEM_PERCPU, MEM_USER, RT, Reg
 
@@ -26,21 +27,19 @@ __all__ = ["MAX_BPF_FUNC_ARGS", "Target", "attach_target", "ctx_load", "kind_str
 
 MAX_BPF_FUNC_ARGS = 12  # include/linux/bpf.h
 MODELLED = frozenset({"trace_fentry", "trace_fexit", "modify_return"})
-# kernel/bpf/verifier.c btf_id_deny: functions no tracing program may attach to
-BTF_ID_DENY = frozenset(
-    {
-        "migrate_disable", "migrate_enable", "rcu_read_unlock_strict", "preempt_count_add",
-        "preempt_count_sub", "__rcu_read_lock", "__rcu_read_unlock",
-    }
-)  # fmt: skip
+# kernel/bpf/verifier.c btf_id_deny: functions no tracing program may attach to, under this
+# kernel's config (CONFIG_SMP, CONFIG_PREEMPT_RCU; without CONFIG_DEBUG_PREEMPT and
+# CONFIG_TRACE_PREEMPT_TOGGLE preempt_count_add/_sub are not on it, nor rcu_read_unlock_strict)
+BTF_ID_DENY = frozenset({"migrate_disable", "migrate_enable", "__rcu_read_lock", "__rcu_read_unlock"})
 # kernel/bpf/verifier.c noreturn_deny: no fexit or fmod_ret on a function that does not return
 NORETURN_DENY = frozenset(
     {"__x64_sys_exit", "__x64_sys_exit_group", "do_exit", "do_group_exit", "kthread_complete_and_exit",
      "kthread_exit", "make_task_dead"}
 )  # fmt: skip
-# check_attach_modify_return: a security_ hook, or a function on the error-injection list
-# (ALLOW_ERROR_INJECTION); of that list the project knows only these (net/bpf/test_run.c)
-ERROR_INJECTABLE = frozenset({"bpf_modify_return_test", "bpf_modify_return_test2", "bpf_fentry_shadow_test"})
+# bpf_check_attach_target, BPF_MODIFY_RETURN: a security_ hook, a function on the error-injection
+# list (ALLOW_ERROR_INJECTION) or in a BTF fmodret set; of those the project knows only these
+# (net/bpf/test_run.c); another target is `unsupported`
+ERROR_INJECTABLE = frozenset({"bpf_modify_return_test", "bpf_modify_return_test2"})
 
 # btf_kind_str (kernel/bpf/btf.c), what btf_type_str prints
 _KIND_STR = {
@@ -119,6 +118,10 @@ def attach_target(env: Env) -> Target | Reject | None:
     attach = prog.expected_attach_type
     if attach not in MODELLED:
         return unsupported(0, "attach type", attach or "none", "its context (tp_btf's trusted arguments, iterators)")
+    section = match_section(prog.section)
+    if section is not None and section.sleepable:
+        # bpf_check_attach_target: a sleepable program's target must be allowed to sleep
+        return unsupported(0, "sleepable tracing target", prog.attach_to or "none", "the sleepable sets")
     if not prog.attach_to:
         # libbpf passes attach_btf_id 0; kernel: bpf_check_attach_target
         return reject(0, "Tracing programs must provide btf_id")
