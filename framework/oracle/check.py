@@ -8,7 +8,6 @@ framework.oracle.identity reads it); `render` the terminal table.
 
 from __future__ import annotations
 
-import errno
 import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,9 +16,9 @@ from framework.load.corpus import RunInput
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.identity import running
-from framework.oracle.record import BATCHES, REPEAT, KernelRecord, record
+from framework.oracle.record import BATCHES, REPEAT, KernelRecord, record, refused_before_verifying
 
-__all__ = ["JSON_KEYS", "available", "kernel_check", "render", "to_json"]
+__all__ = ["JSON_KEYS", "available", "kernel_check", "refused_before_verifying", "render", "to_json"]
 
 JSON_KEYS = (
     "program",
@@ -45,18 +44,6 @@ def available() -> str | None:
         return f"bpf() is not permitted here: {exc}"
     except OSError as exc:  # no libc syscall(), seccomp, ...
         return f"bpf() is not available: {exc}"
-
-
-# program types whose load needs a BTF target; a security module may refuse them before the verifier
-BTF_TARGET_TYPES = frozenset({"tracing", "lsm", "ext"})
-
-
-def refused_before_verifying(program: Program, rec: KernelRecord) -> str | None:
-    """Why the kernel gave no verifier verdict on `program` (None: it did): bpf_prog_load refused
-    its type with EPERM and an empty log, before bpf_check ran (a security module's policy)."""
-    if program.prog_type in BTF_TARGET_TYPES and rec.errno == errno.EPERM and not rec.log.strip():
-        return f"this kernel refuses every {program.prog_type} load with EPERM before verifying it"
-    return None
 
 
 def kernel_check(
