@@ -12,13 +12,15 @@ emulated kernel does not run them (framework/run refuses such a run as unsupport
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from framework.load.btf import Btf, BtfType, Kind
 from framework.load.core import vmlinux_btf
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_USER, PTR_TRUSTED, PTR_UNTRUSTED, RT, Reg, type_str
 from framework.verify.state import State
 
-__all__ = ["check_ptr_to_btf_access", "skc_to_tcp_sock", "struct_access"]
+__all__ = ["Unmodelled", "check_ptr_to_btf_access", "skc_to_tcp_sock", "struct_access"]
 
 _MODIFIERS = frozenset({Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG})
 _WALK_SCALAR, _WALK_PTR, _WALK_UNTRUSTED, _WALK_STRUCT = "scalar", "ptr", "ptr_untrusted", "struct"
@@ -81,13 +83,13 @@ def check_ptr_to_btf_access(
         return reject(pc, f"R{regno} is ptr_{name} access user memory: off={off}")
     if MEM_PERCPU in ptr.flags:
         return reject(pc, f"R{regno} is ptr_{name} access percpu memory: off={off}")
-    if write:  # tracing_verifier_ops has no btf_struct_access: only the default one, read only
+    if write:  # tracing has no btf_struct_access of its own, tc's writes only nf_conn: read only
         return reject(pc, "only read is supported")
     got = struct_access(btf, ptr, off, size)
     if isinstance(got, str):
         return reject(pc, got)
-    if got is None:
-        return unsupported(pc, "kernel struct member", f"{name}+{off} (size {size})", "a pointer to non-struct memory")
+    if isinstance(got, Unmodelled):
+        return unsupported(pc, "kernel struct member", f"{name}+{off} (size {size})", got.needs)
     if got.type is RT.SCALAR:
         from framework.verify.memory import loaded_scalar
 
@@ -95,9 +97,15 @@ def check_ptr_to_btf_access(
     return got
 
 
-def struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | None:
-    # kernel: btf_struct_access (a str: the refusal; None: WALK_PTR_UNTRUSTED, a pointer to
-    # non-struct memory, which the project does not model)
+@dataclass(frozen=True, slots=True)
+class Unmodelled:
+    """A load whose result the project does not model (the verdict is `unsupported`)."""
+
+    needs: str
+
+
+def struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | Unmodelled:
+    # kernel: btf_struct_access (a str: the message of its refusal)
     type_id = ptr.btf_id
     flags: set[str] = set()
     while True:
@@ -112,16 +120,16 @@ def struct_access(btf: Btf, ptr: Reg, off: int, size: int) -> Reg | str | None:
             return Reg(RT.SCALAR)
         if kind == _WALK_PTR:
             return _walked_pointer(btf, ptr, found, tagged | flags)
-        return None
+        return Unmodelled("a pointer member to non-struct memory (WALK_PTR_UNTRUSTED: rdonly untrusted mem)")
 
 
-def _walked_pointer(btf: Btf, ptr: Reg, type_id: int, flags: set[str]) -> Reg | None:
+def _walked_pointer(btf: Btf, ptr: Reg, type_id: int, flags: set[str]) -> Reg | Unmodelled:
     # kernel: check_ptr_to_btf_access, the flags of a pointer formed by walking `ptr`: from a
     # pointer neither trusted nor RCU (an fentry argument, bpf_skc_to_tcp_sock's result) or an
     # untrusted one, PTR_UNTRUSTED alone (the live kernel: `untrusted_ptr_socket` from a plain
     # `ptr_tcp_sock`, in or outside a union)
     if PTR_TRUSTED in ptr.flags or MEM_RCU in ptr.flags or ptr.ref_obj_id:
-        return None  # is_trusted_reg: BTF_TYPE_SAFE_TRUSTED / _RCU decide, which are not modelled
+        return Unmodelled("a pointer walked from a trusted one (the BTF_TYPE_SAFE_TRUSTED / _RCU tables)")
     del flags  # the member's __user / __percpu / __rcu tags do not survive
     return Reg(RT.BTF_ID, btf_name=btf.name(type_id), btf_id=type_id, flags=frozenset({PTR_UNTRUSTED}))
 
