@@ -4,7 +4,9 @@ tc (sched_cls/sched_act) gets a test run's skb (framework.kernel.skb): a
 `struct sk_buff` for converted code and a `struct __sk_buff` view over it for the
 program as written. An `xdp_md` follows bpf_prog_test_run_xdp (loads of data,
 data_end and data_meta yield the full 64-bit pointers, as xdp_convert_ctx_access's
-loads of `struct xdp_buff` would); syscall programs get the ctx_in bytes (or NULL).
+loads of `struct xdp_buff` would); syscall programs get the ctx_in bytes (or NULL); a tracing
+program its u64 arguments as ctx_in gives them (where its target takes or returns a struct
+pointer the run is unsupported: loads through it are BPF_PROBE_MEM loads of kernel objects).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from dataclasses import dataclass
 
 from framework.kernel.memory import AddressSpace, Region
 from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb
+from framework.load.btf import Kind
+from framework.load.core import vmlinux_btf
 
 __all__ = ["Context", "XdpBuff", "build_context"]
 
@@ -99,6 +103,42 @@ def _xdp(memory: AddressSpace, packet: bytes) -> Context:
     return Context(region.base, region, buf, xdp=xdp)
 
 
+def _tracing(memory: AddressSpace, ctx_in: bytes | None, attach_to: str | None, attach_type: str | None) -> Context:
+    # the trampoline's u64 array of arguments (and return value), given as ctx_in; 12 slots and
+    # the return value at most (MAX_BPF_FUNC_ARGS)
+    region = memory.map("ctx (tracing args)", "ctx", (ctx_in or b"").ljust(8 * 13, b"\0"))
+    pointers = struct_pointers(attach_to, returned=attach_type in ("trace_fexit", "modify_return"))
+    if pointers is None:
+        return Context(region.base, region, None, not_emulated=f"the attach target '{attach_to}' is not in vmlinux BTF")
+    if pointers:
+        # the verifier types these PTR_TO_BTF_ID and the JIT makes loads through them BPF_PROBE_MEM
+        # (a fault reads 0 through the exception table): neither the objects nor that is emulated
+        why = (
+            f"{attach_to}'s {', '.join(pointers)}: kernel objects the emulated kernel does not build "
+            "(loads through them are BPF_PROBE_MEM)"
+        )
+        return Context(region.base, region, None, not_emulated=why)
+    return Context(region.base, region, None)
+
+
+def struct_pointers(func: str | None, returned: bool) -> tuple[str, ...] | None:
+    """The parameters of vmlinux function `func` (and its return value, if `returned`) that are
+    pointers to structs (None: vmlinux BTF has no such FUNC)."""
+    btf = vmlinux_btf()
+    type_id = btf.find(func, Kind.FUNC) if btf is not None and func else None
+    if btf is None or type_id is None:
+        return None
+    proto = btf.type(btf.type(type_id).type)
+    slots = [(btf.string(p.name_off) or "(anon)", p.type) for p in proto.params()]
+    slots += [("return value", proto.type)] if returned else []
+    out = []
+    for name, type_id in slots:
+        t = btf.type(btf.skip_mods(type_id))
+        if t.kind is Kind.PTR and t.type and btf.type(btf.skip_mods(t.type)).kind in (Kind.STRUCT, Kind.UNION):
+            out.append(name)
+    return tuple(out)
+
+
 def build_context(
     memory: AddressSpace,
     prog_type: str,
@@ -106,9 +146,12 @@ def build_context(
     ctx_in: bytes | None,
     *,
     tstamp_type_access: bool = False,
+    attach_to: str | None = None,
+    attach_type: str | None = None,
 ) -> Context:
     """The ctx for a test run of a `prog_type` program (the BPF_PROG_TYPE_* suffix);
-    `tstamp_type_access` is the verifier's prog->tstamp_type_access (how tc's tstamp converts)."""
+    `tstamp_type_access` is the verifier's prog->tstamp_type_access (how tc's tstamp converts);
+    `attach_to` a tracing program's target, whose arguments `ctx_in` gives as u64s."""
     if prog_type in ("sched_cls", "sched_act"):
         return _skb(memory, packet if packet is not None else bytes(ETH_HLEN), ctx_in, tstamp_type_access)
     if prog_type == "xdp":
@@ -120,11 +163,13 @@ def build_context(
         region = memory.map(f"ctx ({prog_type})", "ctx", bytes(512))
         why = f"a {prog_type} test run's context is not emulated (tc's and XDP's are)"
         return Context(region.base, region, None, not_emulated=why)
+    if prog_type == "tracing":
+        return _tracing(memory, ctx_in, attach_to, attach_type)
     if prog_type == "syscall" or ctx_in is not None:
         if ctx_in is None:
             return Context(0, None, None)
         region = memory.map("ctx (ctx_in)", "ctx", ctx_in)
         return Context(region.base, region, None)
-    # tracing and the rest: a zeroed context the size of a page (what fentry's args array might hold)
+    # the rest (kprobes, tracepoints, ...): a zeroed context
     region = memory.map(f"ctx ({prog_type})", "ctx", bytes(512))
     return Context(region.base, region, None)

@@ -99,7 +99,12 @@ class EmulatedKernel:
                 raise KernelFault(f"input sets map '{entry.name}', which the program does not have")
             by_name[entry.name].update(entry.key, entry.value, 0)
         self.context: Context = build_context(
-            self.memory, self.program.prog_type, self.run_input.packet, self.run_input.ctx
+            self.memory,
+            self.program.prog_type,
+            self.run_input.packet,
+            self.run_input.ctx,
+            attach_to=self.program.attach_to,
+            attach_type=self.program.expected_attach_type,
         )
         self._allocs: dict[int, _Alloc] = {}
         # lists and rbtrees (framework.kernel.graph_kfuncs): root address -> node addresses in

@@ -16,9 +16,9 @@ from framework.load.corpus import RunInput
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.identity import running
-from framework.oracle.record import BATCHES, REPEAT, KernelRecord, record
+from framework.oracle.record import BATCHES, REPEAT, KernelRecord, record, refused_before_verifying
 
-__all__ = ["JSON_KEYS", "available", "kernel_check", "render", "to_json"]
+__all__ = ["JSON_KEYS", "available", "kernel_check", "refused_before_verifying", "render", "to_json"]
 
 JSON_KEYS = (
     "program",

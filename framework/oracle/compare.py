@@ -22,8 +22,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from framework.errors import InputError
 from framework.load.program import Program
-from framework.oracle.record import KernelRecord, record
+from framework.oracle.record import KernelRecord, record, refused_before_verifying
 from framework.verify import Analysis, Verdict, verify
 
 __all__ = ["Agreement", "Pairing", "Summary", "pair", "side_by_side", "summary"]
@@ -102,7 +103,14 @@ def pair(source: str, analysis: Analysis, rec: KernelRecord) -> Pairing:
 
 def side_by_side(source: str, programs: Sequence[Program]) -> list[Pairing]:
     """Each program verified (under stock) and loaded by the running kernel, in the object's order."""
-    return [pair(source, verify(p), record(p)) for p in programs]
+    out = []
+    for p in programs:
+        rec = record(p)
+        refused = refused_before_verifying(p, rec)
+        if refused is not None:  # no verifier verdict to compare with: counted as not compared
+            raise InputError(source, f"{p.name}: {refused}")
+        out.append(pair(source, verify(p), rec))
+    return out
 
 
 def ordered(pairings: Iterable[Pairing]) -> list[Pairing]:

@@ -125,7 +125,11 @@ def _load_into(loaded: Loaded, program: Program, log_level: int) -> None:
     if attach_name in _TRACING_ATTACH and program.attach_to:
         target = func_ids((program.attach_to,))
         if not target:
-            raise InputError(program.source, f"{program.name}: attach target '{program.attach_to}' not in vmlinux BTF")
+            # libbpf: libbpf_find_attach_btf_id fails the load before the kernel sees the program
+            raise InputError(
+                program.source,
+                f"prog '{program.name}': failed to find kernel BTF type ID of '{program.attach_to}': -ESRCH",
+            )
         attach_btf_id = target[program.attach_to]
 
     try:

@@ -10,6 +10,7 @@ over `repeat` runs, bpf_test_timer_leave); one figure is the median of
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import statistics
@@ -32,6 +33,7 @@ __all__ = [
     "last_error_line",
     "parse_stats",
     "record",
+    "refused_before_verifying",
 ]
 
 BATCHES = 11
@@ -210,3 +212,15 @@ def record(
         runs=tuple(runs),
         log=loaded.log,
     )
+
+
+# program types whose load needs a BTF target; a security module may refuse them before the verifier
+BTF_TARGET_TYPES = frozenset({"tracing", "lsm", "ext"})
+
+
+def refused_before_verifying(program: Program, rec: KernelRecord) -> str | None:
+    """Why the kernel gave no verifier verdict on `program` (None: it did): bpf_prog_load refused
+    its type with EPERM and an empty log, before bpf_check ran (a security module's policy)."""
+    if program.prog_type in BTF_TARGET_TYPES and rec.errno == errno.EPERM and not rec.log.strip():
+        return f"this kernel refuses every {program.prog_type} load with EPERM before verifying it"
+    return None

@@ -40,12 +40,13 @@ from framework.verify.prune import (
 from framework.verify.regs import RT, Reg, scalar, type_str
 from framework.verify.reserved import reserved_fields
 from framework.verify.result import Analysis, Verdict, VerifierRecord
-from framework.verify.retcode import RANGES, check_return_code
+from framework.verify.retcode import check_return_code, return_range
 from framework.verify.scalar import coerce_to_size
 from framework.verify.stack import Slot, slot_index
 from framework.verify.stackdepth import check_max_stack_depth
 from framework.verify.state import Frame, State, entry_frame
 from framework.verify.throw import check_resource_leak, process_throw, unwind, unwind_resume
+from framework.verify.tracing import attach_target
 
 Step = Callable[[Env, State, int, Insn], Outcome]
 
@@ -237,7 +238,7 @@ def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
 
 def _mark_return(env: Env, st: State, regno: int) -> None:
     # kernel: check_return_code (a restricted return value is checked by range: precise)
-    if env.program.prog_type in RANGES:
+    if return_range(env.program.prog_type, env.program.expected_attach_type) is not None:
         mark_chain_precision(env, st, regno)
 
 
@@ -655,7 +656,16 @@ def _precheck(env: Env) -> Reject | None:
         return found
     if found >= 0:
         env.exception_cb = found
-    return check_subprogs(env) or _resolve_pseudo_ldimm64(env) or check_cfg(env)
+    return check_subprogs(env) or _resolve_pseudo_ldimm64(env) or check_cfg(env) or _check_attach_btf_id(env)
+
+
+def _check_attach_btf_id(env: Env) -> Reject | None:
+    # kernel: check_attach_btf_id (after check_cfg and check_btf_info): a tracing program's target
+    found = attach_target(env)
+    if isinstance(found, Reject):
+        return found
+    env.attach_target = found
+    return None
 
 
 def _resolve_pseudo_ldimm64(env: Env) -> Reject | None:

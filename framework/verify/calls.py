@@ -7,7 +7,7 @@ from framework.platform.helper_protos import proto_for
 from framework.platform.helpers import func_id_name
 from framework.platform.kfunc_types import KFUNC_TYPES
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, UNMERGED, VOID
-from framework.verify import graph, memory
+from framework.verify import btf_access, graph, memory
 from framework.verify.aux import record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.helper_args import (
@@ -258,6 +258,11 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return err
         kind = "sock" if fid == 95 else "tcp_sock"  # RET_PTR_TO_SOCKET_OR_NULL / RET_PTR_TO_TCP_SOCK_OR_NULL
         result = Reg(RT.SOCKET, maybe_null=True, id=env.new_id(), ref_obj_id=r.ref_obj_id, btf_name=kind)
+    elif fid == 137:  # skc_to_tcp_sock
+        got = btf_access.skc_to_tcp_sock(env, st, pc)
+        if isinstance(got, Reject):
+            return got
+        result = got
     elif fid == 93:  # spin_lock
         r = arg(st, pc, 1)
         if isinstance(r, Reject):

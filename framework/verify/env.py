@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from framework.verify.prune import Checkpoint, SccVisit
     from framework.verify.result import ThrowSite
     from framework.verify.state import State
+    from framework.verify.tracing import Target
 
 COMPLEXITY_LIMIT_INSNS = 1_000_000  # kernel: BPF_COMPLEXITY_LIMIT_INSNS
 
@@ -124,6 +125,7 @@ class Env:
     scratched_slots: set[int] = field(default_factory=set)  # kernel: env->scratched_stack_slots
     last_insn_line: int = -1  # index in log of the instruction line nothing has followed yet
     allow_uninit_stack: bool = True
+    attach_target: Target | None = None  # a tracing program's target (prog->aux->attach_func_proto)
     _btf: Btf | None = None  # bpf_allow_uninit_stack: root (CAP_PERFMON) loads here
 
     def push(self, st: State) -> None:

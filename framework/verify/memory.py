@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from framework.isa.opcodes import MEMSX, STORE_REL, Kind
 from framework.platform.contexts import TCP_SOCK_UNCONVERTIBLE, context_of, sock_access
+from framework.verify.btf_access import check_ptr_to_btf_access
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
@@ -12,6 +13,7 @@ from framework.verify.scalar import Scalar, coerce_to_size, s64
 from framework.verify.stack import DYNPTR, INVALID, ITER, MISC, SLOT_SIZE, SPILL, ZERO, Slot, slot_index
 from framework.verify.state import MAX_BPF_STACK, Frame, State
 from framework.verify.tnum import Tnum
+from framework.verify.tracing import ctx_load
 
 
 def loaded_scalar(size: int) -> Reg:
@@ -250,6 +252,8 @@ def check_mem_access(
         moved = check_ctx_off(pc, regno, ptr)
         if moved:
             return moved
+        if env.attach_target is not None:  # a tracing program's u64 arguments: btf_ctx_access
+            return ctx_load(env, env.attach_target, pc, insn_off, size, write)
         kind = ctx_access(env.program.prog_type, insn_off, size, write, env.program.expected_attach_type)
         if kind is None:
             return reject(pc, f"invalid bpf_context access off={insn_off} size={size}")
@@ -321,6 +325,8 @@ def check_mem_access(
             return err
         return None if write else loaded_scalar(size)
     if ptr.type is RT.BTF_ID:
+        if ptr.btf_id and MEM_ALLOC not in ptr.flags:  # a vmlinux struct (a local object's is MEM_ALLOC)
+            return check_ptr_to_btf_access(env, pc, regno, ptr, off, size, write)
         if MEM_PERCPU in ptr.flags:
             return reject(pc, f"R{regno} is ptr_{ptr.btf_name} access percpu memory: off={off}")
         if write and MEM_ALLOC not in ptr.flags:

@@ -39,6 +39,8 @@ MEM_PERCPU = "percpu"
 MEM_RINGBUF = "ringbuf"
 MEM_RDONLY = "rdonly"
 PTR_TRUSTED = "trusted"
+PTR_UNTRUSTED = "untrusted"
+MEM_USER = "user"
 MEM_RCU = "rcu"
 NON_OWN_REF = "non_own_ref"  # a graph node the collection owns (valid until bpf_spin_unlock)
 
@@ -102,8 +104,10 @@ def stack_ptr(frameno: int, off: int = 0) -> Reg:
 _PREFIX = (
     (MEM_RDONLY, "rdonly_"),
     (MEM_RINGBUF, "ringbuf_"),
+    (MEM_USER, "user_"),
     (MEM_PERCPU, "percpu_"),
     (MEM_RCU, "rcu_"),
+    (PTR_UNTRUSTED, "untrusted_"),
     (PTR_TRUSTED, "trusted_"),
 )
 

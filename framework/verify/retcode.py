@@ -30,7 +30,13 @@ ATTACH_RANGES: dict[str, tuple[int, int]] = {
 }
 
 
+# kernel: check_return_code, BPF_PROG_TYPE_TRACING by expected attach type (fmod_ret, tp_btf: any value)
+TRACING_RANGES: dict[str, tuple[int, int]] = {"trace_fentry": (0, 0), "trace_fexit": (0, 0), "trace_iter": (0, 1)}
+
+
 def return_range(prog_type: str, attach: str | None) -> tuple[int, int] | None:
+    if prog_type == "tracing":
+        return TRACING_RANGES.get(attach or "")
     rng = RANGES.get(prog_type)
     return ATTACH_RANGES.get(attach or "", rng) if rng is not None else None
 

@@ -6,12 +6,16 @@ import os
 
 import pytest
 
+from framework.load.core import vmlinux_btf
 from framework.verify import verify
 
 from .cases_loader import NoCompiler, VerifierCase, load_cases
 from .held_to import regs_at
 
 CASES = load_cases()
+
+# topics whose programs are typed by the running kernel's BTF (attach targets, kernel structs)
+VMLINUX_TOPICS = frozenset({"tracing_args", "btf_walk"})
 
 # Cases that walk the whole 1,000,000-instruction budget (a minute or more in Python).
 SLOW = {"bounded_loop_too_long", "loop_bound_unknown"}
@@ -21,6 +25,8 @@ SLOW = {"bounded_loop_too_long", "loop_bound_unknown"}
 def test_case(case: VerifierCase) -> None:
     if case.name in SLOW and not os.environ.get("BAKEOFF_SLOW"):
         pytest.skip("walks the full 1M-instruction budget; set BAKEOFF_SLOW=1")
+    if case.topic in VMLINUX_TOPICS and vmlinux_btf() is None:
+        pytest.skip("types its programs by the running kernel's BTF: no /sys/kernel/btf/vmlinux here")
     try:
         program = case.program()
     except NoCompiler as exc:
