@@ -942,4 +942,4 @@ def _probe_read_kernel(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 
 # the packet, checksum and socket helpers (net/core/filter.c) live in their own module, which
 # registers them here when it is imported
-from framework.kernel import graph_kfuncs, net_helpers  # noqa: E402, F401
+from framework.kernel import graph_kfuncs, net_helpers, sock_helpers  # noqa: E402, F401

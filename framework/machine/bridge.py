@@ -104,6 +104,7 @@ class KernelBridge:
         machine.helpers = _ServiceTable(self, "helper")
         machine.kfuncs = _ServiceTable(self, "kfunc")
         machine.releases = lambda call: self.call("release", call)
+        machine.memory_out = self.sync_out
         self.sync_in()
 
     # -- memory -----------------------------------------------------------------
