@@ -166,6 +166,12 @@ class EmulatedKernel:
     def packet(self) -> tuple[int, int] | None:
         return self.context.packet_span
 
+    def packet_load(self, offset: int, size: int) -> int | None:
+        if self.context.skb is not None:
+            return self.context.skb.load_pointer(offset, size)
+        span = self.packet()  # a packet without an skb's headers: offsets from its start only
+        return span[0] + offset if span is not None and offset >= 0 and offset + size <= span[1] else None
+
     def func_address(self, pc: int) -> int:
         return FUNC_BASE + 8 * pc
 

@@ -64,6 +64,7 @@ NET_DEVICE_SIZE = 256
 BPF_SOCK_SIZE = 80  # struct bpf_sock: what a load through the socket pointer reads (both engines)
 # convert___skb_to_skb: the __sk_buff bytes ctx_in may set; every other byte must be zero (-EINVAL)
 CTX_IN_SETTABLE = ((8, 12), (32, 44), (48, 68), (152, 168), (176, 180), (184, 192))
+SKF_NET_OFF, SKF_LL_OFF = -0x100000, -0x200000  # uapi filter.h: LD_ABS offsets from the headers
 L2_TYPES = ("sched_cls", "sched_act")  # bpf_prog_test_run_skb's is_l2
 DIRECT_TYPES = (*L2_TYPES, "cgroup_skb")  # is_direct_pkt_access (the lwt types too, not built here)
 _MASK64 = (1 << 64) - 1
@@ -233,6 +234,19 @@ class TestRunSkb:
         return self._u(L.hash, 4)
 
     tunnel: TunnelInfo | None = None  # skb_tunnel_info: the test run's skb has no dst
+
+    def load_pointer(self, k: int, size: int) -> int | None:
+        """Where bpf_skb_load_helper_{8,16,32} reads `size` bytes at offset `k` (None: -EFAULT)."""
+        if k >= 0:  # from skb->data, within the linear data (the test run's skb has no fragments)
+            at = k
+        elif k >= SKF_NET_OFF:  # bpf_internal_load_pointer_neg_helper: from the network header
+            at = self.network_offset + k - SKF_NET_OFF
+        elif k >= SKF_LL_OFF:  # ... or the mac header
+            at = self.mac_offset + k - SKF_LL_OFF
+        else:
+            return None
+        data, length = self.span
+        return data + at if at + size <= length else None  # up to the tail (never below skb->head here)
 
     @property
     def mac_offset(self) -> int:

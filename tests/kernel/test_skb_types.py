@@ -220,33 +220,50 @@ def test_wire_len_is_refused_where_the_live_kernel_refuses_it() -> None:
         assert got == errno, prog_type
 
 
-# helpers on the non-L2 skb: offsets from skb->data (the IP header), the mac header before it
+# helpers on the non-L2 skb: offsets from skb->data (the IP header), the mac header before it;
+# LD_ABS also from the headers (SKF_LL_OFF, SKF_NET_OFF: bpf_internal_load_pointer_neg_helper)
+SKF_LL_OFF, SKF_NET_OFF = -0x200000, -0x100000
 HELPERS = {
     "ld_abs": "r6 = r1\nr0 = *(u8 *)skb[9]\nr7 = r0\nr0 = *(u16 *)skb[2]\nr0 <<= 8\nr0 |= r7\nexit",
+    **{
+        f"ld_abs_{name}": f"r6 = r1\nr0 = *({ty} *)skb[{off}]\nr0 += 1\nexit"
+        for name, off, ty in (
+            ("ll_ethertype", SKF_LL_OFF + 12, "u16"), ("ll_dest", SKF_LL_OFF, "u32"),
+            ("below_ll", SKF_LL_OFF - 2, "u16"),
+            ("net_protocol", SKF_NET_OFF + 9, "u8"), ("net_last", SKF_NET_OFF + 39, "u8"),
+            ("net_past_end", SKF_NET_OFF + 40, "u8"), ("ll_last", SKF_LL_OFF + 53, "u8"),
+            ("ll_past_end", SKF_LL_OFF + 54, "u8"), ("minus_one", -1, "u8"), ("past_end", 40, "u8"),
+        )
+    },
     "load_bytes": "r2 = 8\nr3 = r10\nr3 += -8\nr4 = 4\ncall 26\nr1 = *(u32 *)(r10 - 8)\nr0 <<= 32\nr0 |= r1\nexit",
     "load_bytes_past_end": "r2 = 38\nr3 = r10\nr3 += -8\nr4 = 4\ncall 26\nr1 = *(u32 *)(r10 - 8)\nr0 ^= r1\nexit",
     **{
         f"load_bytes_relative_{where}_{off}": f"r2 = {off}\nr3 = r10\nr3 += -8\nr4 = 4\nr5 = {start}\n"
         "call 68\nr1 = *(u32 *)(r10 - 8)\nr0 <<= 32\nr0 |= r1\nr1 = r0\nr1 >>= 32\nr0 ^= r1\nexit"
         for where, start in (("mac", 0), ("net", 1))
-        for off in (0, 12, 36, 37)
+        for off in (0, 12, 36, 37, 50, 51)
     },
-}
+}  # fmt: skip
+HELPER_TYPES = ("socket_filter", "sched_cls")  # LD_ABS's types (may_access_skb); tc for the L2 offsets
 
 
 @pytest.mark.parametrize("name", sorted(HELPERS))
 def test_packet_helpers_alike_on_both_engines(name: str) -> None:
-    for prog_type in TYPES if name != "ld_abs" else ("socket_filter",):
+    for prog_type in (*TYPES, "sched_cls") if not name.startswith("ld_abs") else HELPER_TYPES:
         text = HELPERS[name].replace("exit", "r0 &= 1\nexit") if prog_type == "cgroup_skb" else HELPERS[name]
         want, got = (_run(text, prog_type, INPUTS[0], e) for e in ("interp", "jit"))
         assert got.r0 == want.r0, prog_type
 
 
+HELPER_CASES = [(t, n) for t in HELPER_TYPES for n in sorted(HELPERS)]
+
+
 @pytest.mark.kernel
-@pytest.mark.parametrize("name", sorted(HELPERS))
-def test_packet_helpers_read_what_the_live_kernel_reads(name: str) -> None:
-    theirs = _kernel_outputs(HELPERS[name], "socket_filter", INPUTS)
-    assert _ours(HELPERS[name], "socket_filter", INPUTS, "interp") == theirs
+@pytest.mark.parametrize(("prog_type", "name"), HELPER_CASES, ids=[f"{t}-{n}" for t, n in HELPER_CASES])
+def test_packet_helpers_read_what_the_live_kernel_reads(prog_type: str, name: str) -> None:
+    theirs = _kernel_outputs(HELPERS[name], prog_type, INPUTS)
+    for engine in ("interp", "jit"):
+        assert _ours(HELPERS[name], prog_type, INPUTS, engine) == theirs, engine
 
 
 def test_the_ctx_given_comes_back_with_the_skbs_fields() -> None:
