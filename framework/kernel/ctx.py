@@ -3,9 +3,9 @@
 tc (sched_cls/sched_act), socket filters and cgroup skb programs get a test run's skb
 (framework.kernel.skb, built as bpf_prog_test_run_skb builds it for each): a `struct sk_buff`
 for converted code and a `struct __sk_buff` view over it for the program as written.
-An `xdp_md` follows bpf_prog_test_run_xdp (loads of data,
-data_end and data_meta yield the full 64-bit pointers, as xdp_convert_ctx_access's
-loads of `struct xdp_buff` would); syscall programs get the ctx_in bytes (or NULL).
+An `xdp_md` follows bpf_prog_test_run_xdp (loads of data, data_end and data_meta yield the
+full 64-bit pointers, as xdp_convert_ctx_access's loads of `struct xdp_buff` would);
+syscall programs get the ctx_in bytes (or NULL).
 """
 
 from __future__ import annotations

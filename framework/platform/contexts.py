@@ -10,7 +10,8 @@ answers a (off, size, write) with what the load yields (`scalar`, `pkt`, `pkt_en
 where the project does not know the answer (the verdict is then `unsupported`).
 
 tc's `struct __sk_buff` rules are framework.platform.skb's table; socket filters and
-cgroup skb programs see the same structure through narrower callbacks.
+cgroup skb programs see the same structure through narrower callbacks, and `skb_access`
+gives the field a type's access touches (what the fixup stage and the emulated skb read).
 """
 
 from __future__ import annotations

@@ -1,4 +1,6 @@
-"""tc's context: `struct __sk_buff` as a program sees it, and the `struct sk_buff` it is rewritten to.
+"""tc's context: `struct __sk_buff` as a program sees it, and the `struct sk_buff` it is rewritten to
+(socket filters and cgroup skb programs see the same structure through narrower rules,
+framework.platform.contexts; cgroup skb also reads the socket fields, `SOCK_FIELDS`).
 
 One table, every stage reads it:
 - the verifier: which loads and stores are valid, and what a load yields
