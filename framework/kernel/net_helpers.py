@@ -1,6 +1,7 @@
 """The emulated kernel's packet, checksum and socket helpers (net/core/filter.c, net/core/sock_map.c,
 kernel/bpf/ringbuf.c), on the test-run contexts framework.kernel.ctx builds: an XDP buffer, an
-skb (tc's, a socket filter's, a cgroup skb's). Each is one function both engines call, registered into framework.kernel.services' table.
+skb (tc's, a socket filter's, a cgroup skb's). Each is one function both engines call, registered
+into framework.kernel.services' table.
 """
 
 from __future__ import annotations
