@@ -365,3 +365,21 @@ def test_sk_fullsock_gives_what_the_live_kernel_gives() -> None:
     theirs = _kernel_outputs(FULLSOCK, "cgroup_skb", CTX_INPUTS)
     for engine in ("interp", "jit"):
         assert _ours(FULLSOCK, "cgroup_skb", CTX_INPUTS, engine) == theirs, engine
+
+
+# tc's outputs after the helpers that resize the skb: data_out is the L2 frame as they left it,
+# ctx_out has gso_segs cleared by skb_gso_reset (gso_size is not copied back: the ctx_in's stays)
+RESIZES = {
+    "change_tail_grows": "r2 = 60\nr3 = 0\ncall 38\nexit",
+    "change_tail_trims": "r2 = 20\nr3 = 0\ncall 38\nexit",
+    "change_head": "r2 = 4\nr3 = 0\ncall 43\nexit",
+}
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("name", sorted(RESIZES))
+def test_tc_outputs_after_a_resize_are_the_live_kernels(name: str) -> None:
+    inputs = (INPUTS[1],)
+    theirs = _kernel_outputs(RESIZES[name], "sched_cls", inputs)
+    for engine in ("interp", "jit"):
+        assert _ours(RESIZES[name], "sched_cls", inputs, engine) == theirs, engine
