@@ -1,13 +1,19 @@
-"""convert_ctx_accesses for tc programs: `__sk_buff` loads and stores become `struct sk_buff` ones.
+"""convert_ctx_accesses for `__sk_buff` programs (tc, socket filters, cgroup skb): `__sk_buff`
+loads and stores become `struct sk_buff` ones.
 
 Which instructions are converted is the verifier's record, never the instruction's shape:
 every load and store whose base register the verifier typed as the context
 (`InsnAux.ptr_type`, insn_aux_data[].ptr_type), whatever register, copy, spill or
-arithmetic led there. Each becomes tc_cls_act_convert_ctx_access's /
-bpf_convert_ctx_access's instructions (net/core/filter.c) for the field it touches
+arithmetic led there. Each becomes tc_cls_act_convert_ctx_access's (tc) or
+bpf_convert_ctx_access's (the rest) instructions (net/core/filter.c) for the field it touches
 (framework.platform.skb's table and layout), and a load narrower than its field gets
 convert_ctx_accesses' shift and mask; a sign-extending load gets its movsx after.
 BPF_REG_AX (register 11, x86 r10 in the JIT) is the scratch register the kernel uses.
+
+One named difference: the socket fields (family .. local_port) load skb->sk, then the field from
+the socket; the kernel reads struct sock_common there, the emulated test-run socket is laid out as
+the struct bpf_sock its pointer's (unconverted) loads read, so the second load takes the same width
+at that layout's offset (framework.platform.skb's SOCK_VIEW).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
+from framework.platform.contexts import skb_access
 from framework.platform.skb import (
     BYTES,
     MIN_NAPI_ID,
@@ -23,10 +30,10 @@ from framework.platform.skb import (
     PKT_TYPE_MAX,
     SKB_LAYOUT,
     SKB_TSTAMP_TYPE_MASK,
+    SOCK_VIEW,
     TC_AT_INGRESS_MASK,
     SkbField,
     SkbLayout,
-    valid_access,
 )
 
 __all__ = ["SKB_LAYOUT", "CtxError", "SkbLayout", "convert_skb_access"]
@@ -61,8 +68,8 @@ def _shinfo(dst: int, skb: int) -> list[Insn]:
     return [_ldx(4, AX, skb, L.end), _ldx(8, dst, skb, L.head), make(op.ALU64 | op.ADD | op.X, dst, AX)]
 
 
-def _read(f: SkbField, dst: int, src: int, off: int, size: int, tstamp_type_access: bool) -> list[Insn]:
-    """bpf_convert_ctx_access's load of field `f` (tc_cls_act_convert_ctx_access for ifindex)."""
+def _read(f: SkbField, dst: int, src: int, off: int, size: int, tstamp_type_access: bool, tc: bool) -> list[Insn]:
+    """bpf_convert_ctx_access's load of field `f` (tc_cls_act_convert_ctx_access for tc's ifindex)."""
     direct = {
         "len": (4, L.len),
         "mark": (4, L.mark),
@@ -91,8 +98,10 @@ def _read(f: SkbField, dst: int, src: int, off: int, size: int, tstamp_type_acce
             return [_ldx(1, dst, src, L.pkt_type), _alu32(op.AND, dst, PKT_TYPE_MAX)]
         case "vlan_present":
             return [_ldx(4, dst, src, L.vlan_all), _jmp(op.JEQ, dst, 0, 1), _alu32(op.MOV, dst, 1)]
-        case "ifindex":  # tc_cls_act_convert_ctx_access: skb->dev->ifindex
+        case "ifindex" if tc:  # tc_cls_act_convert_ctx_access: skb->dev->ifindex
             return [_ldx(8, dst, src, L.dev), _ldx(4, dst, dst, L.dev_ifindex)]
+        case "ifindex":  # bpf_convert_ctx_access: skb->dev ? skb->dev->ifindex : 0
+            return [_ldx(8, dst, src, L.dev), _jmp(op.JEQ, dst, 0, 1), _ldx(4, dst, dst, L.dev_ifindex)]
         case "napi_id":
             return [
                 _ldx(4, dst, src, L.napi_id),
@@ -121,6 +130,12 @@ def _read(f: SkbField, dst: int, src: int, off: int, size: int, tstamp_type_acce
             return [*_shinfo(dst, src), _ldx(2, dst, dst, L.shinfo_gso_size)]
         case "hwtstamp":
             return [*_shinfo(dst, src), _ldx(8, dst, dst, L.shinfo_hwtstamps)]
+        case name if name in SOCK_VIEW:  # skb->sk, then the field (the word of an IPv6 address)
+            at, width = SOCK_VIEW[name]
+            out = [_ldx(8, dst, src, L.sk), _ldx(width, dst, dst, at + (off & ~3) - f.off)]
+            if name == "remote_port":  # skc_dport into the upper half (little endian)
+                out.append(_alu32(op.LSH, dst, 16))
+            return out
     raise CtxError(f"no conversion for __sk_buff.{f.name}")
 
 
@@ -164,18 +179,19 @@ def _write(f: SkbField, insn: Insn, off: int, size: int, tstamp_type_access: boo
     raise CtxError(f"__sk_buff.{f.name} cannot be written")
 
 
-def convert_skb_access(insn: Insn, *, tstamp_type_access: bool = False) -> list[Insn]:
-    """convert_ctx_accesses for one tc context load or store the verifier typed as PTR_TO_CTX."""
+def convert_skb_access(insn: Insn, *, tstamp_type_access: bool = False, prog_type: str = "sched_cls") -> list[Insn]:
+    """convert_ctx_accesses for one `prog_type` context load or store the verifier typed as PTR_TO_CTX."""
     load = insn.kind is Kind.LOAD
     if not load and insn.kind not in (Kind.STORE_REG, Kind.STORE_IMM):
         raise CtxError(f"a {insn.kind.value} instruction cannot access the context")
     size = insn.size
-    f = valid_access(insn.off, size, not load)
+    f = skb_access(prog_type, insn.off, size, not load)
     if f is None:
         raise CtxError(f"__sk_buff access at offset {insn.off} (size {size}) is refused by Linux")
     if not load:
         return _write(f, insn, insn.off, size, tstamp_type_access)
-    out = _read(f, insn.dst, insn.src, insn.off, size, tstamp_type_access)
+    tc = prog_type in ("sched_cls", "sched_act")
+    out = _read(f, insn.dst, insn.src, insn.off, size, tstamp_type_access, tc)
     if f.access == NARROW and size < f.target:  # convert_ctx_accesses: a narrower load
         shift = 8 * (insn.off & 3)
         if shift:

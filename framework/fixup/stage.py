@@ -3,7 +3,7 @@
 1. opt_hard_wire_dead_code_branches, opt_remove_dead_code, opt_remove_nops (privileged
    loads: as root here), by what the verifier reached;
 2. optimize_bpf_loop (bpf_loop with flags 0 and a known callback becomes a loop
-   of BPF-to-BPF calls); convert_ctx_accesses (tc `__sk_buff` loads -> `struct sk_buff` loads);
+   of BPF-to-BPF calls); convert_ctx_accesses (`__sk_buff` loads -> `struct sk_buff` loads);
 3. do_misc_fixups: fixup_kfunc_call (obj_new / obj_drop arguments), map_gen_lookup
    (array maps' lookups inlined), LD_ABS/LD_IND
    (gen_ld_abs), timed may_goto (x86-64's form) with its entry stores, the division
@@ -43,7 +43,7 @@ from framework.verify.result import InsnAux, VerifierRecord
 __all__ = ["HIDDEN_CB", "Fixed", "FixedSlots", "fixup", "fixup_slots"]
 
 HIDDEN_CB = "__hidden_exception_cb"
-_SKB_TYPES = ("sched_cls", "sched_act")
+_SKB_TYPES = ("sched_cls", "sched_act", "socket_filter", "cgroup_skb")  # convert_ctx_accesses of __sk_buff
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,8 +178,12 @@ def fixup(
     if convert_ctx and program.prog_type in _SKB_TYPES:  # convert_ctx_accesses, by insn_aux_data[].ptr_type
         loads = frozenset(pc for pc, a in at.items() if a.ptr_type is RT.CTX)
         if loads:
-            tta = record.tstamp_type_access
-            done = patch(slots, lambda pc, i: convert_skb_access(i, tstamp_type_access=tta) if pc in loads else None)
+            tta, ptype = record.tstamp_type_access, program.prog_type
+
+            def convert(pc: int, i: Insn) -> list[Insn] | None:
+                return convert_skb_access(i, tstamp_type_access=tta, prog_type=ptype) if pc in loads else None
+
+            done = patch(slots, convert)
             ctx_pcs = {done.pc_map[pc] + k for pc in loads for k in range(done.pc_map[pc + 1] - done.pc_map[pc])}
             at = _moved({pc: a for pc, a in at.items() if pc not in loads}, done)
             slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)

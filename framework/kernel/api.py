@@ -60,6 +60,11 @@ class Kernel(Protocol):
         """(address, linear length) of the packet for LD_ABS/LD_IND, or None when there is none."""
         ...
 
+    def packet_load(self, offset: int, size: int) -> int | None:
+        """Where LD_ABS/LD_IND's bpf_skb_load_helper_* reads `size` bytes at `offset` (SKF_NET_OFF and
+        SKF_LL_OFF offsets from the network and mac headers included), or None where it fails."""
+        ...
+
     def func_address(self, pc: int) -> int:
         """The address an ld_imm64 of the function at `pc` yields."""
         ...

@@ -1,12 +1,13 @@
 """Program contexts, filled as BPF_PROG_TEST_RUN fills them.
 
-tc (sched_cls/sched_act) gets a test run's skb (framework.kernel.skb): a
-`struct sk_buff` for converted code and a `struct __sk_buff` view over it for the
-program as written. An `xdp_md` follows bpf_prog_test_run_xdp (loads of data,
-data_end and data_meta yield the full 64-bit pointers, as xdp_convert_ctx_access's
-loads of `struct xdp_buff` would); syscall programs get the ctx_in bytes (or NULL); a tracing
-program its u64 arguments as ctx_in gives them (where its target takes or returns a struct
-pointer the run is unsupported: loads through it are BPF_PROBE_MEM loads of kernel objects).
+tc (sched_cls/sched_act), socket filters and cgroup skb programs get a test run's skb
+(framework.kernel.skb, built as bpf_prog_test_run_skb builds it for each): a `struct sk_buff`
+for converted code and a `struct __sk_buff` view over it for the program as written.
+An `xdp_md` follows bpf_prog_test_run_xdp (loads of data, data_end and data_meta yield the
+full 64-bit pointers, as xdp_convert_ctx_access's loads of `struct xdp_buff` would);
+syscall programs get the ctx_in bytes (or NULL); a tracing program its u64 arguments as ctx_in
+gives them (where its target takes or returns a struct pointer the run is unsupported: loads
+through it are BPF_PROBE_MEM loads of kernel objects).
 """
 
 from __future__ import annotations
@@ -19,13 +20,12 @@ from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb
 from framework.load.btf import Kind
 from framework.load.core import vmlinux_btf
 
-__all__ = ["Context", "XdpBuff", "build_context"]
+__all__ = ["SKB_TYPES", "Context", "XdpBuff", "build_context"]
 
 XDP_PACKET_HEADROOM = 256
+SKB_TYPES = ("sched_cls", "sched_act", "socket_filter", "cgroup_skb")  # bpf_prog_test_run_skb's, built here
 # types BPF_PROG_TEST_RUN runs on a context the emulated kernel does not build
-_SKB_ELSEWHERE = frozenset(
-    {"socket_filter", "cgroup_skb", "lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local", "flow_dissector", "sk_lookup"}
-)
+_SKB_ELSEWHERE = frozenset({"lwt_in", "lwt_out", "lwt_xmit", "lwt_seg6local", "flow_dissector", "sk_lookup"})
 PAGE_SIZE = 4096
 SKB_SHARED_INFO_SIZE = 320  # SKB_DATA_ALIGN(sizeof(struct skb_shared_info)), x86-64
 
@@ -43,7 +43,7 @@ class Context:
     packet: Region | None
     native: int = 0  # r1 for code whose context accesses convert_ctx_accesses rewrote (0: `ctx`)
     native_region: Region | None = None
-    skb: TestRunSkb | None = None  # a tc test run's skb (both views)
+    skb: TestRunSkb | None = None  # an skb test run's skb (both views)
     xdp: XdpBuff | None = None  # an XDP test run's buffer pointers
     not_emulated: str | None = None  # why a run on this context would not be the kernel's (unsupported)
 
@@ -61,9 +61,16 @@ class Context:
     def native_ctx(self) -> int:
         return self.native or self.ctx
 
+    def test_run_out(self) -> tuple[bytes | None, bytes | None]:
+        """(data_out, ctx_out) as BPF_PROG_TEST_RUN hands them back after the run (an skb test
+        run's; None for the other contexts, whose outputs are not modelled)."""
+        if self.skb is None:
+            return None, None
+        return self.skb.data_out(), self.skb.ctx_out()
 
-def _skb(memory: AddressSpace, packet: bytes, ctx_in: bytes | None, tstamp_type_access: bool) -> Context:
-    skb = TestRunSkb(memory, packet, ctx_in, tstamp_type_access=tstamp_type_access)
+
+def _skb(memory: AddressSpace, prog_type: str, packet: bytes, ctx_in: bytes | None, tta: bool) -> Context:
+    skb = TestRunSkb(memory, packet, ctx_in, tstamp_type_access=tta, prog_type=prog_type)
     return Context(skb.view.base, skb.view, skb.packet, skb.skb.base, skb.skb, skb)
 
 
@@ -152,16 +159,16 @@ def build_context(
     """The ctx for a test run of a `prog_type` program (the BPF_PROG_TYPE_* suffix);
     `tstamp_type_access` is the verifier's prog->tstamp_type_access (how tc's tstamp converts);
     `attach_to` a tracing program's target, whose arguments `ctx_in` gives as u64s."""
-    if prog_type in ("sched_cls", "sched_act"):
-        return _skb(memory, packet if packet is not None else bytes(ETH_HLEN), ctx_in, tstamp_type_access)
+    if prog_type in SKB_TYPES:
+        return _skb(memory, prog_type, packet if packet is not None else bytes(ETH_HLEN), ctx_in, tstamp_type_access)
     if prog_type == "xdp":
         return _xdp(memory, packet if packet is not None else bytes(ETH_HLEN))
     if prog_type in _SKB_ELSEWHERE:
-        # kernel: bpf_prog_test_run_skb gives these an skb whose data starts past the Ethernet
-        # header (no __skb_push for them), and bpf_prog_test_run_flow_dissector / _sk_lookup their
-        # own contexts; the emulated kernel builds tc's and XDP's only, so a run is unsupported
+        # kernel: bpf_prog_test_run_skb gives the lwt types an skb past the Ethernet header with
+        # their own access conversions, and bpf_prog_test_run_flow_dissector / _sk_lookup their own
+        # contexts; the emulated kernel does not build these, so a run is unsupported
         region = memory.map(f"ctx ({prog_type})", "ctx", bytes(512))
-        why = f"a {prog_type} test run's context is not emulated (tc's and XDP's are)"
+        why = f"a {prog_type} test run's context is not emulated (tc's, socket filters', cgroup skb's and XDP's are)"
         return Context(region.base, region, None, not_emulated=why)
     if prog_type == "tracing":
         return _tracing(memory, ctx_in, attach_to, attach_type)

@@ -50,6 +50,9 @@ class ConformanceKernel:
     def packet(self) -> tuple[int, int] | None:
         return None
 
+    def packet_load(self, offset: int, size: int) -> int | None:
+        return None
+
     def func_address(self, pc: int) -> int:
         return FUNC_BASE + 8 * pc
 

@@ -1,6 +1,7 @@
 """The emulated kernel's packet, checksum and socket helpers (net/core/filter.c, net/core/sock_map.c,
-kernel/bpf/ringbuf.c), on the test-run contexts framework.kernel.ctx builds: an XDP buffer, a tc
-skb. Each is one function both engines call, registered into framework.kernel.services' table.
+kernel/bpf/ringbuf.c), on the test-run contexts framework.kernel.ctx builds: an XDP buffer, an
+skb (tc's, a socket filter's, a cgroup skb's). Each is one function both engines call, registered
+into framework.kernel.services' table.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from framework.kernel.services import (
     _neg,
     _s32,
     cgroup_array_slot,
-    copy_from_packet,
 )
 from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb, TunnelInfo
 from framework.platform.skb import SKB_LAYOUT
@@ -548,13 +548,16 @@ BPF_HDR_START_MAC, BPF_HDR_START_NET = 0, 1
 
 @_helper("skb_load_bytes_relative")
 def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
-    # kernel: bpf_skb_load_bytes_relative: from the mac header (where the data starts in a test
-    # run) or the network header; outside the packet, -EFAULT and the buffer cleared
-    offset = a[1] & 0xFFFFFFFF
-    network = k.context.skb.network_offset if k.context.skb is not None else ETH_HLEN
-    base = {BPF_HDR_START_MAC: 0, BPF_HDR_START_NET: network}.get(a[4])
-    start = None if base is None or offset > 0xFFFF else base + offset
-    return copy_from_packet(k, a[2], start, a[3] & 0xFFFFFFFF)
+    # kernel: bpf_skb_load_bytes_relative: from the mac header (the Ethernet header, before skb->data
+    # for the non-L2 types) or the network header, up to the tail; else -EFAULT and the buffer cleared
+    skb, offset, length = _skb(k), a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF
+    base = {BPF_HDR_START_MAC: skb.mac_offset, BPF_HDR_START_NET: skb.network_offset}.get(a[4])
+    data, size = skb.span
+    if base is None or offset > 0xFFFF or base + offset + length > size:
+        k.memory.write(a[2], bytes(length))
+        return _neg(EFAULT)
+    k.memory.write(a[2], k.memory.read(data + base + offset, length))
+    return 0
 
 
 BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3

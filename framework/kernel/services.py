@@ -174,6 +174,12 @@ class EmulatedKernel:
     def packet(self) -> tuple[int, int] | None:
         return self.context.packet_span
 
+    def packet_load(self, offset: int, size: int) -> int | None:
+        if self.context.skb is not None:
+            return self.context.skb.load_pointer(offset, size)
+        span = self.packet()  # a packet without an skb's headers: offsets from its start only
+        return span[0] + offset if span is not None and offset >= 0 and offset + size <= span[1] else None
+
     def func_address(self, pc: int) -> int:
         return FUNC_BASE + 8 * pc
 
@@ -962,5 +968,5 @@ def _probe_read_kernel(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 
 # the packet, checksum and socket helpers (net/core/filter.c) live in their own module, which
 # registers them here when it is imported
-from framework.kernel import graph_kfuncs, net_helpers  # noqa: E402, F401
+from framework.kernel import graph_kfuncs, net_helpers, sock_helpers  # noqa: E402, F401
 from framework.kernel.timers import Timer, free_timers  # noqa: E402

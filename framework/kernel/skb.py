@@ -1,13 +1,20 @@
-"""The skb of one tc test run: one state, two views.
+"""The skb of one `__sk_buff` test run (tc, socket filter, cgroup skb): one state, two views.
 
 The state is a `struct sk_buff` laid out as the live kernel lays it out (framework.platform.skb's
 `SkbLayout`), with the net_device, skb_shared_info and socket it points to, filled as
-net/bpf/test_run.c bpf_prog_test_run_skb fills them: the packet is the linear data from
-the Ethernet header, `len` its size, `protocol` and `pkt_type` from eth_type_trans on the
-loopback device of the test's netns (ifindex 1), data/data_end/data_meta from
-bpf_compute_data_pointers, `sk` a dummy socket (family and addresses from the IP header,
-TCP_CLOSE), and what ctx_in may set (convert___skb_to_skb: mark, priority,
-ingress_ifindex, cb, tstamp, wire_len, gso_segs, gso_size, hwtstamp); the rest is zero.
+net/bpf/test_run.c bpf_prog_test_run_skb fills them: the packet is the linear data,
+`protocol` and `pkt_type` from eth_type_trans on the loopback device of the test's netns
+(ifindex 1), `sk` a dummy socket (family and addresses from the IP header, TCP_CLOSE), and what
+ctx_in may set (convert___skb_to_skb: mark, priority, ingress_ifindex, cb, tstamp, wire_len,
+gso_segs, gso_size, hwtstamp); the rest is zero. By program type (bpf_prog_test_run_skb's
+is_l2 and is_direct_pkt_access):
+- tc (is_l2): the data starts at the Ethernet header (__skb_push of it again), `len` is the
+  packet's size; data/data_end/data_meta from bpf_compute_data_pointers;
+- socket filters and cgroup skb: the data starts past the Ethernet header (eth_type_trans pulled
+  it, nothing pushes it back), `len` is the packet's size less ETH_HLEN; cgroup skb computes the
+  data pointers, a socket filter's data_end and data_meta stay zero;
+- after the run (`data_out`, `ctx_out`): the data from skb->data, with a zeroed Ethernet header
+  pushed before it for the non-L2 types, and convert_skb_to___skb over the ctx given.
 
 - The JIT's view: the program's context accesses were rewritten by the fixup stage
   (convert_ctx_accesses) into loads and stores of this `struct sk_buff`, so r1 is its address.
@@ -26,6 +33,7 @@ from dataclasses import dataclass
 
 from framework.errors import InputError
 from framework.kernel.memory import AddressSpace, Fault
+from framework.platform.contexts import skb_access
 from framework.platform.skb import (
     BYTES,
     MIN_NAPI_ID,
@@ -35,10 +43,10 @@ from framework.platform.skb import (
     SK_BUFF_SIZE,
     SKB_LAYOUT,
     SKB_TSTAMP_TYPE_MASK,
+    SOCK_VIEW,
     TC_AT_INGRESS_MASK,
     SkbField,
     field_at,
-    valid_access,
 )
 
 __all__ = ["ETH_HLEN", "LOOPBACK_IFINDEX", "TestRunSkb", "TunnelInfo"]
@@ -56,6 +64,9 @@ NET_DEVICE_SIZE = 256
 BPF_SOCK_SIZE = 80  # struct bpf_sock: what a load through the socket pointer reads (both engines)
 # convert___skb_to_skb: the __sk_buff bytes ctx_in may set; every other byte must be zero (-EINVAL)
 CTX_IN_SETTABLE = ((8, 12), (32, 44), (48, 68), (152, 168), (176, 180), (184, 192))
+SKF_NET_OFF, SKF_LL_OFF = -0x100000, -0x200000  # uapi filter.h: LD_ABS offsets from the headers
+L2_TYPES = ("sched_cls", "sched_act")  # bpf_prog_test_run_skb's is_l2
+DIRECT_TYPES = (*L2_TYPES, "cgroup_skb")  # is_direct_pkt_access (the lwt types too, not built here)
 _MASK64 = (1 << 64) - 1
 
 
@@ -114,20 +125,39 @@ class TestRunSkb:
     """The state of one test run's skb, and the `__sk_buff` semantics over it."""
 
     def __init__(
-        self, memory: AddressSpace, packet: bytes, ctx_in: bytes | None, *, tstamp_type_access: bool = False
+        self,
+        memory: AddressSpace,
+        packet: bytes,
+        ctx_in: bytes | None,
+        *,
+        tstamp_type_access: bool = False,
+        prog_type: str = "sched_cls",
     ) -> None:
-        if len(packet) < ETH_HLEN:  # eth_type_trans needs a header; test_run refuses (-EINVAL)
-            raise InputError("input", f"a tc test run needs at least {ETH_HLEN} bytes of packet, got {len(packet)}")
+        if len(packet) < ETH_HLEN:  # bpf_test_init: size < ETH_HLEN is -EINVAL
+            raise InputError("input", f"an skb test run needs at least {ETH_HLEN} bytes of packet, got {len(packet)}")
+        ip = {ETH_P_IP: (4, 20), ETH_P_IPV6: (6, 40)}.get(int.from_bytes(packet[12:14], "big"))
+        if ip is not None and len(packet) < ETH_HLEN + ip[1]:
+            # bpf_prog_test_run_skb (6.18, as the live kernel answers): an IP skb whose linear data
+            # cannot hold its IP header is -EINVAL, whatever the program type
+            raise InputError(
+                "input", f"an IPv{ip[0]} test-run packet needs {ETH_HLEN + ip[1]} bytes, got {len(packet)}"
+            )
         self.memory = memory
+        self.prog_type = prog_type
+        self.is_l2 = prog_type in L2_TYPES
         self.tstamp_type_access = tstamp_type_access  # prog->tstamp_type_access (the verifier's)
-        self.packet = memory.map("packet", "packet", packet)
+        self.network_offset = ETH_HLEN if self.is_l2 else 0  # skb_network_offset, from skb->data
+        self.packet = memory.map("packet", "packet", packet)  # the frame; skb->data may start past its header
         dev = bytearray(NET_DEVICE_SIZE)
         struct.pack_into("<I", dev, L.dev_ifindex, LOOPBACK_IFINDEX)
         self.dev = memory.map("net_device (lo)", "object", dev, writable=False)
         self.shinfo = memory.map("skb_shared_info", "object", bytes(L.shinfo_size))
         self.sock = memory.map("sock (test run)", "object", self._sock(packet), writable=False)
         self.skb = memory.map("ctx (struct sk_buff)", "ctx", bytes(L.size))
-        self._fill(packet, _check_ctx_in(ctx_in, len(packet)) if ctx_in is not None else None)
+        length = len(packet) - (0 if self.is_l2 else ETH_HLEN)
+        # the ctx given, as bpf_ctx_init read it (None: no ctx_in, and so no ctx_out)
+        self.user = _check_ctx_in(ctx_in, length) if ctx_in is not None else None
+        self._fill(packet, self.user)
         view = memory.map("ctx (__sk_buff)", "ctx", bytes(SK_BUFF_SIZE))
         view.load_hook = self.load
         view.store_hook = self.store
@@ -155,15 +185,17 @@ class TestRunSkb:
     def _fill(self, packet: bytes, user: bytes | None) -> None:
         d = self.skb.data
         protocol, pkt_type = eth_type_trans(packet)
-        base, end = self.packet.base, self.packet.base + len(packet)
+        # eth_type_trans pulls the Ethernet header; only tc's test run pushes it back (is_l2)
+        base, end = self.packet.base + (0 if self.is_l2 else ETH_HLEN), self.packet.end
         struct.pack_into("<Q", d, L.dev, self.dev.base)
         struct.pack_into("<Q", d, L.sk, self.sock.base)
-        struct.pack_into("<I", d, L.len, len(packet))
+        struct.pack_into("<I", d, L.len, end - base)
         d[L.pkt_type] = pkt_type
         struct.pack_into("<H", d, L.protocol, protocol)
         struct.pack_into("<Q", d, L.data, base)
-        struct.pack_into("<Q", d, L.cb + L.data_meta, base)  # bpf_compute_data_pointers: no metadata
-        struct.pack_into("<Q", d, L.cb + L.data_end, end)
+        if self.prog_type in DIRECT_TYPES:  # bpf_compute_data_pointers: no metadata
+            struct.pack_into("<Q", d, L.cb + L.data_meta, base)
+            struct.pack_into("<Q", d, L.cb + L.data_end, end)
         struct.pack_into("<I", d, L.end, 0)  # skb_shinfo(skb) = head + end
         struct.pack_into("<Q", d, L.head, self.shinfo.base)
         if user is None:
@@ -174,7 +206,7 @@ class TestRunSkb:
         d[L.cb + L.qdisc_data : L.cb + L.qdisc_data + 20] = user[48:68]
         struct.pack_into("<Q", d, L.tstamp, struct.unpack_from("<Q", user, 152)[0])
         wire = struct.unpack_from("<I", user, 160)[0]
-        struct.pack_into("<I", d, L.cb + L.qdisc_pkt_len, wire or len(packet))
+        struct.pack_into("<I", d, L.cb + L.qdisc_pkt_len, wire or end - base)
         s = self.shinfo.data
         struct.pack_into("<H", s, L.shinfo_gso_segs, struct.unpack_from("<I", user, 164)[0])
         struct.pack_into("<H", s, L.shinfo_gso_size, struct.unpack_from("<I", user, 176)[0])
@@ -202,7 +234,24 @@ class TestRunSkb:
         return self._u(L.hash, 4)
 
     tunnel: TunnelInfo | None = None  # skb_tunnel_info: the test run's skb has no dst
-    network_offset = ETH_HLEN  # skb_network_offset: the network header follows the Ethernet header
+
+    def load_pointer(self, k: int, size: int) -> int | None:
+        """Where bpf_skb_load_helper_{8,16,32} reads `size` bytes at offset `k` (None: -EFAULT)."""
+        if k >= 0:  # from skb->data, within the linear data (the test run's skb has no fragments)
+            at = k
+        elif k >= SKF_NET_OFF:  # bpf_internal_load_pointer_neg_helper: from the network header
+            at = self.network_offset + k - SKF_NET_OFF
+        elif k >= SKF_LL_OFF:  # ... or the mac header
+            at = self.mac_offset + k - SKF_LL_OFF
+        else:
+            return None
+        data, length = self.span
+        return data + at if at + size <= length else None  # up to the tail (never below skb->head here)
+
+    @property
+    def mac_offset(self) -> int:
+        # skb_mac_header - skb->data: eth_type_trans set the mac header at the Ethernet header
+        return 0 if self.is_l2 else -ETH_HLEN
 
     @property
     def span(self) -> tuple[int, int]:
@@ -223,6 +272,7 @@ class TestRunSkb:
 
     def _remap(self, moved: int, data: bytes) -> None:
         # the packet moves to a buffer of its new size; bpf_compute_data_pointers after the helper
+        assert self.is_l2, "only tc's helpers resize the skb"
         self.memory.free(self.packet)
         self.packet = self.memory.map("packet", "packet", data)
         self.network_offset += moved
@@ -268,8 +318,9 @@ class TestRunSkb:
 
     # -- the __sk_buff view ---------------------------------------------------------------------
 
-    def value(self, f: SkbField) -> int:
-        """What the conversion of a load of field `f` yields, at its full width (bpf_convert_ctx_access)."""
+    def value(self, f: SkbField, off: int = 0) -> int:
+        """What the conversion of a load of field `f` (at `off`, for the IPv6 words) yields, at its full
+        width (bpf_convert_ctx_access; tc_cls_act_convert_ctx_access's ifindex reads the same here)."""
         m = self.memory
         match f.name:
             case "len" | "mark" | "priority" | "hash":
@@ -316,11 +367,15 @@ class TestRunSkb:
                 return m.load(self._shinfo() + L.shinfo_hwtstamps, 8)
             case "sk":
                 return self._u(L.sk, 8)
+            case name if name in SOCK_VIEW:  # through skb->sk (the test run's socket, never NULL)
+                at, width = SOCK_VIEW[name]
+                value = m.load(self._u(L.sk, 8) + at + (off & ~3) - f.off, width)
+                return (value << 16) & 0xFFFFFFFF if name == "remote_port" else value
         raise AssertionError(f"no conversion for __sk_buff.{f.name}")
 
     def load(self, off: int, size: int) -> int:
         """A load of `size` bytes at __sk_buff offset `off`, as the converted code computes it."""
-        f = valid_access(off, size, False)
+        f = skb_access(self.prog_type, off, size, False)
         if f is None:
             raise Fault(
                 self.view.base + off, size, f"__sk_buff access at offset {off} (size {size}) is refused by Linux"
@@ -328,14 +383,14 @@ class TestRunSkb:
         if f.access == BYTES:
             at = L.cb + L.qdisc_data + off - f.off
             return self._u(at, size)
-        full = self.value(f)
+        full = self.value(f, off)
         if f.access == NARROW and size < f.target:  # convert_ctx_accesses: a narrower load, shifted and masked
             return (full >> (8 * (off & 3))) & ((1 << (8 * size)) - 1)
         return full
 
     def store(self, off: int, size: int, value: int) -> bool:
         """A store of `size` bytes at __sk_buff offset `off`, as the converted code does it."""
-        f = valid_access(off, size, True)
+        f = skb_access(self.prog_type, off, size, True)
         if f is None:
             raise Fault(
                 self.view.base + off, size, f"__sk_buff store at offset {off} (size {size}) is refused by Linux"
@@ -360,3 +415,32 @@ class TestRunSkb:
             case _:
                 raise AssertionError(f"no store conversion for __sk_buff.{f.name}")
         return True
+
+    # -- what the test run hands back (bpf_test_finish, bpf_ctx_finish) --------------------------
+
+    def data_out(self) -> bytes:
+        """data_out: skb->len bytes from skb->data, after a zeroed Ethernet header for the non-L2
+        types (bpf_prog_test_run_skb: `memset(__skb_push(skb, hh_len), 0, hh_len)` when !is_l2)."""
+        base, length = self.span
+        data = self.memory.read(base, length) if length else b""
+        return data if self.is_l2 else bytes(ETH_HLEN) + data
+
+    def ctx_out(self) -> bytes | None:
+        """ctx_out: the ctx given, with convert_skb_to___skb's fields from the skb (None: no ctx)."""
+        if self.user is None:
+            return None
+        out = bytearray(self.user)
+        m, shinfo = self.memory, self._shinfo()
+        for at, size, value in (
+            (8, 4, self._u(L.mark, 4)),
+            (32, 4, self._u(L.priority, 4)),
+            (36, 4, self._u(L.skb_iif, 4)),
+            (40, 4, m.load(self._u(L.dev, 8) + L.dev_ifindex, 4)),
+            (152, 8, self._u(L.tstamp, 8)),
+            (160, 4, self._u(L.cb + L.qdisc_pkt_len, 4)),
+            (164, 4, m.load(shinfo + L.shinfo_gso_segs, 2)),
+            (184, 8, m.load(shinfo + L.shinfo_hwtstamps, 8)),
+        ):
+            out[at : at + size] = value.to_bytes(size, "little")
+        out[48:68] = self.skb.data[L.cb + L.qdisc_data : L.cb + L.qdisc_data + 20]
+        return bytes(out)

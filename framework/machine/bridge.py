@@ -104,6 +104,7 @@ class KernelBridge:
         machine.helpers = _ServiceTable(self, "helper")
         machine.kfuncs = _ServiceTable(self, "kfunc")
         machine.releases = lambda call: self.call("release", call)
+        machine.memory_out = self.sync_out
         self.sync_in()
 
     # -- memory -----------------------------------------------------------------
@@ -197,12 +198,12 @@ class KernelBridge:
 
     def _skb_load(self, size: int, offset: int) -> int:
         """bpf_skb_load_helper_{8,16,32}_no_cache (net/core/filter.c): big-endian, -EFAULT outside."""
-        span = self.kernel.packet()
         off = offset & 0xFFFFFFFF
         off = off - (1 << 32) if off & 0x80000000 else off
-        if span is None or off < 0 or off + size > span[1]:
+        at = self.kernel.packet_load(off, size) if self.kernel.packet() is not None else None
+        if at is None:
             return -EFAULT & 0xFFFFFFFFFFFFFFFF
-        return int.from_bytes(self.kernel.memory.read(span[0] + off, size), "big")
+        return int.from_bytes(self.kernel.memory.read(at, size), "big")
 
 
 class _ServiceTable(dict[int, Any]):

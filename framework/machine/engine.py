@@ -243,6 +243,7 @@ def run_prepared(
     machine, ctx = machine_for(kernel, prepared)
     counter = _force(machine, prepared, force) if force is not None else None
     result = machine.run((ctx,), timeout_us=timeout_us)
+    machine.memory_out()  # what the program left in the skb and packet, for the test run's outputs
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
     split = {"walk": 0, "lookup": 0, "release": 0, "record": 0} | dict(result.split)
     cb = split.pop("exception_cb", 0)

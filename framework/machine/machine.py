@@ -144,6 +144,7 @@ class Machine:
         self.helpers = dict(helpers or {})
         self.kfuncs = dict(kfuncs or {})
         self.releases: Service | None = None  # an unwinder's releases, by kind (release stubs)
+        self.memory_out: Callable[[], None] = lambda: None  # the machine's memory back to the kernel's (the bridge's)
         uc: Any = Uc(UC_ARCH_X86, UC_MODE_64)  # type: ignore[no-untyped-call]  # unicorn is untyped
         uc.ctl_set_cpu_model(X.UC_CPU_X86_EPYC)  # has BMI2, as the JIT assumes by default
         self.uc: Any = uc

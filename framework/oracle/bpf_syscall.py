@@ -349,21 +349,30 @@ class TestRun:
     retval: int
     duration_ns: int
     data_out: bytes
+    ctx_out: bytes = b""  # bpf_ctx_finish's copy of the context (only when asked for: ctx_out_size)
 
 
 DATA_OUT_SLACK = 1 << 16
 
 
 def prog_test_run(
-    prog: Fd, data_in: bytes = b"", *, ctx_in: bytes = b"", repeat: int = 1, data_out_size: int | None = None
+    prog: Fd,
+    data_in: bytes = b"",
+    *,
+    ctx_in: bytes = b"",
+    repeat: int = 1,
+    data_out_size: int | None = None,
+    ctx_out_size: int = 0,
 ) -> TestRun:
-    """BPF_PROG_TEST_RUN (bpf_prog_test_run_skb and friends)."""
+    """BPF_PROG_TEST_RUN (bpf_prog_test_run_skb and friends). A `ctx_out_size` asks for the context
+    back; note that bpf_ctx_init then gives the run a context even without `ctx_in` (a zeroed one)."""
     din = _buf(data_in) if data_in else None
     # room for what the program may grow the packet to (bpf_xdp_adjust_tail up to a page, the skb
     # helpers further): a smaller data_out is -ENOSPC from bpf_test_finish, not the run's result
     out_size = len(data_in) + DATA_OUT_SLACK if data_out_size is None else data_out_size
     dout = ctypes.create_string_buffer(out_size) if out_size else None
     cin = _buf(ctx_in) if ctx_in else None
+    cout = ctypes.create_string_buffer(ctx_out_size) if ctx_out_size else None
     attr = ctypes.create_string_buffer(80)
     struct.pack_into(
         "<IIIIQQIIIIQQ",
@@ -378,15 +387,17 @@ def prog_test_run(
         repeat,
         0,
         len(ctx_in),
-        0,
+        ctx_out_size,
         _addr(cin),
-        0,
+        _addr(cout),
     )
     _bpf(PROG_TEST_RUN, attr, "BPF_PROG_TEST_RUN")
     retval, _, size_out = struct.unpack_from("<III", attr, 4)
     (duration,) = struct.unpack_from("<I", attr, 36)
+    (ctx_size_out,) = struct.unpack_from("<I", attr, 44)
     out = dout.raw[: min(size_out, out_size)] if dout is not None else b""
-    return TestRun(retval, duration, out)
+    ctx = cout.raw[: min(ctx_size_out, ctx_out_size)] if cout is not None else b""
+    return TestRun(retval, duration, out, ctx)
 
 
 @dataclass(frozen=True, slots=True)

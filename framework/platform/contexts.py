@@ -10,7 +10,8 @@ answers a (off, size, write) with what the load yields (`scalar`, `pkt`, `pkt_en
 where the project does not know the answer (the verdict is then `unsupported`).
 
 tc's `struct __sk_buff` rules are framework.platform.skb's table; socket filters and
-cgroup skb programs see the same structure through narrower callbacks.
+cgroup skb programs see the same structure through narrower callbacks, and `skb_access`
+gives the field a type's access touches (what the fixup stage and the emulated skb read).
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from framework.platform.skb import field_at, valid_access
+from framework.platform.skb import SkbField, field_at, sock_field_at, valid_access
 
-__all__ = ["CONTEXTS", "UNMODELLED", "Context", "context_of", "sock_access"]
+__all__ = ["CONTEXTS", "SKB_CONTEXTS", "UNMODELLED", "Context", "context_of", "skb_access", "sock_access"]
 
 UNMODELLED = "unmodelled"  # the project does not model this part of the context
 
@@ -342,6 +343,18 @@ CONTEXTS: dict[str, Context] = {
         tuple((name, _sock_addr(hook, fam)) for name, hook, fam in _SOCK_ADDR_HOOKS if name != "cgroup_inet4_connect"),
     ),
 }
+
+
+SKB_CONTEXTS = ("sched_cls", "sched_act", "socket_filter", "cgroup_skb")  # the __sk_buff types a test run builds
+
+
+def skb_access(prog_type: str, off: int, size: int, write: bool) -> SkbField | None:
+    """The `__sk_buff` field a `prog_type` access of `size` bytes at `off` reads or writes, or None
+    where that type's is_valid_access refuses it (one of SKB_CONTEXTS)."""
+    rule = CONTEXTS[prog_type].access
+    if rule(off, size, write) is None:
+        return None
+    return field_at(off) or sock_field_at(off)
 
 
 def context_of(prog_type: str) -> Context | None:

@@ -1,4 +1,6 @@
-"""tc's context: `struct __sk_buff` as a program sees it, and the `struct sk_buff` it is rewritten to.
+"""tc's context: `struct __sk_buff` as a program sees it, and the `struct sk_buff` it is rewritten to
+(socket filters and cgroup skb programs see the same structure through narrower rules,
+framework.platform.contexts; cgroup skb also reads the socket fields, `SOCK_FIELDS`).
 
 One table, every stage reads it:
 - the verifier: which loads and stores are valid, and what a load yields
@@ -29,11 +31,14 @@ __all__ = [
     "SKB_LAYOUT",
     "SKB_TSTAMP_TYPE_MASK",
     "SK_BUFF_SIZE",
+    "SOCK_FIELDS",
+    "SOCK_VIEW",
     "TC_AT_INGRESS_MASK",
     "SkbField",
     "SkbLayout",
     "field_at",
     "skb_field",
+    "sock_field_at",
     "valid_access",
 ]
 
@@ -91,18 +96,49 @@ SKB_FIELDS: tuple[SkbField, ...] = (
     SkbField("tstamp_type", 180, 1, EXACT, target=1),
     SkbField("hwtstamp", 184, 8, EXACT, target=8),
 )
+# __sk_buff's socket fields (family .. local_port, offsets 88..139): tc refuses them, cgroup_skb and
+# sk_skb read them through skb->sk (bpf_convert_ctx_access: struct sock_common's skc_* fields).
+# `target` is what the live kernel's xlated code reads: remote_port is skc_dport shifted into the
+# upper half of a u32 (a narrow read of it is shifted and masked within that u32).
+SOCK_FIELDS: tuple[SkbField, ...] = (
+    SkbField("family", 88, 4, NARROW, target=2),
+    SkbField("remote_ip4", 92, 4, NARROW),
+    SkbField("local_ip4", 96, 4, NARROW),
+    SkbField("remote_ip6", 100, 16, NARROW),
+    SkbField("local_ip6", 116, 16, NARROW),
+    SkbField("remote_port", 132, 4, NARROW),
+    SkbField("local_port", 136, 4, NARROW, target=2),
+)
+# where the emulated test-run socket holds what each socket field reads: (offset, bytes) in the
+# struct bpf_sock it is laid out as (loads through a socket pointer read it unconverted), for the
+# kernel's skc_daddr, skc_rcv_saddr, skc_v6_daddr, skc_v6_rcv_saddr, skc_dport (__be16), skc_num
+SOCK_VIEW: dict[str, tuple[int, int]] = {
+    "family": (4, 2),  # bpf_sock.family (skc_family, a u16 in struct sock_common)
+    "remote_ip4": (52, 4),  # dst_ip4
+    "local_ip4": (24, 4),  # src_ip4
+    "remote_ip6": (56, 4),  # dst_ip6[], a word at a time
+    "local_ip6": (28, 4),  # src_ip6[]
+    "remote_port": (48, 2),  # dst_port (__be16)
+    "local_port": (44, 2),  # src_port (host order)
+}
 _BY_OFF = {off: f for f in SKB_FIELDS for off in range(f.off, f.end)}
-_BY_NAME = {f.name: f for f in SKB_FIELDS}
+_SOCK_BY_OFF = {off: f for f in SOCK_FIELDS for off in range(f.off, f.end)}
+_BY_NAME = {f.name: f for f in (*SKB_FIELDS, *SOCK_FIELDS)}
 
 
 def skb_field(name: str) -> SkbField:
-    """The field called `name` (KeyError for a name struct __sk_buff lacks or tc cannot touch)."""
+    """The field called `name` (KeyError for a name struct __sk_buff lacks or no type can touch)."""
     return _BY_NAME[name]
 
 
 def field_at(off: int) -> SkbField | None:
     """The field holding byte `off` of struct __sk_buff (None: not a tc field)."""
     return _BY_OFF.get(off)
+
+
+def sock_field_at(off: int) -> SkbField | None:
+    """The socket field (family .. local_port) holding byte `off` of struct __sk_buff, or None."""
+    return _SOCK_BY_OFF.get(off)
 
 
 def valid_access(off: int, size: int, write: bool) -> SkbField | None:

@@ -527,13 +527,12 @@ class Interpreter:
         # bpf_gen_ld_abs + bpf_skb_load_helper_{8,16,32}: big-endian; failure ends the program with 0
         size = insn.size
         off = insn.imm if insn.code & 0xE0 == op.ABS else _s32(self.r[insn.src] + insn.imm)
-        pkt = self.kernel.packet()
-        if pkt is None:
+        if self.kernel.packet() is None:
             raise _Bad("LD_ABS/LD_IND with no packet")
-        base, length = pkt
-        if off < 0 or off + size > length:
+        at = self.kernel.packet_load(off, size)
+        if at is None:
             raise _Stop(0)
-        self.r[0] = int.from_bytes(self.mem.read(base + off, size), "big")
+        self.r[0] = int.from_bytes(self.mem.read(at, size), "big")
         return pc + 1
 
     def load(self, insn: Insn, pc: int) -> int:

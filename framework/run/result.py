@@ -101,6 +101,9 @@ class RunResult:
     # engine "jit": x86_insns split into "program" and the runtime's "walk", "lookup", "release";
     # "exception_cb" (part of "program") and "service_calls" (trap-stub calls, not instructions) beside it
     x86_split: Mapping[str, int] = field(default_factory=dict)
+    # what BPF_PROG_TEST_RUN hands back beside retval, for an skb test run (None elsewhere, or no ctx)
+    data_out: bytes | None = None
+    ctx_out: bytes | None = None
 
     def to_json(self) -> dict[str, object]:
         """DESIGN.md's `exec` keys, then `input`, `fault`, `bpf_insns`, `used_after_release`, `x86_split`
@@ -186,6 +189,7 @@ def run_program(
     ledger = kernel.ledger
     if not out.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
         ledger.finish(out.fault_pc if out.fault_pc is not None else -1)
+    data_out, ctx_out = kernel.context.test_run_out()
     return RunResult(
         program=program.name,
         strategy=name,
@@ -207,6 +211,8 @@ def run_program(
         unsupported=out.unsupported,
         guard_reaches=reaches,
         service_calls=dict(kernel.calls),
+        data_out=data_out,
+        ctx_out=ctx_out,
     )
 
 
@@ -258,6 +264,7 @@ def _run_jit(
     if not res.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
         ledger.finish(fault_pc if fault_pc is not None else -1)
     runtime_insns = sum(run.runtime_insns.values())
+    data_out, ctx_out = kernel.context.test_run_out()
     return RunResult(
         program=program.name,
         strategy=name,
@@ -286,4 +293,6 @@ def _run_jit(
             "exception_cb": run.exception_cb_insns,
             "service_calls": res.service_calls,
         },
+        data_out=data_out,
+        ctx_out=ctx_out,
     )

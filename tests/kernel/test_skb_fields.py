@@ -17,6 +17,7 @@ import pytest
 
 from framework.kernel.objects import RunInput
 from framework.oracle.check import available
+from framework.platform.contexts import skb_access
 from framework.platform.skb import BYTES, EXACT, SK_BUFF_SIZE, SKB_FIELDS, SkbField, skb_field
 from framework.run.result import run_program
 
@@ -46,12 +47,13 @@ INPUTS = (RunInput("ipv4_tcp", IPV4_TCP), RunInput("ipv4_tcp_ctx_in", IPV4_TCP, 
 _TYPE = {1: "u8", 2: "u16", 4: "u32", 8: "u64"}
 
 
-def accesses(f: SkbField) -> list[tuple[int, int]]:
-    """Every (offset, size) Linux lets a tc program read of field `f`."""
-    if f.access == EXACT:
-        return [(f.off, f.size)]
+def accesses(f: SkbField, prog_type: str = "sched_cls") -> list[tuple[int, int]]:
+    """Every (offset, size) Linux lets a `prog_type` program read of field `f`."""
     sizes = (1, 2, 4, 8) if f.access == BYTES else (1, 2, 4)
-    return [(f.off + d, size) for size in sizes for d in range(0, f.size, size) if f.off + d + size <= f.end]
+    tried = [(f.off + d, size) for size in sizes for d in range(0, f.size, size) if f.off + d + size <= f.end]
+    if f.access == EXACT:
+        tried = [(f.off, f.size)]
+    return [(off, size) for off, size in tried if skb_access(prog_type, off, size, False) is f]
 
 
 # how the context pointer reaches the loads: each leaves it in r6
@@ -63,10 +65,10 @@ SHAPES: dict[str, list[str]] = {
 }
 
 
-def reader(f: SkbField, shape: str) -> str:
+def reader(f: SkbField, shape: str, prog_type: str = "sched_cls") -> str:
     """A program folding every allowed read of `f` through `shape`'s pointer into r0 (FNV-style)."""
     lines = [*SHAPES[shape], "r0 = 0", "r8 = 0x100000001b3 ll"]
-    for off, size in accesses(f):
+    for off, size in accesses(f, prog_type):
         lines += [f"r2 = *({_TYPE[size]} *)(r6 + {off})", "r0 ^= r2", "r0 *= r8"]
     if f.name not in ADDRESSES:
         lines += ["r3 = r0", "r3 >>= 32", "r0 ^= r3"]  # the high half reaches the test run's 32-bit retval

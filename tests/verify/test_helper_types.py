@@ -255,6 +255,10 @@ PACKET_EXPECTED = {  # on a 64-byte packet (the returns as the test run's u32 re
     "change_head_then_tail": 0x1CEA1C,
     "change_head_bounds": 0xEB29AA,
     "sk_assign_outside_tc_ingress": 0xFFFFA1EA,  # -EOPNOTSUPP << 8 | -EINVAL & 0xff
+    "skb_load_bytes_of_a_socket_filter": (50 << 16) | 0xF2,  # skb->len 50 << 16 | 0 << 8 | -EFAULT & 0xff
+    "skb_load_bytes_relative_from_the_mac_header_before_the_data": 0xF2,  # 0, then -EFAULT
+    "socket_cookie_of_a_socket_filter": 1,
+    "sk_fullsock_of_the_cgroup_skb_test_run_socket": 1,
 }
 
 
