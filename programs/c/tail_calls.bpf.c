@@ -11,7 +11,7 @@
  *  - tail_after_misses: 40 tail calls to an empty slot do not count towards it;
  *  - len_target, throw_target, throw_cb_target: the programs the slots hold
  *    (throw_target throws 16 with the default callback, throw_cb_target throws 16
- *    with a callback that adds 100).
+ *    with a callback that adds 100; both return 5 for a bare Ethernet header).
  */
 #include "bakeoff.h"
 
@@ -37,8 +37,9 @@ int len_target(struct __sk_buff *ctx)
 SEC("tc")
 int throw_target(struct __sk_buff *ctx)
 {
-	bpf_throw(16);
-	return 0;
+	if (ctx->len > ETH_HLEN)	/* every packet but a bare Ethernet header */
+		bpf_throw(16);
+	return 5;
 }
 
 __noinline int add_hundred(__u64 cookie)
@@ -50,8 +51,9 @@ __exception_cb(add_hundred)
 SEC("tc")
 int throw_cb_target(struct __sk_buff *ctx)
 {
-	bpf_throw(16);
-	return 0;
+	if (ctx->len > ETH_HLEN)	/* every packet but a bare Ethernet header */
+		bpf_throw(16);
+	return 5;
 }
 
 SEC("tc")
