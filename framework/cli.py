@@ -230,12 +230,13 @@ def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, A
         limit = _time_limit(entries, program.name)
         entry = entries.get(program.name)
         stopped = entry.timeout_inputs if entry is not None else frozenset()
+        unsupported = entry.unsupported if entry is not None else None
         refs = References()  # each case's reference, run once for every strategy
         for name in strategy_names:
             strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
             costs = measure(
                 program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs, timeout_s=limit,
-                expected_timeouts=stopped,
+                expected_timeouts=stopped, unsupported=unsupported,
             )  # fmt: skip
             rows.append(_program_row(program) | costs.to_json())
             listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
@@ -319,6 +320,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("its reference (the interpreter's run of the program as given, same input and throw, ideal cleanup);")
     print("neither is measured." + (f" {expected} more timeout(s) are of inputs their manifests say the emulator"
                                     " cannot finish." if expected else ""))  # fmt: skip
+    unsupported = sum(r.get("unsupported_runs", 0) for r in rows)
+    if unsupported:
+        print(f"{unsupported} run(s) unsupported where their manifests say the machine does not model what they reach.")
     print(f"{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
     print("happy +x86: most x86 instructions over stock's JIT of the same program on a declared input that")
     print("does not throw; throw x86: most runtime instructions (walk + lookup + release, and landing pads)")

@@ -269,6 +269,16 @@ def _map_update_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return err & MASK64
 
 
+@_helper("tail_call")
+def _tail_call(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
+    # do_misc_fixups makes a tail call BPF_JMP|BPF_TAIL_CALL, no helper call: the interpreter
+    # runs it itself (framework.run.interp); only the machine reaches this
+    raise NotEmulated(
+        "bpf_tail_call on the machine: the JIT does not emit the x86-64 tail call "
+        "(emit_bpf_tail_call_indirect/_direct, emit_prologue_tail_call's tcc_ptr, the poke descriptors)"
+    )
+
+
 @_helper("map_delete_elem")
 def _map_delete_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     state = k._map(a[0])

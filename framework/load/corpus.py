@@ -4,9 +4,10 @@ One TOML manifest per source (`programs/c/<name>.toml`, `programs/asm/<name>.tom
 `object` relative to programs/, one `[[program]]` per program with its
 `[[program.input]]`s (`builder`: a packet of programs/packets.toml, or `packet`
 in hex; the emulated kernel's `tasks`, `sockets`, `cgroups`; `map` entries set
-before the run; `ctx` for program types that take one; `timeout`, an input no run
-finishes within the program's `time_limit_s`), `[program.expect.<strategy>]`
-and the `[program.kernel]` truth the oracle records. Every engine, the oracle
+before the run; `prog_array` slots filled with programs of the object; `ctx`
+for program types that take one; `timeout`, an input no run finishes within
+the program's `time_limit_s`), `[program.expect.<strategy>]` and the
+`[program.kernel]` truth the oracle records. Every engine, the oracle
 and the command line read inputs through this module.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from framework.errors import Coord, InputError
+from framework.load.prog_array import ProgArraySlot
 from framework.load.program import Program
 
 __all__ = [
@@ -72,6 +74,7 @@ class RunInput:
     cgroups: tuple[CgroupSpec, ...] = ()
     maps: tuple[MapEntry, ...] = ()
     ctx: bytes | None = None  # ctx_in, for program types that take one
+    prog_array: tuple[ProgArraySlot, ...] = ()  # prog_array slots filled before the run (tail calls)
 
     @classmethod
     def from_manifest(cls, entry: Mapping[str, Any], packets: Mapping[str, bytes], where: str = "manifest") -> RunInput:
@@ -91,6 +94,9 @@ class RunInput:
                 MapEntry(m["name"], bytes.fromhex(m["key"]), bytes.fromhex(m["value"])) for m in entry.get("map", ())
             )
             ctx = bytes.fromhex(entry["ctx"]) if "ctx" in entry else None
+            prog_array = tuple(
+                ProgArraySlot(str(p["map"]), int(p["index"]), str(p["program"])) for p in entry.get("prog_array", ())
+            )
             return cls(
                 str(entry.get("name", "default")),
                 packet,
@@ -99,6 +105,7 @@ class RunInput:
                 cgroups,
                 maps,
                 ctx,
+                prog_array,
             )
         except (TypeError, ValueError, KeyError) as exc:
             raise InputError(where, f"bad program input: {exc}") from None
@@ -156,6 +163,14 @@ class CorpusEntry:
         throw forced) must end as a `timeout`."""
         inputs = self.spec.get("input", ())
         return frozenset(str(i.get("name", "default")) for i in inputs if i.get("timeout") is True)
+
+    @property
+    def unsupported(self) -> str | None:
+        """`unsupported`: what the machine's runs of it stop at, as the run says (a part of its fault's
+        reason): the JIT does not model something every run reaches (tail calls), so each run
+        there is `unsupported`, and the interpreter's runs alone are held to the kernel."""
+        reason = self.spec.get("unsupported")
+        return None if reason is None else str(reason)
 
     def twin_retvals(self, entries: Mapping[str, CorpusEntry]) -> dict[str, int]:
         """The hand-cleaned twin's (`clean_twin`, among `entries` by name) live-kernel return value per input."""

@@ -26,7 +26,7 @@ from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.machine.engine import prepare
 from framework.plan import Plan, baseline, plan
-from framework.run.exercise import exercise
+from framework.run.exercise import Exercised, exercise
 from framework.run.reference import Check, References
 from framework.run.result import TIMEOUT_S, RunResult
 from framework.run.throws import dead_throws
@@ -108,11 +108,11 @@ class RunCase:
     input: str
     throw_pc: int | None
     hit: int
-    verdict: str  # accepted, mismatch or timeout
+    verdict: str  # accepted, mismatch, timeout or unsupported
     retval: int | None  # None: stopped by a limit (no value is a result)
     check: Check | None  # None when the run was stopped by a limit
     stock_check: Check | None = None  # the happy-path baseline's own run (stock's JIT of the program as given)
-    expected: bool = False  # a timeout the manifest declares (an input the emulator cannot finish)
+    expected: bool = False  # a timeout or unsupported run the manifest declares (the emulator cannot finish or run it)
 
     @property
     def agrees(self) -> bool:
@@ -170,6 +170,11 @@ class Costs:
     def expected_timeouts(self) -> int:
         return sum(1 for r in self.runs if r.verdict == "timeout" and r.expected)
 
+    @property
+    def unsupported(self) -> int:
+        """Runs that stopped where the manifest says the machine does not model what they reach."""
+        return sum(1 for r in self.runs if r.verdict == "unsupported" and r.expected)
+
     def to_json(self) -> dict[str, object]:
         return {
             "program": self.program,
@@ -191,8 +196,14 @@ class Costs:
             "mismatches": self.mismatches,
             "timeouts": self.timeouts,
             "expected_timeouts": self.expected_timeouts,
+            "unsupported_runs": self.unsupported,
             "runs": [r.to_json() for r in self.runs],
         }
+
+
+def _declared(run: Exercised, unsupported: str | None) -> bool:
+    """Whether `run` stopped, unsupported, at what the manifest says it does."""
+    return run.verdict == "unsupported" and unsupported is not None and unsupported in (run.result.fault or "")
 
 
 def jit_bytes(program: Program, made: Plan | None) -> int:
@@ -246,12 +257,14 @@ def measure(
     references: References | None = None,
     timeout_s: float = TIMEOUT_S,
     expected_timeouts: Collection[str] = (),
+    unsupported: str | None = None,
 ) -> Costs:
     """Verify, plan and exercise `program` under `strategy` (a fresh instance: it keeps one
     verification's tables), and measure it beside stock's JIT of the same program. Only runs
     that agree with their reference are measured; the row's verdict is `mismatch` (or
     `timeout`) when any run is one. `references` may be shared across strategies; the inputs named in
-    `expected_timeouts` are ones the manifest says the emulator cannot finish (their timeouts are expected)."""
+    `expected_timeouts` are ones the manifest says the emulator cannot finish (their timeouts are expected);
+    `unsupported` is what the manifest says every run stops at (CorpusEntry.unsupported): such runs are expected."""
     prepared = strategy.prepare(program)
     analysis = verify(prepared, strategy, log_level=0)
     head = Costs(prepared.name, strategy.name, analysis.verdict.value, analysis.message, analysis.stack_depth)
@@ -279,7 +292,7 @@ def measure(
             else:  # the baseline is a figure too: one that disagrees with the reference is not used
                 verdict = stock_check.verdict
         retval = None if run.result.timed_out else run.result.retval
-        expected = verdict == "timeout" and run.result.input in expected_timeouts
+        expected = (verdict == "timeout" and run.result.input in expected_timeouts) or _declared(run, unsupported)
         cases.append(
             RunCase(run.result.input, run.throw_pc, run.hit, verdict, retval, run.check, stock_check, expected)
         )
@@ -288,7 +301,12 @@ def measure(
         for r in runs
         if r.measured and r.throw_pc is not None and r.result.threw
     )
-    problems = tuple(f"{r.result.input}, throw pc {r.throw_pc}: {p}" for r in runs for p in r.problems)
+    problems = tuple(
+        f"{r.result.input}, throw pc {r.throw_pc}: {p}"
+        for r in runs
+        if not _declared(r, unsupported)
+        for p in r.problems
+    )
     problems += tuple(
         f"{c.input}, throw pc {c.throw_pc}: {c.verdict}" + (f": {'; '.join(c.check.differences)}" if c.check else "")
         for c in cases if not c.agrees and not c.expected

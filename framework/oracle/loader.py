@@ -89,24 +89,25 @@ class Loaded:
         self.close()
 
 
-def load(program: Program, *, log_level: int = 1) -> Loaded:
+def load(program: Program, *, log_level: int = 1, shared: Loaded | None = None) -> Loaded:
     """Create maps and BTF, then BPF_PROG_LOAD with the verifier log at `log_level` (plus BPF_LOG_STATS).
 
     A rejected program is a `Loaded` with `prog` None, the errno and the log; an
     object the loader cannot hand over (unknown kfunc, CO-RE) is an InputError.
     Map or BTF creation failing is reported the same way as a rejection, with
-    the failing command in `log`.
+    the failing command in `log`. With `shared` (a loaded program of the same object), a map
+    of the same name is that program's (libbpf: one object's programs share its maps).
     """
     loaded = Loaded(program)
     try:
-        _load_into(loaded, program, log_level)
+        _load_into(loaded, program, log_level, shared)
     except BaseException:
         loaded.close()
         raise
     return loaded
 
 
-def _load_into(loaded: Loaded, program: Program, log_level: int) -> None:
+def _load_into(loaded: Loaded, program: Program, log_level: int, shared: Loaded | None = None) -> None:
     if program.core_relos:
         raise InputError(program.source, f"{program.name}: CO-RE relocations are not supported by the oracle loader")
     prog_type = sys_.PROG_TYPES.get(program.prog_type)
@@ -134,7 +135,8 @@ def _load_into(loaded: Loaded, program: Program, log_level: int) -> None:
 
     try:
         btf_fd, line_strings = _load_btf(loaded, program)
-        map_fds = [_create_map(loaded, m, btf_fd) for m in program.maps]
+        have = shared.maps if shared is not None else {}
+        map_fds = [have[m.name].fd if m.name in have else _create_map(loaded, m, btf_fd) for m in program.maps]
     except sys_.BpfError as exc:
         loaded.errno = exc.errno or 0
         loaded.log = str(exc)

@@ -22,6 +22,7 @@ from framework.load.corpus import RunInput
 from framework.load.program import Program
 from framework.oracle import bpf_syscall as sys_
 from framework.oracle.loader import load
+from framework.oracle.prog_array import filled
 
 __all__ = [
     "BATCHES",
@@ -194,7 +195,8 @@ def record(
                 raise InternalError(f"{program.name}: accepted once, then refused: {fresh.log[-500:]}")
             for entry in inp.maps:
                 sys_.map_update(fresh.map_fd(entry.name), entry.key, entry.value)
-            runs.append(measure(fresh.prog, inp, batches=batches, repeat=repeat))
+            with filled(fresh, inp.prog_array):
+                runs.append(measure(fresh.prog, inp, batches=batches, repeat=repeat))
     return KernelRecord(
         program=program.name,
         verdict="accepted",

@@ -12,6 +12,7 @@ The interpreter never prints; `run` returns an `Outcome`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from framework.isa.opcodes import Kind
 from framework.kernel.api import Engine, Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
+from framework.run.tailcall import MAX_TAIL_CALL_CNT, Image, ProgArray
 from framework.run.throws import Force, ForceCounter
 
 __all__ = [
@@ -45,6 +47,7 @@ MAX_CALL_FRAMES = 8  # include/linux/bpf_verifier.h
 BPF_MAX_LOOPS = 8 * 1024 * 1024  # include/linux/bpf.h
 STACK_TOP = 0x7FF0_0000_0000  # frame pointer of frame 0; frame d sits STACK_STRIDE lower
 STACK_STRIDE = 0x1_0000
+TAIL_CALL = 12  # helper id of bpf_tail_call
 _STOP = -1  # return pc of a frame whose exit ends the current run loop
 
 
@@ -121,6 +124,7 @@ class _Frame:
     subprog: str
     may_goto: int  # the timed may_goto count of this frame (its fp-16 slot after do_misc_fixups)
     may_goto_stamp: int = 0  # and its timestamp (fp-8)
+    image: Image | None = None  # the program whose main runs on this frame (its exception boundary)
 
 
 class _Throw(Exception):
@@ -153,7 +157,9 @@ class Interpreter:
     `kfuncs` resolves a kfunc call's imm (the `Program` encoding); `conformance`
     allows `callx` and uses the suite's helper conventions (the kernel decides them);
     `branch_overrides` forces conditional jumps at given pcs (taken or not), every time;
-    `force` drives the run to one throwing point (framework.run.throws), once.
+    `force` drives the run to one throwing point (framework.run.throws), once;
+    `images` (the caller first) and `prog_arrays` (by map address) are the linked view of a
+    run with tail calls (framework.run.tailcall).
     """
 
     def __init__(
@@ -169,6 +175,8 @@ class Interpreter:
         timeout_s: float = 0.0,
         branch_overrides: Mapping[int, bool] | None = None,
         force: Force | None = None,
+        images: Sequence[Image] = (),
+        prog_arrays: Mapping[int, ProgArray] | None = None,
     ) -> None:
         self.slots = slots
         self.kernel = kernel
@@ -184,6 +192,9 @@ class Interpreter:
         # pc of a conditional jump -> taken or not, whatever its operands (to force a throw site)
         self.branch_overrides = dict(branch_overrides or {})
         self.force = ForceCounter(force) if force is not None else None  # drive the run to one throwing point
+        self.images = tuple(images) or (Image(self._subprog_name(0), 0, self._own_cb()),)
+        self.prog_arrays = dict(prog_arrays or {})
+        self.tail_call_cnt = 0  # the chain's count, the main frame's tcc slot on x86-64
         self.r = [0] * 11
         self.frames: list[_Frame] = []
         self.count = 0
@@ -234,7 +245,9 @@ class Interpreter:
         self.high_water = 0
         self._ensure_stack(0)
         self.r[10] = STACK_TOP
-        self.frames.append(_Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), BPF_MAX_TIMED_LOOPS))
+        self.tail_call_cnt = 0
+        main = _Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), BPF_MAX_TIMED_LOOPS, image=self.images[0])
+        self.frames.append(main)
         self._used[0] = 0
         threw = False
         cookie: int | None = None
@@ -320,18 +333,84 @@ class Interpreter:
         del self.frames[1:]
         self._used[0] = 0
         self._total = 0
-        cb = next((s for s in self.subprogs if s.is_exception_cb), None)
+        cb = self.images[0].exception_cb
         if cb is None:  # do_misc_fixups' hidden callback: r0 = r1; exit
             self.r[0] = throw.cookie & MASK64
             return
         # the callback runs on the boundary's frame (x86 JIT emit_prologue for exception_cb)
         main = self.frames[0]
-        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name, BPF_MAX_TIMED_LOOPS)
+        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name, BPF_MAX_TIMED_LOOPS, image=main.image)
         self.r[1] = throw.cookie & MASK64
         self.r[10] = STACK_TOP
         self._loop(cb.start)
 
+    def _throw_in_target(self, b: int, pc: int, cookie: int) -> int:
+        """bpf_throw in a tail-called program: helpers.c bpf_throw's stack walk stops at the first
+        frame that is no subprog, the target's main; the TARGET's exception callback (or the
+        cookie) is what that frame returns, to the caller of the frame that made the tail call."""
+        boundary = self.frames[b]
+        assert boundary.image is not None
+        if self.unwinder is not None:
+            frames = tuple(
+                FrameState(
+                    f.subprog,
+                    self.frames[d + 1].call_pc if d + 1 < len(self.frames) else pc,
+                    STACK_TOP - d * STACK_STRIDE,
+                    self.frames[d + 1].saved
+                    if d + 1 < len(self.frames)
+                    else (self.r[6], self.r[7], self.r[8], self.r[9]),
+                )
+                for d, f in enumerate(self.frames)
+                if d >= b
+            )
+            self.kernel.unwinding = True
+            try:
+                self.unwinder(ThrowState(pc, cookie, frames), self.kernel, self)
+            finally:
+                self.kernel.unwinding = False
+        for d in range(b, len(self.frames)):
+            self._total -= self._used[d]
+            self._used[d] = 0
+        del self.frames[b + 1 :]
+        cb = boundary.image.exception_cb
+        if cb is None:  # the default callback returns the cookie: the boundary frame exits with it
+            self.r[0] = cookie & MASK64
+            return self._pop()
+        self.frames[b] = dataclasses.replace(
+            boundary, call_pc=pc, subprog=cb.name, may_goto=BPF_MAX_TIMED_LOOPS, image=None
+        )
+        self.r[1] = cookie & MASK64
+        self.r[10] = STACK_TOP - b * STACK_STRIDE
+        return cb.start
+
+    def _tail_call(self, pc: int) -> int:
+        """bpf_tail_call as the x86-64 JIT runs it (emit_bpf_tail_call_indirect/_direct): fall
+        through when index >= max_entries, the count is at MAX_TAIL_CALL_CNT or the slot is
+        empty; else count it and start the target on this frame, ctx still in r1."""
+        r = self.r
+        array = self.prog_arrays.get(r[2])
+        if array is None:
+            raise _Bad(f"bpf_tail_call on 0x{r[2]:x}, which is no prog array")
+        index = r[3] & MASK32
+        if index >= array.max_entries or self.tail_call_cnt >= MAX_TAIL_CALL_CNT:
+            return pc + 1
+        image = array.slots.get(index)
+        if image is None:
+            return pc + 1
+        self.tail_call_cnt += 1  # "Inc tail_call_cnt if the slot is populated"
+        depth = len(self.frames) - 1
+        self._total -= self._used[depth]
+        self._used[depth] = 0
+        frame = self.frames[depth]
+        self.frames[depth] = dataclasses.replace(
+            frame, subprog=image.name, may_goto=BPF_MAX_TIMED_LOOPS, may_goto_stamp=0, image=image
+        )
+        return image.start
+
     # -- frames and stacks ----------------------------------------------------------------
+
+    def _own_cb(self) -> Subprog | None:
+        return next((s for s in self.subprogs if s.is_exception_cb), None)
 
     def _subprog_name(self, pc: int) -> str:
         for sub in self.subprogs:
@@ -485,11 +564,16 @@ class Interpreter:
                 raise _Bad(f"kfunc call with imm {insn.imm}: the program names {len(self.kfuncs)} kfuncs")
             name = self.kfuncs[insn.imm]
             if name == "bpf_throw":
+                boundary = max(d for d, f in enumerate(self.frames) if f.image is not None)
+                if boundary or self.frames[0].image is not self.images[0]:  # a throw in a tail-called program
+                    return self._throw_in_target(boundary, pc, r[1])
                 raise _Throw(pc, r[1])
             r[0] = self.kernel.kfunc(name, args, self) & MASK64
             return pc + 1
         if insn.src != op.CALL_HELPER:
             raise _Bad(f"call with unknown src {insn.src}")
+        if insn.imm == TAIL_CALL and not self.conformance:
+            return self._tail_call(pc)
         r[0] = self.kernel.helper(insn.imm, args, self) & MASK64
         return pc + 1
 
@@ -502,6 +586,10 @@ class Interpreter:
         return pc + 1
 
     def exit(self, insn: Insn, pc: int) -> int:
+        return self._pop()
+
+    def _pop(self) -> int:
+        """Leave the innermost frame: its caller's r6-r9 and r10 back, the pc to return to."""
         frame = self.frames[-1]
         if len(self.frames) > 1:
             self.frames.pop()

@@ -18,6 +18,7 @@ from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.plan import Plan
 from framework.run.interp import Interpreter, Outcome, Unwinder
+from framework.run.tailcall import link
 from framework.run.throws import Force
 from framework.strategy import STOCK_RUNTIME, Strategy
 
@@ -160,8 +161,9 @@ def run_program(
     if not isinstance(strategy, str) and strategy.runtime is None:
         raise InputError(Coord(program.source), f"{name} has no throw-time runtime yet")
     run_input = run_input if run_input is not None else RunInput()
+    linked = link(program, run_input.prog_array) if engine != "jit" else None
     try:
-        kernel = EmulatedKernel(program, run_input)
+        kernel = EmulatedKernel(linked.program if linked is not None else program, run_input)
     except KernelFault as exc:
         raise InputError(Coord(program.source), f"input '{run_input.name}': {exc}") from None
     if kernel.context.not_emulated is not None:  # the run cannot start as the kernel's would: no figure
@@ -172,11 +174,17 @@ def run_program(
         )  # fmt: skip
     if engine == "jit":
         return _run_jit(program, run_input, kernel, strategy, plan, force, timeout_s)
+    assert linked is not None
+    arrays = {
+        state.obj.base: linked.arrays[state.mdef.name] for state in kernel.maps if state.mdef.name in linked.arrays
+    }
     interp = Interpreter(
-        program.slots,
+        linked.program.slots,
         kernel,
-        subprogs=program.subprogs,
-        kfuncs=program.kfuncs,
+        subprogs=linked.program.subprogs,
+        kfuncs=linked.program.kfuncs,
+        images=linked.images,
+        prog_arrays=arrays,
         unwinder=unwinder,
         max_insns=max_insns,
         timeout_s=timeout_s,

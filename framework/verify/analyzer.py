@@ -16,7 +16,7 @@ from framework.platform.kfuncs import KFUNCS
 from framework.strategy import Strategy
 from framework.verify import calls, frames, ops, reserved, timers
 from framework.verify.aux import collect, save_ptr_type
-from framework.verify.cfg import check_cfg, check_subprogs, find_exception_callback
+from framework.verify.cfg import check_abnormal_return, check_cfg, check_subprogs, find_exception_callback
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject, unsupported
 from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.graph import GRAPH_API
@@ -213,7 +213,17 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         if name == "bpf_unwind_resume":
             return unwind_resume(env, st, pc)
         return calls.check_kfunc_call(env, st, pc, insn)
-    return calls.check_helper_call(env, st, pc, insn)
+    out = calls.check_helper_call(env, st, pc, insn)
+    if insn.imm == calls.TAIL_CALL and st.curframe and isinstance(out, int):
+        # kernel: a tail call in a subprog returns from it when it succeeds (the hidden exit
+        # visit_tailcall_insn adds): the failed call's path is pushed, this one leaves the
+        # subprog now with whatever the target returned
+        fallthrough = st.copy()
+        fallthrough.pc = out
+        env.push(fallthrough)
+        st.cur.regs[0] = scalar()
+        return frames.prepare_func_exit(env, st, pc)
+    return out
 
 
 def _bpf_throw(env: Env, st: State, pc: int) -> Outcome:
@@ -495,12 +505,16 @@ def _log_step(env: Env, st: State, pc: int, insn: Insn, before: Frame, slots: Ma
     """What the level-2 log shows of one step: the touched registers and slots, call and return blocks."""
     maps = env.program.maps
     if st.cur is not before:
-        if insn.kind is Kind.EXIT:
-            # kernel: prepare_func_exit
+        if insn.kind is Kind.EXIT or before.frameno > st.cur.frameno:
+            # kernel: prepare_func_exit (at an exit, or a subprog's tail call)
             env.log.append("returning from callee:")
             env.log.append(frame_state(st, before, maps))
             env.log.append(f"to caller at {st.pc}:")
             env.log.append(frame_state(st, st.cur, maps))
+            if insn.kind is Kind.CALL:  # a tail call's return: the caller's next line shows R0 alone
+                env.last_insn_line = -1
+                env.scratched_regs, env.scratched_slots = {0}, set()
+                return
         elif insn.kind is Kind.CALL:
             # kernel: check_func_call
             env.log.append("caller:")
@@ -644,7 +658,7 @@ def _verify_all(env: Env) -> Reject | None:
 def _precheck(env: Env) -> Reject | None:
     # kernel: bpf_check, in its order: add_subprog_and_kfunc (call targets, the exception callback),
     # check_subprogs, resolve_pseudo_ldimm64 (reserved load fields, ld_imm64's second slot,
-    # opcodes), check_cfg
+    # opcodes), check_cfg, check_btf_info (check_abnormal_return), check_attach_btf_id
     for pc, insn in env.insns.items():
         local = insn.src == op.PSEUDO_CALL if insn.kind is Kind.CALL else insn.src == op.PSEUDO_FUNC
         if insn.kind in (Kind.CALL, Kind.LD_IMM64) and local:
@@ -656,7 +670,13 @@ def _precheck(env: Env) -> Reject | None:
         return found
     if found >= 0:
         env.exception_cb = found
-    return check_subprogs(env) or _resolve_pseudo_ldimm64(env) or check_cfg(env) or _check_attach_btf_id(env)
+    return (
+        check_subprogs(env)
+        or _resolve_pseudo_ldimm64(env)
+        or check_cfg(env)
+        or check_abnormal_return(env)  # kernel: check_btf_info -> check_btf_func
+        or _check_attach_btf_id(env)  # kernel: check_attach_btf_id, after check_btf_info
+    )
 
 
 def _check_attach_btf_id(env: Env) -> Reject | None:

@@ -40,6 +40,7 @@ from framework.verify.timers import TIMER_HELPERS, check_timer_call
 
 CALLER_SAVED = (1, 2, 3, 4, 5)
 SPIN_UNLOCK = 94
+TAIL_CALL = 12
 
 
 def clobber_caller_saved(st: State) -> None:
@@ -179,6 +180,8 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return index
         if env.program.maps[m.map_index].map_type != "prog_array":
             return reject(pc, "expected prog array map for tail call")
+        if index.is_const and 0 <= index.const < env.program.maps[m.map_index].max_entries:
+            mark_chain_precision(env, st, 3)  # kernel: record_func_key, a constant key (a direct tail call)
         err = check_resource_leak(env, st, pc, False, True, "tail_call")
         if err:
             return err

@@ -30,6 +30,32 @@ def check_subprogs(env: Env) -> Reject | None:
     return None
 
 
+TAIL_CALL = 12  # BPF_FUNC_tail_call
+
+
+def has_tail_call(env: Env, subprog: int) -> bool:
+    """check_subprogs' has_tail_call: the subprog calls helper bpf_tail_call."""
+    sub = env.program.subprogs[subprog]
+    return any(
+        (i := env.insns.get(pc)) is not None and i.kind is Kind.CALL and i.src == op.CALL_HELPER and i.imm == TAIL_CALL
+        for pc in range(sub.start, sub.end)
+    )
+
+
+def check_abnormal_return(env: Env) -> Reject | None:
+    # kernel: check_btf_info -> check_abnormal_return: with no func_info, no subprog but main may
+    # leave through LD_ABS/LD_IND or a tail call
+    if env.program.func_info:
+        return None
+    for idx, sub in enumerate(env.program.subprogs[1:], start=1):
+        pcs = range(sub.start, sub.end)
+        if any((i := env.insns.get(pc)) is not None and i.kind is Kind.LD_PKT for pc in pcs):
+            return reject(sub.start, "LD_ABS is not allowed in subprogs without BTF")
+        if has_tail_call(env, idx):
+            return reject(sub.start, "tail_call is not allowed in subprogs without BTF")
+    return None
+
+
 def check_cfg(env: Env) -> Reject | None:
     # kernel: check_cfg (every insn reachable, no jump into ld_imm64's second slot)
     seen: set[int] = set()

@@ -6,6 +6,7 @@ from framework.load.program import Linkage
 from framework.verify.env import Env, Outcome, Reject, reject
 from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import NOT_INIT, RT, Reg, scalar
+from framework.verify.retcode import invalid_scalar
 from framework.verify.state import MAX_CALL_FRAMES, State, entry_frame
 
 
@@ -103,11 +104,7 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         lo, hi = callee.callback_ret
         mark_chain_precision(env, st, 0)  # kernel: prepare_func_exit relies on R0's precise value
         if r0.var.smin < lo or r0.var.smax > hi:
-            return reject(
-                pc,
-                f"At callback return the register R0 has smin={r0.var.smin} smax={r0.var.smax} "
-                f"should have been in [{lo}, {hi}]",
-            )
+            return reject(pc, invalid_scalar("At callback return", "R0", r0.var.smin, r0.var.smax, lo, hi))
         # kernel: prepare_func_exit for a callback: back to the call insn, which is visited again
         # (a checkpoint there prunes it unless the callback changed what the caller sees)
         st.frames.pop()

@@ -52,7 +52,11 @@ def check_return_code(
     lo, hi = rng
     v = reg.var
     if v.smin < lo or v.smax > hi:
-        return reject(
-            pc, f"{where} the register {name} has smin={v.smin} smax={v.smax} should have been in [{lo}, {hi}]"
-        )
+        return reject(pc, invalid_scalar(where, name, v.smin, v.smax, lo, hi))
     return None
+
+
+def invalid_scalar(where: str, name: str, smin: int, smax: int, lo: int, hi: int) -> str:
+    # kernel: verbose_invalid_scalar (a bound at S64_MIN/S64_MAX is not printed; neither: "unknown scalar value")
+    bounds = (f" smin={smin}" if smin > -(1 << 63) else "") + (f" smax={smax}" if smax < (1 << 63) - 1 else "")
+    return f"{where} the register {name} has{bounds or ' unknown scalar value'} should have been in [{lo}, {hi}]"

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from framework.isa import opcodes as op
 from framework.isa.opcodes import Kind
+from framework.verify.cfg import has_tail_call
 from framework.verify.env import Env, Reject, reject
 from framework.verify.state import MAX_BPF_STACK
+
+TAIL_CALL_STACK = 256  # check_max_stack_depth_subprog: what the frames below a tail-calling subprog may hold
 
 
 def round_up_stack_depth(depth: int) -> int:
@@ -56,6 +59,12 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
     if is_cb:
         for pc in _throws(env, idx):
             return reject(pc, f"bpf_throw kfunc (insn {pc}) cannot be called from callback subprog {idx}")
+    if idx and has_tail_call(env, idx) and depth >= TAIL_CALL_STACK:
+        # kernel: check_max_stack_depth_subprog: a tail call unwinds only its own frame
+        return reject(
+            env.program.subprogs[idx].start,
+            f"tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large",
+        )
     depth += round_up_stack_depth(env.stack_depth[idx])
     env.deepest_chain = max(env.deepest_chain, depth)
     if depth > MAX_BPF_STACK:

@@ -191,8 +191,8 @@ def test_time_and_current_task_are_deterministic() -> None:
 
 
 def test_unemulated_helper_faults_with_its_name() -> None:
-    result = run_program(program("call 12\nexit"))
-    assert result.fault == "pc 0: helper bpf_tail_call (id 12) is not emulated"
+    result = run_program(program("call 27\nexit"))
+    assert result.fault == "pc 0: helper bpf_get_stackid (id 27) is not emulated"
 
 
 def test_probe_read_kernel_zeroes_on_a_bad_source() -> None:

@@ -187,4 +187,11 @@ def test_forced_throws_agree_on_both_engines(entry: CorpusEntry) -> None:
             if r not in stopped
         ] + [(r.result.input, "timeout") for r in stopped]
 
+    if entry.unsupported is not None:  # the machine stops where the manifest says; the interpreter runs clean
+        jit = exercise(entry.program, "stock", None, entry.inputs, engine="jit")
+        assert all(r.verdict == "unsupported" and entry.unsupported in str(r.result.fault) for r in jit)
+        assert [r.problems for r in exercise(entry.program, "stock", None, entry.inputs, engine="interp")] == [
+            () for _ in jit
+        ]
+        return
     assert seen("interp") == seen("jit")
