@@ -430,9 +430,11 @@ def _history_aux(st: State, insn: Insn) -> object:
         return None
     if k is Kind.JCOND:
         regs = st.cur.regs
-        ids = {r.id for r in (regs[insn.dst], regs[insn.src] if insn.uses_reg_src else None) if r is not None}
+        # registers past R10 are refused by the step that follows (check_reg_arg: "R%d is invalid")
+        linked = (insn.dst, insn.src) if insn.uses_reg_src else (insn.dst,)
+        ids = {regs[n].id for n in linked if n < len(regs)}
         ids.discard(0)
-        if ids and any(regs[x].type is RT.SCALAR for x in (insn.dst, insn.src)):
+        if ids and any(regs[x].type is RT.SCALAR for x in (insn.dst, insn.src) if x < len(regs)):
             return linked_regs(st, ids) or None
     return None
 

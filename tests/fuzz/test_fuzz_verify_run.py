@@ -143,6 +143,17 @@ def _run(program: Program, engine: str) -> None:
 
 @given(programs())
 @example(_program([make(op.ALU64 | op.MOV | op.X, 12, 1), make(op.JMP | op.EXIT)]))  # r12 = r1: R12 is invalid
+# if r0 == r11 goto: R11 is invalid (found by tox -e fuzz: the history entry read regs[11])
+@example(
+    _program(
+        [
+            make(op.ALU64 | op.MOV | op.K, 0),
+            make(op.ALU64 | op.MOV | op.K, 0),
+            make(op.JMP | op.JEQ | op.X, 0, 11, -2, 1),
+            make(op.JMP | op.EXIT),
+        ]
+    )
+)
 @example(_program([make(op.ALU64 | op.MOV | op.K, 0, 0, 0, 0), make(op.JMP | op.JA, 0, 0, -1)]))  # goto -1
 @example(
     _program(
