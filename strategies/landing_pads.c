@@ -88,7 +88,7 @@ BAKEOFF_WALK static void __attribute__((noreturn)) lp_continue(u64 resumed)
 		resumed = 0;
 		boundary = bakeoff_main_of(LP->ip);
 		if (boundary) {
-			bakeoff_rt.threw = 1;
+			bakeoff_rt.threw = BAKEOFF_THREW(boundary);
 			bakeoff_rt.cookie = LP->cookie;
 			bakeoff_rt.frames = LP->frames;
 			((bakeoff_exception_cb)boundary->cb)(LP->cookie, LP->sp, LP->bp, 0, 0);
@@ -122,6 +122,7 @@ BAKEOFF_WALK __attribute__((noinline, used)) void lp_throw(u64 cookie, const u64
 
 	while (fp[1] <= bakeoff_rt.text_lo || fp[1] > bakeoff_rt.text_hi)
 		fp = (u64 *)fp[0];
+	bakeoff_select_table(fp[1]);
 	LP->cookie = cookie;
 	LP->frames = 0;
 	lp_regs_from(saved);

@@ -33,7 +33,7 @@ struct rt_record {
 /* The region of the frame whose code holds ip and whose rbp is bp (0: it has none). */
 static inline __attribute__((always_inline)) struct rt_record *rt_region(u64 ip, u64 bp, u32 *records)
 {
-	const struct rt_table *t = (const struct rt_table *)bakeoff_rt.table;
+	const struct rt_table *t = (const struct rt_table *)bakeoff_table_of(ip); /* happy path too: per program */
 	const struct bakeoff_frame *f = bakeoff_frame_of(ip);
 
 	if (!f || f->subprog >= t->count || !t->sub[f->subprog].records)

@@ -43,6 +43,7 @@ from framework.verify.result import InsnAux, VerifierRecord
 __all__ = ["HIDDEN_CB", "Fixed", "FixedSlots", "fixup", "fixup_slots"]
 
 HIDDEN_CB = "__hidden_exception_cb"
+BPF_FUNC_TAIL_CALL = 12
 _SKB_TYPES = ("sched_cls", "sched_act", "socket_filter", "cgroup_skb")  # convert_ctx_accesses of __sk_buff
 
 
@@ -59,6 +60,12 @@ class Fixed:
     inlined_maps: frozenset[int] = frozenset()  # indexes into Program.maps of arrays whose lookups are inlined
     stack_depths: tuple[int, ...] = ()  # per subprog of `program` (the kernel's rule, may_goto slots included)
     ctx_pcs: frozenset[int] = frozenset()  # pcs of `program` that a context conversion emitted (they read the skb)
+    # do_misc_fixups' BPF_JMP|BPF_TAIL_CALL: (pc, imm) per tail call, imm the poke descriptor's index + 1
+    # for a direct tail call (one map and one constant key on every path), 0 for an indirect one. The
+    # instruction stays `call bpf_tail_call` in `program` (no BPF_TAIL_CALL kind: userspace cannot write one)
+    tail_calls: tuple[tuple[int, int], ...] = ()
+    pokes: tuple[tuple[int, int], ...] = ()  # poke_tab: (map index, key) of each direct tail call
+    tail_call_reachable: frozenset[str] = frozenset()  # subprogs the JIT gives the tail-call counter
 
     def original_pc(self, new_pc: int) -> int:
         """The original pc whose patch holds `new_pc` (the last one at or before it)."""
@@ -220,6 +227,11 @@ def fixup(
 
     done = patch(slots, misc)
     calls = {done.pc_map[pc] + len(misc(pc, insn_of(slots, pc)) or ()) - 1: f for pc, f in fixes.items()}
+    tails = {  # do_misc_fixups: a direct tail call when the map and the key are known (a poke descriptor)
+        done.pc_map[pc] + len(misc(pc, insn_of(slots, pc)) or ()) - 1: (a.map_index, a.map_key)
+        for pc, a in sorted(at.items())
+        if a.map_key is not None and is_tail_call(insn_of(slots, pc))
+    }
     ctx_pcs = _spread(ctx_pcs, done)
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     hidden = bool(throws) and not any(s.is_exception_cb for s in subs)
@@ -229,15 +241,38 @@ def fixup(
         subs = (*subs, Subprog(HIDDEN_CB, start, start + 2, Linkage.STATIC, None, True))
     done = patch(slots, zext_patch)  # opt_subreg_zext_lo32_rnd_hi32
     calls = {done.pc_map[pc]: f for pc, f in calls.items()}
+    tails = {done.pc_map[pc]: key for pc, key in tails.items()}
     ctx_pcs = _spread(ctx_pcs, done)
     slots, pc_map, subs = done.slots, compose(pc_map, done.pc_map), _bounds(subs, done.pc_map)
     cleanup = tuple(CleanupRange(pc_map[c.begin], pc_map[c.end], pc_map[c.pad]) for c in program.cleanup)
     fixed = dataclasses.replace(program, slots=slots, subprogs=subs, cleanup=cleanup)
     depths = tuple(touched(slots, s.start, s.end) for s in subs)
     maps = frozenset(i for i, m in enumerate(program.maps) if any(m is x for x in lookups.values()))
+    pokes = [(m, k) for _pc, (m, k) in sorted(tails.items()) if m is not None and m >= 0 and k is not None and k >= 0]
+    imms, n = [], 0
+    for pc, (m, k) in sorted(tails.items()):
+        direct = m is not None and m >= 0 and k is not None and k >= 0
+        n += direct
+        imms.append((pc, n if direct else 0))  # insn->imm = ret + 1, ret the new poke's index
     return Fixed(
-        fixed, pc_map, len(loads), tuple(sorted(calls.items())), hidden, removed, maps, depths, frozenset(ctx_pcs)
+        fixed,
+        pc_map,
+        len(loads),
+        tuple(sorted(calls.items())),
+        hidden,
+        removed,
+        maps,
+        depths,
+        frozenset(ctx_pcs),
+        tuple(imms),
+        tuple(pokes),
+        record.tail_call_reachable,
     )
+
+
+def is_tail_call(insn: Insn) -> bool:
+    """`call bpf_tail_call` (helper 12)."""
+    return insn.kind is Kind.CALL and insn.src == op.CALL_HELPER and insn.imm == BPF_FUNC_TAIL_CALL
 
 
 def _dropping(pcs: frozenset[int]) -> Callable[[int, Insn], Sequence[Insn | To] | None]:

@@ -2,10 +2,13 @@
 
 Checked byte for byte against the running kernel's JIT (tests/jit/test_against_kernel.py).
 What differs from Linux, by design or not yet done:
-- no CFI/IBT preamble (endbr, kCFI, FineIBT), no call-depth accounting, no
-  retpolines; the return thunk (RETHUNK) is on by default, as on the live kernel;
-- not tail-call reachable: the 3-byte nop is always emitted, no tail-call counter;
-- BPF_TAIL_CALL, arena (addr_space_cast, PROBE_MEM32), PROBE_MEM, private stacks,
+- no CFI/IBT preamble (endbr, kCFI, FineIBT), no call-depth accounting; the return
+  thunk (RETHUNK) and the indirect-jump thunk (retpolines) are on by default, as on
+  the live kernel;
+- tail calls as do_jit emits them (emit_prologue_tail_call's counter slots, the counter
+  pointer before a BPF-to-BPF call, emit_bpf_tail_call_direct/_indirect, poke sites
+  left unpatched as a fresh load leaves them: `NativeImage.pokes` says where);
+- arena (addr_space_cast, PROBE_MEM32), PROBE_MEM, private stacks,
   BPF_NOSPEC and percpu moves are refused or absent (the ISA here lacks them);
 - LD_ABS/LD_IND and may_goto must be rewritten before the JIT, as the kernel does;
   the fixup stage (`framework.fixup`) holds the kernel's rewrites;
@@ -16,19 +19,30 @@ What differs from Linux, by design or not yet done:
   takes a 7-byte sign-extended `mov`.
 """
 
-from framework.jit.compile import CODE_BASE, RETURN_THUNK, SubprogSpec, default_stack_depth, jit
-from framework.jit.image import FrameLayout, NativeImage
+from framework.jit.compile import (
+    CODE_BASE,
+    INDIRECT_THUNK,
+    RETURN_THUNK,
+    SubprogSpec,
+    default_stack_depth,
+    jit,
+    subprog_specs,
+)
+from framework.jit.image import FrameLayout, NativeImage, PokeSite
 from framework.jit.lower import LOWER, JitError, Resolver
 
 __all__ = [
     "CODE_BASE",
+    "INDIRECT_THUNK",
     "LOWER",
     "RETURN_THUNK",
     "FrameLayout",
     "JitError",
     "NativeImage",
+    "PokeSite",
     "Resolver",
     "SubprogSpec",
     "default_stack_depth",
     "jit",
+    "subprog_specs",
 ]

@@ -10,24 +10,27 @@ with the real call targets (calls are always rel32, so sizes do not move).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from iced_x86 import Code, Encoder, Instruction
+from iced_x86 import Code, Decoder, Encoder, Instruction
 from iced_x86 import Register as _R
 
+from framework.fixup import Fixed
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import x86
 from framework.jit.counters import BlockCounter, block_targets
-from framework.jit.image import FrameLayout, NativeImage
-from framework.jit.lower import LOWER, Back, Branch, Item, JitError, JumpTo, Resolver
+from framework.jit.image import FrameLayout, NativeImage, PokeSite
+from framework.jit.lower import LOWER, Back, Branch, Fwd, Item, JitError, JumpTo, Resolver
 from framework.jit.x86 import X86_REG_R12
+from framework.platform.tailcall import MAX_TAIL_CALL_CNT
 
 CODE_BASE = 0x0400_0000  # the machine's code region (Linux's images live at 0xffffffffa...)
 _RSP = _R.RSP
 RETURN_THUNK = 0x0200_4900  # the machine's __x86_return_thunk (a `ret`)
+INDIRECT_THUNK = 0x0200_4910  # the machine's __x86_indirect_thunk_rcx (a `jmp rcx`)
 MAX_PASSES = 20  # bpf_int_jit_compile's MAX_PASSES, before jmp padding kicks in
 _EXTRA_PASSES = 40  # Linux then pads jumps; we only allow more passes and say so
 
@@ -40,6 +43,13 @@ class SubprogSpec:
     start: int
     end: int
     is_exception_cb: bool = False
+    tail_call_reachable: bool = False  # the verifier's subprog_info[].tail_call_reachable
+
+
+def subprog_specs(fixed: Fixed) -> list[SubprogSpec]:
+    """The JIT's view of a fixed program's subprogs (jit_subprogs' func[i]->aux flags)."""
+    reachable = fixed.tail_call_reachable
+    return [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb, s.name in reachable) for s in fixed.program.subprogs]
 
 
 def _no_resolver(pc: int, insn: Insn) -> int:
@@ -58,20 +68,34 @@ class _Pass:
     subprog_address: Callable[[int], int]
     resolve: Resolver
     return_thunk: int | None = None
+    indirect_thunk: int | None = None
+    stack_depth: int = 0
+    tail_call_reachable: bool = False
+    tail_calls: Mapping[int, int] = field(default_factory=dict)
     proglen: int = 0
     cleanup_addr: int = 0
     seen_exit: bool = False
     chunks: list[bytes] = field(default_factory=list)
 
 
+_FWD_SIZE = {Code.JMP_REL32_64: 5}  # Fwd: rel8 codes are 2 bytes
+
+
 def _encode_items(items: Sequence[Item], ip: int, enc: Encoder) -> bytes:
-    """Encode one BPF instruction's items at address `ip`."""
+    """Encode one BPF instruction's items at address `ip` (a sequence with forward jumps
+    twice: once to place its items, once with their targets)."""
+    ahead: list[int] | None = None
+    if any(isinstance(it, Fwd) for it in items):
+        ahead = _starts(items, ip, enc)
     out = bytearray()
     starts: list[int] = []
     for item in items:
         starts.append(ip + len(out))
         here = ip + len(out)
-        if isinstance(item, Instruction):
+        if isinstance(item, Fwd):
+            assert ahead is not None
+            ins = Instruction.create_branch(item.code, ahead[item.to])
+        elif isinstance(item, Instruction):
             ins = item
         elif isinstance(item, Branch):
             short = x86.is_imm8_jmp_offset(item.offset)
@@ -89,6 +113,17 @@ def _encode_items(items: Sequence[Item], ip: int, enc: Encoder) -> bytes:
     return bytes(out)
 
 
+def _starts(items: Sequence[Item], ip: int, enc: Encoder) -> list[int]:
+    """Where each item of `items` starts at `ip`, and (last) where the sequence ends."""
+    at = [ip]
+    for item in items:
+        if isinstance(item, Fwd):
+            at.append(at[-1] + _FWD_SIZE.get(item.code, 2))
+        else:
+            at.append(at[-1] + len(_encode_items([item], at[-1], enc)))
+    return at
+
+
 def _detect_reg_usage(slots: Slots, sub: SubprogSpec) -> tuple[int, ...]:
     """detect_reg_usage: which of R6-R9 the subprog names as dst or src."""
     used: set[int] = set()
@@ -100,10 +135,17 @@ def _detect_reg_usage(slots: Slots, sub: SubprogSpec) -> tuple[int, ...]:
     return tuple(r for r in x86.CALLEE_SAVED if r in used)
 
 
-def _prologue(depth: int, is_subprog: bool, exception_cb: bool, pushes: tuple[int, ...]) -> list[Instruction]:
-    """emit_prologue (no CFI preamble, not tail-call reachable) and do_jit's pushes."""
-    out = x86.nops(5)  # the 5-byte patch site for trampolines
-    out += x86.nops(3)  # nop3 where a tail-call-reachable main prog zeroes rax
+def _prologue(
+    depth: int, is_subprog: bool, exception_cb: bool, pushes: tuple[int, ...], tail_call_reachable: bool = False
+) -> tuple[list[Item], list[Item]]:
+    """emit_prologue (no CFI preamble) and do_jit's pushes, in two parts: what a tail call
+    into this program skips (X86_TAIL_CALL_OFFSET bytes in an image without counters), and
+    the rest, where it lands."""
+    out: list[Item] = list(x86.nops(5))  # the 5-byte patch site for trampolines
+    if tail_call_reachable and not is_subprog:  # the entry of a tail-call context: tail_call_cnt = 0
+        out.append(x86.i_rr(Code.XOR_RM64_R64, x86.reg(0), x86.reg(0)))
+    else:
+        out += x86.nops(3)  # keep the same instruction layout
     if exception_cb:  # reuse the boundary's frame: rsp = sp, rbp = fp from bpf_throw
         out.append(x86.i_rr(Code.MOV_RM64_R64, _RSP, x86.reg(2)))
         out.append(x86.i_rr(Code.MOV_RM64_R64, x86.reg(10), x86.reg(3)))
@@ -113,10 +155,31 @@ def _prologue(depth: int, is_subprog: bool, exception_cb: bool, pushes: tuple[in
     else:
         out.append(x86.push(10))  # push rbp
         out.append(x86.i_rr(Code.MOV_RM64_R64, x86.reg(10), _RSP))  # mov rbp, rsp
+    rest: list[Item] = []  # X86_TAIL_CALL_OFFSET is here
     if depth:  # sub rsp, round_up(stack_depth, 8): always imm32 (48 81 EC)
-        out.append(x86.i_ri(Code.SUB_RM64_IMM32, _RSP, _round8(depth)))
-    out += [x86.push(r) for r in pushes]
-    return out
+        rest.append(x86.i_ri(Code.SUB_RM64_IMM32, _RSP, _round8(depth)))
+    if tail_call_reachable:
+        rest += _prologue_tail_call(is_subprog)
+    rest += [x86.push(r) for r in pushes]
+    return out, rest
+
+
+def _prologue_tail_call(is_subprog: bool) -> list[Item]:
+    """emit_prologue_tail_call: the counter and its pointer, two slots below the BPF stack.
+    rax is the count at a main program's entry (0) or after a tail call from a main program
+    (at most MAX_TAIL_CALL_CNT); after a tail call from a subprog it is the counter's pointer."""
+    rax, push_rax = x86.reg(0), x86.i_r(Code.PUSH_R64, x86.reg(0))
+    if is_subprog:  # rax is tail_call_cnt_ptr
+        return [push_rax, push_rax]
+    return [
+        Instruction.create_reg_i32(Code.CMP_RM64_IMM8, rax, MAX_TAIL_CALL_CNT),  # cmp rax, MAX_TAIL_CALL_CNT
+        Fwd(Code.JA_REL8_64, 5),  # ja: rax is a pointer
+        push_rax,  # the count
+        x86.i_rr(Code.MOV_RM64_R64, rax, _RSP),  # mov rax, rsp: its pointer
+        Fwd(Code.JMP_REL8_64, 6),
+        push_rax,  # tail_call_cnt_ptr, as the count's slot (a subprog's callee)
+        push_rax,  # tail_call_cnt_ptr
+    ]
 
 
 def _round8(n: int) -> int:
@@ -137,8 +200,11 @@ def _jit_subprog(
     fixed_addrs: list[int] | None,
     counter: int | None = None,
     counts: Sequence[int] = (),
-) -> tuple[bytes, list[int], int, tuple[int, ...], int, list[int]]:
-    """Passes of do_jit for one subprog at `address`: (code, addrs, passes, pushes, body, block counts)."""
+    indirect_thunk: int | None = None,
+    tail_calls: Mapping[int, int] | None = None,
+) -> tuple[bytes, list[int], int, tuple[int, ...], int, list[int], int]:
+    """Passes of do_jit for one subprog at `address`: (code, addrs, passes, pushes, body, block
+    counts, where a tail call lands)."""
     enc = Encoder(64)
     n = sub.end - sub.start
     if boundary:  # push r12 then rbx, r13, r14, r15, whatever the body uses
@@ -146,7 +212,8 @@ def _jit_subprog(
     else:
         pushes = _detect_reg_usage(slots, sub)
     callee_regs = pushes
-    prologue_items: list[Item] = list(_prologue(depth, index > 0, sub.is_exception_cb, pushes))
+    reachable = sub.tail_call_reachable and not sub.is_exception_cb
+    head_items, rest_items = _prologue(depth, index > 0, sub.is_exception_cb, pushes, reachable)
     targets = block_targets(slots, sub.start, sub.end) if counter is not None else frozenset()
     # bpf_int_jit_compile's first guess: 64 bytes per instruction.
     addrs = [64 * (k + 1) for k in range(n + 1)] if fixed_addrs is None else fixed_addrs
@@ -155,9 +222,15 @@ def _jit_subprog(
     while True:
         passes += 1
         blocks = None if counter is None else BlockCounter(counter, return_thunk, counts)
-        head = prologue_items if blocks is None else blocks.instrument(prologue_items, True)
-        prologue = _encode_items(head, address, enc)
+        head, rest = head_items, rest_items
+        if blocks is not None:  # a tail call lands after `head`: a block starts there
+            head, rest = blocks.instrument(head_items, True), blocks.instrument(rest_items, index == 0)
+        first = _encode_items(head, address, enc)
+        landing = len(first)
+        prologue = first + _encode_items(rest, address + landing, enc)  # each part's Fwd targets are its own
         st = _Pass(addrs, sub.start, callee_regs, boundary, bmi2, subprog_address, resolve, return_thunk)
+        st.indirect_thunk, st.stack_depth, st.tail_call_reachable = indirect_thunk, depth, reachable
+        st.tail_calls = tail_calls or {}
         st.cleanup_addr = addrs[-1]
         st.proglen = len(prologue)
         new = [0] * (n + 1)
@@ -178,7 +251,7 @@ def _jit_subprog(
             new[k + 1] = st.proglen
         stable = blocks is None or blocks.counts == counts
         if new == addrs and stable:
-            return prologue + b"".join(chunks), addrs, passes, pushes, len(prologue), list(counts)
+            return prologue + b"".join(chunks), addrs, passes, pushes, len(prologue), list(counts), landing
         if passes >= limit or (fixed_addrs is not None and new != addrs):
             raise JitError(sub.start, f"JIT layout did not converge after {passes} passes")
         addrs = new
@@ -213,8 +286,10 @@ def jit(
     return_thunk: int | None = RETURN_THUNK,
     exception_boundary: bool | None = None,
     counter: int | None = None,
+    indirect_thunk: int | None = INDIRECT_THUNK,
+    tail_calls: Mapping[int, int] | None = None,
 ) -> NativeImage:
-    """JIT a program the way Linux 6.18's x86 JIT would (no CFI, no IBT, no retpolines).
+    """JIT a program the way Linux 6.18's x86 JIT would (no CFI, no IBT).
 
     `subprogs` defaults to one main program covering all slots; `stack_depths`
     to `default_stack_depth`; `exception_boundary` to "the program has an
@@ -222,10 +297,13 @@ def jit(
     `ret` (X86_FEATURE_RETHUNK, on in the live kernel); None emits `ret`. The
     resolver maps helper/kfunc calls, `callx` and ld_imm64 pseudo sources to
     addresses or values. With `counter`, every block adds its instruction count
-    to the 8 bytes at that address (`framework.jit.counters`).
+    to the 8 bytes at that address (`framework.jit.counters`). `tail_calls` are the
+    fixup stage's BPF_TAIL_CALL imms by pc (`Fixed.tail_calls`); a tail call's indirect
+    jump goes through `indirect_thunk` (retpolines, on in the live kernel), or is
+    `jmp rcx` where None.
     """
     subs = list(subprogs) if subprogs else [SubprogSpec("main", 0, len(slots))]
-    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in subs]
+    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb, s.tail_call_reachable) for s in subs]
     depths = list(stack_depths) if stack_depths is not None else [default_stack_depth(slots, s) for s in subs]
     if exception_boundary is None:
         exception_boundary = any(s.is_exception_cb for s in subs)
@@ -244,7 +322,21 @@ def jit(
         boundary = exception_boundary and i == 0
         first.append(
             _jit_subprog(
-                slots, s, i, depths[i], boundary, bmi2, return_thunk, base, subprog_address, resolve, None, counter
+                slots,
+                s,
+                i,
+                depths[i],
+                boundary,
+                bmi2,
+                return_thunk,
+                base,
+                subprog_address,
+                resolve,
+                None,
+                counter,
+                (),
+                indirect_thunk,
+                tail_calls,
             )
         )
     at = 0
@@ -259,8 +351,8 @@ def jit(
     passes: list[int] = []
     for i, s in enumerate(subs):
         boundary = exception_boundary and i == 0
-        _, addrs, npass, pushes, body, counts = first[i]
-        code, addrs, _, _, _, _ = _jit_subprog(
+        _, addrs, npass, pushes, body, counts, _ = first[i]
+        code, addrs, _, _, _, _, landing = _jit_subprog(
             slots,
             s,
             i,
@@ -274,6 +366,8 @@ def jit(
             addrs,
             counter,
             counts,
+            indirect_thunk,
+            tail_calls,
         )
         parts.append(code)
         passes.append(npass)
@@ -295,14 +389,28 @@ def jit(
                 pushed=tuple(_x86_name(r) for r in pushes),
                 exception_boundary=boundary,
                 exception_cb=s.is_exception_cb,
+                tail_call_slots=16 if s.tail_call_reachable and not s.is_exception_cb else 0,
+                tail_entry=entries[i] + landing,
             )
         )
     code = b"".join(parts)
-    return NativeImage(code, base, tuple(frames), tuple(pc_offsets), tuple(pc_ends), tuple(passes), counter)
+    directs = sorted(pc for pc, imm in (tail_calls or {}).items() if imm)
+    pokes = tuple(_poke_sites(code, base, pc, pc_offsets[pc], pc_ends[pc]) for pc in directs)
+    return NativeImage(code, base, tuple(frames), tuple(pc_offsets), tuple(pc_ends), tuple(passes), counter, pokes)
+
+
+def _poke_sites(code: bytes, base: int, pc: int, start: int | None, end: int | None) -> PokeSite:
+    """A direct tail call's two patch sites (emit_bpf_tail_call_direct): the bypass `jmp out`
+    (poke->tailcall_bypass) and the 5-byte nop before `out` (poke->tailcall_target)."""
+    assert start is not None and end is not None
+    found = list(Decoder(64, code[start:end], ip=base + start))
+    bypass = next(i for i in found if i.code == Code.JMP_REL32_64)
+    target = [i for i in found if i.len == 5 and i.code == Code.NOP_RM32][-1]
+    return PokeSite(pc, bypass.ip - base, target.ip - base)
 
 
 def _x86_name(bpf: int) -> str:
     return {6: "rbx", 7: "r13", 8: "r14", 9: "r15", X86_REG_R12: "r12"}[bpf]
 
 
-__all__ = ["CODE_BASE", "RETURN_THUNK", "SubprogSpec", "default_stack_depth", "jit"]
+__all__ = ["CODE_BASE", "INDIRECT_THUNK", "RETURN_THUNK", "SubprogSpec", "default_stack_depth", "jit", "subprog_specs"]

@@ -32,7 +32,7 @@ from iced_x86 import Register as R
 from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.jit import x86
-from framework.jit.lower import Back, Branch, CallTo, Item, JumpTo
+from framework.jit.lower import Back, Branch, CallTo, Fwd, Item, JumpTo
 
 
 def block_targets(slots: Slots, start: int, end: int) -> frozenset[int]:
@@ -74,7 +74,7 @@ class BlockCounter:
         """`items` of one BPF instruction (or the prologue) with counters inserted."""
         if leader:
             self.pending = True
-        back_targets = {it.to for it in items if isinstance(it, Back)}
+        back_targets = {it.to for it in items if isinstance(it, Back | Fwd)}
         out: list[Item] = []
         where: dict[int, int] = {}
         for i, item in enumerate(items):
@@ -91,6 +91,9 @@ class BlockCounter:
             self.counts[-1] += 1
             if isinstance(item, JumpTo) and item.target == self.return_thunk:
                 self.counts[-1] += 1  # the thunk's ret
-            if isinstance(item, Branch | Back | CallTo | JumpTo):
+            if isinstance(item, Branch | Back | Fwd | CallTo | JumpTo):
                 self.pending = True
-        return [Back(it.code, where[it.to]) if isinstance(it, Back) else it for it in out]
+        where[len(items)] = len(out)
+        if len(items) in back_targets:  # a jump past the sequence: the next instruction starts a block
+            self.pending = True
+        return [type(it)(it.code, where[it.to]) if isinstance(it, Back | Fwd) else it for it in out]

@@ -13,8 +13,9 @@ class FrameLayout:
     """How one subprog's frame looks after its prologue (emit_prologue + do_jit's pushes).
 
     Offsets are relative to the frame's rbp (BPF R10): the BPF stack is
-    [rbp - stack_size, rbp); the callee-saved registers follow below it, pushed
-    in `pushed` order, so `pushed[i]` is saved at rbp - stack_size - 8 * (i + 1).
+    [rbp - stack_size, rbp); in a tail-call-reachable frame the counter's two slots
+    follow; then the callee-saved registers, pushed in `pushed` order, so `pushed[i]`
+    is saved at rbp - push_base - 8 * (i + 1).
     """
 
     subprog: int
@@ -29,6 +30,13 @@ class FrameLayout:
     pushed: tuple[str, ...]  # x86 registers pushed after `sub rsp`, in push order
     exception_boundary: bool
     exception_cb: bool
+    tail_call_slots: int = 0  # 16 in a tail-call-reachable frame: the counter and its pointer, below the stack
+    tail_entry: int = 0  # native offset where a tail call into this program lands (X86_TAIL_CALL_OFFSET)
+
+    @property
+    def push_base(self) -> int:
+        """How far below rbp the callee-saved pushes start (`pushed[i]` at rbp - push_base - 8 * (i + 1))."""
+        return self.stack_size + self.tail_call_slots
 
     @property
     def rsp_below_entry(self) -> int:
@@ -36,7 +44,17 @@ class FrameLayout:
 
         The return address is at the entry rsp; `push rbp` takes 8 more (none for
         the exception callback, which reuses the boundary's frame)."""
-        return (0 if self.exception_cb else 8) + self.stack_size + 8 * len(self.pushed)
+        return (0 if self.exception_cb else 8) + self.push_base + 8 * len(self.pushed)
+
+
+@dataclass(frozen=True, slots=True)
+class PokeSite:
+    """A direct tail call's patch sites (struct bpf_jit_poke_descriptor), native offsets: the
+    bypass `jmp` to the fall-through, and the 5-byte nop that becomes `jmp` to the target."""
+
+    pc: int
+    bypass: int  # poke->tailcall_bypass
+    target: int  # poke->tailcall_target
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +68,7 @@ class NativeImage:
     pc_ends: tuple[int | None, ...]  # by BPF pc: native offset one past its last byte
     passes: tuple[int, ...]  # do_jit passes until each subprog's size converged
     counter: int | None = None  # address every block adds its instruction count to (None: no counters)
+    pokes: tuple[PokeSite, ...] = ()  # per direct tail call, in poke_tab's order
     _starts: tuple[tuple[int, int], ...] = field(default=(), repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from iced_x86 import Decoder, FlowControl
@@ -27,12 +27,21 @@ from framework.fixup.maplookup import ARRAY_VALUE_OFFSET
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
-from framework.jit import NativeImage, SubprogSpec, jit
+from framework.jit import NativeImage, jit, subprog_specs
 from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
-from framework.machine.memory import release_stub
+from framework.machine.memory import kfunc_stub, release_stub
+from framework.machine.tailcalls import (
+    TABLE_STRIDE,
+    LinkedImage,
+    TableFor,
+    Target,
+    kfunc_names,
+    link_images,
+    prog_array_addresses,
+)
 from framework.run.throws import Force, ForceCounter
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
 from framework.runtime.table import MAX_KINDS, FrameInfo
@@ -46,17 +55,19 @@ STRATEGY_TABLE = RUNTIME_DATA + 0x1000  # where a strategy's runtime table is ma
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """A program after fixup and JIT, ready for machines."""
+    """A program after fixup and JIT, ready for machines; with tail-call targets, `image` holds
+    the caller's code first and each target's after it (framework.machine.tailcalls)."""
 
     fixed: Fixed
     image: NativeImage
     runtime: Runtime
     depths: tuple[int, ...]
     table: bytes = b""  # the strategy's runtime table, its addresses resolved against `image`
+    linked: LinkedImage | None = None  # the tail-call targets beside the caller, and the prog arrays
 
 
-# A strategy's table for its runtime, once the code is laid out (RFC PATCH 09/14: pcs to JIT offsets)
-TableFor = Callable[[Fixed, NativeImage, int], bytes]  # (fixed, image, address the table is mapped at)
+# A strategy's table for its runtime, once the code is laid out (RFC PATCH 09/14: pcs to JIT offsets):
+# TableFor(fixed, image, address the table is mapped at), framework.machine.tailcalls
 
 
 def _value_bases(kernel: EmulatedKernel, inlined: frozenset[int]) -> dict[int, int]:
@@ -84,15 +95,24 @@ def array_pointers(kernel: EmulatedKernel, inlined: frozenset[int]) -> dict[int,
 
 class _Resolver(KernelResolver):
     """Calls to bpf_throw, and to the runtime functions a strategy's inserted code names, go to the
-    runtime; everything else to the stubs and the kernel."""
+    runtime; everything else to the stubs and the kernel. A prog array's map pointer is its
+    emulated struct bpf_array (framework.machine.tailcalls); with `stub_of`, a kfunc's stub is
+    the one its name has in the machine's one kfunc list (a tail-call target's own list differs)."""
 
     def __init__(
-        self, kernel: EmulatedKernel, kfuncs: Sequence[str], runtime: Runtime, inlined: frozenset[int]
+        self,
+        kernel: EmulatedKernel,
+        kfuncs: Sequence[str],
+        runtime: Runtime,
+        inlined: frozenset[int],
+        stub_of: Callable[[str], int] | None = None,
     ) -> None:
         super().__init__(kernel)
         self._kfuncs = tuple(kfuncs)
         self._runtime = dict(runtime.symbols)  # bpf_throw, and what a strategy's inserted calls name
         self._arrays = {idx: base - ARRAY_VALUE_OFFSET for base, idx in _value_bases(kernel, inlined).items()}
+        self._arrays |= prog_array_addresses(kernel)
+        self._stub_of = stub_of
 
     def __call__(self, pc: int, insn: Insn) -> int:
         is_map = insn.kind is Kind.LD_IMM64 and insn.src in (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD)
@@ -101,6 +121,8 @@ class _Resolver(KernelResolver):
         kfunc = insn.kind is Kind.CALL and insn.src == op.PSEUDO_KFUNC_CALL and 0 <= insn.imm < len(self._kfuncs)
         if kfunc and self._kfuncs[insn.imm] in self._runtime:
             return self._runtime[self._kfuncs[insn.imm]]
+        if kfunc and self._stub_of is not None:
+            return self._stub_of(self._kfuncs[insn.imm])
         return super().__call__(pc, insn)
 
 
@@ -112,22 +134,47 @@ def prepare(
     counter: int | None = IN_R9,
     runtime: Runtime | None = None,
     table_for: TableFor | None = None,
+    targets: Sequence[Target] = (),
+    slots: Mapping[int, Mapping[int, str]] | None = None,
 ) -> Prepared:
     """JIT the fixed program against `kernel` (map addresses) with the runtime's bpf_throw;
-    `table_for` gives the strategy's table for the runtime, once the code is laid out."""
+    `table_for` gives the strategy's table for the runtime, once the code is laid out. Each of
+    `targets` (tail-call targets, fixed on their own) is JITed after it, each with its own
+    table; `slots` fills the prog arrays: map index -> slot -> program name."""
     runtime = runtime or stock_runtime()
     prog = fixed.program
-    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
     depths = tuple(depths) if depths is not None else fixed.stack_depths
+    names = kfunc_names(fixed, targets)
+    stub_of = (lambda name: kfunc_stub(names.index(name))) if targets else None
     image = jit(
         prog.slots,
-        subs,
+        subprog_specs(fixed),
         stack_depths=depths,
-        resolver=_Resolver(kernel, prog.kfuncs, runtime, fixed.inlined_maps),
+        resolver=_Resolver(kernel, prog.kfuncs, runtime, fixed.inlined_maps, stub_of),
         counter=counter,
+        tail_calls=dict(fixed.tail_calls),
     )
     table = table_for(fixed, image, STRATEGY_TABLE) if table_for is not None else b""
-    return Prepared(fixed, image, runtime, depths, table)
+    if not targets and not fixed.tail_calls:
+        return Prepared(fixed, image, runtime, depths, table)
+    own = []
+    at = image.base + len(image.code)
+    for k, t in enumerate(targets):
+        at = (at + 63) & ~63
+        timage = jit(
+            t.fixed.program.slots,
+            subprog_specs(t.fixed),
+            stack_depths=t.fixed.stack_depths,
+            resolver=_Resolver(kernel, t.fixed.program.kfuncs, runtime, t.fixed.inlined_maps, stub_of),
+            base=at,
+            counter=counter,
+            tail_calls=dict(t.fixed.tail_calls),
+        )
+        address = STRATEGY_TABLE + TABLE_STRIDE * (k + 1)
+        own.append((t, timage, t.table_for(t.fixed, timage, address) if t.table_for is not None else b"", address))
+        at += len(timage.code)
+    linked = link_images(fixed, image, table, own, slots or {}, names, kernel, STRATEGY_TABLE)
+    return Prepared(fixed, linked.image, runtime, depths, table, linked)
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,31 +213,50 @@ def _runs(pcs: frozenset[int]) -> list[tuple[int, int]]:
 def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = True) -> tuple[Machine, int]:
     """A machine holding the image and the runtime, bridged to `kernel`, and the ctx pointer for r1.
     `count=False` with an image JITed without a counter runs uncounted (for timing)."""
-    fixed, image, runtime = prepared.fixed, prepared.image, prepared.runtime
+    fixed, image, runtime, linked = prepared.fixed, prepared.image, prepared.runtime, prepared.linked
     machine = Machine(image, count=count)
     machine.map_code(runtime.base, runtime.code)
     for name, ranges in runtime.ranges().items() if count else ():
         for lo, hi in ranges:
             machine.add_counted(name, lo, hi)
-    main = image.frames[0]
     cbs = [f for f in image.frames if f.exception_cb]
-    for cb in cbs if count else ():  # the exception callback, apart too: part of the throw-time cost
+    for cb in cbs if count else ():  # the exception callbacks, apart too: part of the throw-time cost
         machine.add_counted("exception_cb", image.base + cb.entry, image.base + cb.end)
     frames = tuple(
-        FrameInfo(image.base + f.entry, image.base + f.end, f.stack_size, f.pushed, f.subprog) for f in image.frames
+        FrameInfo(image.base + f.entry, image.base + f.end, f.push_base, f.pushed, f.subprog) for f in image.frames
     )
-    if prepared.table:
-        machine.map_region("strategy table", prepared.table, address=STRATEGY_TABLE, writable=False)
+    code: tuple[tuple[int, int], ...] = ()
+    mains: tuple[tuple[int, int, int], ...]
+    tables: tuple[tuple[int, int], ...]
+    if linked is None:
+        main = image.frames[0]
+        mains = ((image.base + main.entry, image.base + main.end, image.base + cbs[0].entry if cbs else 0),)
+        tables = ((STRATEGY_TABLE, len(prepared.table)) if prepared.table else (0, 0),)
+        if prepared.table:
+            machine.map_region("strategy table", prepared.table, address=STRATEGY_TABLE, writable=False)
+    else:  # each program's code, callback and table (the throwing program's is the one a throw reads)
+        mains = tuple((image.base + p.main.entry, image.base + p.main.end, image.base + p.cb.entry if p.cb else 0)
+                      for p in linked.programs)  # fmt: skip
+        code = tuple((image.base + p.lo, image.base + p.hi) for p in linked.programs)
+        tables = tuple((p.table_address, len(p.table)) if p.table else (0, 0) for p in linked.programs)
+        for p in linked.programs:
+            if p.table:
+                machine.map_region(f"strategy table {p.name}", p.table, address=p.table_address, writable=False)
+        for name, address, data in linked.regions:
+            machine.map_region(name, data, address=address, writable=False)
     table = RuntimeTable(
         (image.base, image.base + len(image.code)),
-        ((image.base + main.entry, image.base + main.end, image.base + cbs[0].entry if cbs else 0),),
+        mains,
         frames,
         tuple(release_stub(n) for n in range(MAX_KINDS)),
-        (STRATEGY_TABLE, len(prepared.table)) if prepared.table else (0, 0),
+        tables[0],
+        tables,
+        code,
     )
     machine.map_region("bakeoff_rt", table.encode(), address=RUNTIME_DATA)
-    calls = dict(fixed.kfunc_calls)
-    arrays = array_pointers(kernel, fixed.inlined_maps)
+    parts = linked.programs if linked is not None else ()
+    calls = dict(fixed.kfunc_calls) | {pc + p.pc_base: f for p in parts[1:] for pc, f in p.fixed.kfunc_calls}
+    arrays = array_pointers(kernel, frozenset().union(fixed.inlined_maps, *(p.fixed.inlined_maps for p in parts)))
 
     def args_of(pc: int, args: tuple[int, ...]) -> tuple[int, ...]:
         fix = calls.get(pc)
@@ -198,18 +264,24 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
             return (fix.type_id, 0, *args[2:])  # the service takes the type id, as the loader left it
         return tuple(arrays.get(a, a) for a in args)  # an inlined array's map pointer, as the kernel knows it
 
-    pads = _pad_pcs(fixed)
+    pads = _pad_pcs(fixed) | {pc + p.pc_base for p in parts[1:] for pc in _pad_pcs(p.fixed)}
     for lo, hi in _runs(pads) if count else ():  # landing pads, apart: throw-time code in the image
         end = image.pc_ends[hi - 1]
         assert end is not None
         machine.add_counted("pad", image.base + image.native_offset(lo), image.base + end)
     KernelBridge(  # the machine's services and memory hooks hold it
-        machine, kernel, fixed.program.kfuncs, pc_of=fixed.original_pc, args_of=args_of, unwinder_pcs=pads
+        machine,
+        kernel,
+        linked.kfuncs if linked is not None else fixed.program.kfuncs,
+        pc_of=linked.original_pc if linked is not None else fixed.original_pc,
+        args_of=args_of,
+        unwinder_pcs=pads,
     )
     ctx = kernel.context.native_ctx  # tc: the struct sk_buff the converted accesses read, as Linux passes it
     native = kernel.context.native_region
     if native is not None:  # only what convert_ctx_accesses emitted reads it: a context access it missed stops the run
-        machine.only_from(native.base, native.end, fixed.ctx_pcs, UNCONVERTED)
+        ctx_pcs = fixed.ctx_pcs.union(*({pc + p.pc_base for pc in p.fixed.ctx_pcs} for p in parts[1:]))
+        machine.only_from(native.base, native.end, ctx_pcs, UNCONVERTED)
     return machine, ctx
 
 

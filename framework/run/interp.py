@@ -113,6 +113,7 @@ class Outcome:
     fault_pc: int | None = None
     timed_out: bool = False  # stopped by the instruction or time limit: the other figures are not a result
     unsupported: bool = False  # stopped at a service the emulated kernel does not model (NotEmulated)
+    throw_target: str | None = None  # the tail-call target whose exception callback took the throw
 
 
 @dataclass(slots=True)
@@ -246,6 +247,7 @@ class Interpreter:
         self._ensure_stack(0)
         self.r[10] = STACK_TOP
         self.tail_call_cnt = 0
+        self.target_throw: tuple[str, int] | None = None  # (target, cookie): a throw a target's callback took
         main = _Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), BPF_MAX_TIMED_LOOPS, image=self.images[0])
         self.frames.append(main)
         self._used[0] = 0
@@ -275,7 +277,10 @@ class Interpreter:
             return Outcome(out.r0, False, None, out.insns, out.stack_high_water, out.fault, out.fault_pc, True)
         except _Throw:
             return self._fault("bpf_throw from the exception callback")
-        return Outcome(self.r[0], threw, cookie, self.count, self.high_water)
+        target = None
+        if not threw and self.target_throw is not None:  # the run threw, in a tail-call target
+            threw, (target, cookie) = True, self.target_throw
+        return Outcome(self.r[0], threw, cookie, self.count, self.high_water, throw_target=target)
 
     def _fault(self, reason: str) -> Outcome:
         return Outcome(self.r[0], False, None, self.count, self.high_water, f"pc {self._pc}: {reason}", self._pc)
@@ -350,6 +355,7 @@ class Interpreter:
         cookie) is what that frame returns, to the caller of the frame that made the tail call."""
         boundary = self.frames[b]
         assert boundary.image is not None
+        self.target_throw = (boundary.image.name, cookie)
         if self.unwinder is not None:
             frames = tuple(
                 FrameState(

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from framework.errors import Coord, InputError
-from framework.kernel.api import KernelFault
+from framework.kernel.api import KernelFault, NotEmulated
 from framework.kernel.ledger import Event, Ledger, Resource
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.plan import Plan
 from framework.run.interp import Interpreter, Outcome, Unwinder
-from framework.run.tailcall import link
+from framework.run.tailcall import Linked, link
 from framework.run.throws import Force
 from framework.strategy import STOCK_RUNTIME, Strategy
+
+if TYPE_CHECKING:
+    from framework.machine.tailcalls import Target
 
 __all__ = [
     "ResourceRecord",
@@ -85,6 +89,8 @@ class RunResult:
     r0: int  # r0 at the end, all 64 bits
     threw: bool
     cookie: int | None  # bpf_throw's argument, when it threw
+    # the tail-call target whose exception callback took the throw (None: the program's own boundary)
+    throw_target: str | None = None
     x86_insns: int | None = None  # None under the interpreter
     bpf_insns: int | None  # BPF instructions executed (exception callback included); None under the JIT
     stack_high_water: int  # bytes: the deepest sum of the live frames' touched BPF stack
@@ -123,6 +129,7 @@ class RunResult:
             "double_released": [r.to_json() for r in self.double_released],
             "released_by_program": [r.to_json() for r in self.released_by_program],
             "input": self.input,
+            "throw_target": self.throw_target,
             "fault": self.fault,
             "timed_out": self.timed_out,
             "unsupported": self.unsupported,
@@ -161,9 +168,9 @@ def run_program(
     if not isinstance(strategy, str) and strategy.runtime is None:
         raise InputError(Coord(program.source), f"{name} has no throw-time runtime yet")
     run_input = run_input if run_input is not None else RunInput()
-    linked = link(program, run_input.prog_array) if engine != "jit" else None
+    linked = link(program, run_input.prog_array)
     try:
-        kernel = EmulatedKernel(linked.program if linked is not None else program, run_input)
+        kernel = EmulatedKernel(linked.program, run_input)
     except KernelFault as exc:
         raise InputError(Coord(program.source), f"input '{run_input.name}': {exc}") from None
     if kernel.context.not_emulated is not None:  # the run cannot start as the kernel's would: no figure
@@ -173,8 +180,7 @@ def run_program(
             fault=f"pc 0: {kernel.context.not_emulated}", unsupported=True,
         )  # fmt: skip
     if engine == "jit":
-        return _run_jit(program, run_input, kernel, strategy, plan, force, timeout_s)
-    assert linked is not None
+        return _run_jit(program, run_input, kernel, strategy, plan, force, timeout_s, linked)
     arrays = {
         state.obj.base: linked.arrays[state.mdef.name] for state in kernel.maps if state.mdef.name in linked.arrays
     }
@@ -207,6 +213,7 @@ def run_program(
         r0=out.r0,
         threw=out.threw,
         cookie=out.cookie,
+        throw_target=out.throw_target,
         bpf_insns=out.insns,
         stack_high_water=out.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
@@ -224,6 +231,29 @@ def run_program(
     )
 
 
+def _target(program: Program, strategy: Strategy | str, own_runtime: bool) -> Target:
+    """A tail-call target as its own load would have it, under a fresh instance of the strategy
+    (stock's for a name): prepared, verified, planned and fixed up; with the strategy's own
+    runtime, its table too. A target the verifier refuses cannot be in a prog array: bad input."""
+    from functools import partial
+
+    from framework.machine.tailcalls import Target
+    from framework.plan import plan
+    from framework.verify import verify
+
+    fresh = type(strategy)() if isinstance(strategy, Strategy) else Strategy()  # one verification's tables each
+    prepared = fresh.prepare(program)
+    analysis = verify(prepared, fresh, log_level=0)
+    if not analysis.accepted:
+        raise InputError(
+            Coord(program.source),
+            f"tail-call target {program.name} is refused under {fresh.name} (no prog array can hold it): "
+            f"{analysis.message}",
+        )
+    made = plan(fresh, prepared, analysis)
+    return Target(program.name, made.fixup(prepared), partial(fresh.runtime_table, made) if own_runtime else None)
+
+
 def _run_jit(
     program: Program,
     run_input: RunInput,
@@ -232,8 +262,11 @@ def _run_jit(
     plan: Plan | None,
     force: Force | None,
     timeout_s: float,
+    linked: Linked,
 ) -> RunResult:
-    """fixup -> jit -> machine (framework.machine.engine); the ledger as the interpreter keeps it."""
+    """fixup -> jit -> machine (framework.machine.engine); the ledger as the interpreter keeps it.
+    Each tail-call target is verified, planned and fixed up on its own, under its own instance
+    of the strategy, as the kernel loads each program alone."""
     from functools import partial
 
     from framework.fixup import CtxError
@@ -247,13 +280,27 @@ def _run_jit(
     if not isinstance(strategy, str) and strategy.runtime is not None and strategy.runtime != STOCK_RUNTIME:
         if plan is None:
             raise InputError(Coord(program.source), f"{name}'s runtime needs the plan of a verified program")
-        runtime = build_runtime(strategy.runtime)
+        runtime = build_runtime(strategy.runtime, tail_calls=bool(linked.targets))
         table_for = partial(strategy.runtime_table, plan)
+    elif linked.targets:  # stock's, built to tell the programs apart
+        runtime = build_runtime(STOCK_RUNTIME, tail_calls=True)
+    own = table_for is not None
     try:
         fixed = (plan if plan is not None else baseline(program)).fixup(program)
-        prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for)
+        targets = tuple(_target(t, strategy, own) for t in linked.targets)
+        slots = {  # map index -> slot -> program name
+            k: {i: image.name for i, image in linked.arrays[m.name].slots.items()}
+            for k, m in enumerate(linked.program.maps)
+            if m.name in linked.arrays
+        }
+        prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for, targets=targets, slots=slots)
     except (CtxError, JitError) as exc:
         raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None
+    except NotEmulated as exc:
+        return RunResult(
+            program=program.name, strategy=name, engine="jit", input=run_input.name, retval=0, r0=0,
+            threw=False, cookie=None, bpf_insns=None, stack_high_water=0, fault=f"pc 0: {exc}", unsupported=True,
+        )  # fmt: skip
     if force is not None and force.point.pc in fixed.removed:  # opt_remove_dead_code took it: forcing would run nothing
         raise InputError(
             Coord(program.source),
@@ -264,8 +311,9 @@ def _run_jit(
     res = run.result
     fault_pc = None
     fault = None
+    original_pc = prepared.linked.original_pc if prepared.linked is not None else fixed.original_pc
     if res.fault is not None:
-        fault_pc = fixed.original_pc(res.fault.pc) if res.fault.pc is not None else None
+        fault_pc = original_pc(res.fault.pc) if res.fault.pc is not None else None
         where = f"pc {fault_pc}" if fault_pc is not None else f"rip 0x{res.fault.rip:x}"
         fault = f"{where}: {res.fault.reason}" + (f" at 0x{res.fault.address:x}" if res.fault.address else "")
     ledger = kernel.ledger
@@ -282,6 +330,11 @@ def _run_jit(
         r0=res.retval,
         threw=run.throw.threw,
         cookie=run.throw.cookie if run.throw.threw else None,
+        throw_target=(
+            prepared.linked.programs[run.throw.boundary].name
+            if prepared.linked is not None and run.throw.threw and run.throw.boundary > 0
+            else None
+        ),
         x86_insns=run.program_insns + runtime_insns,
         bpf_insns=None,  # the machine counts x86 instructions, not BPF ones
         stack_high_water=res.stack_high_water,

@@ -18,10 +18,9 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.load.prog_array import ProgArraySlot, targets
 from framework.load.program import MapDef, Program, Subprog
+from framework.platform.tailcall import MAX_TAIL_CALL_CNT
 
 __all__ = ["MAX_TAIL_CALL_CNT", "Image", "Linked", "ProgArray", "link"]
-
-MAX_TAIL_CALL_CNT = 33  # include/linux/bpf.h
 
 _MAP_REFS = (op.PSEUDO_MAP_IDX, op.PSEUDO_MAP_FD, op.PSEUDO_MAP_IDX_VALUE, op.PSEUDO_MAP_VALUE)
 
@@ -60,6 +59,9 @@ class Linked:
     program: Program  # the caller's name, maps and kfuncs first; the targets' code after its own
     images: tuple[Image, ...]  # the caller first
     arrays: Mapping[str, ProgArray]  # every prog_array map of the linked program, by name
+    # each target as a program of its own (the JIT's view: each is loaded and JITed alone), its map
+    # and kfunc indices the linked program's, as one object's programs share its maps
+    targets: tuple[Program, ...] = ()
 
 
 def link(program: Program, slots: Sequence[ProgArraySlot] = ()) -> Linked:
@@ -70,11 +72,14 @@ def link(program: Program, slots: Sequence[ProgArraySlot] = ()) -> Linked:
     code: list[Insn | None] = list(program.slots)
     subprogs: list[Subprog] = list(program.subprogs)
     images = {program.name: Image.of(program)}
+    own: list[tuple[Program, tuple[Insn | None, ...]]] = []
     for name, target in found.items():
         if name in images:
             continue
         shift = len(code)
-        code += [_remap(insn, target, maps, kfuncs) for insn in target.slots]
+        remapped = tuple(_remap(insn, target, maps, kfuncs) for insn in target.slots)
+        own.append((target, remapped))
+        code += remapped
         subprogs += [dataclasses.replace(s, start=s.start + shift, end=s.end + shift) for s in target.subprogs]
         images[name] = Image.of(target, shift)
     linked = dataclasses.replace(
@@ -85,7 +90,8 @@ def link(program: Program, slots: Sequence[ProgArraySlot] = ()) -> Linked:
         for m in maps
         if m.map_type == "prog_array"
     }
-    return Linked(linked, tuple(images.values()), arrays)
+    alone = tuple(dataclasses.replace(t, slots=s, maps=tuple(maps), kfuncs=tuple(kfuncs)) for t, s in own)
+    return Linked(linked, tuple(images.values()), arrays, alone)
 
 
 def _remap(insn: Insn | None, target: Program, maps: list[MapDef], kfuncs: list[str]) -> Insn | None:

@@ -132,14 +132,18 @@ def _included(source: Path) -> tuple[Path, ...]:
     return tuple(source.parent / n for n in names if (source.parent / n).is_file())
 
 
-def build_runtime(source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h", HERE / "walk.h")) -> Runtime:
+def build_runtime(
+    source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h", HERE / "walk.h"), *, tail_calls: bool = False
+) -> Runtime:
     """Compile and link `source` (with `headers`, and the files beside it that it includes), or
-    take it from the cache."""
+    take it from the cache. `tail_calls`: built for tail-call targets beside the caller
+    (-DBAKEOFF_TAIL_CALLS: each program's own table, walk.h)."""
     headers = (*headers, *_included(source))
+    flags = (*CFLAGS, "-DBAKEOFF_TAIL_CALLS") if tail_calls else CFLAGS
     cc = shutil.which("gcc") or "gcc"
     version = _run([cc, "--version"], HERE).splitlines()[0]
     h = hashlib.sha256()
-    for part in (source.read_bytes(), *(p.read_bytes() for p in headers), " ".join(CFLAGS).encode()):
+    for part in (source.read_bytes(), *(p.read_bytes() for p in headers), " ".join(flags).encode()):
         h.update(part)
     h.update(_SCRIPT.encode() + version.encode())
     where = _cache_root() / h.hexdigest()[:24]
@@ -152,7 +156,7 @@ def build_runtime(source: Path, headers: tuple[Path, ...] = (HERE / "runtime.h",
                 shutil.copy(hdr, tmp / hdr.name)
             shutil.copy(source, tmp / "runtime.c")
             (tmp / "runtime.ld").write_text(_SCRIPT)
-            _run([cc, *CFLAGS, "-c", "runtime.c", "-o", "runtime.o"], tmp)
+            _run([cc, *flags, "-c", "runtime.c", "-o", "runtime.o"], tmp)
             _run(["ld", "-static", "-nostdlib", "-T", "runtime.ld", "-o", "runtime.elf", "runtime.o"], tmp)
             _run(["objcopy", "-O", "binary", "--only-section=.text", "runtime.elf", "runtime.bin"], tmp)
             table = {}

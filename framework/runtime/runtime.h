@@ -12,9 +12,14 @@ typedef unsigned char u8;
 #define BAKEOFF_MAX_KINDS 16  /* framework.kernel.kinds.MAX_KINDS */
 #define BAKEOFF_MAX_FRAMES 64
 
-/* One main program's JITed code: [lo, hi), and its exception callback's address. */
+/* One program: its main subprog's JITed code [lo, hi) (the exception boundary's), its
+ * exception callback's address, its strategy table (each program has its own, as each
+ * bpf_prog carries its own descriptors) and all of its code [code_lo, code_hi). More than one
+ * with tail calls: the caller first, then each target. */
 struct bakeoff_main {
 	u64 lo, hi, cb;
+	u64 table, table_len;
+	u64 code_lo, code_hi;
 };
 
 /* One subprog's JITed frame (the JIT's FrameLayout; the RFC's callee_regs_used, PATCH 08/14):
@@ -30,7 +35,7 @@ struct bakeoff_frame {
 };
 
 struct bakeoff_rt {
-	u64 threw;      /* set by bpf_throw */
+	u64 threw;      /* set by bpf_throw: 1 + the index of the main whose callback takes the throw */
 	u64 cookie;     /* bpf_throw's argument */
 	u64 frames;     /* BPF frames walked, boundary included */
 	u64 released;   /* releases the runtime made */
@@ -40,7 +45,8 @@ struct bakeoff_rt {
 	u64 n_main;
 	struct bakeoff_main main[BAKEOFF_MAX_MAINS];
 	u64 release[BAKEOFF_MAX_KINDS]; /* release stub per kind: void release(u64 value) */
-	u64 table;      /* the strategy's runtime table (read-only), and its length */
+	u64 table;      /* the strategy's runtime table (read-only), and its length: the entry program's,
+	                 * then, once a throw's walk starts, the throwing program's */
 	u64 table_len;
 	u64 n_frame;
 	struct bakeoff_frame frame[BAKEOFF_MAX_FRAMES];

@@ -13,7 +13,7 @@ MAX_KINDS = 16  # BAKEOFF_MAX_KINDS
 MAX_FRAMES = 64  # BAKEOFF_MAX_FRAMES
 SCRATCH_WORDS = 32  # bakeoff_rt.scratch
 _HEAD = struct.Struct("<8Q")
-_MAIN = struct.Struct("<3Q")
+_MAIN = struct.Struct("<7Q")
 _FRAME = struct.Struct("<QQIB5sHI")
 REG_OF_X86 = {"rbx": 6, "r13": 7, "r14": 8, "r15": 9, "r12": 0}  # the x86 JIT's reg2hex map for R6-R9
 
@@ -25,6 +25,7 @@ class ThrowRecord:
     frames: int
     released: int = 0  # releases the runtime asked the kernel for
     misses: int = 0  # BPF frames its table had no entry for
+    boundary: int = 0  # the index of the main whose exception callback took the throw (tail-call targets: > 0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +45,7 @@ class FrameInfo:
 
 @dataclass(frozen=True, slots=True)
 class RuntimeTable:
-    """All JITed code [text_lo, text_hi), each main program's range and exception callback,
+    """All JITed code [text_lo, text_hi), each main program's range, exception callback and table,
     each subprog's frame, the release stub per kind, and the strategy's table."""
 
     text: tuple[int, int]
@@ -52,12 +53,17 @@ class RuntimeTable:
     frames: tuple[FrameInfo, ...] = ()
     release: tuple[int, ...] = ()  # stub address by kind number (index 0 unused)
     table: tuple[int, int] = (0, 0)  # (address, length) of the strategy's runtime table
+    tables: tuple[tuple[int, int], ...] = ()  # per main: its program's table (tail-call targets have their own)
+    code: tuple[tuple[int, int], ...] = ()  # per main: all its program's code (default: the main's range)
 
     def encode(self) -> bytes:
         if len(self.mains) > MAX_MAINS or len(self.frames) > MAX_FRAMES or len(self.release) > MAX_KINDS:
             raise ValueError(f"at most {MAX_MAINS} mains, {MAX_FRAMES} frames, {MAX_KINDS} kinds")
         out = _HEAD.pack(0, 0, 0, 0, 0, self.text[0], self.text[1], len(self.mains))
-        out += b"".join(_MAIN.pack(*m) for m in self.mains).ljust(_MAIN.size * MAX_MAINS, b"\0")
+        tables = self.tables or (self.table,) * len(self.mains)
+        code = self.code or tuple((m[0], m[1]) for m in self.mains)
+        rows = (_MAIN.pack(*m, *t, *c) for m, t, c in zip(self.mains, tables, code, strict=True))
+        out += b"".join(rows).ljust(_MAIN.size * MAX_MAINS, b"\0")
         out += struct.pack(f"<{MAX_KINDS}Q", *self.release, *([0] * (MAX_KINDS - len(self.release))))
         out += struct.pack("<3Q", self.table[0], self.table[1], len(self.frames))
         out += b"".join(f.encode() for f in self.frames).ljust(_FRAME.size * MAX_FRAMES, b"\0")
@@ -66,4 +72,4 @@ class RuntimeTable:
     @staticmethod
     def record(data: Sequence[int] | bytes) -> ThrowRecord:
         threw, cookie, frames, released, misses, *_ = _HEAD.unpack(bytes(data[: _HEAD.size]))
-        return ThrowRecord(bool(threw), cookie, frames, released, misses)
+        return ThrowRecord(bool(threw), cookie, frames, released, misses, max(threw - 1, 0))

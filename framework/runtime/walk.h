@@ -46,6 +46,46 @@ static inline __attribute__((always_inline)) const struct bakeoff_main *bakeoff_
 	return 0;
 }
 
+#ifdef BAKEOFF_TAIL_CALLS
+/* Built so where tail-call targets run beside the caller (framework.machine.tailcalls): each
+ * program has its own table, and a throw's walk starts by finding the throwing program's (as
+ * bpf_prog_ksym_find finds a frame's bpf_prog, whose aux holds its descriptors). Without
+ * targets the runtime is built without this, so its figures carry none of its cost. */
+
+/* The program whose code holds return address ip. */
+static inline __attribute__((always_inline)) const struct bakeoff_main *bakeoff_program_of(u64 ip)
+{
+	for (u64 i = 0; i < bakeoff_rt.n_main; i++)
+		if (bakeoff_rt.main[i].code_lo < ip && ip <= bakeoff_rt.main[i].code_hi)
+			return &bakeoff_rt.main[i];
+	return 0;
+}
+
+/* The strategy table of the program whose code holds return address ip. */
+static inline __attribute__((always_inline)) u64 bakeoff_table_of(u64 ip)
+{
+	const struct bakeoff_main *m = bakeoff_program_of(ip);
+
+	return m ? m->table : bakeoff_rt.table;
+}
+
+/* A throw reads the throwing program's table (first_ip: its first BPF frame). */
+static inline __attribute__((always_inline)) void bakeoff_select_table(u64 first_ip)
+{
+	const struct bakeoff_main *m = bakeoff_program_of(first_ip);
+
+	bakeoff_rt.table = m ? m->table : 0;
+	bakeoff_rt.table_len = m ? m->table_len : 0;
+}
+
+/* bakeoff_rt.threw: 1 + the index of the main whose callback takes the throw. */
+#define BAKEOFF_THREW(boundary) (1 + (u64)((boundary) - bakeoff_rt.main))
+#else
+#define bakeoff_table_of(ip) (bakeoff_rt.table)
+#define bakeoff_select_table(ip) ((void)(ip))
+#define BAKEOFF_THREW(boundary) 1
+#endif
+
 /* The walk every strategy shares (DESIGN.md: differences show in lookup and release): from fp
  * (the runtime's own frame) to the exception boundary, each BPF frame found as
  * bpf_stack_walker finds its program (bpf_prog_ksym_find) and handed to fn, the boundary
@@ -66,6 +106,8 @@ BAKEOFF_WALK static inline void __attribute__((noreturn)) bakeoff_unwind(u64 coo
 		} else {
 			const struct bakeoff_frame *f = bakeoff_frame_of(ip);
 
+			if (!cnt)
+				bakeoff_select_table(ip);
 			cnt++;
 			if (!f)
 				__builtin_trap(); /* BPF text the JIT described no frame for */
@@ -80,7 +122,7 @@ BAKEOFF_WALK static inline void __attribute__((noreturn)) bakeoff_unwind(u64 coo
 	}
 	if (!boundary)
 		__builtin_trap(); /* WARN_ON_ONCE(!ctx.aux || !ctx.bp || !ctx.sp): no boundary */
-	bakeoff_rt.threw = 1;
+	bakeoff_rt.threw = BAKEOFF_THREW(boundary);
 	bakeoff_rt.cookie = cookie;
 	bakeoff_rt.frames = cnt;
 	((bakeoff_exception_cb)boundary->cb)(cookie, sp, bp, 0, 0);

@@ -787,7 +787,11 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         deepest_chain=env.deepest_chain,
         throws_reached=frozenset(env.throws_reached),
         record=VerifierRecord(
-            collect(env, len(program.slots)), env.tstamp_type_access, frozenset(env.seen), err is None
+            collect(env, len(program.slots)),
+            env.tstamp_type_access,
+            frozenset(env.seen),
+            err is None,
+            frozenset(program.subprogs[i].name for i in env.tail_call_reachable if i < len(program.subprogs)),
         ),
         stats=tail[-1],
         missing=err.missing if err is not None else None,

@@ -16,7 +16,7 @@ from framework.verify.env import Env, Reject, reject
 from framework.verify.regs import RT, Reg
 from framework.verify.result import NO_AUX, InsnAux
 
-__all__ = ["collect", "record_map", "record_obj_type", "save_ptr_type"]
+__all__ = ["collect", "record_key", "record_map", "record_obj_type", "save_ptr_type"]
 
 # kernel: reg_type_mismatch_ok (these pointer kinds are rewritten per type, so one insn keeps one)
 _REWRITTEN = frozenset({RT.CTX, RT.SOCKET, RT.BTF_ID})
@@ -45,6 +45,13 @@ def record_map(env: Env, pc: int, map_index: int) -> None:
     env.aux_maps[pc] = map_index if prev is None or prev == map_index else -1
 
 
+def record_key(env: Env, pc: int, key: int | None) -> None:
+    # kernel: record_func_key: a key that is not one constant below max_entries, or a second
+    # constant, poisons the record (bpf_map_key_store(aux, BPF_MAP_KEY_POISON))
+    prev = env.aux_keys.get(pc)
+    env.aux_keys[pc] = key if key is not None and (prev is None or prev == key) else -1
+
+
 def record_obj_type(env: Env, pc: int, type_id: int) -> None:
     # kernel: check_kfunc_call sets insn_aux->obj_new_size / kptr_struct_meta on every visit
     env.aux_obj_types[pc] = type_id
@@ -53,6 +60,7 @@ def record_obj_type(env: Env, pc: int, type_id: int) -> None:
 def collect(env: Env, length: int) -> tuple[InsnAux, ...]:
     """Per pc, everything recorded there (NO_AUX where nothing was)."""
     pcs = env.ptr_types.keys() | env.aux_maps.keys() | env.aux_obj_types.keys() | env.node_offs.keys()
+    pcs |= env.aux_keys.keys()
     pcs |= {pc for pc, (_cb, fit) in env.loop_inline.items() if fit}
     out = [NO_AUX] * length
     for pc in pcs:
@@ -62,6 +70,7 @@ def collect(env: Env, length: int) -> tuple[InsnAux, ...]:
             ptr_type=ptr[0] if ptr else None,
             ptr_flags=ptr[1] if ptr else frozenset(),
             map_index=env.aux_maps.get(pc),
+            map_key=env.aux_keys.get(pc),
             obj_type_id=env.aux_obj_types.get(pc),
             loop_callback=env.program.subprogs[loop[0]].start if loop is not None and loop[1] else None,
             node_off=env.node_offs.get(pc),

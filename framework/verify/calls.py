@@ -8,7 +8,7 @@ from framework.platform.helpers import func_id_name
 from framework.platform.kfunc_types import KFUNC_TYPES
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, UNMERGED, VOID
 from framework.verify import btf_access, graph, memory
-from framework.verify.aux import record_map, record_obj_type
+from framework.verify.aux import record_key, record_map, record_obj_type
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.helper_args import (
     arg,
@@ -180,8 +180,12 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return index
         if env.program.maps[m.map_index].map_type != "prog_array":
             return reject(pc, "expected prog array map for tail call")
+        record_map(env, pc, m.map_index)  # kernel: record_func_map (the poke descriptor's map)
         if index.is_const and 0 <= index.const < env.program.maps[m.map_index].max_entries:
             mark_chain_precision(env, st, 3)  # kernel: record_func_key, a constant key (a direct tail call)
+            record_key(env, pc, index.const)
+        else:
+            record_key(env, pc, None)
         err = check_resource_leak(env, st, pc, False, True, "tail_call")
         if err:
             return err

@@ -107,6 +107,8 @@ class Env:
     loop_inline: dict[int, tuple[int, bool]] = field(default_factory=dict)  # bpf_loop pc -> (callback, fit)
     ptr_types: dict[int, tuple[RT, frozenset[str]]] = field(default_factory=dict)  # insn_aux_data[].ptr_type
     aux_maps: dict[int, int] = field(default_factory=dict)  # map helper pc -> map index (-1: poisoned)
+    aux_keys: dict[int, int] = field(default_factory=dict)  # tail call pc -> constant key (-1: poisoned)
+    tail_call_reachable: set[int] = field(default_factory=set)  # subprogs a tail call is reachable from
     aux_obj_types: dict[int, int] = field(default_factory=dict)  # obj_new/obj_drop pc -> local type id
     node_offs: dict[int, int] = field(default_factory=dict)  # graph kfunc pc -> its node's offset in the object
     rbtree_add_pcs: set[int] = field(default_factory=set)  # the calls whose callback is an rbtree `less`

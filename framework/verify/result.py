@@ -68,6 +68,7 @@ class InsnAux:
     ptr_type: RT | None = None  # the base register's type at a load or store (insn_aux_data[].ptr_type)
     ptr_flags: frozenset[str] = frozenset()  # its type flags (alloc, percpu, rdonly, trusted, ...)
     map_index: int | None = None  # a map helper's map on every path (map_ptr_state); -1 when paths differ
+    map_key: int | None = None  # a tail call's constant key on every path (map_key_state); -1 when poisoned
     obj_type_id: int | None = (
         None  # obj_new / obj_drop / refcount_acquire: the local type (obj_new_size, kptr_struct_meta)
     )
@@ -87,6 +88,7 @@ class VerifierRecord:
     tstamp_type_access: bool = False  # prog->tstamp_type_access (how tc's __sk_buff tstamp is converted)
     seen: frozenset[int] = frozenset()  # pcs some verified path reached (insn_aux_data[].seen)
     complete: bool = False  # the verification finished (accepted): every pc not `seen` is dead
+    tail_call_reachable: frozenset[str] = frozenset()  # subprogs (by name) the JIT gives a tail-call counter
 
     def at(self, pc: int) -> InsnAux:
         return self.aux[pc] if 0 <= pc < len(self.aux) else NO_AUX

@@ -55,6 +55,7 @@ def check_max_stack_depth(env: Env) -> Reject | None:
 
 
 def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reject | None:
+    """One subprog of check_max_stack_depth_subprog's walk from a root (`chain`: its callers)."""
     is_cb = in_cb or idx in env.callback_subprogs or idx == env.exception_cb
     if is_cb:
         for pc in _throws(env, idx):
@@ -65,6 +66,13 @@ def _walk(env: Env, idx: int, chain: list[int], depth: int, in_cb: bool) -> Reje
             env.program.subprogs[idx].start,
             f"tail_calls are not allowed when call stack of previous frames is {depth} bytes. Too large",
         )
+    if has_tail_call(env, idx):
+        # kernel: a tail-calling subprog and every frame on the path to it are tail_call_reachable
+        # (the JIT keeps the tail-call counter through them); the live JIT marks no other frame
+        for frame in (*chain, idx):
+            if frame == env.exception_cb:
+                return reject(env.program.subprogs[idx].start, "cannot tail call within exception cb")
+            env.tail_call_reachable.add(frame)
     depth += round_up_stack_depth(env.stack_depth[idx])
     env.deepest_chain = max(env.deepest_chain, depth)
     if depth > MAX_BPF_STACK:

@@ -6,12 +6,16 @@
  *  - tail_range:    an index past max_entries falls through (returns 2);
  *  - tail_subprog:  a tail call from a static subprog: the target's return value
  *                   goes to main, which adds 8 (as the selftest exceptions.c does);
+ *  - tail_then_call: hop, then plain -> leaf: which frames the JIT gives the counter;
  *  - tail_chain:    a program that tail-calls itself, counting its runs in .bss:
  *                   the x86-64 JIT lets 33 tail calls succeed (MAX_TAIL_CALL_CNT);
  *  - tail_after_misses: 40 tail calls to an empty slot do not count towards it;
  *  - len_target, throw_target, throw_cb_target: the programs the slots hold
  *    (throw_target throws 16 with the default callback, throw_cb_target throws 16
- *    with a callback that adds 100; both return 5 for a bare Ethernet header).
+ *    with a callback that adds 100; both return 5 for a bare Ethernet header);
+ *  - throw_held_target: throws 16 holding a bpf_obj_new object (stock refuses it;
+ *    a strategy releases the object from the target's own tables, however it was
+ *    reached); throw_target is its clean twin.
  */
 #include "bakeoff.h"
 
@@ -39,6 +43,24 @@ int throw_target(struct __sk_buff *ctx)
 {
 	if (ctx->len > ETH_HLEN)	/* every packet but a bare Ethernet header */
 		bpf_throw(16);
+	return 5;
+}
+
+struct held {
+	long len;
+};
+
+SEC("tc")
+int throw_held_target(struct __sk_buff *ctx)
+{
+	struct held *obj = bpf_obj_new(struct held);
+
+	if (!obj)
+		return 0;
+	obj->len = ctx->len;
+	if (ctx->len > ETH_HLEN)	/* every packet but a bare Ethernet header */
+		bpf_throw(16);	/* holds obj */
+	bpf_obj_drop(obj);
 	return 5;
 }
 
@@ -80,6 +102,26 @@ SEC("tc")
 int tail_subprog(struct __sk_buff *ctx)
 {
 	return hop(ctx) + 8;
+}
+
+static __noinline int leaf(struct __sk_buff *ctx)
+{
+	return ctx->len & 7;
+}
+
+static __noinline int plain(struct __sk_buff *ctx)
+{
+	return leaf(ctx) + 1;
+}
+
+/* A tail-calling subprog, then plain -> leaf: check_max_stack_depth_subprog keeps its
+ * tail_call_reachable flag once set, so plain gets the counter's slots too (and leaf not). */
+SEC("tc")
+int tail_then_call(struct __sk_buff *ctx)
+{
+	int a = hop(ctx);
+
+	return a + plain(ctx);
 }
 
 SEC("tc")

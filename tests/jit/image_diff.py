@@ -21,7 +21,7 @@ from framework.fixup import Fixed
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
-from framework.jit import NativeImage, SubprogSpec, jit
+from framework.jit import NativeImage, jit, subprog_specs
 from framework.jit.compile import RETURN_THUNK
 from framework.load.program import Program
 from framework.machine import StubResolver
@@ -74,8 +74,14 @@ def our_image(
     made = baseline(program)
     fixed = made.fixup(program)
     prog = fixed.program
-    subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
-    image = jit(prog.slots, subs, stack_depths=list(depths), resolver=_Resolver(), return_thunk=return_thunk)
+    image = jit(
+        prog.slots,
+        subprog_specs(fixed),
+        stack_depths=list(depths),
+        resolver=_Resolver(),
+        return_thunk=return_thunk,
+        tail_calls=dict(fixed.tail_calls),
+    )
     return made, fixed, image
 
 
@@ -96,19 +102,12 @@ def _keys(code: bytes, ip: int, lo: int, hi: int) -> list[str]:
 PROBE_MEM_GUARD = "49c7c2000060ff"  # mov r10, VSYSCALL_ADDR: emit_ldx's BPF_PROBE_MEM address check
 
 
-TAIL_CALLS = (
-    "tail calls: the JIT emits neither the tail-call-reachable prologue (emit_prologue_tail_call's tcc and "
-    "tcc_ptr slots), the tcc_ptr load before a bpf-to-bpf call, nor emit_bpf_tail_call_indirect/_direct"
-)
-
-
 def _cause(
     insn: Insn | None,
     kernel_pcs: int,
     our_pcs: int,
     kernel: tuple[str, ...] = (),
     through: RT | None = None,
-    tail_calls: bool = False,
 ) -> str:
     """Why one BPF instruction's x86 differs (the first rule that applies); `through` is the pointer
     type the verifier saw at a load or store."""
@@ -119,8 +118,6 @@ def _cause(
         return "BPF_PROBE_MEM: the kernel guards loads through PTR_TO_BTF_ID (verifier pointer types)"
     if kernel_pcs != our_pcs:
         return f"fixup differs: the kernel's program has {kernel_pcs} instructions, ours {our_pcs}"
-    if tail_calls:  # the program calls bpf_tail_call: x86 the machine does not model (framework/jit/lower.py)
-        return TAIL_CALLS
     if insn is None:
         return "unknown"
     if insn.kind is Kind.LD_IMM64 and insn.src == op.PSEUDO_FUNC:
@@ -137,9 +134,6 @@ def compare(program: Program, rec: KernelRecord) -> Comparison:
     record = made.record
     result_through = {pc: record.at(fixed.original_pc(pc)).ptr_type for pc in range(len(prog.slots))}
     kernel_pcs = (rec.bytes_xlated or 0) // 8
-    tail_calls = any(
-        i is not None and i.kind is Kind.CALL and i.src == op.CALL_HELPER and i.imm == 12 for i in prog.slots
-    )
     result = Comparison(program.name)
     # pc -> offset in the kernel's image, from the kernel's line records (xlated pcs: ours, when
     # the fixup stage rewrote as the kernel did; otherwise every difference says so)
@@ -163,7 +157,7 @@ def compare(program: Program, rec: KernelRecord) -> Comparison:
                 assert end is not None
                 ours.append(_keys(image.code[a:end], image.base + a, image.base + frame.entry, image.base + frame.end))
             theirs = _keys(kcode[k_a - k_lo : k_b - k_lo], k_a, k_lo, k_hi)
-            _match(result, prog, group, ours, theirs, kernel_pcs, len(prog.slots), result_through, tail_calls)
+            _match(result, prog, group, ours, theirs, kernel_pcs, len(prog.slots), result_through)
     return result
 
 
@@ -176,7 +170,6 @@ def _match(
     kernel_pcs: int,
     our_pcs: int,
     through: dict[int, RT | None],
-    tail_calls: bool = False,
 ) -> None:
     front, at = 0, 0
     while front < len(group) and theirs[at : at + len(ours[front])] == ours[front]:
@@ -212,7 +205,7 @@ def _match(
             Difference(
                 pc,
                 insn.spec.name if insn else "?",
-                _cause(insn, kernel_pcs, our_pcs, left, through.get(pc), tail_calls),
+                _cause(insn, kernel_pcs, our_pcs, left, through.get(pc)),
                 tuple(ours[j]),
                 left if j == front else (),
             )

@@ -58,6 +58,10 @@ def test_every_difference_has_a_named_cause(comparisons: list[Comparison]) -> No
 def test_programs_without_inlined_helpers_or_btf_loads_are_identical(comparisons: list[Comparison]) -> None:
     identical = {c.program for c in comparisons if not c.differences}
     assert {"throw_static", "three_frames_clean", "near_limit_clean", "global_chain_clean"} <= identical
+    # tail calls, direct and indirect, from main and from a subprog: prologue counter slots and all
+    assert {"tail_main", "tail_range", "tail_subprog", "tail_chain", "tail_after_misses"}
+    # the verifier's walk marks a frame called after a tail-calling one (tail_then_call's plain), as the kernel's does
+    assert "tail_then_call" in identical <= identical
     assert "spin_locked_clean" in identical  # its array map lookup is inlined as map_gen_lookup does
 
 

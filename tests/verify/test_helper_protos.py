@@ -57,19 +57,13 @@ def test_the_written_out_helpers_are_not_rows_and_each_is_modelled() -> None:
         assert f"fid == {fid}" in CALLS_SOURCE or f" {fid}," in CALLS_SOURCE or f"({fid}," in CALLS_SOURCE, fid
 
 
-# helpers the interpreter runs and the machine does not (yet): what its run stops with
-MACHINE_LACKS = {12: "bpf_tail_call on the machine: the JIT does not emit the x86-64 tail call"}
-
-
 @pytest.mark.parametrize("fid", sorted(HELPER_PROTOS.keys() | WRITTEN_OUT), ids=lambda f: func_id_name(f))
 def test_every_row_has_a_case_that_runs_alike_on_both_engines(fid: int) -> None:
     cases = _accepted_calling(fid)
     assert cases, f"{func_id_name(fid)}: no accepted case in tests/verify/cases calls it"
     program = cases[0].program()
     interp, jit = (run_program(program, engine=e) for e in ("interp", "jit"))
-    if fid in MACHINE_LACKS:  # the interpreter runs it; the machine says what it does not model
-        assert interp.fault is None and jit.unsupported and MACHINE_LACKS[fid] in str(jit.fault), jit.fault
-    elif interp.fault is not None:  # what the emulated kernel cannot do is said, on both engines alike
+    if interp.fault is not None:  # what the emulated kernel cannot do is said, on both engines alike
         said = str(interp.fault).split(": ", 1)[1]  # after the pc
         assert "is not emulated" in said and str(jit.fault).endswith(said), (interp.fault, jit.fault)
     else:
