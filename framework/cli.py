@@ -457,8 +457,8 @@ def cmd_exec(args: argparse.Namespace) -> int:
     from framework.plugins import get_strategy
     from framework.run.exercise import Exercised, exercise
     from framework.run.reference import References
-    from framework.run.throws import dead_throws, throw_points
     from framework.strategy import STOCK_RUNTIME
+    from framework.throwpoints import dead_throws, throw_points
 
     if args.engine == "jit" or not args.no_verify:  # verifying reports the JIT image's size too
         _need_compiler()

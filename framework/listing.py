@@ -82,7 +82,7 @@ def x86_listing(program: Program, *, alu32: bool = True) -> str:
     import iced_x86
 
     from framework.errors import Coord, InputError
-    from framework.fixup import CtxError
+    from framework.fixup import CtxError, fixup_planned
     from framework.jit import JitError
     from framework.kernel.services import EmulatedKernel
     from framework.load.corpus import RunInput
@@ -90,7 +90,7 @@ def x86_listing(program: Program, *, alu32: bool = True) -> str:
     from framework.plan import baseline
 
     try:
-        fixed = baseline(program).fixup(program)  # the context accesses the verifier typed are converted
+        fixed = fixup_planned(baseline(program), program)  # the context accesses the verifier typed are converted
         prepared = prepare(EmulatedKernel(program, RunInput()), fixed, counter=None)
     except (CtxError, JitError) as exc:  # what Linux's JIT would refuse too, or what the machine lacks
         raise InputError(Coord(program.source, program.section), f"{program.name}: cannot JIT: {exc}") from None

@@ -14,15 +14,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from framework.fixup import Fixed, fixup
-from framework.fixup.depth import touched
-from framework.fixup.patch import Insertion
+from framework.isa.patch import Insertion
+from framework.isa.stack import touched
 from framework.load.program import Program
 from framework.strategy import Strategy
 from framework.verify import verify
 from framework.verify.result import Analysis, ThrowSite, VerifierRecord
 
-__all__ = ["Plan", "baseline", "own_stack", "plan", "stock_fixup"]
+__all__ = ["Plan", "baseline", "own_stack", "plan"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,10 +39,6 @@ class Plan:
     def applied(self, program: Program) -> Program:
         """`program` with the kfuncs the inserted calls name appended (what fixup patches)."""
         return dataclasses.replace(program, kfuncs=(*program.kfuncs, *self.kfuncs)) if self.kfuncs else program
-
-    def fixup(self, program: Program) -> Fixed:
-        """The kernel's post-verification rewrites of `program` (the verified one), after this plan's insertions."""
-        return fixup(self.applied(program), self.record, inserts=self.inserts)
 
     @property
     def metadata_bytes(self) -> int:
@@ -84,8 +79,3 @@ def baseline(program: Program) -> Plan:
     to run one that reaches the context (framework.machine.engine)."""
     analysis = verify(program, _Baseline(), log_level=0)
     return Plan("stock", extra_stack=(0,) * len(analysis.stack_depth), record=analysis.record)
-
-
-def stock_fixup(program: Program) -> Fixed:
-    """`program` verified (as `baseline`) and rewritten as stock's JIT gets it."""
-    return baseline(program).fixup(program)

@@ -37,7 +37,7 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.fixup import Fixed
-from framework.fixup.patch import Insertion, insertions
+from framework.isa.patch import Insertion, insertions
 from framework.jit import NativeImage
 from framework.kernel.kinds import kind_id
 from framework.load.program import Program

@@ -43,9 +43,9 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.fixup import Fixed
-from framework.fixup.patch import patch
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
+from framework.isa.patch import patch
 from framework.jit import NativeImage
 from framework.kernel.kinds import KINDS
 from framework.load.program import CleanupRange, FuncInfo, Program

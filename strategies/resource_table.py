@@ -40,9 +40,9 @@ from pathlib import Path
 
 from framework import hookimpl
 from framework.fixup import Fixed
-from framework.fixup.patch import insertions
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
+from framework.isa.patch import insertions
 from framework.jit import NativeImage
 from framework.kernel.kinds import KINDS, kind_id
 from framework.load.program import Program

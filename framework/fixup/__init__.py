@@ -9,8 +9,9 @@ only the arithmetic rewrites to a bare instruction list (the ISA suite).
 
 from framework.fixup.ctx import SKB_LAYOUT, CtxError, SkbLayout
 from framework.fixup.kfunc import META_BASE, KfuncFix
-from framework.fixup.patch import Patched, patch
+from framework.fixup.planned import fixup_planned, stock_fixup
 from framework.fixup.stage import HIDDEN_CB, Fixed, FixedSlots, fixup, fixup_slots
+from framework.isa.patch import Patched, patch
 
 __all__ = [
     "HIDDEN_CB",
@@ -23,6 +24,8 @@ __all__ = [
     "Patched",
     "SkbLayout",
     "fixup",
+    "fixup_planned",
     "fixup_slots",
     "patch",
+    "stock_fixup",
 ]

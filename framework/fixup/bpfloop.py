@@ -8,9 +8,9 @@ callback, r2, on every path: update_loop_inline_state, recorded in
 
 from __future__ import annotations
 
-from framework.fixup.patch import To
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
+from framework.isa.patch import To
 
 __all__ = ["BPF_FUNC_LOOP", "inline_bpf_loop"]
 

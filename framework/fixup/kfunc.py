@@ -18,7 +18,7 @@ from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.load.btf import Btf, Kind, parse_btf
-from framework.verify.graph import SPECIAL_FIELDS
+from framework.platform.btf_fields import SPECIAL_FIELDS
 
 __all__ = ["META_BASE", "KfuncFix", "kfunc_fixes"]
 

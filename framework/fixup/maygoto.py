@@ -13,10 +13,10 @@ machine serves it under (with an emulated clock, framework.machine).
 
 from __future__ import annotations
 
-from framework.fixup.patch import To
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
+from framework.isa.patch import To
 
 __all__ = [
     "BPF_MAX_TIMED_LOOPS",

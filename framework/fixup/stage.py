@@ -25,17 +25,17 @@ from framework.fixup.arith import div_patch, zext_patch
 from framework.fixup.bpfloop import inline_bpf_loop
 from framework.fixup.ctx import convert_skb_access
 from framework.fixup.dead import hard_wire, is_nop, reachable
-from framework.fixup.depth import touched
 from framework.fixup.kfunc import KfuncFix, kfunc_fixes
 from framework.fixup.ldabs import ld_abs_patch
 from framework.fixup.maplookup import array_lookup_patch, inlined_lookups
 from framework.fixup.maygoto import is_may_goto, may_goto_patch, may_goto_prologue
-from framework.fixup.patch import Insertion, Patched, To, compose, patch
 from framework.fixup.timer import timer_set_callback_patch
 from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn, make
 from framework.isa.opcodes import Kind
+from framework.isa.patch import Insertion, Patched, To, compose, patch
+from framework.isa.stack import touched
 from framework.load.program import CleanupRange, Linkage, Program, Subprog
 from framework.verify.regs import RT
 from framework.verify.result import InsnAux, VerifierRecord

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from framework.kernel.api import NotEmulated
 from framework.kernel.memory import Region
 from framework.load.btf import Btf, Kind
-from framework.verify.graph import SPECIAL_FIELDS
+from framework.platform.btf_fields import SPECIAL_FIELDS
 
 __all__ = ["initialised_fields", "unwritten_watch"]
 

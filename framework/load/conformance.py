@@ -23,7 +23,7 @@ from framework.isa.decode import DecodeError, Slots, decode
 from framework.isa.insn import Insn, UnknownOpcode, make
 from framework.isa.opcodes import Kind
 
-__all__ = ["ConformanceCase", "assemble", "load_case", "parse_case"]
+__all__ = ["CaseResult", "ConformanceCase", "ConformanceReport", "assemble", "load_case", "parse_case"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,3 +344,39 @@ def load_case(path: str | Path) -> ConformanceCase:
     except OSError as exc:
         raise InputError(Coord(str(p)), f"cannot read: {exc.strerror}") from None
     return parse_case(text, str(p), p.stem)
+
+
+# Results of cases: the same shape from every engine (`bakeoff conformance --json`).
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    name: str
+    ok: bool
+    expected: int | str | None  # the `-- result` value, or the `-- error` text
+    got: int | str | None  # r0, or the fault
+
+    def to_json(self) -> dict[str, object]:
+        return {"name": self.name, "ok": self.ok, "expected": self.expected, "got": self.got}
+
+
+@dataclass(frozen=True, slots=True)
+class ConformanceReport:
+    engine: str
+    cases: tuple[CaseResult, ...]
+
+    @property
+    def passed(self) -> int:
+        return sum(c.ok for c in self.cases)
+
+    @property
+    def failed(self) -> int:
+        return len(self.cases) - self.passed
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "engine": self.engine,
+            "passed": self.passed,
+            "failed": self.failed,
+            "cases": [c.to_json() for c in self.cases],
+        }

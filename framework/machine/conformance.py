@@ -16,11 +16,10 @@ from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.jit import JitError, SubprogSpec, jit
 from framework.kernel.harness import ConformanceKernel
-from framework.load.conformance import ConformanceCase
+from framework.load.conformance import CaseResult, ConformanceCase
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.machine.machine import Machine, RunResult
 from framework.machine.memory import COUNTER
-from framework.run.cases import CaseResult
 
 STACK = 512  # the suite's (and ubpf's) stack per frame
 TIMEOUT_US = 10_000_000  # a case still running after 10 s is a failure, not a hang

@@ -42,9 +42,9 @@ from framework.machine.tailcalls import (
     link_images,
     prog_array_addresses,
 )
-from framework.run.throws import Force, ForceCounter
 from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
 from framework.runtime.table import MAX_KINDS, FrameInfo
+from framework.throwpoints import Force, ForceCounter
 
 __all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared"]
 
@@ -311,7 +311,7 @@ def run_prepared(
     kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US, force: Force | None = None
 ) -> JitRun:
     """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's).
-    `force` drives the run to one throwing point (framework.run.throws)."""
+    `force` drives the run to one throwing point (framework.throwpoints)."""
     machine, ctx = machine_for(kernel, prepared)
     counter = _force(machine, prepared, force) if force is not None else None
     result = machine.run((ctx,), timeout_us=timeout_us)

@@ -10,7 +10,7 @@
 - Happy path: x86 instructions of a run that does not throw (the program's own
   and the strategy's happy-path runtime, `record`), beside the same program run as
   stock JITs it, on the same input, in the same process.
-- Throw time: per throwing point, forced (framework.run.throws), the runtime's
+- Throw time: per throwing point, forced (framework.throwpoints), the runtime's
   instructions split into walk, lookup and release, the landing pads' BPF (`pad`)
   and the exception callback's.
 - Problems: whatever framework.run.exercise found wrong with any run.
@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from framework.fixup import fixup_planned
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
@@ -29,8 +30,8 @@ from framework.plan import Plan, baseline, plan
 from framework.run.exercise import Exercised, exercise
 from framework.run.reference import Check, References
 from framework.run.result import TIMEOUT_S, RunResult
-from framework.run.throws import dead_throws
 from framework.strategy import Strategy
+from framework.throwpoints import dead_throws
 from framework.verify import verify
 
 __all__ = [
@@ -210,7 +211,7 @@ def jit_bytes(program: Program, made: Plan | None) -> int:
     """The size of the image Linux would JIT (no counters): with the plan's insertions, or as
     stock JITs it (None: framework.plan.baseline, which verifies it)."""
     kernel = EmulatedKernel(program, RunInput())
-    fixed = (made if made is not None else baseline(program)).fixup(program)
+    fixed = fixup_planned(made if made is not None else baseline(program), program)
     return len(prepare(kernel, fixed, counter=None).image.code)
 
 

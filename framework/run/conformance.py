@@ -7,9 +7,8 @@ from pathlib import Path
 
 from framework.errors import InputError
 from framework.kernel.harness import ConformanceKernel
-from framework.load.conformance import ConformanceCase, load_case
+from framework.load.conformance import CaseResult, ConformanceCase, ConformanceReport, load_case
 from framework.machine import conformance as machine_conformance
-from framework.run.cases import CaseResult, ConformanceReport
 from framework.run.interp import Interpreter
 
 __all__ = ["CONFORMANCE_ENGINES", "run_conformance"]

@@ -1,7 +1,7 @@
 """Every throwing point exercised: runs of one program under one strategy, with the checks of each.
 
 For each input: one run as the input drives it, and one per reachable throwing
-point forced (framework.run.throws) at its guard's first reach and, where the
+point forced (framework.throwpoints) at its guard's first reach and, where the
 manifest names one (`force_hit`), at that reach too. Every run is paired with its
 reference (framework.run.reference: the interpreter's run of the program as given,
 on the same input and the same forced throw, under the ideal cleanup); a run that
@@ -26,8 +26,8 @@ from framework.plan import Plan
 from framework.run.interp import Interpreter
 from framework.run.reference import Check, References, check, given_force
 from framework.run.result import TIMEOUT_S, RunResult, run_program
-from framework.run.throws import Force, throw_points
 from framework.strategy import Strategy
+from framework.throwpoints import Force, throw_points
 
 __all__ = ["Exercised", "callback_return", "exercise"]
 

@@ -26,7 +26,7 @@ from framework.kernel.api import Engine, Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
 from framework.run.tailcall import MAX_TAIL_CALL_CNT, Image, ProgArray
-from framework.run.throws import Force, ForceCounter
+from framework.throwpoints import Force, ForceCounter
 
 __all__ = [
     "BPF_MAX_LOOPS",
@@ -158,7 +158,7 @@ class Interpreter:
     `kfuncs` resolves a kfunc call's imm (the `Program` encoding); `conformance`
     allows `callx` and uses the suite's helper conventions (the kernel decides them);
     `branch_overrides` forces conditional jumps at given pcs (taken or not), every time;
-    `force` drives the run to one throwing point (framework.run.throws), once;
+    `force` drives the run to one throwing point (framework.throwpoints), once;
     `images` (the caller first) and `prog_arrays` (by map address) are the linked view of a
     run with tail calls (framework.run.tailcall).
     """

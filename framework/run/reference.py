@@ -28,7 +28,7 @@ from framework.load.program import Program
 from framework.plan import Plan, baseline
 from framework.run.interp import ThrowState
 from framework.run.result import RunResult, run_program
-from framework.run.throws import Force, Guard, ThrowPoint
+from framework.throwpoints import Force, Guard, ThrowPoint
 
 __all__ = ["Check", "Held", "Reference", "References", "check", "given_force", "ideal_cleanup", "reference_run"]
 

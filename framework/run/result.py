@@ -20,8 +20,8 @@ from framework.load.program import Program
 from framework.plan import Plan
 from framework.run.interp import Interpreter, Outcome, Unwinder
 from framework.run.tailcall import Linked, link
-from framework.run.throws import Force
 from framework.strategy import STOCK_RUNTIME, Strategy
+from framework.throwpoints import Force
 
 if TYPE_CHECKING:
     from framework.machine.tailcalls import Target
@@ -157,7 +157,7 @@ def run_program(
     Under the JIT a `Strategy` with its `plan` runs on its own C runtime and tables; a
     name (or stock) runs on stock's. `unwinder` runs at a throw under the interpreter (see
     `framework.run.interp.Unwinder`); `branch_overrides` forces conditional jumps by pc
-    (True: taken); `force` drives the run to one throwing point (framework.run.throws).
+    (True: taken); `force` drives the run to one throwing point (framework.throwpoints).
     """
     if engine not in ENGINES:
         raise InputError(Coord(program.source), f"engine '{engine}' is not available (have: {', '.join(ENGINES)})")
@@ -237,6 +237,7 @@ def _target(program: Program, strategy: Strategy | str, own_runtime: bool) -> Ta
     runtime, its table too. A target the verifier refuses cannot be in a prog array: bad input."""
     from functools import partial
 
+    from framework.fixup import fixup_planned
     from framework.machine.tailcalls import Target
     from framework.plan import plan
     from framework.verify import verify
@@ -251,7 +252,9 @@ def _target(program: Program, strategy: Strategy | str, own_runtime: bool) -> Ta
             f"{analysis.message}",
         )
     made = plan(fresh, prepared, analysis)
-    return Target(program.name, made.fixup(prepared), partial(fresh.runtime_table, made) if own_runtime else None)
+    return Target(
+        program.name, fixup_planned(made, prepared), partial(fresh.runtime_table, made) if own_runtime else None
+    )
 
 
 def _run_jit(
@@ -269,7 +272,7 @@ def _run_jit(
     of the strategy, as the kernel loads each program alone."""
     from functools import partial
 
-    from framework.fixup import CtxError
+    from framework.fixup import CtxError, fixup_planned
     from framework.jit import JitError
     from framework.machine.engine import prepare, run_prepared
     from framework.plan import baseline
@@ -286,7 +289,7 @@ def _run_jit(
         runtime = build_runtime(STOCK_RUNTIME, tail_calls=True)
     own = table_for is not None
     try:
-        fixed = (plan if plan is not None else baseline(program)).fixup(program)
+        fixed = fixup_planned(plan if plan is not None else baseline(program), program)
         targets = tuple(_target(t, strategy, own) for t in linked.targets)
         slots = {  # map index -> slot -> program name
             k: {i: image.name for i, image in linked.arrays[m.name].slots.items()}

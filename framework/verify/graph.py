@@ -20,14 +20,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from framework.load.btf import Btf, Kind
+from framework.platform.btf_fields import (
+    LIST_HEAD,
+    LIST_NODE,
+    RB_NODE,
+    RB_ROOT,
+    REFCOUNT,
+    SPECIAL_FIELDS,
+    SPIN_LOCK,
+    TIMER,
+)
 from framework.verify.env import Env, Reject, reject
 from framework.verify.regs import MEM_ALLOC, NON_OWN_REF, RT, Reg, scalar
 from framework.verify.state import RefKind, State
 
-LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE = "bpf_list_head", "bpf_list_node", "bpf_rb_root", "bpf_rb_node"
-SPIN_LOCK, REFCOUNT, TIMER = "bpf_spin_lock", "bpf_refcount", "bpf_timer"
-# the struct types btf_parse_fields tracks in a local object or map value (besides kptrs)
-SPECIAL_FIELDS = (SPIN_LOCK, REFCOUNT, LIST_HEAD, LIST_NODE, RB_ROOT, RB_NODE, TIMER)
 _CONTAINS = "contains:"
 
 # kernel: is_bpf_list_api_kfunc, is_bpf_rbtree_api_kfunc (kfunc_spin_allowed: callable under a lock)

@@ -18,13 +18,13 @@ from collections.abc import Callable
 import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
+from framework.fixup import stock_fixup
 from framework.isa.llvm_asm import assemble
 from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
 from framework.load.corpus import CorpusEntry, RunInput, corpus_entries, manifests
 from framework.load.program import Linkage, Program, Subprog
 from framework.machine.engine import machine_for, prepare
-from framework.plan import stock_fixup
 
 LOOP_HEAVY = {("nested_iters_clean", "ipv4_tcp"), ("task_walk_clean", "task_cycle"), ("task_walk_clean", "list3")}
 ROUNDS = 40

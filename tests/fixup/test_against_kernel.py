@@ -14,11 +14,11 @@ from iced_x86 import Decoder
 from jit.image_diff import kernel_return_thunk
 
 from fixup.helpers import program
+from framework.fixup import stock_fixup
 from framework.isa.decode import encode
 from framework.jit import SubprogSpec, jit
 from framework.machine import StubResolver
 from framework.oracle import bpf_syscall as sys_
-from framework.plan import stock_fixup
 
 SOCKET_FILTER = 1
 PROGRAMS = {

@@ -15,11 +15,11 @@ import os
 import pytest
 
 from fixup.helpers import program
+from framework.fixup import stock_fixup
 from framework.isa import opcodes as op
 from framework.isa.decode import decode_at, encode
 from framework.isa.insn import Insn
 from framework.oracle import bpf_syscall as sys_
-from framework.plan import stock_fixup
 from framework.platform.contexts import skb_access
 from framework.platform.skb import SK_BUFF_SIZE, SOCK_VIEW, sock_field_at
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from fixup.helpers import THROW, program
-from framework.fixup import HIDDEN_CB, META_BASE, SKB_LAYOUT, CtxError, fixup_slots
+from framework.fixup import HIDDEN_CB, META_BASE, SKB_LAYOUT, CtxError, fixup_slots, stock_fixup
 from framework.fixup.ctx import convert_skb_access
 from framework.isa import opcodes as op
 from framework.isa.llvm_asm import assemble
 from framework.load.corpus import corpus_entries, manifests
-from framework.plan import stock_fixup
 
 
 def _names(prog_slots: tuple[object, ...]) -> list[str]:

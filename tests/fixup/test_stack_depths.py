@@ -14,15 +14,15 @@ from iced_x86 import Decoder, Formatter, FormatterSyntax
 from jit.image_diff import kernel_return_thunk
 from verify.cases_loader import NoCompiler, VerifierCase, load_cases
 
+from framework.fixup import stock_fixup
 from framework.jit import SubprogSpec, jit
 from framework.machine import StubResolver
 from framework.oracle.check import available
 from framework.oracle.record import record
-from framework.plan import stock_fixup
 
 CASES = load_cases("loop_stack")
 
-# What the instructions alone cannot tell (framework/fixup/depth.py): a callee's store through a
+# What the instructions alone cannot tell (framework/isa/stack.py): a callee's store through a
 # pointer into its caller's frame. The verifier knows (its depth is the kernel's); the fixup stage
 # would need it from the verifier's record.
 APART = {"may_goto_caller_frame_grown_by_callee"}

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from iced_x86 import Code, Decoder
 
-from framework.fixup import Fixed
+from framework.fixup import Fixed, fixup_planned
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
@@ -72,7 +72,7 @@ def our_image(
 ) -> tuple[Plan, Fixed, NativeImage]:
     """The program as stock's JIT gets it: its baseline plan (the verifier's record), fixed up, JITed."""
     made = baseline(program)
-    fixed = made.fixup(program)
+    fixed = fixup_planned(made, program)
     prog = fixed.program
     image = jit(
         prog.slots,

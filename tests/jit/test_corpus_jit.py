@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from framework.fixup import stock_fixup
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
-from framework.plan import stock_fixup
 from framework.run.result import TIMEOUT_S, run_program
 
 

@@ -132,8 +132,8 @@ ARRAY_ONLY = [c for c in CASES if all(m.map_type == "array" for m in c.program()
 
 
 def test_set_callback_gets_the_program_aux_in_r3() -> None:
+    from framework.fixup import stock_fixup
     from framework.fixup.timer import PROG_AUX
-    from framework.plan import stock_fixup
 
     (case,) = [c for c in CASES if c.name == "callback_sets_itself_again"]
     program = stock_fixup(case.program()).program
@@ -151,8 +151,8 @@ def test_the_fixed_program_is_as_long_as_the_kernels_xlated_one() -> None:
     reason = available()
     if reason is not None:
         pytest.skip(reason)
+    from framework.fixup import stock_fixup
     from framework.oracle.record import record
-    from framework.plan import stock_fixup
 
     assert len(ARRAY_ONLY) >= 5
     for case in ARRAY_ONLY:

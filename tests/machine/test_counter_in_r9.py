@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from framework.fixup import stock_fixup
 from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
 from framework.machine import memory as mm
 from framework.machine.engine import machine_for, prepare
-from framework.plan import stock_fixup
 
 NAMES = ("nested_iters_clean", "three_frames_clean", "throw_in_callback_clean", "task_walk_clean", "near_limit_clean")
 

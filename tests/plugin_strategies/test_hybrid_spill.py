@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from framework.fixup import fixup_planned
 from framework.load.corpus import CorpusEntry
 from framework.plan import own_stack, plan
 from framework.plugins import get_strategy
@@ -58,7 +59,7 @@ def test_spill_slots_sit_after_the_subprogs_own_stack() -> None:
     releases = sum(1 for sources in hs.released_from.values() if sources & hs.spilled)
     assert made.added_insns is not None and made.added_insns >= 2 * len(hs.spilled) + releases
     fd = FrameDescriptors()
-    assert made.fixup(entry.program).stack_depths[0] == own + SLOT_BYTES * len(hs.spilled)
+    assert fixup_planned(made, entry.program).stack_depths[0] == own + SLOT_BYTES * len(hs.spilled)
     assert fd.runtime is not None and hs.runtime is not None
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from framework.fixup import fixup_planned, stock_fixup
 from framework.isa import opcodes as op
 from framework.isa.opcodes import Kind
 from framework.load.corpus import CorpusEntry
-from framework.plan import plan, stock_fixup
+from framework.plan import plan
 from framework.plugins import get_strategy
 from framework.run.result import run_program
 from framework.verify import Analysis, verify
@@ -52,7 +53,7 @@ def _jitted(entry: CorpusEntry, strategy: ResourceTable | None) -> tuple[int, ..
         return stock_fixup(entry.program).stack_depths
     rt, analysis = _run(entry)
     made = plan(rt, entry.program, analysis)
-    return made.fixup(entry.program).stack_depths
+    return fixup_planned(made, entry.program).stack_depths
 
 
 @pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)

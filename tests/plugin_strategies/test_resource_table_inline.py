@@ -9,14 +9,15 @@ from pathlib import Path
 
 import pytest
 
+from framework.fixup import fixup_planned, stock_fixup
 from framework.load.asm import load_asm
 from framework.load.corpus import CorpusEntry, RunInput
 from framework.load.program import Program
-from framework.plan import own_stack, plan, stock_fixup
+from framework.plan import own_stack, plan
 from framework.plugins import get_strategy
 from framework.run.exercise import exercise
 from framework.run.result import TIMEOUT_S, run_program
-from framework.run.throws import throw_points
+from framework.throwpoints import throw_points
 from framework.verify import Analysis, verify
 from strategies.resource_table import ResourceTable
 from strategies.resource_table_inline import SLOT_BYTES, ResourceTableInline
@@ -74,7 +75,7 @@ def test_eight_bytes_per_acquire_site_per_subprog(entry: CorpusEntry) -> None:
         ]
     # the JIT's frames grow by the slots, no more
     stock = stock_fixup(entry.program).stack_depths
-    mine = made.fixup(entry.program).stack_depths
+    mine = fixup_planned(made, entry.program).stack_depths
     assert [m - d for m, d in zip(mine, stock, strict=True)] == [s.reserved_stack(i) for i in range(len(stock))]
     if entry.spec["kernel"]["verdict"] == "accepted":  # the verifier counts them against the limits
         kernel = entry.spec["kernel"]["stack_depth"]
@@ -139,7 +140,7 @@ def test_what_it_inserts_on_ringbuf_record_clean() -> None:
     (site,) = s.sites()
     assert made.added_insns == 1 + 1 + 2 and made.kfuncs == ()
     assert made.metadata == struct.pack("<IIHhI", 1, site, 0, s.slots(entry.program)[site], 3)  # 3: ringbuf
-    fixed = made.fixup(entry.program)
+    fixed = fixup_planned(made, entry.program)
     # what resource_table_inline.c reads: {u16 subprog; s16 off; u8 kind; 3 pad} (the image is not read)
     table = s.runtime_table(made, fixed, None, 0)  # type: ignore[arg-type]
     assert table == struct.pack("<IHhB3x", 1, 0, s.slots(entry.program)[site], 3)

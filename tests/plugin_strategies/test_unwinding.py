@@ -16,8 +16,8 @@ from framework.load.corpus import CorpusEntry
 from framework.plan import plan
 from framework.run.exercise import exercise
 from framework.run.result import TIMEOUT_S, run_program
-from framework.run.throws import Force, throw_points
 from framework.strategy import Strategy
+from framework.throwpoints import Force, throw_points
 from framework.verify import verify
 from strategies.frame_descriptors import FrameDescriptors
 from strategies.hybrid_spill import HybridSpill

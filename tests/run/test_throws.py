@@ -1,4 +1,4 @@
-"""Throwing points and their guards (framework.run.throws), and forcing them on both engines."""
+"""Throwing points and their guards (framework.throwpoints), and forcing them on both engines."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from framework.load.corpus import CorpusEntry, corpus_entries, manifests
 from framework.load.program import Program
 from framework.run.exercise import exercise
 from framework.run.result import TIMEOUT_S, run_program
-from framework.run.throws import Force, Guard, ThrowPoint, throw_points
+from framework.throwpoints import Force, Guard, ThrowPoint, throw_points
 
 
 def _asm(tmp_path: Path, body: str) -> Program:
