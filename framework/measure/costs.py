@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from framework.fixup import fixup_planned
 from framework.kernel.objects import RunInput
@@ -249,6 +250,50 @@ def throw_cost(result: RunResult, throw_pc: int | None, hit: int) -> ThrowCost:
 
 
 def measure(
+    program: Program,
+    strategy: Strategy,
+    inputs: Sequence[RunInput],
+    *,
+    hits: Sequence[int] = (),
+    twin_retvals: Mapping[str, int] | None = None,
+    references: References | None = None,
+    timeout_s: float = TIMEOUT_S,
+    expected_timeouts: Collection[str] = (),
+    unsupported: str | None = None,
+) -> Costs:
+    """`_measure`, where an exception a strategy's own code raises costs that strategy's row
+    (verdict `error`, the exception and where the strategy raised it), not the bake-off; an
+    exception from the framework itself is a bug and goes on up."""
+    try:
+        return _measure(
+            program, strategy, inputs, hits=hits, twin_retvals=twin_retvals, references=references,
+            timeout_s=timeout_s, expected_timeouts=expected_timeouts, unsupported=unsupported,
+        )  # fmt: skip
+    except Exception as exc:
+        where = _raised_in(exc, strategy)
+        if where is None:
+            raise
+        message = f"the strategy raised {type(exc).__name__} at {where}: {str(exc)[:200]}"
+        return Costs(program.name, strategy.name, "error", message, problems=(message,))
+
+
+def _raised_in(exc: BaseException, strategy: Strategy) -> str | None:
+    """file:line of the innermost frame of `exc`'s traceback in the strategy's own module, if any."""
+    import inspect
+    import traceback
+
+    try:
+        own = Path(inspect.getfile(type(strategy))).resolve()
+    except TypeError:  # a class without a source file: nothing to blame
+        return None
+    found = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == own:
+            found = f"{own.name}:{frame.lineno}"
+    return found
+
+
+def _measure(
     program: Program,
     strategy: Strategy,
     inputs: Sequence[RunInput],

@@ -78,3 +78,45 @@ def test_a_name_registered_twice_is_refused(tmp_path: Path, monkeypatch: pytest.
     with pytest.raises(InputError, match="registered twice"):
         strategies(get_plugin_manager())
     sys.modules.pop("outside_strategy_pkg", None)
+
+
+RAISING = """
+    from framework import Strategy, hookimpl
+
+    class Raising(Strategy):
+        name = "raising"
+        version = "1"
+        summary = "a strategy whose rewrite has a bug"
+
+        def rewrite(self, program, analysis):
+            raise ZeroDivisionError("a bug in the plugin")
+
+    @hookimpl
+    def register_strategies():
+        return [Raising()]
+"""
+
+
+def test_a_plugin_that_raises_costs_its_own_rows_not_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from framework.cli import main
+
+    _fake_distribution(tmp_path, RAISING, "raising")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("BAKEOFF_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    obj = str(Path(__file__).resolve().parents[2] / "programs" / "obj" / "basic_throw.o")
+    try:
+        status = main(["run", obj, "--strategy", "stock", "--strategy", "raising", "--json"])
+    finally:
+        sys.modules.pop("outside_strategy_pkg", None)
+    rows = json.loads(capsys.readouterr().out)
+    assert status == 1  # its rows are problems of the bake-off
+    raised = [r for r in rows if r["strategy"] == "raising"]
+    assert raised and all(r["verdict"] == "error" for r in raised)
+    assert all("ZeroDivisionError at outside_strategy_pkg.py:" in r["message"] for r in raised)
+    assert all("a bug in the plugin" in r["message"] for r in raised)
+    stock = [r for r in rows if r["strategy"] == "stock"]
+    assert stock and all(r["verdict"] == "accepted" and not r["problems"] for r in stock)
