@@ -39,7 +39,7 @@ class Coord:
         return ":".join(parts)
 
 
-INPUT_PREFIX = "bakeoff: error: "  # what framework/cli.py prints before an InputError
+INPUT_PREFIX = "bakeoff: error: "  # what framework/cli prints before an InputError
 
 
 class FrameworkError(Exception):

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from framework import cli
-from framework.cli import main
+from framework.cli import inputs, main, outcomes
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJ = ROOT / "programs" / "obj"
@@ -179,7 +179,7 @@ def test_internal_error_is_one_line_exit_4_with_its_traceback_in_a_file(
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in err, err
     assert lines[0].startswith("bakeoff: internal error: RuntimeError: a bug xxx"), lines[0]
-    assert "x" * cli.EXCERPT not in lines[0] and "x..." in lines[0], lines[0]  # the text is clipped
+    assert "x" * outcomes.EXCERPT not in lines[0] and "x..." in lines[0], lines[0]  # the text is clipped
     assert "at test_cli.py:" in lines[0], lines[0]  # where it was raised
     written = list(tmp_path.glob("bakeoff-traceback-*.txt"))
     assert len(written) == 1 and str(written[0]) in lines[0], (written, lines[0])
@@ -284,7 +284,7 @@ def test_mutated_assembly_loads_or_fails_at_a_line(
 
 
 def test_corpus_is_found_from_the_package() -> None:
-    assert cli.corpus_objects(), "programs/obj is empty"
+    assert inputs.corpus_objects(), "programs/obj is empty"
 
 
 def test_kernel_check_json_keys(capsys: pytest.CaptureFixture[str]) -> None:

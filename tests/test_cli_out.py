@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from framework import cli
 from framework.cli import build_parser, main
+from framework.cli import run as cli_run
 
 ROOT = Path(__file__).resolve().parents[1]
 OBJ = ROOT / "programs" / "obj"
@@ -28,7 +28,7 @@ def no_run(monkeypatch: pytest.MonkeyPatch) -> None:
     def ran(*_: Any) -> Any:
         raise AssertionError("the run started before --out was checked")
 
-    monkeypatch.setattr(cli, "_run_one", ran)
+    monkeypatch.setattr(cli_run, "_run_one", ran)
 
 
 def _file(tmp_path: Path) -> Path:

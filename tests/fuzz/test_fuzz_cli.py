@@ -40,7 +40,7 @@ def _file(text: str) -> Iterator[str]:
 def _small_budget(monkeypatch: pytest.MonkeyPatch) -> None:
     import framework.run.result as result
 
-    monkeypatch.setattr(result, "TIMEOUT_S", 0.5)  # exec's default limit (framework.cli._time_limit)
+    monkeypatch.setattr(result, "TIMEOUT_S", 0.5)  # exec's default limit (framework.cli.inputs.time_limit)
 
 
 _line = st.one_of(st.sampled_from(BODY), st.sampled_from(HEADERS), st.sampled_from(EVERY_OPCODE))
