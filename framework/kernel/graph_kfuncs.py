@@ -14,9 +14,13 @@ and _right expose the tree's shape, which this model does not keep: they are not
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from framework.kernel.api import Engine, KernelFault, NotEmulated
-from framework.kernel.services import EINVAL, EmulatedKernel, _kfunc, _neg
+from framework.kernel.registry import EINVAL, kfunc_service, neg_errno
+
+if TYPE_CHECKING:
+    from framework.kernel.services import EmulatedKernel
 
 
 def _object_of(k: EmulatedKernel, node: int) -> int:
@@ -39,11 +43,11 @@ def _hand_over(k: EmulatedKernel, root: int, node: int, e: Engine, by: str) -> i
     return base
 
 
-@_kfunc("bpf_list_push_front_impl", "bpf_list_push_back_impl")
+@kfunc_service("bpf_list_push_front_impl", "bpf_list_push_back_impl")
 def _list_push(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     head, node, by = a[0], a[1], k.current_kfunc
     if _hand_over(k, head, node, e, by) < 0:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     nodes = k.graphs.setdefault(head, [])
     if by == "bpf_list_push_front_impl":
         nodes.insert(0, node)
@@ -60,7 +64,7 @@ def _take(k: EmulatedKernel, root: int, node: int, e: Engine, by: str) -> int:
     return node
 
 
-@_kfunc("bpf_list_pop_front", "bpf_list_pop_back")
+@kfunc_service("bpf_list_pop_front", "bpf_list_pop_back")
 def _list_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     nodes = k.graphs.get(a[0], [])
     if not nodes:
@@ -69,7 +73,7 @@ def _list_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return _take(k, a[0], nodes[0] if front else nodes[-1], e, k.current_kfunc)
 
 
-@_kfunc("bpf_list_front", "bpf_list_back")
+@kfunc_service("bpf_list_front", "bpf_list_back")
 def _list_peek(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     nodes = k.graphs.get(a[0], [])
     if not nodes:
@@ -77,11 +81,11 @@ def _list_peek(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return nodes[0] if k.current_kfunc == "bpf_list_front" else nodes[-1]
 
 
-@_kfunc("bpf_rbtree_add_impl")
+@kfunc_service("bpf_rbtree_add_impl")
 def _rbtree_add(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     root, node, less = a[0], a[1], a[2]
     if _hand_over(k, root, node, e, "bpf_rbtree_add_impl") < 0:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     nodes = k.graphs.setdefault(root, [])
     lo, hi = 0, len(nodes)
     while lo < hi:  # an equal key goes right of the nodes already there, as the kernel's descent
@@ -94,13 +98,13 @@ def _rbtree_add(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
-@_kfunc("bpf_rbtree_first")
+@kfunc_service("bpf_rbtree_first")
 def _rbtree_first(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     nodes = k.graphs.get(a[0], [])
     return nodes[0] if nodes else 0
 
 
-@_kfunc("bpf_rbtree_remove")
+@kfunc_service("bpf_rbtree_remove")
 def _rbtree_remove(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_rbtree_remove (NULL unless the node is in this tree)
     if k.graph_owner.get(a[1]) != a[0]:
@@ -108,6 +112,6 @@ def _rbtree_remove(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return _take(k, a[0], a[1], e, "bpf_rbtree_remove")
 
 
-@_kfunc("bpf_rbtree_root", "bpf_rbtree_left", "bpf_rbtree_right")
+@kfunc_service("bpf_rbtree_root", "bpf_rbtree_left", "bpf_rbtree_right")
 def _rbtree_shape(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     raise NotEmulated(f"kfunc {k.current_kfunc} is not emulated: the model keeps an rbtree's order, not its shape")

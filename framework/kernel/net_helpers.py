@@ -7,25 +7,18 @@ into framework.kernel.services' table.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from framework.kernel.api import Engine, KernelFault, NotEmulated
 from framework.kernel.ctx import XdpBuff
-from framework.kernel.services import (
-    BPF_SOCK_OPS_WRITE_HDR_OPT_CB,
-    EAGAIN,
-    EFAULT,
-    EINVAL,
-    ENOMEM,
-    EOPNOTSUPP,
-    XDP_ABORTED,
-    EmulatedKernel,
-    _helper,
-    _neg,
-    _s32,
-    cgroup_array_slot,
-)
+from framework.kernel.map_helpers import XDP_ABORTED, cgroup_array_slot
+from framework.kernel.registry import EAGAIN, EFAULT, EINVAL, ENOMEM, EOPNOTSUPP, as_s32, helper_service, neg_errno
 from framework.kernel.skb import ETH_HLEN, LOOPBACK_IFINDEX, TestRunSkb, TunnelInfo
+from framework.kernel.socket_lookup import BPF_SOCK_OPS_WRITE_HDR_OPT_CB
 from framework.platform.skb import SKB_LAYOUT
+
+if TYPE_CHECKING:
+    from framework.kernel.services import EmulatedKernel
 
 __all__ = ["csum_from32to16", "csum_partial"]
 
@@ -35,7 +28,7 @@ BPF_F_INGRESS = 1
 XDP_FRAME_SIZE = 40  # sizeof(struct xdp_frame): the head of the headroom, kept for xdp_frame
 
 
-@_helper("redirect")
+@helper_service("redirect")
 def _redirect(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_xdp_redirect (any flag: XDP_ABORTED) / bpf_redirect (a flag past BPF_F_INGRESS:
     # TC_ACT_SHOT); either records the target for after the program and returns the redirect verdict
@@ -50,15 +43,15 @@ def _xdp_buff(k: EmulatedKernel) -> XdpBuff:
     return k.context.xdp
 
 
-@_helper("xdp_adjust_head")
+@helper_service("xdp_adjust_head")
 def _xdp_adjust_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_xdp_adjust_head: data may move down to the end of the headroom's xdp_frame plus
     # the metadata, and up to ETH_HLEN before data_end; the metadata moves with it
-    xdp, offset = _xdp_buff(k), _s32(a[1])
+    xdp, offset = _xdp_buff(k), as_s32(a[1])
     metalen = xdp.data - xdp.data_meta
     data = xdp.data + offset
     if data < xdp.hard_start + XDP_FRAME_SIZE + metalen or data > xdp.data_end - ETH_HLEN:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if metalen:
         k.memory.write(xdp.data_meta + offset, k.memory.read(xdp.data_meta, metalen))
     xdp.data_meta += offset
@@ -66,14 +59,14 @@ def _xdp_adjust_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
-@_helper("xdp_adjust_tail")
+@helper_service("xdp_adjust_tail")
 def _xdp_adjust_tail(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_xdp_adjust_tail: data_end stays within the frame less its skb_shared_info, and
     # ETH_HLEN past data; grown bytes are cleared
-    xdp, offset = _xdp_buff(k), _s32(a[1])
+    xdp, offset = _xdp_buff(k), as_s32(a[1])
     data_end = xdp.data_end + offset
     if data_end > xdp.hard_end or data_end < xdp.data + ETH_HLEN:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if offset > 0:
         k.memory.write(xdp.data_end, bytes(offset))
     xdp.data_end = data_end
@@ -91,7 +84,7 @@ def csum_partial(data: bytes, seed: int) -> int:
     return total
 
 
-@_helper("csum_diff")
+@helper_service("csum_diff")
 def _csum_diff(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_csum_diff: to's sum less from's (csum_sub), seeded, folded to 16 bits
     from_size, to_size, seed = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF, a[4] & 0xFFFFFFFF
@@ -126,19 +119,19 @@ ENOTSUPP = 524  # the kernel-internal errno bpf_skb_adjust_room returns
 ETH_P_IP, ETH_P_IPV6 = 0x0800, 0x86DD
 
 
-@_helper("skb_adjust_room")
+@helper_service("skb_adjust_room")
 def _skb_adjust_room(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_adjust_room: the flags, then |len_diff| <= 0xfff, then an IP or IPv6 skb
     # (skb->protocol, as eth_type_trans set it for the test run), then the mode; moving the
     # headers of an IP packet is not emulated
     if a[3] & ~BPF_F_ADJ_ROOM_MASK:
-        return _neg(EINVAL)
-    if abs(_s32(a[1])) > 0xFFF:
-        return _neg(EFAULT)
+        return neg_errno(EINVAL)
+    if abs(as_s32(a[1])) > 0xFFF:
+        return neg_errno(EFAULT)
     span = k.packet()
     ethertype = int.from_bytes(k.memory.read(span[0] + 12, 2), "big") if span and span[1] >= ETH_HLEN else 0
     if ethertype not in (ETH_P_IP, ETH_P_IPV6) or a[2] & 0xFFFFFFFF not in (0, 1):  # BPF_ADJ_ROOM_NET, _MAC
-        return _neg(ENOTSUPP)
+        return neg_errno(ENOTSUPP)
     raise NotEmulated("bpf_skb_adjust_room of an IP packet is not emulated")
 
 
@@ -151,16 +144,16 @@ def _writable(k: EmulatedKernel, end: int) -> tuple[int, int] | None:
     return span if span is not None and end <= span[1] else None
 
 
-@_helper("skb_store_bytes")
+@helper_service("skb_store_bytes")
 def _skb_store_bytes(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_store_bytes (the test run's skb is CHECKSUM_NONE: no csum to recompute; its
     # hash, never computed, is already clear)
     offset, length = a[1] & 0xFFFFFFFF, a[3] & 0xFFFFFFFF
     if a[4] & ~(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     span = _writable(k, offset + length) if offset <= 0x7FFFFFFF else None
     if span is None:
-        return _neg(EFAULT)
+        return neg_errno(EFAULT)
     k.memory.write(span[0] + offset, k.memory.read(a[2], length))
     return 0
 
@@ -201,88 +194,88 @@ def _csum_at(k: EmulatedKernel, offset: int) -> int | None:
     return None if span is None else span[0] + offset
 
 
-@_helper("l3_csum_replace")
+@helper_service("l3_csum_replace")
 def _l3_csum_replace(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_l3_csum_replace
     flags, field = a[4], a[4] & BPF_F_HDR_FIELD_MASK
     if flags & ~BPF_F_HDR_FIELD_MASK:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     at = _csum_at(k, a[1] & 0xFFFFFFFF)
     if at is None:
-        return _neg(EFAULT)
+        return neg_errno(EFAULT)
     if field not in (0, 2, 4) or (field == 0 and a[2]):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     old = int.from_bytes(k.memory.read(at, 2), "little")
     k.memory.write(at, _csum_replace(old, field, a[2], a[3]).to_bytes(2, "little"))
     return 0
 
 
-@_helper("l4_csum_replace")
+@helper_service("l4_csum_replace")
 def _l4_csum_replace(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_l4_csum_replace -> inet_proto_csum_replace{4,2,_by_diff}; the test run's skb is not
     # CHECKSUM_PARTIAL, so each is csum_replace on the field (2 as 4 with zero-extended values)
     flags, field = a[4], a[4] & BPF_F_HDR_FIELD_MASK
     allowed = BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_PSEUDO_HDR | BPF_F_HDR_FIELD_MASK | BPF_F_IPV6
     if flags & ~allowed:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     at = _csum_at(k, a[1] & 0xFFFFFFFF)
     if at is None:
-        return _neg(EFAULT)
+        return neg_errno(EFAULT)
     old = int.from_bytes(k.memory.read(at, 2), "little")
     mangled0 = bool(flags & BPF_F_MARK_MANGLED_0)
     if mangled0 and not flags & BPF_F_MARK_ENFORCE and not old:
         return 0
     if field not in (0, 2, 4) or (field == 0 and a[2]):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     frm, to = (a[2] & 0xFFFF, a[3] & 0xFFFF) if field == 2 else (a[2], a[3])
     new = _csum_replace(old, 4 if field == 2 else field, frm, to)
     k.memory.write(at, (CSUM_MANGLED_0 if mangled0 and not new else new).to_bytes(2, "little"))
     return 0
 
 
-@_helper("skb_pull_data")
+@helper_service("skb_pull_data")
 def _skb_pull_data(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_pull_data -> bpf_try_make_writable(skb, len ?: skb_headlen(skb)): the test
     # run's skb is linear, so only a length past it fails (pskb_may_pull: -ENOMEM)
-    return 0 if _writable(k, a[1] & 0xFFFFFFFF) is not None else _neg(ENOMEM)
+    return 0 if _writable(k, a[1] & 0xFFFFFFFF) is not None else neg_errno(ENOMEM)
 
 
 BPF_REDIR_NEIGH_SIZE = 20  # sizeof(struct bpf_redir_neigh)
 
 
-@_helper("redirect_neigh")
+@helper_service("redirect_neigh")
 def _redirect_neigh(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_redirect_neigh: a short nexthop or any flag is TC_ACT_SHOT
     plen = a[2] & 0xFFFFFFFF
     return TC_ACT_SHOT if (plen and plen < BPF_REDIR_NEIGH_SIZE) or a[3] else TC_ACT_REDIRECT
 
 
-@_helper("redirect_peer")
+@helper_service("redirect_peer")
 def _redirect_peer(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_redirect_peer: any flag is TC_ACT_SHOT
     return TC_ACT_SHOT if a[1] else TC_ACT_REDIRECT
 
 
-@_helper("sock_ops_cb_flags_set")
+@helper_service("sock_ops_cb_flags_set")
 def _sock_ops_cb_flags_set(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_sock_ops_cb_flags_set: an op outside the locked TCP callbacks is -EOPNOTSUPP
     if k.memory.load(a[0], 4) > BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
-        return _neg(EOPNOTSUPP)
+        return neg_errno(EOPNOTSUPP)
     raise NotEmulated("bpf_sock_ops_cb_flags_set on a sock_ops socket is not emulated")
 
 
 BPF_RB_NO_WAKEUP, BPF_RB_FORCE_WAKEUP = 1, 2
 
 
-@_helper("ringbuf_output")
+@helper_service("ringbuf_output")
 def _ringbuf_output(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_ringbuf_output: the flags, then a record reserved (__bpf_ringbuf_reserve) or -EAGAIN
     if a[3] & ~(BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     state = k._map(a[0])
     size = a[2] & 0xFFFFFFFF
     if size > state.mdef.max_entries or not state.ring_reserve(size):
-        return _neg(EAGAIN)
+        return neg_errno(EAGAIN)
     k.memory.read(a[1], size)  # the record's bytes, copied as the helper copies them
     return 0
 
@@ -296,12 +289,12 @@ def _skb(k: EmulatedKernel) -> TestRunSkb:
 PACKET_OTHERHOST = 3  # skb_pkt_type_ok: PACKET_HOST .. PACKET_OTHERHOST
 
 
-@_helper("skb_change_type")
+@helper_service("skb_change_type")
 def _skb_change_type(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_change_type: both the old and the new type must be host .. otherhost
     skb, pkt_type = _skb(k), a[1] & 0xFFFFFFFF
     if pkt_type > PACKET_OTHERHOST:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     skb.set_pkt_type(pkt_type)
     return 0
 
@@ -309,7 +302,7 @@ def _skb_change_type(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 ETH_P_8021Q, ETH_P_8021AD = 0x8100, 0x88A8
 
 
-@_helper("skb_vlan_push")
+@helper_service("skb_vlan_push")
 def _skb_vlan_push(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_vlan_push -> skb_vlan_push: an unknown protocol is taken as 802.1Q; an
     # untagged skb takes the tag as accelerated (__vlan_hwaccel_put_tag), leaving the packet as it is
@@ -323,15 +316,15 @@ def _skb_vlan_push(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
-@_helper("skb_change_proto")
+@helper_service("skb_change_proto")
 def _skb_change_proto(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_change_proto -> bpf_skb_proto_xlat: only IPv4 to IPv6 or back, else -ENOTSUPP
     if a[2]:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     to = int.from_bytes((a[1] & 0xFFFF).to_bytes(2, "little"), "big")
     now = int.from_bytes(_skb(k).protocol.to_bytes(2, "little"), "big")
     if (now, to) not in ((ETH_P_IP, ETH_P_IPV6), (ETH_P_IPV6, ETH_P_IP)):
-        return _neg(ENOTSUPP)
+        return neg_errno(ENOTSUPP)
     raise NotEmulated("bpf_skb_change_proto between IPv4 and IPv6 is not emulated")
 
 
@@ -350,20 +343,20 @@ TUNNEL_CSUM, TUNNEL_KEY, TUNNEL_SEQ, TUNNEL_DONT_FRAGMENT, TUNNEL_NOCACHE = 0x01
 IPV6_FLOWLABEL_MASK = 0x000FFFFF
 
 
-@_helper("skb_set_tunnel_key")
+@helper_service("skb_set_tunnel_key")
 def _skb_set_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_set_tunnel_key: the per-CPU metadata dst becomes the skb's, in TX mode, with
     # the key's remote address as its destination and local as its source
     skb, size, flags = _skb(k), a[2] & 0xFFFFFFFF, a[3]
     if flags & ~SET_TUNNEL_KEY_FLAGS:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if size != TUNNEL_KEY_SIZE and size not in TUNNEL_KEY_OLD_SIZES:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     key = k.memory.read(a[1], size) + bytes(TUNNEL_KEY_SIZE - size)  # an older layout, zero-extended
     ipv6 = bool(flags & BPF_F_TUNINFO_IPV6)
     label, ext = int.from_bytes(key[24:28], "little"), int.from_bytes(key[22:24], "little")
     if (not ipv6 and label) or ext:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     tun_flags = TUNNEL_NOCACHE
     tun_flags |= TUNNEL_DONT_FRAGMENT if flags & BPF_F_DONT_FRAGMENT else 0
     tun_flags |= 0 if flags & BPF_F_ZERO_CSUM_TX else TUNNEL_CSUM
@@ -383,7 +376,7 @@ def _skb_set_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
-@_helper("skb_get_tunnel_key")
+@helper_service("skb_get_tunnel_key")
 def _skb_get_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_get_tunnel_key reads the tunnel info as a receiver sees it: the info's
     # source is the key's remote address; on any error the buffer is cleared (err_clear)
@@ -397,7 +390,7 @@ def _skb_get_tunnel_key(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
         err = EINVAL
     if err or info is None:
         k.memory.write(a[1], bytes(size))
-        return _neg(err)
+        return neg_errno(err)
     to = bytearray(TUNNEL_KEY_SIZE)
     to[0:4] = info.tun_id.to_bytes(4, "little")
     to[20], to[21] = info.tos, info.ttl
@@ -415,14 +408,14 @@ SKB_DATA_ALIGN = 64  # SMP_CACHE_BYTES
 BPF_SKB_MAX_LEN = (4096 << 2) - -(-SKB_LAYOUT.shinfo_size // SKB_DATA_ALIGN) * SKB_DATA_ALIGN
 
 
-@_helper("skb_change_tail")
+@helper_service("skb_change_tail")
 def _skb_change_tail(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_change_tail -> __bpf_skb_change_tail: no flags, a length from the network
     # header's offset (__bpf_skb_min_len: the test run sets no transport header, no partial csum)
     # to BPF_SKB_MAX_LEN; then grown or trimmed, GSO reset, and bpf_compute_data_pointers
     skb, new_len = _skb(k), a[1] & 0xFFFFFFFF
     if a[2] or new_len > BPF_SKB_MAX_LEN or new_len < skb.network_offset:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if new_len != skb.span[1]:
         skb.set_length(new_len)
     if skb.gso_size:
@@ -430,54 +423,54 @@ def _skb_change_tail(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
-@_helper("skb_change_head")
+@helper_service("skb_change_head")
 def _skb_change_head(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_change_head -> __bpf_skb_change_head: no flags, the new length within
     # BPF_SKB_MAX_LEN unless GSO and not wrapped; zeroed room pushed before the mac header
     skb, room = _skb(k), a[1] & 0xFFFFFFFF
     new_len = (skb.span[1] + room) & 0xFFFFFFFF
     if a[2] or (not skb.gso_size and new_len > BPF_SKB_MAX_LEN) or new_len < skb.span[1]:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     skb.push_head(room)
     return 0
 
 
-@_helper("sk_assign")
+@helper_service("sk_assign")
 def _sk_assign(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_tc_sk_assign: no flags, then only at tc ingress (skb_at_tc_ingress), which a test
     # run is not
     skb = _skb(k)
     if a[2]:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if not skb.at_ingress:
-        return _neg(EOPNOTSUPP)
+        return neg_errno(EOPNOTSUPP)
     raise NotEmulated("bpf_sk_assign at tc ingress is not emulated")
 
 
 BPF_F_REDIRECT_INTERNAL = 1 << 31  # net/core/filter.c: never a program's flag
 
 
-@_helper("clone_redirect")
+@helper_service("clone_redirect")
 def _clone_redirect(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_clone_redirect: the flags, a GSO skb without a GSO type (ctx_in can make one),
     # then the device by ifindex in the skb's namespace, where the emulated kernel has only lo
     skb, flags = _skb(k), a[2]
     if flags & (~BPF_F_INGRESS | BPF_F_REDIRECT_INTERNAL):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if skb.gso_size:
-        return _neg(EBADMSG)
+        return neg_errno(EBADMSG)
     if a[1] & 0xFFFFFFFF != LOOPBACK_IFINDEX:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     raise NotEmulated("bpf_clone_redirect of a clone through lo is not emulated")
 
 
-@_helper("skb_under_cgroup")
+@helper_service("skb_under_cgroup")
 def _skb_under_cgroup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_under_cgroup: the test run's socket is full, so the array slot decides
     return cgroup_array_slot(k, a[1], a[2], "bpf_skb_under_cgroup")
 
 
-@_helper("skb_vlan_pop")
+@helper_service("skb_vlan_pop")
 def _skb_vlan_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_vlan_pop -> skb_vlan_pop: an accelerated tag is cleared; an untagged skb whose
     # protocol is no VLAN one is left as it is, 0
@@ -491,25 +484,25 @@ def _skb_vlan_pop(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     return 0
 
 
-@_helper("get_route_realm")
+@helper_service("get_route_realm")
 def _get_route_realm(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     _skb(k)
     return 0  # kernel: bpf_get_route_realm -> dst_tclassid: the test run's skb has no dst
 
 
-@_helper("set_hash_invalid")
+@helper_service("set_hash_invalid")
 def _set_hash_invalid(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     _skb(k).set_hash(0, False)  # kernel: bpf_set_hash_invalid -> skb_clear_hash
     return 0
 
 
-@_helper("set_hash")
+@helper_service("set_hash")
 def _set_hash(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     _skb(k).set_hash(a[1] & 0xFFFFFFFF, True)  # kernel: bpf_set_hash -> __skb_set_sw_hash(skb, hash, true)
     return 0
 
 
-@_helper("get_hash_recalc")
+@helper_service("get_hash_recalc")
 def _get_hash_recalc(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_get_hash_recalc -> skb_get_hash: a software (or L4) hash is returned as it is;
     # without one the flow dissector's hash is computed, which is not emulated
@@ -527,14 +520,14 @@ TEST_RUN_SOCKET_COOKIE = 4097
 NETNS_COOKIE = 1
 
 
-@_helper("get_socket_cookie")
+@helper_service("get_socket_cookie")
 def _get_socket_cookie(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_get_socket_cookie (skb): skb->sk ? __sock_gen_cookie(skb->sk) : 0
     _skb(k)
     return TEST_RUN_SOCKET_COOKIE
 
 
-@_helper("get_netns_cookie")
+@helper_service("get_netns_cookie")
 def _get_netns_cookie(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_get_netns_cookie (and its _sock, _sock_addr, _sock_ops, _sk_msg, _sockopt forms):
     # NULL is init_net; a context, its socket's or device's namespace (the test run's: init_net)
@@ -546,7 +539,7 @@ def _get_netns_cookie(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 BPF_HDR_START_MAC, BPF_HDR_START_NET = 0, 1
 
 
-@_helper("skb_load_bytes_relative")
+@helper_service("skb_load_bytes_relative")
 def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_skb_load_bytes_relative: from the mac header (the Ethernet header, before skb->data
     # for the non-L2 types) or the network header, up to the tail; else -EFAULT and the buffer cleared
@@ -555,7 +548,7 @@ def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> 
     data, size = skb.span
     if base is None or offset > 0xFFFF or base + offset + length > size:
         k.memory.write(a[2], bytes(length))
-        return _neg(EFAULT)
+        return neg_errno(EFAULT)
     k.memory.write(a[2], k.memory.read(data + base + offset, length))
     return 0
 
@@ -563,7 +556,7 @@ def _skb_load_bytes_relative(k: EmulatedKernel, a: Sequence[int], e: Engine) -> 
 BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS = 0, 1, 2, 3
 
 
-@_helper("ringbuf_query")
+@helper_service("ringbuf_query")
 def _ringbuf_query(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_ringbuf_query: nothing consumes the emulated ring, so the data available is all
     # the producer has reserved (records and their headers)
@@ -581,13 +574,13 @@ BPF_FIB_LOOKUP_FLAGS = 0x3F  # DIRECT | OUTPUT | SKIP_NEIGH | TBID | SRC | MARK
 AF_INET, AF_INET6, EAFNOSUPPORT = 2, 10, 97
 
 
-@_helper("fib_lookup")
+@helper_service("fib_lookup")
 def _fib_lookup(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_xdp_fib_lookup / bpf_skb_fib_lookup: the size, the flags and the family are checked
     # before the routing tables are; the emulated kernel has no routing tables
     if a[2] & 0xFFFFFFFF < BPF_FIB_LOOKUP_SIZE or a[3] & ~BPF_FIB_LOOKUP_FLAGS:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     family = k.memory.read(a[1], 1)[0]  # struct bpf_fib_lookup starts with __u8 family
     if family not in (AF_INET, AF_INET6):
-        return _neg(EAFNOSUPPORT)
+        return neg_errno(EAFNOSUPPORT)
     raise NotEmulated("bpf_fib_lookup in the routing tables is not emulated")

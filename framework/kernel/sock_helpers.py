@@ -7,9 +7,13 @@ socket the emulated kernel holds is laid out as the `struct bpf_sock` its loads 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from framework.kernel.api import Engine, NotEmulated
-from framework.kernel.services import EmulatedKernel, _helper
+from framework.kernel.registry import helper_service
+
+if TYPE_CHECKING:
+    from framework.kernel.services import EmulatedKernel
 
 __all__: list[str] = []
 
@@ -23,13 +27,13 @@ def _fullsock(k: EmulatedKernel, sk: int) -> bool:
     return k.memory.load(sk + BPF_SOCK_STATE, 4) not in (TCP_TIME_WAIT, TCP_NEW_SYN_RECV)
 
 
-@_helper("sk_fullsock")
+@helper_service("sk_fullsock")
 def _sk_fullsock(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_sk_fullsock: the socket itself when it is a full one, else NULL
     return a[0] if _fullsock(k, a[0]) else 0
 
 
-@_helper("tcp_sock")
+@helper_service("tcp_sock")
 def _tcp_sock(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_tcp_sock: a full TCP socket as struct tcp_sock, else NULL (the test run's dummy
     # socket has protocol 0); the emulated sockets carry no struct bpf_tcp_sock to read

@@ -19,9 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from framework.kernel.api import Engine
-from framework.kernel.services import EINVAL, EmulatedKernel, _helper, _neg
+from framework.kernel.registry import EINVAL, helper_service, neg_errno
+
+if TYPE_CHECKING:
+    from framework.kernel.services import EmulatedKernel
 
 __all__ = ["EBUSY", "Timer", "free_timers"]
 
@@ -46,47 +50,47 @@ def free_timers(k: EmulatedKernel, addr: int, size: int) -> None:
         del k.timers[at]
 
 
-@_helper("timer_init")
+@helper_service("timer_init")
 def _timer_init(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_timer_init (the clock in flags) -> __bpf_async_init (-EBUSY once initialised)
     timer, flags = a[0], a[2]
     clock = flags & (MAX_CLOCKS - 1)
     if flags >= MAX_CLOCKS or clock not in (CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_BOOTTIME):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     if timer in k.timers:
-        return _neg(EBUSY)
+        return neg_errno(EBUSY)
     k.timers[timer] = Timer(clock)
     return 0
 
 
-@_helper("timer_set_callback")
+@helper_service("timer_set_callback")
 def _timer_set_callback(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_timer_set_callback -> __bpf_async_set_callback (-EINVAL before bpf_timer_init)
     t = k.timers.get(a[0])
     if t is None:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     t.callback = a[1]
     return 0
 
 
-@_helper("timer_start")
+@helper_service("timer_start")
 def _timer_start(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_timer_start: flags first, then a timer initialised with a callback; hrtimer_start
     if a[2] & ~(BPF_F_TIMER_ABS | BPF_F_TIMER_CPU_PIN):
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     t = k.timers.get(a[0])
     if t is None or not t.callback:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     t.armed = True  # it fires later, out of the test run (see the module's note)
     return 0
 
 
-@_helper("timer_cancel")
+@helper_service("timer_cancel")
 def _timer_cancel(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # kernel: bpf_timer_cancel: -EINVAL before bpf_timer_init; hrtimer_cancel: 1 if it was armed
     # (-EDEADLK, a callback cancelling its own timer, needs the callback to run: never here)
     t = k.timers.get(a[0])
     if t is None:
-        return _neg(EINVAL)
+        return neg_errno(EINVAL)
     was, t.armed = t.armed, False
     return int(was)
