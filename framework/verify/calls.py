@@ -36,7 +36,7 @@ from framework.verify.regs import (
 )
 from framework.verify.stack import DYNPTR, ITER, SLOT_SIZE, Slot, slot_index
 from framework.verify.state import Frame, Ref, RefKind, State
-from framework.verify.timers import TIMER_HELPERS, check_timer_call
+from framework.verify.timers import BPF_OBJ_NAME_LEN, TIMER_HELPERS, check_timer_call
 
 CALLER_SAVED = (1, 2, 3, 4, 5)
 SPIN_UNLOCK = 94
@@ -274,22 +274,22 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
             return got
         result = got
     elif fid == 93:  # spin_lock
-        r = arg(st, pc, 1)
+        r = _spin_lock_arg(env, st, pc)
         if isinstance(r, Reject):
             return r
-        if r.type is not RT.MAP_VALUE or r.maybe_null:
-            return reject(pc, f"R1 type={type_str(r)} expected=map_value")
         if st.active_locks:
             return reject(pc, "Locking two bpf_spin_locks are not allowed")
         st.active_locks += 1
         # kernel: process_spin_lock, acquire_lock_state(reg->id, the map): the lock is the allocation's
         st.refs.append(Ref(RefKind.LOCK, r.id, pc, "spin_lock", graph.lock_ptr(r)))
     elif fid == SPIN_UNLOCK:
+        r = _spin_lock_arg(env, st, pc)
+        if isinstance(r, Reject):
+            return r
         if not st.active_locks:
             return reject(pc, "bpf_spin_unlock without taking a lock")
-        r = regs[1]
         held = [x for x in st.refs if x.kind is RefKind.LOCK]
-        if r.type is RT.MAP_VALUE and held and (held[-1].id, held[-1].ptr) != (r.id, graph.lock_ptr(r)):
+        if held and (held[-1].id, held[-1].ptr) != (r.id, graph.lock_ptr(r)):
             return reject(pc, "bpf_spin_unlock of different lock")  # kernel: process_spin_lock
         st.active_locks -= 1
         st.refs = [r for r in st.refs if r.kind is not RefKind.LOCK]
@@ -338,6 +338,33 @@ def check_helper_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     void = fid in RET_VOID or (proto is not None and proto.ret == "RET_VOID")
     st.cur.regs[0] = NOT_INIT if void else result
     return pc + 1
+
+
+def _spin_lock_arg(env: Env, st: State, pc: int) -> Reg | Reject:
+    # kernel: check_func_arg, ARG_PTR_TO_SPIN_LOCK (spin_lock_types: a map value, or an object from
+    # bpf_obj_new), then process_spin_lock's checks, for the lock and the unlock alike
+    r = arg(st, pc, 1)
+    if isinstance(r, Reject):
+        return r
+    local = r.type is RT.BTF_ID and MEM_ALLOC in r.flags
+    if (r.type is not RT.MAP_VALUE and not local) or r.maybe_null:
+        return reject(pc, f"R1 type={type_str(r)} expected=map_value")
+    if not r.var.is_const:
+        return reject(pc, "R1 doesn't have constant offset. bpf_spin_lock has to be at the constant offset")
+    where = "local 'kptr'"
+    if r.type is RT.MAP_VALUE:
+        mdef = env.program.maps[r.map_index]
+        name = mdef.name[: BPF_OBJ_NAME_LEN - 1]
+        if not env.program.btf or not mdef.btf_value_type_id:
+            return reject(pc, f"map '{name}' has to have BTF in order to use bpf_spin_lock")
+        where = f"map '{name}'"
+    rec = graph.reg_record(env, r)
+    if rec.spin_lock_off < 0:
+        return reject(pc, f"{where} has no valid bpf_spin_lock")
+    off = r.var.var_off.value + r.off
+    if rec.spin_lock_off != off:
+        return reject(pc, f"off {off} doesn't point to 'struct bpf_spin_lock' that is at {rec.spin_lock_off}")
+    return r
 
 
 def _dynptr_init(env: Env, st: State, pc: int, regno: int) -> Reject | None:
