@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from framework.kernel.kinds import KINDS
 from framework.load.program import Program
 
 if TYPE_CHECKING:
@@ -74,6 +75,40 @@ class Strategy:
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """The table the runtime reads, built from `plan` and the JITed code, mapped at `address` (stock: none)."""
         return b""
+
+
+RELEASABLE = {k.name: k for k in KINDS}  # the resource kinds a runtime can release (framework.kernel.kinds)
+
+
+class RecordsResources(Strategy):
+    """The verifier side of a strategy that records each resource at run time, as it is taken
+    (resource-table's regions, registration records' list): the acquire and release sites, for
+    its `rewrite` to instrument, and a throw releases what it holds when every reference has a
+    record of a kind the kernel can release. An iterator or dynptr (released by its stack slot's
+    address) is followed only from one slot per acquire site; otherwise no record can follow it,
+    and every throw stays a leak. `prepare` starts a verification's tables afresh."""
+
+    def __init__(self) -> None:
+        self.acquires: dict[int, tuple[str, int | None]] = {}  # acquire pc -> (kind, the slot of a stack resource)
+        self.releases: set[int] = set()
+        self.kinds: dict[int, str] = {}  # reference id -> kind
+        self.untracked: set[int] = set()  # acquire pcs no record can follow
+
+    def prepare(self, program: Program) -> Program:
+        self.__init__()  # type: ignore[misc]  # one verification at a time: prepare starts it
+        return program
+
+    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
+        self.kinds[ref_id] = kind
+        seen = self.acquires.setdefault(pc, (kind, slot))
+        if kind not in RELEASABLE or (RELEASABLE[kind].by_address and (slot is None or seen != (kind, slot))):
+            self.untracked.add(pc)
+
+    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
+        self.releases.add(pc)
+
+    def releases_on_throw(self, site: ThrowSite) -> bool:
+        return not self.untracked and all(self.kinds.get(r) in RELEASABLE for r in site.refs)
 
 
 def interior_pointer(site: ThrowSite) -> str | None:

@@ -44,16 +44,15 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, make
 from framework.isa.patch import insertions
 from framework.jit import NativeImage
-from framework.kernel.kinds import KINDS, kind_id
+from framework.kernel.kinds import kind_id
 from framework.load.program import Program
 from framework.plan import Plan, own_stack
-from framework.strategy import Strategy
-from framework.verify.result import Analysis, ThrowSite
+from framework.strategy import RELEASABLE, RecordsResources, Strategy
+from framework.verify.result import Analysis
 from strategies.acquire_slots import fp_plus, zero
 
 RECORD_BYTES = 16  # the mail's record: the resource and its type
 PUSH, POP, POP_NODE = "bakeoff_rt_push", "bakeoff_rt_pop", "bakeoff_rt_pop_node"  # resource_table.c
-RELEASABLE = {k.name: k for k in KINDS}
 _SUB = struct.Struct("<hH")
 
 
@@ -69,35 +68,15 @@ def _call(index: int) -> Insn:
     return make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, index)
 
 
-class ResourceTable(Strategy):
+class ResourceTable(RecordsResources):
     name = "resource-table"
     version = "1"
     summary = "Eduard's reply: 16 bytes per peak resource per subprog, records pushed and removed; walked at a throw."
     runtime = Path(__file__).with_suffix(".c")
 
     def __init__(self) -> None:
+        super().__init__()  # the acquire and release sites, and when a throw releases (RecordsResources)
         self.peaks: dict[int, int] = {}
-        self.acquires: dict[int, tuple[str, int | None]] = {}  # acquire pc -> (kind, the slot of a stack resource)
-        self.releases: set[int] = set()
-        self.kinds: dict[int, str] = {}  # reference id -> kind
-        self.untracked: set[int] = set()  # acquire pcs no record can follow
-
-    def prepare(self, program: Program) -> Program:
-        self.__init__()  # type: ignore[misc]  # one verification at a time: prepare starts it
-        return program
-
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
-        self.kinds[ref_id] = kind
-        seen = self.acquires.setdefault(pc, (kind, slot))
-        if kind not in RELEASABLE or (RELEASABLE[kind].by_address and (slot is None or seen != (kind, slot))):
-            self.untracked.add(pc)
-
-    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        self.releases.add(pc)
-
-    def releases_on_throw(self, site: ThrowSite) -> bool:
-        # every reference has a record wherever it is kept, unless the record cannot follow it
-        return not self.untracked and all(self.kinds.get(r) in RELEASABLE for r in site.refs)
 
     def on_peak_resources(self, subprog: int, peak: int) -> None:
         self.peaks[subprog] = peak

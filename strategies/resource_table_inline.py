@@ -66,11 +66,11 @@ from framework.jit import NativeImage
 from framework.kernel.kinds import kind_id
 from framework.load.program import Program
 from framework.plan import Plan, own_stack
-from framework.strategy import Strategy
+from framework.strategy import RELEASABLE, Strategy
 from framework.verify import verify
 from framework.verify.result import Analysis, ThrowSite
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
-from strategies.resource_table import RELEASABLE, ResourceTable
+from strategies.resource_table import ResourceTable
 
 SLOT_BYTES = 8
 _SITE = struct.Struct("<IHhI")

@@ -42,7 +42,7 @@ from framework.machine.tailcalls import (
     link_images,
     prog_array_addresses,
 )
-from framework.runtime import RUNTIME_DATA, Runtime, RuntimeTable, ThrowRecord, stock_runtime
+from framework.runtime import RUNTIME_DATA, RUNTIME_DATA_SIZE, Runtime, RuntimeTable, ThrowRecord, stock_runtime
 from framework.runtime.table import MAX_KINDS, FrameInfo
 from framework.throwpoints import Force, ForceCounter
 
@@ -50,7 +50,7 @@ __all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared"]
 
 TIMEOUT_US = 60_000_000
 UNCONVERTED = "a context access the verifier did not type as one (so not converted) reached the struct sk_buff"
-STRATEGY_TABLE = RUNTIME_DATA + 0x1000  # where a strategy's runtime table is mapped (read-only)
+STRATEGY_TABLE = RUNTIME_DATA + RUNTIME_DATA_SIZE  # where a strategy's runtime table is mapped (read-only)
 
 
 @dataclass(frozen=True, slots=True)

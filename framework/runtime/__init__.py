@@ -7,12 +7,21 @@ program), then call the exception callback as `cb(cookie, sp, bp, 0, 0)`.
 `RuntimeTable` fills the `bakeoff_rt` table it reads.
 """
 
-from framework.runtime.build import RUNTIME_BASE, RUNTIME_DATA, STOCK, Runtime, build_runtime, stock_runtime
+from framework.runtime.build import (
+    RUNTIME_BASE,
+    RUNTIME_DATA,
+    RUNTIME_DATA_SIZE,
+    STOCK,
+    Runtime,
+    build_runtime,
+    stock_runtime,
+)
 from framework.runtime.table import RuntimeTable, ThrowRecord
 
 __all__ = [
     "RUNTIME_BASE",
     "RUNTIME_DATA",
+    "RUNTIME_DATA_SIZE",
     "STOCK",
     "Runtime",
     "RuntimeTable",

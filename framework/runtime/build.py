@@ -31,6 +31,7 @@ __all__ = [
     "CFLAGS",
     "RUNTIME_BASE",
     "RUNTIME_DATA",
+    "RUNTIME_DATA_SIZE",
     "STOCK",
     "TOOLS",
     "Runtime",
@@ -41,7 +42,7 @@ __all__ = [
 
 RUNTIME_BASE = 0x0600_0000  # framework.machine.memory.RUNTIME_BASE
 RUNTIME_DATA = 0x0601_0000  # the bakeoff_rt table (RW)
-RUNTIME_DATA_SIZE = 0x1000
+RUNTIME_DATA_SIZE = 0x2000  # bakeoff_rt: two pages (its scratch holds a runtime's record pool)
 HERE = Path(__file__).resolve().parent
 STOCK = STOCK_RUNTIME
 CFLAGS = (

@@ -50,7 +50,7 @@ struct bakeoff_rt {
 	u64 table_len;
 	u64 n_frame;
 	struct bakeoff_frame frame[BAKEOFF_MAX_FRAMES];
-	u64 scratch[32]; /* a runtime's own state across calls (landing pads: where unwinding is) */
+	u64 scratch[512]; /* a runtime's own state across calls (landing pads: where unwinding is; a record pool) */
 };
 
 extern struct bakeoff_rt bakeoff_rt;

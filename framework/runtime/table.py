@@ -6,12 +6,14 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from framework.runtime.build import RUNTIME_DATA_SIZE
+
 __all__ = ["MAX_FRAMES", "MAX_MAINS", "FrameInfo", "RuntimeTable", "ThrowRecord"]
 
 MAX_MAINS = 16  # BAKEOFF_MAX_MAINS
 MAX_KINDS = 16  # BAKEOFF_MAX_KINDS
 MAX_FRAMES = 64  # BAKEOFF_MAX_FRAMES
-SCRATCH_WORDS = 32  # bakeoff_rt.scratch
+SCRATCH_WORDS = 512  # bakeoff_rt.scratch (the whole table stays within RUNTIME_DATA_SIZE)
 _HEAD = struct.Struct("<8Q")
 _MAIN = struct.Struct("<7Q")
 _FRAME = struct.Struct("<QQIB5sHI")
@@ -67,7 +69,10 @@ class RuntimeTable:
         out += struct.pack(f"<{MAX_KINDS}Q", *self.release, *([0] * (MAX_KINDS - len(self.release))))
         out += struct.pack("<3Q", self.table[0], self.table[1], len(self.frames))
         out += b"".join(f.encode() for f in self.frames).ljust(_FRAME.size * MAX_FRAMES, b"\0")
-        return out + bytes(8 * SCRATCH_WORDS)
+        out += bytes(8 * SCRATCH_WORDS)
+        if len(out) > RUNTIME_DATA_SIZE:  # the strategy's table is mapped right after it
+            raise ValueError(f"bakeoff_rt is {len(out)} bytes, more than its {RUNTIME_DATA_SIZE}")
+        return out
 
     @staticmethod
     def record(data: Sequence[int] | bytes) -> ThrowRecord:
