@@ -7,16 +7,17 @@ or is released twice."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
-from framework.load.corpus import CorpusEntry, corpus_entries, manifests
-from framework.measure import measure
-from framework.plugins import get_plugin_manager, get_strategy, strategies
-from framework.run.result import TIMEOUT_S
+from framework.kit import conformance_problems
+from framework.load.corpus import corpus_entries, manifests
+from framework.plugins import get_plugin_manager, strategies
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "registration-records"
@@ -54,33 +55,43 @@ def test_it_registers_as_an_outside_strategy(installed: None, capsys: pytest.Cap
     assert NAME in capsys.readouterr().out
 
 
-def _rows(entry: CorpusEntry, name: str) -> tuple[str, str, list[str], list[str]]:
-    costs = measure(
-        entry.program, get_strategy(name), entry.inputs, hits=entry.force_hits,
-        timeout_s=entry.time_limit_s or TIMEOUT_S, expected_timeouts=entry.timeout_inputs,
-    )  # fmt: skip
-    bad = [f"{r.input}@{r.throw_pc}: {r.verdict}" for r in costs.runs if r.verdict != "accepted" and not r.expected]
-    declared = tuple(f"{i}, throw pc None:" for i in entry.timeout_inputs)  # the manifest's expected timeouts
-    problems = [p for p in costs.problems if not p.startswith(declared)]
-    return costs.verdict if costs.verdict != "timeout" else "accepted", costs.message or "", bad, problems
-
-
-def test_on_the_corpus_it_accepts_what_resource_table_accepts_and_every_run_agrees(installed: None) -> None:
-    """Where the two differ, resource-table is refused for its records' stack (the 512-byte
-    limits) and the list, whose records are not on the stack, is not."""
+def test_on_the_corpus_it_accepts_what_resource_table_accepts_and_keeps_the_kits_invariants(installed: None) -> None:
+    """The conformance kit (framework.kit) on every corpus program. Where it and resource-table
+    differ, resource-table is refused for its records' stack (the 512-byte limits) and the list,
+    whose records are not on the stack, is not."""
     differ, more, failed = [], [], []
     for entry in ENTRIES:
-        mine, _, bad, problems = _rows(entry, NAME)
-        theirs, why, _, _ = _rows(entry, "resource-table")
-        if (mine, theirs) == ("accepted", "rejected") and why.endswith("Too large"):
+        mine, problems = conformance_problems(NAME, entry)
+        theirs, _ = conformance_problems("resource-table", entry)
+        if (mine, theirs) == ("accepted", "rejected"):
             more.append(entry.program.name)
         elif mine != theirs:
             differ.append((entry.program.name, mine, theirs))
-        if bad or problems:
-            failed.append((entry.program.name, bad[:3], problems[:3]))
+        if problems:
+            failed.append((entry.program.name, problems[:3]))
     assert len(ENTRIES) > 80
     assert differ == [] and failed == []
-    assert {"fifty_objs", "near_limit"} <= set(more)  # fifty objects held at once; a frame near 512 bytes
+    assert set(more) == {"fifty_objs", "fifty_objs_clean", "near_limit", "near_limit_clean"}
+
+
+def test_the_kit_runs_as_a_pytest_plugin_in_a_strategys_own_suite(tmp_path: Path) -> None:
+    """As the example's own suite would: the kit's test imported, -p framework.kit, the strategy named."""
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    (suite / "test_conformance.py").write_text("from framework.kit import test_bakeoff_conformance  # noqa: F401\n")
+    dist = tmp_path / "site" / "bakeoff_registration_records-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: bakeoff-registration-records\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(f"[bakeoff.strategies]\n{NAME} = bakeoff_registration_records\n")
+    env = {k: v for k, v in os.environ.items() if k != "BAKEOFF_DISABLE_PLUGIN_AUTOLOAD"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path / "site"), str(EXAMPLE / "src"), str(ROOT)])
+    argv = [sys.executable, "-m", "pytest", "-q", "-p", "framework.kit", "--bakeoff-strategy", NAME]
+    argv += ["-k", "three_frames or basic or tail_main", "-p", "no:cacheprovider", "-o", "addopts=", str(suite)]
+    done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, check=False, timeout=900)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert " passed" in done.stdout and "failed" not in done.stdout
+    assert f"{NAME}/three_frames" not in done.stdout  # -q: one line, passed tests are dots
+    assert int(done.stdout.strip().splitlines()[-1].split()[0]) >= 3
 
 
 def test_the_package_builds_as_pip_builds_it(tmp_path: Path) -> None:
@@ -118,3 +129,37 @@ def test_its_rows_are_in_the_bake_off(installed: None, capsys: pytest.CaptureFix
     assert held["verdict"] == "accepted" and held["agrees"] and not held["problems"]
     assert held["added_insns"] > 0 and held["metadata_bytes"] == 0  # its cost is on the happy path, no tables
     assert held["throws"] and all(t["released"] for t in held["throws"])  # each forced throw released something
+
+
+LEAKY = """
+    from framework import Strategy, hookimpl
+
+    class Leaky(Strategy):
+        name = "leaky"
+        version = "1"
+        summary = "accepts every throw and releases nothing (stock's runtime)"
+
+        def releases_on_throw(self, site):
+            return True
+
+    @hookimpl
+    def register_strategies():
+        return [Leaky()]
+"""
+
+
+def test_the_kit_finds_a_strategy_that_leaks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "leaky_pkg.py").write_text(textwrap.dedent(LEAKY))
+    dist = tmp_path / "leaky-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: leaky\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[bakeoff.strategies]\nleaky = leaky_pkg\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("BAKEOFF_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    try:
+        entry = next(e for e in ENTRIES if e.program.name == "three_frames")
+        verdict, problems = conformance_problems("leaky", entry)
+    finally:
+        sys.modules.pop("leaky_pkg", None)
+    assert verdict == "mismatch"  # its runs leak where the reference releases everything
+    assert any("leaked" in p for p in problems), problems
