@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from framework.cli.inputs import CORPUS, load_programs, object_files, object_paths
+from framework.cli import inputs as cli_inputs
+from framework.cli.inputs import load_programs, object_files, object_paths
 from framework.cli.outcomes import EXIT_OK, EXIT_REJECTED
 from framework.errors import InputError
 
@@ -38,7 +39,7 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
     comparisons: list[Comparison] = []
     for path in object_paths(args.paths):
         programs = load_programs(path)
-        entries = entries_for_object(path, CORPUS)
+        entries = entries_for_object(path, cli_inputs.CORPUS)  # read at the call: tests point it elsewhere
         inputs: dict[str, tuple[RunInput, ...]]
         if args.data_in:
             try:

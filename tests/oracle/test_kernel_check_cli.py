@@ -11,6 +11,7 @@ import pytest
 import tomlkit
 
 from framework import cli
+from framework.cli import inputs as cli_inputs
 from framework.oracle.identity import KernelBuild, running
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +25,7 @@ def _corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, manifest_text: str)
     shutil.copy(ROOT / "programs" / "obj" / "locks_held.o", tmp_path / "obj")
     shutil.copy(ROOT / "programs" / "packets.toml", tmp_path)
     (tmp_path / "c" / "locks_held.toml").write_text(manifest_text)
-    monkeypatch.setattr(cli, "CORPUS", tmp_path)
+    monkeypatch.setattr(cli_inputs, "CORPUS", tmp_path)
     return tmp_path / "obj" / "locks_held.o"
 
 
