@@ -29,7 +29,8 @@ from framework.jit.compile import (
     subprog_specs,
 )
 from framework.jit.image import FrameLayout, NativeImage, PokeSite
-from framework.jit.lower import LOWER, JitError, Resolver
+from framework.jit.items import JitError, Resolver
+from framework.jit.lower import LOWER
 
 __all__ = [
     "CODE_BASE",

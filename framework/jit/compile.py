@@ -23,7 +23,8 @@ from framework.isa.opcodes import Kind
 from framework.jit import x86
 from framework.jit.counters import BlockCounter, block_targets
 from framework.jit.image import FrameLayout, NativeImage, PokeSite
-from framework.jit.lower import LOWER, Back, Branch, Fwd, Item, JitError, JumpTo, Resolver
+from framework.jit.items import Back, Branch, Fwd, Item, JitError, JumpTo, Resolver
+from framework.jit.lower import LOWER
 from framework.jit.x86 import X86_REG_R12
 from framework.platform.tailcall import MAX_TAIL_CALL_CNT
 

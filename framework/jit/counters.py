@@ -32,7 +32,7 @@ from iced_x86 import Register as R
 from framework.isa.decode import Slots
 from framework.isa.opcodes import Kind
 from framework.jit import x86
-from framework.jit.lower import Back, Branch, CallTo, Fwd, Item, JumpTo
+from framework.jit.items import Back, Branch, CallTo, Fwd, Item, JumpTo
 
 
 def block_targets(slots: Slots, start: int, end: int) -> frozenset[int]:

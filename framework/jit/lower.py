@@ -1,123 +1,27 @@
 """One `lower_<kind>` per ISA Kind: a BPF instruction to the x86 sequence do_jit emits.
 
 Each function re-expresses one part of do_jit (arch/x86/net/bpf_jit_comp.c, Linux
-6.18) and returns a list of items: iced `Instruction`s, plus three placeholders the
-pass driver (`framework.jit.compile`) resolves once it knows where the code lands:
-`Branch` (a jump whose displacement do_jit computed from the previous pass's
-addrs), `Back` (a rel8 jump to an earlier item of the same sequence), `Fwd` (a
-jump to a later item, or past the sequence's end: the tail-call code's `out` label),
-`CallTo` and `JumpTo` (rel32 call / jmp to an absolute address).
+6.18) and returns a list of items (`framework.jit.items`): iced `Instruction`s and
+the placeholders the pass driver resolves once it knows where the code lands. Tail
+calls are `framework.jit.tailcall`'s.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Callable
 
-from iced_x86 import Code, Instruction, MemoryOperand, Register
+from iced_x86 import Code, Instruction, Register
 
-from framework.errors import FrameworkError
 from framework.fixup.maygoto import TIMED_MAY_GOTO
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.jit import x86
+from framework.jit.items import Back, Branch, CallTo, Ctx, Item, JitError, JumpTo
+from framework.jit.tailcall import load_tcc_ptr, lower_tail_call
 from framework.jit.x86 import AUX_REG, REG_AX, CodeT, reg
-from framework.platform.tailcall import (
-    BPF_ARRAY_MAX_ENTRIES,
-    BPF_ARRAY_PTRS,
-    BPF_PROG_BPF_FUNC,
-    MAX_TAIL_CALL_CNT,
-    X86_TAIL_CALL_OFFSET,
-)
 
 _RSP = Register.RSP
-
-
-@dataclass(frozen=True, slots=True)
-class Branch:
-    """A jump whose displacement, from its own end, is `offset` bytes (do_jit's jmp_offset)."""
-
-    short: CodeT  # rel8 code
-    near: CodeT  # rel32 code
-    offset: int
-
-
-@dataclass(frozen=True, slots=True)
-class Back:
-    """A rel8 jump to item `to` of the same sequence (the cmpxchg loop's `jne`)."""
-
-    code: CodeT
-    to: int
-
-
-@dataclass(frozen=True, slots=True)
-class Fwd:
-    """A jump to item `to` of the same sequence, later than itself; `to` = the sequence's
-    length jumps past its end (do_jit's EMIT2(X86_JA, 6) in the tail-call prologue, and the
-    tail call's jumps to `out`, whose offsets the kernel computes from the code it emits).
-    rel8 for a short code, rel32 for JMP_REL32_64 (emit_jump)."""
-
-    code: CodeT
-    to: int
-
-
-@dataclass(frozen=True, slots=True)
-class CallTo:
-    """`call rel32` to an absolute address (emit_call)."""
-
-    target: int
-
-
-@dataclass(frozen=True, slots=True)
-class JumpTo:
-    """`jmp rel32` to an absolute address (emit_jump, e.g. to the return thunk)."""
-
-    target: int
-
-
-Item = Instruction | Branch | Back | Fwd | CallTo | JumpTo
-
-
-class JitError(FrameworkError):
-    """An instruction the x86 JIT does not accept (Linux would fail with -EINVAL/-EFAULT)."""
-
-    def __init__(self, pc: int, message: str) -> None:
-        super().__init__(f"pc {pc}: {message}")
-        self.pc = pc
-        self.message = message
-
-
-class Resolver(Protocol):
-    """Addresses the JIT cannot know itself: helper and kfunc entry points (the
-    machine's trap stubs), the `callx` stub, and ld_imm64 pseudo values (maps, BTF ids)."""
-
-    def __call__(self, pc: int, insn: Insn) -> int: ...
-
-
-class Ctx(Protocol):
-    """What a lowering needs from the pass driver (do_jit's locals and jit_context)."""
-
-    addrs: list[int]  # previous pass: addrs[k] = native offset where local slot k starts
-    start: int  # first pc of this subprog
-    proglen: int  # offset of this instruction in the current pass
-    cleanup_addr: int
-    seen_exit: bool
-    bmi2: bool
-    callee_regs: tuple[int, ...]  # BPF registers pushed after the frame (in push order)
-    exception_boundary: bool
-    return_thunk: int | None  # emit_return: jmp to the return thunk, or a plain ret
-    indirect_thunk: int | None  # emit_indirect_jump: jmp to the rcx thunk, or `jmp rcx; int3`
-    stack_depth: int  # the subprog's stack depth (tail calls free it and find the counter below it)
-    tail_call_reachable: bool  # the frame holds the tail-call counter slots (emit_prologue_tail_call)
-    tail_calls: Mapping[int, int]  # pc -> BPF_TAIL_CALL's imm: poke index + 1 (direct), 0 (indirect)
-
-    def subprog_address(self, pc: int) -> int:
-        """The address of the subprog starting at `pc`."""
-
-    def resolve(self, pc: int, insn: Insn) -> int:
-        """A helper/kfunc/callx address or an ld_imm64 pseudo value (a `Resolver`)."""
 
 
 def _jmp_offset(ctx: Ctx, pc: int, target: int) -> int:
@@ -346,18 +250,6 @@ def lower_may_goto(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
     raise JitError(pc, "may_goto must be rewritten by the fixup stage before the JIT")
 
 
-def tcc_ptr_off(depth: int) -> int:
-    """BPF_TAIL_CALL_CNT_PTR_STACK_OFF: the counter pointer's slot, below the BPF stack."""
-    return -16 - (depth + 7) // 8 * 8
-
-
-def load_tcc_ptr(depth: int) -> Instruction:
-    """LOAD_TAIL_CALL_CNT_PTR: mov rax, qword ptr [rbp - tcc_ptr_off], always disp32 (48 8b 85;
-    iced spells a disp32 as size 8 in 64-bit code)."""
-    slot = MemoryOperand(reg(10), displ=tcc_ptr_off(depth), displ_size=8)
-    return Instruction.create_reg_mem(Code.MOV_R64_RM64, reg(0), slot)
-
-
 def lower_call(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
     """do_jit's BPF_JMP|BPF_CALL: emit_call to the helper, kfunc or subprog; before a
     BPF-to-BPF call from a tail-call-reachable frame, rax = the counter's pointer. A
@@ -372,68 +264,6 @@ def lower_call(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
         # calling arch_bpf_timed_may_goto (`add r10, rbp`, read off its JITed image)
         return [x86.i_rr(Code.ADD_RM64_R64, reg(REG_AX), reg(10)), CallTo(ctx.resolve(pc, insn))]
     return [CallTo(ctx.resolve(pc, insn))]
-
-
-def _tail_call_exit(ctx: Ctx) -> list[Item]:
-    """What a tail call undoes of the frame before it jumps: the callee-saved pushes, both
-    counter slots (`pop rax` twice) and the BPF stack; rbp stays, the target reuses it."""
-    out: list[Item] = [x86.pop(r) for r in reversed(ctx.callee_regs)]
-    out += [x86.i_r(Code.POP_R64, reg(0)), x86.i_r(Code.POP_R64, reg(0))]
-    if ctx.stack_depth:  # add rsp, round_up(stack_depth, 8): always imm32 (48 81 c4)
-        out.append(x86.i_ri(Code.ADD_RM64_IMM32, _RSP, (ctx.stack_depth + 7) // 8 * 8))
-    return out
-
-
-def _count_or_out(ctx: Ctx) -> list[Item]:
-    """if ((*tcc_ptr)++ >= MAX_TAIL_CALL_CNT) goto out: the load and the compare."""
-    return [
-        load_tcc_ptr(ctx.stack_depth),
-        Instruction.create_mem_i32(Code.CMP_RM64_IMM8, MemoryOperand(reg(0)), MAX_TAIL_CALL_CNT),
-    ]
-
-
-def lower_tail_call(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:
-    """do_jit's BPF_JMP|BPF_TAIL_CALL: emit_bpf_tail_call_direct for a poke descriptor (imm > 0),
-    else emit_bpf_tail_call_indirect (rdi ctx, rsi the prog array, rdx the index)."""
-    if not ctx.tail_call_reachable:
-        raise JitError(pc, "a tail call in a subprog the verifier did not mark tail_call_reachable")
-    inc = Instruction.create_mem_i32(Code.ADD_RM64_IMM8, MemoryOperand(reg(0)), 1)  # add qword ptr [rax], 1
-    if ctx.tail_calls[pc]:  # emit_bpf_tail_call_direct
-        out: list[Item] = [*_count_or_out(ctx), Fwd(Code.JAE_REL8_64, -1)]
-        out.append(Fwd(Code.JMP_REL32_64, -1))  # the bypass: poke->tailcall_bypass, to `out` until patched
-        out += [inc, *_tail_call_exit(ctx)]
-        out += x86.nops(5)  # poke->tailcall_target: `jmp target + X86_TAIL_CALL_OFFSET` once patched
-        return _resolve_out(out)
-    out = [  # emit_bpf_tail_call_indirect
-        x86.i_rr(Code.MOV_RM32_R32, reg(3, 32), reg(3, 32)),  # mov edx, edx
-        Instruction.create_mem_reg(  # cmp dword ptr [rsi + offsetof(struct bpf_array, map.max_entries)], edx
-            Code.CMP_RM32_R32, MemoryOperand(reg(2), displ=BPF_ARRAY_MAX_ENTRIES, displ_size=1), reg(3, 32)
-        ),
-        Fwd(Code.JBE_REL8_64, -1),  # index >= array->map.max_entries
-        *_count_or_out(ctx),
-        Fwd(Code.JAE_REL8_64, -1),
-        Instruction.create_reg_mem(  # mov rcx, [rsi + rdx * 8 + offsetof(struct bpf_array, ptrs)]
-            Code.MOV_R64_RM64, reg(4), MemoryOperand(reg(2), reg(3), 8, BPF_ARRAY_PTRS, 8)
-        ),
-        x86.i_rr(Code.TEST_RM64_R64, reg(4), reg(4)),
-        Fwd(Code.JE_REL8_64, -1),  # an empty slot
-        inc,
-        *_tail_call_exit(ctx),
-        Instruction.create_reg_mem(  # mov rcx, qword ptr [rcx + offsetof(struct bpf_prog, bpf_func)]
-            Code.MOV_R64_RM64, reg(4), MemoryOperand(reg(4), displ=BPF_PROG_BPF_FUNC, displ_size=1)
-        ),
-        x86.i_ri(Code.ADD_RM64_IMM8, reg(4), X86_TAIL_CALL_OFFSET),
-    ]
-    if ctx.indirect_thunk is None:  # emit_indirect_jump: jmp *rcx, int3 (SLS)
-        out += [x86.i_r(Code.JMP_RM64, reg(4)), x86.i_0(Code.INT3)]
-    else:  # the retpoline / ITS thunk for rcx, as the live kernel's image jumps to
-        out.append(JumpTo(ctx.indirect_thunk))
-    return _resolve_out(out)
-
-
-def _resolve_out(items: list[Item]) -> list[Item]:
-    """The tail call's `out` label (Fwd to -1) is the end of its sequence."""
-    return [Fwd(it.code, len(items)) if isinstance(it, Fwd) and it.to < 0 else it for it in items]
 
 
 def lower_callx(insn: Insn, pc: int, ctx: Ctx) -> list[Item]:

@@ -36,7 +36,7 @@ def _map_update_elem(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
 @helper_service("tail_call")
 def _tail_call(k: EmulatedKernel, a: Sequence[int], e: Engine) -> int:
     # do_misc_fixups makes a tail call BPF_JMP|BPF_TAIL_CALL, no helper call: the interpreter runs
-    # it itself (framework.run.interp), the JIT emits it (framework.jit.lower.lower_tail_call); only
+    # it itself (framework.run.interp), the JIT emits it (framework.jit.tailcall.lower_tail_call); only
     # a call the fixup stage did not rewrite (its verifier record is missing) reaches this
     raise NotEmulated("bpf_tail_call as a helper call: the fixup stage did not rewrite it into BPF_TAIL_CALL")
 

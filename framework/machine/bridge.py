@@ -20,7 +20,7 @@ from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_PROT_READ, UC_PROT_W
 from framework.fixup.ldabs import SKB_LOAD_HELPERS
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
-from framework.jit.lower import JitError
+from framework.jit.items import JitError
 from framework.kernel.api import Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Region
 from framework.machine import memory as mm

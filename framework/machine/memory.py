@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.jit.compile import CODE_BASE, RETURN_THUNK
-from framework.jit.lower import JitError
+from framework.jit.items import JitError
 
 PAGE = 0x1000
 __all__ = ["CODE_BASE", "RETURN_THUNK", "StubResolver"]
