@@ -36,7 +36,7 @@ from framework.verify.regs import (
 )
 from framework.verify.stack import DYNPTR, ITER, SLOT_SIZE, Slot, slot_index
 from framework.verify.state import Frame, Ref, RefKind, State
-from framework.verify.timers import BPF_OBJ_NAME_LEN, TIMER_HELPERS, check_timer_call
+from framework.verify.timers import TIMER_HELPERS, check_timer_call
 
 CALLER_SAVED = (1, 2, 3, 4, 5)
 SPIN_UNLOCK = 94
@@ -349,22 +349,7 @@ def _spin_lock_arg(env: Env, st: State, pc: int) -> Reg | Reject:
     local = r.type is RT.BTF_ID and MEM_ALLOC in r.flags
     if (r.type is not RT.MAP_VALUE and not local) or r.maybe_null:
         return reject(pc, f"R1 type={type_str(r)} expected=map_value")
-    if not r.var.is_const:
-        return reject(pc, "R1 doesn't have constant offset. bpf_spin_lock has to be at the constant offset")
-    where = "local 'kptr'"
-    if r.type is RT.MAP_VALUE:
-        mdef = env.program.maps[r.map_index]
-        name = mdef.name[: BPF_OBJ_NAME_LEN - 1]
-        if not env.program.btf or not mdef.btf_value_type_id:
-            return reject(pc, f"map '{name}' has to have BTF in order to use bpf_spin_lock")
-        where = f"map '{name}'"
-    rec = graph.reg_record(env, r)
-    if rec.spin_lock_off < 0:
-        return reject(pc, f"{where} has no valid bpf_spin_lock")
-    off = r.var.var_off.value + r.off
-    if rec.spin_lock_off != off:
-        return reject(pc, f"off {off} doesn't point to 'struct bpf_spin_lock' that is at {rec.spin_lock_off}")
-    return r
+    return graph.field_pointer(env, pc, r, "spin_lock") or r
 
 
 def _dynptr_init(env: Env, st: State, pc: int, regno: int) -> Reject | None:

@@ -199,6 +199,31 @@ def reg_record(env: Env, r: Reg) -> Record:
     return rec
 
 
+BPF_OBJ_NAME_LEN = 16  # a map's name as the kernel keeps it: at most 15 characters
+
+
+def field_pointer(env: Env, pc: int, r: Reg, field: str) -> Reject | None:
+    """R1 points at the `struct bpf_<field>` of its value's record, at a constant offset: the
+    checks check_map_field_pointer (bpf_timer) and process_spin_lock (bpf_spin_lock) share,
+    with their messages; `r` is a map value or (a spin lock only) a local object."""
+    if not r.var.is_const:
+        return reject(pc, f"R1 doesn't have constant offset. bpf_{field} has to be at the constant offset")
+    where = "local 'kptr'"
+    if r.type is RT.MAP_VALUE:
+        mdef = env.program.maps[r.map_index]
+        where = f"map '{mdef.name[: BPF_OBJ_NAME_LEN - 1]}'"
+        if not env.program.btf or not mdef.btf_value_type_id:
+            return reject(pc, f"{where} has to have BTF in order to use bpf_{field}")
+    rec = reg_record(env, r)
+    at = rec.spin_lock_off if field == "spin_lock" else rec.timer_off
+    if at < 0:
+        return reject(pc, f"{where} has no valid bpf_{field}")
+    off = r.var.var_off.value + r.off
+    if at != off:
+        return reject(pc, f"off {off} doesn't point to 'struct bpf_{field}' that is at {at}")
+    return None
+
+
 def lock_ptr(r: Reg) -> int:
     # kernel: the lock's `ptr` (a map value's map, a local object's btf): one number per allocation kind
     return r.map_index + 1 if r.type is RT.MAP_VALUE else -(r.btf_id or 1)

@@ -34,7 +34,6 @@ TIMER_HELPERS = frozenset({TIMER_INIT, TIMER_SET_CALLBACK, TIMER_START, TIMER_CA
 ASYNC_CALLBACK_RET = (0, 0)  # set_timer_callback_state: callback_ret_range = retval_range(0, 0)
 # kernel: is_tracing_prog_type
 TRACING_PROG_TYPES = frozenset({"kprobe", "tracepoint", "perf_event", "raw_tracepoint", "raw_tracepoint_writable"})
-BPF_OBJ_NAME_LEN = 16  # a map's name as the kernel keeps it: at most 15 characters
 
 
 def timer_map_refusal(env: Env, map_index: int) -> str | None:
@@ -55,19 +54,7 @@ def _timer_arg(env: Env, st: State, pc: int) -> Reg | Reject:
     err = expect(pc, 1, r, r.type is RT.MAP_VALUE and not r.maybe_null, "map_value")
     if err:
         return err
-    mdef = env.program.maps[r.map_index]
-    name = mdef.name[: BPF_OBJ_NAME_LEN - 1]
-    if not r.var.is_const:
-        return reject(pc, "R1 doesn't have constant offset. bpf_timer has to be at the constant offset")
-    if not env.program.btf or not mdef.btf_value_type_id:
-        return reject(pc, f"map '{name}' has to have BTF in order to use bpf_timer")
-    rec = graph.reg_record(env, r)
-    if rec.timer_off < 0:
-        return reject(pc, f"map '{name}' has no valid bpf_timer")
-    off = r.var.var_off.value + r.off
-    if rec.timer_off != off:
-        return reject(pc, f"off {off} doesn't point to 'struct bpf_timer' that is at {rec.timer_off}")
-    return r
+    return graph.field_pointer(env, pc, r, "timer") or r
 
 
 def _push_async_cb(env: Env, subprog: int, map_index: int) -> None:
