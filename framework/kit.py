@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
-from framework.measure import measure
+from framework.pipeline import measure
 from framework.plugins import get_strategy
 from framework.run.result import TIMEOUT_S
 

@@ -14,9 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from framework.isa import opcodes as op
-from framework.isa.insn import Insn, make
-from framework.load.program import Program
+from framework.plugin_api import Insn, Program, make, op
 
 __all__ = ["AcquireSlot", "fp_plus", "released_elsewhere", "slot_code", "zero"]
 

@@ -36,14 +36,21 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from framework import hookimpl
-from framework.fixup import Fixed
-from framework.jit import NativeImage
-from framework.kernel.kinds import KINDS, kind_id, release_kind
-from framework.load.program import Program
-from framework.plan import Plan
-from framework.strategy import Strategy, interior_pointer
-from framework.verify.result import Analysis, Nullness, ThrowSite
+from framework.plugin_api import (
+    KINDS,
+    Analysis,
+    Fixed,
+    NativeImage,
+    Nullness,
+    Plan,
+    Program,
+    Strategy,
+    ThrowSite,
+    hookimpl,
+    interior_pointer,
+    kind_id,
+    release_kind,
+)
 
 MERGE_FAILED = "frame_desc: merge: failed to merge old and new frame desc entry"  # RFC patch 05
 

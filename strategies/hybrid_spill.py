@@ -35,15 +35,21 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from framework import hookimpl
-from framework.fixup import Fixed
-from framework.isa.patch import Insertion, insertions
-from framework.jit import NativeImage
-from framework.kernel.kinds import kind_id
-from framework.load.program import Program
-from framework.plan import Plan, own_stack
-from framework.strategy import Strategy, interior_pointer
-from framework.verify.result import Analysis, ThrowSite
+from framework.plugin_api import (
+    Analysis,
+    Fixed,
+    Insertion,
+    NativeImage,
+    Plan,
+    Program,
+    Strategy,
+    ThrowSite,
+    hookimpl,
+    insertions,
+    interior_pointer,
+    kind_id,
+    own_stack,
+)
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 from strategies.frame_descriptors import (
     MERGE_FAILED,

@@ -41,19 +41,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from framework import hookimpl
-from framework.fixup import Fixed
-from framework.isa import opcodes as op
-from framework.isa.insn import Insn, make
-from framework.isa.patch import patch
-from framework.jit import NativeImage
-from framework.kernel.kinds import KINDS
-from framework.load.program import CleanupRange, FuncInfo, Program
-from framework.plan import Plan, own_stack
-from framework.platform.helpers import helper_id
-from framework.strategy import Strategy, interior_pointer
-from framework.verify import verify
-from framework.verify.result import Analysis, Nullness, ThrowSite
+from framework.plugin_api import (
+    KINDS,
+    Analysis,
+    CleanupRange,
+    Fixed,
+    FuncInfo,
+    Insn,
+    NativeImage,
+    Nullness,
+    Plan,
+    Program,
+    Strategy,
+    ThrowSite,
+    helper_id,
+    hookimpl,
+    interior_pointer,
+    make,
+    op,
+    own_stack,
+    patch,
+    verify,
+)
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 
 RESUME = "bpf_unwind_resume"

@@ -38,34 +38,31 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from framework import hookimpl
-from framework.fixup import Fixed
-from framework.isa import opcodes as op
-from framework.isa.insn import Insn, make
-from framework.isa.patch import insertions
-from framework.jit import NativeImage
-from framework.kernel.kinds import kind_id
-from framework.load.program import Program
-from framework.plan import Plan, own_stack
-from framework.strategy import RELEASABLE, RecordsResources, Strategy
-from framework.verify.result import Analysis
+from framework.plugin_api import (
+    RELEASABLE,
+    Analysis,
+    Fixed,
+    Insn,
+    NativeImage,
+    Plan,
+    Program,
+    RecordsResources,
+    Strategy,
+    call_kfunc,
+    hookimpl,
+    insertions,
+    kind_id,
+    make,
+    mov_imm,
+    mov_reg,
+    op,
+    own_stack,
+)
 from strategies.acquire_slots import fp_plus, zero
 
 RECORD_BYTES = 16  # the mail's record: the resource and its type
 PUSH, POP, POP_NODE = "bakeoff_rt_push", "bakeoff_rt_pop", "bakeoff_rt_pop_node"  # resource_table.c
 _SUB = struct.Struct("<hH")
-
-
-def _mov_imm(dst: int, imm: int) -> Insn:
-    return make(op.ALU64 | op.MOV | op.K, dst, 0, 0, imm & 0xFFFFFFFF)
-
-
-def _mov_reg(dst: int, src: int) -> Insn:
-    return make(op.ALU64 | op.MOV | op.X, dst, src)
-
-
-def _call(index: int) -> Insn:
-    return make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, index)
 
 
 class ResourceTable(RecordsResources):
@@ -96,7 +93,7 @@ class ResourceTable(RecordsResources):
                 before.setdefault(sub.start, []).extend(zero(region[i] + 8 * k) for k in range(2 * n))
         for pc, (kind, slot) in sorted(self.acquires.items()):
             i = next(k for k, s in enumerate(subs) if s.start <= pc < s.end)
-            value = fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [_mov_reg(2, 0)]
+            value = fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [mov_reg(2, 0)]
             node_off = analysis.record.at(pc).node_off
             if node_off:  # a pop or a remove returns the node inside the object: record the object
                 value.append(make(op.ALU64 | op.ADD | op.K, 2, 0, 0, -node_off & 0xFFFFFFFF))
@@ -104,18 +101,18 @@ class ResourceTable(RecordsResources):
                 [
                     *fp_plus(1, region[i]),
                     *value,
-                    _mov_imm(3, kind_id(kind)),
-                    _mov_reg(4, 0),
-                    _mov_imm(5, self.peaks.get(i, 0)),
-                    _call(push),
+                    mov_imm(3, kind_id(kind)),
+                    mov_reg(4, 0),
+                    mov_imm(5, self.peaks.get(i, 0)),
+                    call_kfunc(push),
                 ]
             )
         for pc in sorted(self.releases):
             node_off = analysis.record.at(pc).node_off
             if node_off is None:
-                before.setdefault(pc, []).append(_call(pop))
+                before.setdefault(pc, []).append(call_kfunc(pop))
             else:  # a push or an add: the object goes to the collection, R2 points node_off into it
-                before.setdefault(pc, []).extend([_mov_imm(0, node_off), _call(pop_node)])
+                before.setdefault(pc, []).extend([mov_imm(0, node_off), call_kfunc(pop_node)])
         inserts = insertions(before, after)
         table = struct.pack("<I", len(subs)) + b"".join(
             _SUB.pack(region[i] if self.peaks.get(i) else 0, self.peaks.get(i, 0)) for i in range(len(subs))

@@ -59,16 +59,22 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from framework import hookimpl
-from framework.fixup import Fixed
-from framework.isa.patch import Insertion, insertions
-from framework.jit import NativeImage
-from framework.kernel.kinds import kind_id
-from framework.load.program import Program
-from framework.plan import Plan, own_stack
-from framework.strategy import RELEASABLE, Strategy
-from framework.verify import verify
-from framework.verify.result import Analysis, ThrowSite
+from framework.plugin_api import (
+    RELEASABLE,
+    Analysis,
+    Fixed,
+    Insertion,
+    NativeImage,
+    Plan,
+    Program,
+    Strategy,
+    ThrowSite,
+    hookimpl,
+    insertions,
+    kind_id,
+    own_stack,
+    verify,
+)
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 from strategies.resource_table import ResourceTable
 

@@ -9,8 +9,7 @@ a reference, lock, RCU/preempt/IRQ section is held (verifier.c check_resource_le
 
 from __future__ import annotations
 
-from framework import hookimpl
-from framework.strategy import Strategy
+from framework.plugin_api import Strategy, hookimpl
 
 
 class Stock(Strategy):

@@ -47,3 +47,15 @@ def test_the_import_contracts_are_kept() -> None:
     done = subprocess.run([lint, "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-1000:]
     assert "2 kept, 0 broken" in done.stdout
+
+
+def test_strategies_may_import_nothing_of_the_framework_but_the_plugin_api() -> None:
+    """Every module of framework/ but the plugin API (and the package's own `__init__`) is
+    forbidden to strategies: a new one is forbidden the day it is added."""
+    forbidden = {m.removeprefix("framework.") for m in _contract("plugins")["forbidden_modules"]}  # type: ignore[union-attr]
+    open_to_plugins = {"__init__", "plugin_api"}
+    modules = {
+        (p.relative_to(FRAMEWORK).parts[0] if p.parent != FRAMEWORK else p.stem) for p in FRAMEWORK.rglob("*.py")
+    }
+    assert sorted(modules - open_to_plugins - forbidden) == []
+    assert not forbidden & open_to_plugins

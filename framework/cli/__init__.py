@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run the bake-off over the corpus (or PATHs)")
     run.add_argument("paths", nargs="*", metavar="PATH")
-    run.add_argument("--strategy", action="append", metavar="NAME")
+    run.add_argument("--strategy", action="append", metavar="NAME", help="run only this strategy (repeatable)")
+    run.add_argument("--disable-strategy", action="append", metavar="NAME", help="leave this strategy out (repeatable)")
     run.add_argument("--out", metavar="DIR", help="also write the rows, provenance and listings there")
     run.add_argument("--jobs", type=int, default=1, metavar="N", help="objects processed in parallel")
     run.add_argument("--json", action="store_true")

@@ -50,9 +50,10 @@ def _runs_status(runs: Sequence[dict[str, Any]]) -> int:
 
 
 def cmd_exec(args: argparse.Namespace) -> int:
+    from framework import pipeline
     from framework.kernel.objects import RunInput
     from framework.measure import happy_path, stock_run, throw_cost
-    from framework.plan import Plan, plan
+    from framework.pipeline import Planned
     from framework.plugins import get_strategy
     from framework.run.exercise import Exercised, exercise
     from framework.run.reference import References
@@ -67,19 +68,19 @@ def cmd_exec(args: argparse.Namespace) -> int:
         print(f"bakeoff exec: {strategy.name} has no throw-time runtime yet", file=sys.stderr)
         return EXIT_BAD_INPUT
     given = one_program(load_programs(args.path), args.program, args.path)
-    program = strategy.prepare(given)
-    made: Plan | None = None
+    planned: Planned | None = None
     figures: dict[str, Any] = {}
     if not args.no_verify:
         from framework.measure import jit_bytes
-        from framework.verify import verify
 
-        analysis = verify(program, strategy, log_level=0)
+        verified = pipeline.verify(given, strategy)
+        program, analysis = verified.program, verified.analysis
         if not analysis.accepted:
             where, verdict = analysis.coord or program.source, analysis.verdict.value
             print(f"{where}: {program.name}: {verdict} under {strategy.name}: {analysis.message}", file=sys.stderr)
             return VERDICT_EXIT[verdict]
-        made = plan(strategy, program, analysis)
+        planned = pipeline.plan(verified)
+        made = planned.plan
         figures = {  # what the plan costs, whatever the run (framework.measure's figures)
             "stack_depth": list(analysis.stack_depth),
             "reserved_stack": list(made.extra_stack),
@@ -91,8 +92,10 @@ def cmd_exec(args: argparse.Namespace) -> int:
         }
     elif strategy.runtime != STOCK_RUNTIME:
         raise InputError(
-            program.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
+            given.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
         )
+    else:
+        program = strategy.prepare(given)
     entries = manifest_entries(args.path)
     declared, hits, twin = manifest_facts(entries, program.name)
     limit = args.time_limit if args.time_limit is not None else time_limit(entries, program.name)
@@ -124,31 +127,22 @@ def cmd_exec(args: argparse.Namespace) -> int:
         return out
 
     only = None
-    reached = analysis.throws_reached if made is not None else None
+    reached = planned.verified.analysis.throws_reached if planned is not None else None
     if args.force_throw not in (None, "all"):
-        pcs = [p.pc for p in throw_points(program, reached, analysis.record.seen if made is not None else None)]
+        seen = planned.verified.analysis.record.seen if planned is not None else None
+        pcs = [p.pc for p in throw_points(program, reached, seen)]
         if not args.force_throw.isdigit() or int(args.force_throw) not in pcs:
             listed = ", ".join(map(str, pcs)) or "none"
             raise InputError(
                 program.source, f"--force-throw {args.force_throw}: not a reachable bpf_throw pc (have: {listed})"
             )
         only = int(args.force_throw)
-    done = exercise(
-        program,
-        strategy,
-        made,
-        [run_input],
-        engine=args.engine,
-        hits=hits,
-        twin_retvals=twin,
-        only=only,
-        reached=reached,
-        given=given,
-        seen=analysis.record.seen if made is not None else None,
-        forced=args.force_throw is not None,
-        references=refs,
-        timeout_s=limit,
-    )
+    common = {"engine": args.engine, "hits": hits, "twin_retvals": twin, "only": only}
+    common |= {"forced": args.force_throw is not None, "references": refs, "timeout_s": limit}
+    if planned is not None:
+        done = pipeline.exercise(planned, [run_input], **common)
+    else:  # --no-verify: stock's runtime on the program as given, every throwing point its own
+        done = exercise(program, strategy, None, [run_input], given=given, **common)
     runs = [costed(r) for r in done]
     status = _runs_status(runs)
     if args.force_throw is None:

@@ -42,7 +42,7 @@ def _program_row(program: Program) -> dict[str, Any]:
 def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """Rows and listings (relative path -> text) for one object under each strategy."""
     from framework.listing import listing
-    from framework.measure import measure
+    from framework.pipeline import measure
     from framework.plugins import get_strategy
     from framework.run.reference import References
 
@@ -100,15 +100,12 @@ def _run_table(rows: list[dict[str, Any]]) -> list[list[object]]:
 def cmd_run(args: argparse.Namespace) -> int:
     from concurrent.futures import ProcessPoolExecutor
 
-    from framework.plugins import get_strategy, strategies
+    from framework.plugins import chosen
     from framework.provenance import provenance
 
     need_compiler()
     out = out_dir(args.out)
-    # the bake-off: every registered strategy, Linux today first
-    names = args.strategy or sorted(strategies(), key=lambda n: n != "stock")
-    for name in names:
-        get_strategy(name)  # an unknown name is bad input before any work
+    names = chosen(args.strategy, args.disable_strategy)  # an unknown name is bad input before any work
     paths = object_paths(args.paths)
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:

@@ -18,14 +18,14 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """One program: its log and verdict line. Several (no --program): each verified alone, one
     line each (one JSON object each, in a list), as veristat does; the exit status is the
     highest of theirs, a program that could not be loaded counting as bad input."""
+    from framework.pipeline import verify
     from framework.plugins import get_strategy
-    from framework.verify import verify
 
     strategy = get_strategy(args.strategy)
     items = select(load_each(args.path), args.program, args.path)
     if len(items) == 1:
-        program = strategy.prepare(one_program(items, None, args.path))
-        analysis = verify(program, strategy, log_level=args.log_level or 0)
+        verified = verify(one_program(items, None, args.path), strategy, log_level=args.log_level or 0)
+        program, analysis = verified.program, verified.analysis
         if args.json:
             print(json.dumps(analysis.to_json(), indent=2))
         else:
@@ -42,8 +42,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
                 print(f"{item.name}: bad input: {message}")
             status = max(status, EXIT_BAD_INPUT)
             continue
-        program = strategy.prepare(item)
-        analysis = verify(program, strategy, log_level=0)
+        verified = verify(item, strategy)
+        program, analysis = verified.program, verified.analysis
         rows.append(analysis.to_json())
         if not args.json:
             print(_verdict_line(program, strategy.name, analysis))

@@ -144,6 +144,40 @@ def make(
     return Insn(code, dst, src, sign16(off), sign32(imm), spec, sign32(imm_hi), hi_code, hi_regs, sign16(hi_off))
 
 
+# The instructions a strategy's rewrite inserts most, by their kernel macros (include/linux/filter.h).
+
+
+def mov_imm(dst: int, imm: int) -> Insn:
+    """BPF_MOV64_IMM(dst, imm)."""
+    return make(opcodes.ALU64 | opcodes.MOV | opcodes.K, dst, 0, 0, imm & 0xFFFFFFFF)
+
+
+def mov_reg(dst: int, src: int) -> Insn:
+    """BPF_MOV64_REG(dst, src)."""
+    return make(opcodes.ALU64 | opcodes.MOV | opcodes.X, dst, src)
+
+
+def add_imm(dst: int, imm: int) -> Insn:
+    """BPF_ALU64_IMM(BPF_ADD, dst, imm)."""
+    return make(opcodes.ALU64 | opcodes.ADD | opcodes.K, dst, 0, 0, imm & 0xFFFFFFFF)
+
+
+def load_dw(dst: int, src: int, off: int) -> Insn:
+    """BPF_LDX_MEM(BPF_DW, dst, src, off)."""
+    return make(opcodes.LDX | opcodes.MEM | opcodes.DW, dst, src, off)
+
+
+def store_dw(dst: int, src: int, off: int) -> Insn:
+    """BPF_STX_MEM(BPF_DW, dst, src, off)."""
+    return make(opcodes.STX | opcodes.MEM | opcodes.DW, dst, src, off)
+
+
+def call_kfunc(index: int) -> Insn:
+    """A BPF_PSEUDO_KFUNC_CALL of the program's kfunc number `index`: imm is its index in
+    Program.kfuncs, as this project's programs name their kfuncs."""
+    return make(opcodes.JMP | opcodes.CALL, 0, opcodes.PSEUDO_KFUNC_CALL, 0, index)
+
+
 def unpack_slot(data: bytes, at: int) -> tuple[int, int, int, int, int]:
     code, regs, off, imm = _SLOT.unpack_from(data, at)
     return code, regs & 0x0F, regs >> 4, off, imm

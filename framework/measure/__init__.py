@@ -5,9 +5,9 @@ from framework.measure.costs import (
     HappyPath,
     RunCase,
     ThrowCost,
+    costs,
     happy_path,
     jit_bytes,
-    measure,
     stock_run,
     throw_cost,
 )
@@ -17,9 +17,9 @@ __all__ = [
     "HappyPath",
     "RunCase",
     "ThrowCost",
+    "costs",
     "happy_path",
     "jit_bytes",
-    "measure",
     "stock_run",
     "throw_cost",
 ]

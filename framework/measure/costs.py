@@ -18,31 +18,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from framework.fixup import fixup_planned
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.machine.engine import prepare
-from framework.plan import Plan, baseline, plan
-from framework.run.exercise import Exercised, exercise
+from framework.plan import Plan, baseline
+from framework.run.exercise import Exercised
 from framework.run.reference import Check, References
 from framework.run.result import TIMEOUT_S, RunResult
 from framework.strategy import Strategy
 from framework.throwpoints import dead_throws
-from framework.verify import verify
+from framework.verify.result import Analysis
 
 __all__ = [
     "Costs",
     "HappyPath",
     "RunCase",
     "ThrowCost",
+    "costs",
     "happy_path",
     "jit_bytes",
-    "measure",
     "stock_run",
     "throw_cost",
 ]
@@ -249,81 +248,32 @@ def throw_cost(result: RunResult, throw_pc: int | None, hit: int) -> ThrowCost:
     )
 
 
-def measure(
+def costs(
     program: Program,
     strategy: Strategy,
-    inputs: Sequence[RunInput],
+    analysis: Analysis,
+    made: Plan | None = None,
+    runs: Sequence[Exercised] = (),
     *,
-    hits: Sequence[int] = (),
-    twin_retvals: Mapping[str, int] | None = None,
+    given: Program | None = None,
+    inputs: Sequence[RunInput] = (),
     references: References | None = None,
     timeout_s: float = TIMEOUT_S,
     expected_timeouts: Collection[str] = (),
     unsupported: str | None = None,
 ) -> Costs:
-    """`_measure`, where an exception a strategy's own code raises costs that strategy's row
-    (verdict `error`, the exception and where the strategy raised it), not the bake-off; an
-    exception from the framework itself is a bug and goes on up."""
-    try:
-        return _measure(
-            program, strategy, inputs, hits=hits, twin_retvals=twin_retvals, references=references,
-            timeout_s=timeout_s, expected_timeouts=expected_timeouts, unsupported=unsupported,
-        )  # fmt: skip
-    except Exception as exc:
-        where = _raised_in(exc, strategy)
-        if where is None:
-            raise
-        message = f"the strategy raised {type(exc).__name__} at {where}: {str(exc)[:200]}"
-        return Costs(program.name, strategy.name, "error", message, problems=(message,))
-
-
-def _raised_in(exc: BaseException, strategy: Strategy) -> str | None:
-    """file:line of the innermost frame of `exc`'s traceback in the strategy's own module, if any."""
-    import inspect
-    import traceback
-
-    try:
-        own = Path(inspect.getfile(type(strategy))).resolve()
-    except TypeError:  # a class without a source file: nothing to blame
-        return None
-    found = None
-    for frame in traceback.extract_tb(exc.__traceback__):
-        if Path(frame.filename).resolve() == own:
-            found = f"{own.name}:{frame.lineno}"
-    return found
-
-
-def _measure(
-    program: Program,
-    strategy: Strategy,
-    inputs: Sequence[RunInput],
-    *,
-    hits: Sequence[int] = (),
-    twin_retvals: Mapping[str, int] | None = None,
-    references: References | None = None,
-    timeout_s: float = TIMEOUT_S,
-    expected_timeouts: Collection[str] = (),
-    unsupported: str | None = None,
-) -> Costs:
-    """Verify, plan and exercise `program` under `strategy` (a fresh instance: it keeps one
-    verification's tables), and measure it beside stock's JIT of the same program. Only runs
-    that agree with their reference are measured; the row's verdict is `mismatch` (or
-    `timeout`) when any run is one. `references` may be shared across strategies; the inputs named in
-    `expected_timeouts` are ones the manifest says the emulator cannot finish (their timeouts are expected);
-    `unsupported` is what the manifest says every run stops at (CorpusEntry.unsupported): such runs are expected."""
-    prepared = strategy.prepare(program)
-    analysis = verify(prepared, strategy, log_level=0)
+    """The row of `program` (as the strategy prepared it) from its analysis, its plan and its runs
+    (framework.pipeline makes them), measured beside stock's JIT of the program as `given`; with no
+    plan, the verdict alone. Only runs that agree with their reference are measured; the row's verdict
+    is `mismatch` (or `timeout`) when any run is one. `expected_timeouts` names the inputs the
+    manifest says the emulator cannot finish; `unsupported` is what it says every run stops at."""
+    prepared = program
     head = Costs(prepared.name, strategy.name, analysis.verdict.value, analysis.message, analysis.stack_depth)
-    if not analysis.accepted or strategy.runtime is None:
+    if made is None:
         return head
+    program = given if given is not None else prepared
     refs = references if references is not None else References()
-    made = plan(strategy, prepared, analysis)
     reached = analysis.throws_reached
-    runs = exercise(
-        prepared, strategy, made, inputs, hits=hits, twin_retvals=twin_retvals, reached=reached, given=program,
-        seen=analysis.record.seen,
-        references=refs, timeout_s=timeout_s,
-    )  # fmt: skip
     happy = []
     cases = []
     by_name = {i.name: i for i in inputs}

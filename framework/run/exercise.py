@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
@@ -28,6 +29,9 @@ from framework.run.reference import Check, References, check, given_force
 from framework.run.result import TIMEOUT_S, RunResult, run_program
 from framework.strategy import Strategy
 from framework.throwpoints import Force, throw_points
+
+if TYPE_CHECKING:
+    from framework.fixup import Fixed
 
 __all__ = ["Exercised", "callback_return", "exercise"]
 
@@ -129,6 +133,7 @@ def exercise(
     plan: Plan | None,
     inputs: Sequence[RunInput],
     *,
+    fixed: Fixed | None = None,
     engine: str = "jit",
     hits: Sequence[int] = (),
     twin_retvals: Mapping[str, int] | None = None,
@@ -145,7 +150,8 @@ def exercise(
     (Analysis.throws_reached), points the verifier proved dead are not forced, and with `seen`
     (VerifierRecord.seen) guards whose throwing side it never took are not forced either; with `forced` False, only
     the runs as each input goes. `given` is the program
-    before the strategy's `prepare` (its reference); `references` a cache shared across strategies."""
+    before the strategy's `prepare` (its reference); `references` a cache shared across strategies (its
+    tail-call target builds too); `fixed` the plan's fixup, made once for every run."""
     references = references if references is not None else References()
     points = throw_points(program, reached, seen) if forced else ()
     if only is not None:
@@ -158,7 +164,10 @@ def exercise(
         runs: list[tuple[Force | None, int | None, int]] = [] if only is not None else [(None, None, 1)]
         runs += [(Force(p, h), p.pc, h) for p in points for h in sorted({1, *hits})]
         for force, pc, hit in runs:
-            r = run_program(program, run_input, engine, strategy=strategy, plan=plan, force=force, timeout_s=timeout_s)
+            r = run_program(
+                program, run_input, engine, strategy=strategy, plan=plan, fixed=fixed, builds=references.builds,
+                force=force, timeout_s=timeout_s,
+            )  # fmt: skip
             twin = (twin_retvals or {}).get(run_input.name) if force is None else None
             problems, expected = _problems(program, run_input, r, twin)
             reaches = r.guard_reaches if force is not None and force.point.guards else None

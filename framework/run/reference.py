@@ -28,6 +28,7 @@ from framework.load.program import Program
 from framework.plan import Plan, baseline
 from framework.run.interp import ThrowState
 from framework.run.result import RunResult, run_program
+from framework.run.targets import TargetBuilds, program_key
 from framework.throwpoints import Force, Guard, ThrowPoint
 
 __all__ = ["Check", "Held", "Reference", "References", "check", "given_force", "ideal_cleanup", "reference_run"]
@@ -133,9 +134,11 @@ def given_force(given: Program, prepared: Program, force: Force | None) -> Force
 class References:
     """What every strategy's run of one program shares, computed once: each case's reference run
     (per program as given, input and forced throw), and stock's JIT of the program as given (its
-    verified plan, and its run on each input, checked against the reference too)."""
+    verified plan, and its run on each input, checked against the reference too), and the tail-call
+    targets built under each strategy (`builds`)."""
 
     def __init__(self, size: int = 4096) -> None:
+        self.builds = TargetBuilds()
         self._done: dict[tuple[object, ...], Reference] = {}
         self._plans: dict[tuple[object, ...], Plan] = {}
         self._stock: dict[tuple[object, ...], tuple[RunResult, Check]] = {}
@@ -143,7 +146,7 @@ class References:
 
     @staticmethod
     def _key(given: Program) -> tuple[object, ...]:
-        return (given.source, given.section, given.name, given.prog_type, given.slots, given.kfuncs, given.maps)
+        return program_key(given)
 
     def get(self, given: Program, run_input: RunInput, force: Force | None, timeout_s: float) -> Reference:
         key = (*self._key(given), run_input, force)
@@ -165,7 +168,9 @@ class References:
         """Stock's JIT of the program as given on `run_input` (the happy-path baseline), beside its reference."""
         key = (*self._key(given), run_input)
         if key not in self._stock:
-            run = run_program(given, run_input, "jit", plan=self.baseline(given), timeout_s=timeout_s)
+            run = run_program(
+                given, run_input, "jit", plan=self.baseline(given), builds=self.builds, timeout_s=timeout_s
+            )
             self._stock[key] = (run, check(run, self.get(given, run_input, None, timeout_s)))
         return self._stock[key]
 

@@ -20,11 +20,12 @@ from framework.load.program import Program
 from framework.plan import Plan
 from framework.run.interp import Interpreter, Outcome, Unwinder
 from framework.run.tailcall import Linked, link
+from framework.run.targets import TargetBuilds
 from framework.strategy import STOCK_RUNTIME, Strategy
 from framework.throwpoints import Force
 
 if TYPE_CHECKING:
-    from framework.machine.tailcalls import Target
+    from framework.fixup import Fixed
 
 __all__ = [
     "ResourceRecord",
@@ -146,6 +147,8 @@ def run_program(
     *,
     strategy: Strategy | str = "stock",
     plan: Plan | None = None,
+    fixed: Fixed | None = None,
+    builds: TargetBuilds | None = None,
     unwinder: Unwinder | None = None,
     max_insns: int = 200_000_000,
     timeout_s: float = TIMEOUT_S,
@@ -158,6 +161,8 @@ def run_program(
     name (or stock) runs on stock's. `unwinder` runs at a throw under the interpreter (see
     `framework.run.interp.Unwinder`); `branch_overrides` forces conditional jumps by pc
     (True: taken); `force` drives the run to one throwing point (framework.throwpoints).
+    `fixed` is the fixup of `plan` (framework.pipeline fixes a plan up once, not per run);
+    `builds` the tail-call targets built so far (a bake-off shares one across its runs).
     """
     if engine not in ENGINES:
         raise InputError(Coord(program.source), f"engine '{engine}' is not available (have: {', '.join(ENGINES)})")
@@ -180,7 +185,7 @@ def run_program(
             fault=f"pc 0: {kernel.context.not_emulated}", unsupported=True,
         )  # fmt: skip
     if engine == "jit":
-        return _run_jit(program, run_input, kernel, strategy, plan, force, timeout_s, linked)
+        return _run_jit(program, run_input, kernel, strategy, plan, fixed, builds, force, timeout_s, linked)
     arrays = {
         state.obj.base: linked.arrays[state.mdef.name] for state in kernel.maps if state.mdef.name in linked.arrays
     }
@@ -231,45 +236,21 @@ def run_program(
     )
 
 
-def _target(program: Program, strategy: Strategy | str, own_runtime: bool) -> Target:
-    """A tail-call target as its own load would have it, under a fresh instance of the strategy
-    (stock's for a name): prepared, verified, planned and fixed up; with the strategy's own
-    runtime, its table too. A target the verifier refuses cannot be in a prog array: bad input."""
-    from functools import partial
-
-    from framework.fixup import fixup_planned
-    from framework.machine.tailcalls import Target
-    from framework.plan import plan
-    from framework.verify import verify
-
-    fresh = type(strategy)() if isinstance(strategy, Strategy) else Strategy()  # one verification's tables each
-    prepared = fresh.prepare(program)
-    analysis = verify(prepared, fresh, log_level=0)
-    if not analysis.accepted:
-        raise InputError(
-            Coord(program.source),
-            f"tail-call target {program.name} is refused under {fresh.name} (no prog array can hold it): "
-            f"{analysis.message}",
-        )
-    made = plan(fresh, prepared, analysis)
-    return Target(
-        program.name, fixup_planned(made, prepared), partial(fresh.runtime_table, made) if own_runtime else None
-    )
-
-
 def _run_jit(
     program: Program,
     run_input: RunInput,
     kernel: EmulatedKernel,
     strategy: Strategy | str,
     plan: Plan | None,
+    fixed: Fixed | None,
+    builds: TargetBuilds | None,
     force: Force | None,
     timeout_s: float,
     linked: Linked,
 ) -> RunResult:
     """fixup -> jit -> machine (framework.machine.engine); the ledger as the interpreter keeps it.
     Each tail-call target is verified, planned and fixed up on its own, under its own instance
-    of the strategy, as the kernel loads each program alone."""
+    of the strategy, as the kernel loads each program alone (framework.run.targets)."""
     from functools import partial
 
     from framework.fixup import CtxError, fixup_planned
@@ -289,8 +270,10 @@ def _run_jit(
         runtime = build_runtime(STOCK_RUNTIME, tail_calls=True)
     own = table_for is not None
     try:
-        fixed = fixup_planned(plan if plan is not None else baseline(program), program)
-        targets = tuple(_target(t, strategy, own) for t in linked.targets)
+        if fixed is None:
+            fixed = fixup_planned(plan if plan is not None else baseline(program), program)
+        builds = builds if builds is not None else TargetBuilds()
+        targets = tuple(builds.get(t, strategy, own) for t in linked.targets)
         slots = {  # map index -> slot -> program name
             k: {i: image.name for i, image in linked.arrays[m.name].slots.items()}
             for k, m in enumerate(linked.program.maps)

@@ -13,7 +13,7 @@ import pytest
 from pytest_benchmark.fixture import BenchmarkFixture
 
 from framework.load.corpus import corpus_entries, manifests
-from framework.measure import measure
+from framework.pipeline import measure
 from framework.plugins import get_strategy, strategies
 
 BY_NAME = {e.program.name: e for m in manifests() for e in corpus_entries(m)}

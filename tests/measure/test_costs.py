@@ -14,7 +14,8 @@ from dataclasses import replace
 import pytest
 
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
-from framework.measure import Costs, measure
+from framework.measure import Costs
+from framework.pipeline import measure
 from framework.plugins import get_strategy
 from framework.run.result import TIMEOUT_S
 from framework.verify import verify

@@ -13,7 +13,7 @@ from framework.isa.opcodes import Kind
 from framework.load.asm import load_asm
 from framework.load.corpus import CorpusEntry
 from framework.load.program import CleanupRange, Program
-from framework.measure import measure
+from framework.pipeline import measure
 from framework.plan import plan
 from framework.plugins import get_strategy
 from framework.run.result import run_program

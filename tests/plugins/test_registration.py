@@ -120,3 +120,41 @@ def test_a_plugin_that_raises_costs_its_own_rows_not_the_run(
     assert all("a bug in the plugin" in r["message"] for r in raised)
     stock = [r for r in rows if r["strategy"] == "stock"]
     assert stock and all(r["verdict"] == "accepted" and not r["problems"] for r in stock)
+
+
+BASIC = Path(__file__).resolve().parents[2] / "programs" / "obj" / "basic_throw.o"
+
+
+def test_the_manager_is_built_once_and_strategies_are_fresh_each_time() -> None:
+    assert get_plugin_manager() is get_plugin_manager()
+    one, two = get_strategy("resource-table"), get_strategy("resource-table")
+    assert one is not two and type(one) is type(two)  # a strategy keeps one verification's tables
+
+
+def test_bakeoff_trace_writes_every_hook_call(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from framework.cli import main
+
+    monkeypatch.setenv("BAKEOFF_TRACE", "1")
+    assert main(["verify", str(BASIC), "--strategy", "resource-table", "--log-level", "0"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert any(line.startswith("bakeoff trace: register_strategies") for line in err)
+    prepared = [line for line in err if line.startswith("bakeoff trace: resource-table.prepare(Program(")]
+    assert len(prepared) == 3 and all(line.endswith(")") for line in prepared)  # basic_throw.o holds three
+    assert any(line.startswith("bakeoff trace: resource-table.reserved_stack(0) -> ") for line in err)
+    monkeypatch.delenv("BAKEOFF_TRACE")
+    assert main(["verify", str(BASIC), "--strategy", "resource-table", "--log-level", "0"]) == 0
+    assert "bakeoff trace" not in capsys.readouterr().err
+
+
+def test_disable_strategy_leaves_it_out(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from framework.cli import main
+
+    assert main(["run", str(BASIC), "--disable-strategy", "stock", "--disable-strategy", "landing-pads", "--json"]) == 0
+    ran = {r["strategy"] for r in json.loads(capsys.readouterr().out)}
+    assert ran == set(strategies()) - {"stock", "landing-pads"} and ran
+    assert main(["run", str(BASIC), "--disable-strategy", "nope"]) == 2
+    assert "--disable-strategy: unknown strategy 'nope'" in capsys.readouterr().err

@@ -140,7 +140,7 @@ def test_the_machine_counts_only_what_runs_a_filled_direct_slot_jumps_an_empty_o
 def test_a_throw_in_a_target_unwinds_under_every_strategy(strategy: str) -> None:
     """Each target is verified, planned and JITed on its own (a fresh instance of the strategy), and its
     throw reads its own table: every run agrees with the interpreter's and returns the kernel's value."""
-    from framework.measure.costs import measure
+    from framework.pipeline import measure
 
     entry = ENTRIES["tail_subprog"]
     got = measure(entry.program, type(get_strategy(strategy))(), entry.inputs)

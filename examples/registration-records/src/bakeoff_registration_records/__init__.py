@@ -27,37 +27,28 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from framework import hookimpl
-from framework.fixup import Fixed
-from framework.isa import opcodes as op
-from framework.isa.insn import Insn, make
-from framework.isa.patch import insertions
-from framework.jit import NativeImage
-from framework.kernel.kinds import kind_id
-from framework.load.program import Program
-from framework.plan import Plan
-from framework.strategy import RELEASABLE, RecordsResources, Strategy
-from framework.verify.result import Analysis
+from framework.plugin_api import (
+    RELEASABLE,
+    Analysis,
+    Fixed,
+    Insn,
+    NativeImage,
+    Plan,
+    Program,
+    RecordsResources,
+    Strategy,
+    add_imm,
+    call_kfunc,
+    hookimpl,
+    insertions,
+    kind_id,
+    mov_imm,
+    mov_reg,
+)
 
 __all__ = ["RegistrationRecords", "register_strategies"]
 
 PUSH, POP, POP_NODE = "rr_push", "rr_pop", "rr_pop_node"  # registration_records.c
-
-
-def _mov_imm(dst: int, imm: int) -> Insn:
-    return make(op.ALU64 | op.MOV | op.K, dst, 0, 0, imm & 0xFFFFFFFF)
-
-
-def _mov_reg(dst: int, src: int) -> Insn:
-    return make(op.ALU64 | op.MOV | op.X, dst, src)
-
-
-def _add_imm(dst: int, imm: int) -> Insn:
-    return make(op.ALU64 | op.ADD | op.K, dst, 0, 0, imm & 0xFFFFFFFF)
-
-
-def _call(index: int) -> Insn:
-    return make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, index)
 
 
 class RegistrationRecords(RecordsResources):
@@ -74,19 +65,19 @@ class RegistrationRecords(RecordsResources):
         after: dict[int, list[Insn]] = {}
         for pc, (kind, slot) in sorted(self.acquires.items()):
             if slot is not None and RELEASABLE[kind].by_address:  # the object on the stack: its address
-                value = [_mov_reg(1, 10), _add_imm(1, slot)]
+                value = [mov_reg(1, 10), add_imm(1, slot)]
             else:
-                value = [_mov_reg(1, 0)]
+                value = [mov_reg(1, 0)]
             node_off = analysis.record.at(pc).node_off
             if node_off:  # a pop or a remove returns the node inside the object: record the object
-                value.append(_add_imm(1, -node_off))
-            after.setdefault(pc, []).extend([*value, _mov_imm(2, kind_id(kind)), _mov_reg(3, 0), _call(push)])
+                value.append(add_imm(1, -node_off))
+            after.setdefault(pc, []).extend([*value, mov_imm(2, kind_id(kind)), mov_reg(3, 0), call_kfunc(push)])
         for pc in sorted(self.releases):
             node_off = analysis.record.at(pc).node_off
             if node_off is None:
-                before.setdefault(pc, []).append(_call(pop))
+                before.setdefault(pc, []).append(call_kfunc(pop))
             else:  # a push or an add: the object goes to the collection, R2 points node_off into it
-                before.setdefault(pc, []).extend([_mov_imm(0, node_off), _call(pop_node)])
+                before.setdefault(pc, []).extend([mov_imm(0, node_off), call_kfunc(pop_node)])
         inserts = insertions(before, after)
         return Plan(
             self.name,

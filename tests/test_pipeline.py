@@ -1,0 +1,64 @@
+"""framework.pipeline: the one driver verifies each (program, strategy) once and carries its artifacts."""
+
+from __future__ import annotations
+
+from dataclasses import FrozenInstanceError
+
+import pytest
+
+from framework import pipeline
+from framework.load.corpus import corpus_entries, manifests
+from framework.plugins import get_strategy
+
+ENTRIES = {e.program.name: e for m in manifests() for e in corpus_entries(m)}
+
+
+def _counted(name: str) -> tuple[object, dict[str, int]]:
+    """A fresh instance of the strategy, its `prepare` and verifier-end hook counted."""
+    strategy = get_strategy(name)
+    calls = {"prepare": 0, "on_peak_resources": 0}
+    prepare, peak = strategy.prepare, strategy.on_peak_resources
+
+    def counted_prepare(program):  # type: ignore[no-untyped-def]
+        calls["prepare"] += 1
+        return prepare(program)
+
+    def counted_peak(subprog, n):  # type: ignore[no-untyped-def]
+        calls["on_peak_resources"] += int(subprog == 0)
+        return peak(subprog, n)
+
+    strategy.prepare, strategy.on_peak_resources = counted_prepare, counted_peak  # type: ignore[method-assign]
+    return strategy, calls
+
+
+@pytest.mark.parametrize(
+    ("name", "program"), [("stock", "throw_static"), ("resource-table", "ctx_held"), ("frame-descriptors", "ctx_held")]
+)
+def test_measure_verifies_once(name: str, program: str) -> None:
+    entry = ENTRIES[program]
+    strategy, calls = _counted(name)
+    costs = pipeline.measure(entry.program, strategy, entry.inputs)  # type: ignore[arg-type]
+    assert costs.runs, "the program has runs to measure"
+    assert calls == {"prepare": 1, "on_peak_resources": 1}
+
+
+def test_artifacts_are_frozen_and_carry_what_later_stages_read() -> None:
+    entry = ENTRIES["ctx_held"]
+    verified = pipeline.verify(entry.program, get_strategy("resource-table"))
+    planned = pipeline.plan(verified)
+    assert planned.verified is verified and planned.plan.strategy == "resource-table"
+    assert planned.fixed.program.name == entry.program.name
+    with pytest.raises(FrozenInstanceError):
+        planned.plan = None  # type: ignore[misc]
+    runs = pipeline.exercise(planned, entry.inputs)
+    assert runs and all(r.check is None or r.check.agrees for r in runs)
+
+
+def test_a_refused_program_has_no_plan() -> None:
+    refused = next(
+        e for e in ENTRIES.values() if e.spec.get("expect", {}).get("stock", {}).get("verdict") == "rejected"
+    )
+    verified = pipeline.verify(refused.program, get_strategy("stock"))
+    assert not verified.accepted
+    with pytest.raises(ValueError, match="refused under stock"):
+        pipeline.plan(verified)
