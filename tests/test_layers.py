@@ -59,3 +59,45 @@ def test_strategies_may_import_nothing_of_the_framework_but_the_plugin_api() -> 
     }
     assert sorted(modules - open_to_plugins - forbidden) == []
     assert not forbidden & open_to_plugins
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_the_import_graph_has_no_cycle() -> None:
+    """No two modules import each other, directly or through others: at module level or inside a
+    function (an import deferred into a function is still a dependency), types aside."""
+    grimp = pytest.importorskip("grimp", reason="import-linter brings grimp (pip install -e '.[test]')")
+    built = grimp.build_graph("framework", "strategies", exclude_type_checking_imports=True)
+    graph = {m: set(built.find_modules_directly_imported_by(m)) for m in built.modules}
+    assert _cycles(graph) == []
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]  # the check itself

@@ -401,3 +401,9 @@ HELPER_GPL_ONLY: dict[str, frozenset[int]] = {
     ),
 }
 # fmt: on
+
+
+# license_is_gpl_compatible (include/linux/license.h)
+GPL_COMPATIBLE = frozenset(
+    {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
+)

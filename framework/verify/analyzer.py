@@ -17,6 +17,7 @@ from framework.strategy import Strategy
 from framework.verify import calls, frames, ops, reserved, timers
 from framework.verify.aux import collect, save_ptr_type
 from framework.verify.cfg import check_abnormal_return, check_cfg, check_subprogs, find_exception_callback
+from framework.verify.checkpoint import Checkpoint, fingerprint
 from framework.verify.env import COMPLEXITY_LIMIT_INSNS, STOP, Env, Outcome, Reject, Stop, reject, unsupported
 from framework.verify.globals_ import arg_types, might_throw
 from framework.verify.graph import GRAPH_API
@@ -28,9 +29,7 @@ from framework.verify.prune import (
     EXACT,
     NOT_EXACT,
     RANGE_WITHIN,
-    Checkpoint,
     add_backedge,
-    fingerprint,
     incomplete_read_marks,
     live_masks,
     maybe_enter_scc,

@@ -16,8 +16,19 @@ from dataclasses import dataclass
 
 from framework.load.btf import Btf, BtfType, Kind
 from framework.load.core import vmlinux_btf
+from framework.platform.helper_types import GPL_COMPATIBLE
 from framework.verify.env import Env, Reject, reject, unsupported
-from framework.verify.regs import MEM_PERCPU, MEM_RCU, MEM_USER, PTR_TRUSTED, PTR_UNTRUSTED, RT, Reg, type_str
+from framework.verify.regs import (
+    MEM_PERCPU,
+    MEM_RCU,
+    MEM_USER,
+    PTR_TRUSTED,
+    PTR_UNTRUSTED,
+    RT,
+    Reg,
+    loaded_scalar,
+    type_str,
+)
 from framework.verify.state import State
 
 __all__ = ["Unmodelled", "check_ptr_to_btf_access", "skc_to_tcp_sock", "struct_access"]
@@ -70,7 +81,6 @@ def check_ptr_to_btf_access(
     btf = vmlinux_btf()
     if btf is None:
         return unsupported(pc, "kernel struct", name, "its layout from vmlinux BTF")
-    from framework.verify.helper_args import GPL_COMPATIBLE
 
     if env.program.license not in GPL_COMPATIBLE:
         return reject(pc, f"Cannot access kernel 'struct {name}' from non-GPL compatible program")
@@ -91,8 +101,6 @@ def check_ptr_to_btf_access(
     if isinstance(got, Unmodelled):
         return unsupported(pc, "kernel struct member", f"{name}+{off} (size {size})", got.needs)
     if got.type is RT.SCALAR:
-        from framework.verify.memory import loaded_scalar
-
         return loaded_scalar(size)
     return got
 

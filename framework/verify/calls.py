@@ -9,6 +9,7 @@ from framework.platform.kfunc_types import KFUNC_TYPES
 from framework.platform.kfuncs import ACQUIRE, KFUNCS, RELEASE, RET_NULL, UNMERGED, VOID
 from framework.verify import btf_access, graph, memory
 from framework.verify.aux import record_key, record_map, record_obj_type
+from framework.verify.checkpoint import prev_entry, widen_imprecise_scalars
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.helper_args import (
     arg,
@@ -21,6 +22,7 @@ from framework.verify.helper_args import (
     typed_arg,
 )
 from framework.verify.precision import mark_chain_precision, mark_slot_precision
+from framework.verify.refs import acquire, release
 from framework.verify.regs import (
     MEM_ALLOC,
     MEM_PERCPU,
@@ -47,33 +49,6 @@ def clobber_caller_saved(st: State) -> None:
     # kernel: mark_reg_not_init for BPF_REG_1..5 after a call
     for r in CALLER_SAVED:
         st.cur.regs[r] = NOT_INIT
-
-
-def acquire(env: Env, st: State, pc: int, resource: str, slot: int | None = None) -> int:
-    # kernel: acquire_reference; `slot`: the fp offset, in the current frame, of a resource that
-    # lives on the stack (an iterator, a dynptr: insn_aux's meta.iter/meta.dynptr spi)
-    rid = env.new_id()
-    st.refs.append(Ref(RefKind.PTR, rid, pc, resource))
-    env.strategy.on_acquire(pc, env.subprog_of(pc), rid, resource, slot)
-    # what this frame holds at once: the references acquired in its subprog and not yet released
-    # (a caller's references live in the caller's frame; a resource table keeps them there)
-    sub = st.cur.subprog
-    held = sum(1 for r in st.refs if r.kind is RefKind.PTR and env.subprog_of(r.insn_idx) == sub)
-    if held > env.peak_resources[sub]:
-        env.peak_resources[sub] = held
-    return rid
-
-
-def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
-    # kernel: release_reference (every copy of the pointer becomes unusable)
-    ref = st.ref(ref_obj_id)
-    if ref is None:
-        return reject(pc, f"release of unknown reference id={ref_obj_id}")
-    st.refs = [r for r in st.refs if r.id != ref_obj_id]
-    env.strategy.on_release(pc, env.subprog_of(pc), ref_obj_id, ref.resource)
-    # kernel: mark_reg_invalid (privileged: __mark_reg_unknown)
-    st.map_regs(lambda r: scalar() if r.ref_obj_id == ref_obj_id and r.type not in (RT.ITER, RT.DYNPTR) else r)
-    return None
 
 
 # ---------------------------------------------------------------- helpers
@@ -622,39 +597,11 @@ def _iter_next(env: Env, st: State, pc: int) -> Outcome:
             RT.MEM, flags=frozenset({MEM_RDONLY}), mem_size=4, id=env.new_id(), ref_obj_id=it.ref_obj_id
         )
         queued.pc = pc + 1
-        prev = _prev_entry(st, pc)
+        prev = prev_entry(st, pc)
         if prev is not None:
-            _widen_imprecise_scalars(prev, queued)
+            widen_imprecise_scalars(prev, queued)
         env.push(queued)
     frame.stack[spi] = Slot(ITER * 8, it.with_(iter_active=False))
     clobber_caller_saved(st)
     st.cur.regs[0] = const(0)
     return pc + 1
-
-
-def _prev_entry(st: State, pc: int, include_parent: bool = False) -> State | None:
-    # kernel: find_prev_entry (the checkpoint of the previous iteration at this iter_next)
-    from framework.verify.prune import Checkpoint
-
-    c = st.parent if include_parent else getattr(st.parent, "parent", None)
-    while isinstance(c, Checkpoint):
-        if c.state.pc == pc and len(c.state.frames) == len(st.frames):
-            return c.state
-        c = c.parent
-    return None
-
-
-def _widen_imprecise_scalars(old: State, cur: State) -> None:
-    # kernel: widen_imprecise_scalars / maybe_widen_reg (an imprecise scalar that changed between
-    # iterations becomes unknown; precise ones, which decided something, keep their value)
-    def widen(o: Reg | None, c: Reg) -> Reg:
-        if o is None or o.type is not RT.SCALAR or c.type is not RT.SCALAR or o.precise or c.precise:
-            return c
-        return c if o.var == c.var else scalar()
-
-    for fo, fc in zip(old.frames, cur.frames, strict=False):
-        fc.regs = [widen(o, c) for o, c in zip(fo.regs, fc.regs, strict=True)]
-        for spi, slot in list(fc.stack.items()):
-            os = fo.stack.get(spi)
-            if slot.spilled is not None and slot.types[7] == "r" and os is not None:
-                fc.stack[spi] = Slot(slot.types, widen(os.spilled, slot.spilled))

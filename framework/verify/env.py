@@ -12,7 +12,8 @@ from framework.verify.regs import RT
 
 if TYPE_CHECKING:
     from framework.strategy import Strategy
-    from framework.verify.prune import Checkpoint, SccVisit
+    from framework.verify.checkpoint import Checkpoint
+    from framework.verify.prune import SccVisit
     from framework.verify.result import ThrowSite
     from framework.verify.state import State
     from framework.verify.tracing import Target

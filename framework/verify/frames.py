@@ -110,11 +110,11 @@ def prepare_func_exit(env: Env, st: State, pc: int) -> Outcome:
         st.frames.pop()
         # kernel: prepare_func_exit -> widen_imprecise_scalars against the previous visit of the
         # call site: imprecise scalars the callback changed are widened, so the call site converges
-        from framework.verify.calls import _prev_entry, _widen_imprecise_scalars
+        from framework.verify.checkpoint import prev_entry, widen_imprecise_scalars
 
-        prev = _prev_entry(st, callee.callsite, include_parent=True)
+        prev = prev_entry(st, callee.callsite, include_parent=True)
         if prev is not None:
-            _widen_imprecise_scalars(prev, st)
+            widen_imprecise_scalars(prev, st)
         return callee.callsite
     if r0.type is RT.STACK and r0.frameno == callee.frameno:
         return reject(pc, "cannot return stack pointer to the caller")

@@ -31,6 +31,7 @@ from framework.platform.btf_fields import (
     TIMER,
 )
 from framework.verify.env import Env, Reject, reject
+from framework.verify.refs import release
 from framework.verify.regs import MEM_ALLOC, NON_OWN_REF, RT, Reg, scalar
 from framework.verify.state import RefKind, State
 
@@ -346,7 +347,6 @@ def check_graph_kfunc(env: Env, st: State, pc: int, name: str) -> Reg | Reject:
         # kernel: ref_convert_owning_non_owning, then release_reference
         rid = regs[2].ref_obj_id
         st.map_regs(lambda x: x.with_(ref_obj_id=0, flags=x.flags | {NON_OWN_REF}) if x.ref_obj_id == rid else x)
-        from framework.verify.calls import release
 
         err = release(env, st, pc, rid)
         if err:

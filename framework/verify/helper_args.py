@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from framework.load.program import MapDef
 from framework.platform.helper_protos import FuncProto
-from framework.platform.helper_types import HELPER_GPL_ONLY, HELPER_TYPES
+from framework.platform.helper_types import GPL_COMPATIBLE, HELPER_GPL_ONLY, HELPER_TYPES
 from framework.platform.helpers import MAX_ID, func_id_name
 from framework.platform.sections import MAP_TYPES
 from framework.verify import memory
@@ -79,12 +79,6 @@ GPL_ONLY_ANY_TYPE = frozenset().union(*HELPER_GPL_ONLY.values())
 
 def gpl_only(prog_type: str, fid: int) -> bool:
     return fid in HELPER_GPL_ONLY.get(prog_type, GPL_ONLY_ANY_TYPE)
-
-
-# license_is_gpl_compatible (include/linux/license.h)
-GPL_COMPATIBLE = frozenset(
-    {"GPL", "GPL v2", "GPL and additional rights", "Dual BSD/GPL", "Dual MIT/GPL", "Dual MPL/GPL"}
-)
 
 
 def mem_size(env: Env, st: State, pc: int, regno: int, zero_ok: bool) -> int | Reject:

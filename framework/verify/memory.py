@@ -8,19 +8,12 @@ from framework.verify.btf_access import check_ptr_to_btf_access
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
-from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, scalar, type_str
-from framework.verify.scalar import Scalar, coerce_to_size, s64
+from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, loaded_scalar, scalar, type_str
+from framework.verify.scalar import coerce_to_size, s64
 from framework.verify.stack import DYNPTR, INVALID, ITER, MISC, SLOT_SIZE, SPILL, ZERO, Slot, slot_index
 from framework.verify.state import MAX_BPF_STACK, Frame, State
 from framework.verify.tnum import Tnum
 from framework.verify.tracing import ctx_load
-
-
-def loaded_scalar(size: int) -> Reg:
-    # kernel: mark_reg_unknown + coerce_reg_to_size
-    if size == 8:
-        return scalar()
-    return scalar(Scalar.from_bounds(smin=0, smax=(1 << (8 * size)) - 1, umax=(1 << (8 * size)) - 1))
 
 
 def stack_alignment(pc: int, ptr: Reg, off: int, size: int) -> Reject | None:

@@ -336,7 +336,7 @@ def step_ja(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
 def step_may_goto(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     # kernel: check_cond_jmp_op, BPF_JCOND: the fall-through (the loop goes on) is queued one
     # may_goto deeper; this path takes the jump (the counter ran out)
-    from framework.verify.calls import _prev_entry, _widen_imprecise_scalars
+    from framework.verify.checkpoint import prev_entry, widen_imprecise_scalars
 
     if insn.off:
         # kernel: do_misc_fixups gives the subprog its count and timestamp slots for each may_goto
@@ -345,9 +345,9 @@ def step_may_goto(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     queued = st.copy()
     queued.pc = pc + 1
     queued.may_goto_depth += 1
-    prev = _prev_entry(st, pc)
+    prev = prev_entry(st, pc)
     if prev is not None:
-        _widen_imprecise_scalars(prev, queued)
+        widen_imprecise_scalars(prev, queued)
     env.push(queued)
     return insn.jump_target(pc)
 

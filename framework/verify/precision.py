@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from framework.isa import opcodes as op
 from framework.isa.opcodes import Kind
+from framework.verify.checkpoint import Checkpoint
 from framework.verify.regs import RT
 from framework.verify.stack import SPILL, Slot
 from framework.verify.state import State
@@ -218,8 +219,6 @@ def _mark_in(st: State, bt: Backtrack) -> bool:
 
 def _chain(env: Env, st: State, bt: Backtrack, skip_last: bool) -> bool:
     # kernel: __mark_chain_precision
-    from framework.verify.prune import Checkpoint
-
     changed = False
     try:
         subseq = _walk(env, st.history, bt, -1, skip_last)
@@ -239,8 +238,6 @@ def _chain(env: Env, st: State, bt: Backtrack, skip_last: bool) -> bool:
 
 def mark_all_precise(st: State) -> bool:
     # kernel: mark_all_scalars_precise (every checkpoint of this path; not the current state)
-    from framework.verify.prune import Checkpoint
-
     changed = False
     cp = st.parent
     while isinstance(cp, Checkpoint):

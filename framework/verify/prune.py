@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from framework.verify.checkpoint import Checkpoint
 from framework.verify.regs import RT, Reg, scalar
 from framework.verify.stack import DYNPTR, EMPTY, INVALID, ITER, MISC, SPILL, ZERO, Slot
 from framework.verify.state import Frame, State
@@ -181,50 +182,6 @@ def states_equal(env: Env, old: State, cur: State, exact: int = NOT_EXACT) -> bo
     return all(
         ro.kind is rc.kind and ro.ptr == rc.ptr and ids.check(ro.id, rc.id)
         for ro, rc in zip(old.refs, cur.refs, strict=True)
-    )
-
-
-class Checkpoint:
-    """A state kept at a prune point (struct bpf_verifier_state_list) and its live descendants."""
-
-    __slots__ = ("branches", "fingerprint", "hit_cnt", "miss_cnt", "parent", "pc", "state")
-
-    def __init__(self, state: State, parent: Checkpoint | None) -> None:
-        self.state = state
-        self.parent = parent
-        self.branches = 1
-        self.fingerprint = fingerprint(state)
-        self.hit_cnt = 0
-        self.miss_cnt = 0
-        self.pc = state.pc
-
-
-def _bare(r: Reg) -> Reg:
-    return r.with_(precise=False) if r.precise else r
-
-
-def fingerprint(st: State) -> int:
-    """A hash equal for states that are exactly equal, precision aside (the infinite-loop prefilter)."""
-    return hash(
-        (
-            tuple(
-                (
-                    tuple(_bare(r) for r in f.regs),
-                    tuple(
-                        (spi, s.types, _bare(s.spilled) if s.spilled else None) for spi, s in sorted(f.stack.items())
-                    ),
-                    f.callsite,
-                )
-                for f in st.frames
-            ),
-            tuple(st.refs),
-            st.active_locks,
-            st.active_rcu_lock,
-            st.active_preempt_locks,
-            st.active_irq_id,
-            st.may_goto_depth,
-            st.callback_unroll_depth,
-        )
     )
 
 

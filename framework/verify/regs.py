@@ -92,6 +92,13 @@ def scalar(value: Scalar | None = None) -> Reg:
     return Reg(RT.SCALAR, value if value is not None else Scalar.unknown())
 
 
+def loaded_scalar(size: int) -> Reg:
+    # kernel: mark_reg_unknown + coerce_reg_to_size
+    if size == 8:
+        return scalar()
+    return scalar(Scalar.from_bounds(smin=0, smax=(1 << (8 * size)) - 1, umax=(1 << (8 * size)) - 1))
+
+
 def const(value: int) -> Reg:
     # kernel: __mark_reg_known
     return Reg(RT.SCALAR, Scalar.const(value))

@@ -21,7 +21,7 @@ from framework.load.btf import Btf, BtfType, Kind
 from framework.load.core import vmlinux_btf
 from framework.platform.sections import match_section
 from framework.verify.env import Env, Reject, reject, unsupported
-from framework.verify.regs import MEM_PERCPU, MEM_USER, RT, Reg
+from framework.verify.regs import MEM_PERCPU, MEM_USER, RT, Reg, loaded_scalar
 
 __all__ = ["MAX_BPF_FUNC_ARGS", "Target", "attach_target", "ctx_load", "kind_str"]
 
@@ -248,6 +248,5 @@ def _strip_to_struct(btf: Btf, type_id: int) -> int:
 
 
 def _scalar(size: int) -> Reg:
-    from framework.verify.memory import loaded_scalar
 
     return loaded_scalar(size)
