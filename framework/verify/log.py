@@ -4,15 +4,22 @@ print_reg_state / print_verifier_state print one frame: the registers (and, unle
 everything is asked for, only those the last instruction touched: "scratched"),
 the stack slots, `refs=` and ` cb`. print_insn_state puts that after the
 instruction's own line, aligned to a column, or on a line of its own when
-something else was printed in between.
+something else was printed in between; `log_step` is do_check's line per instruction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn
+from framework.isa.opcodes import Kind
 from framework.load.program import MapDef
+from framework.platform.helpers import HELPER_NARGS
+from framework.platform.kfuncs import KFUNCS
+from framework.verify import calls
 from framework.verify.env import Env
+from framework.verify.precision import stack_slot
 from framework.verify.regs import RT, Reg, type_str
 from framework.verify.stack import DYNPTR, INVALID, ITER, SPILL, Slot
 from framework.verify.state import Frame, State
@@ -138,3 +145,98 @@ def stats_line(env: Env) -> str:
         f"processed {env.insn_processed} insns (limit 1000000) max_states_per_insn {env.max_states_per_insn} "
         f"total_states {env.total_states} peak_states {env.peak_states} mark_read 0"
     )
+
+
+def call_name(env: Env) -> Callable[[Insn], str | None]:
+    def name(insn: Insn) -> str | None:
+        if insn.src == op.PSEUDO_KFUNC_CALL:
+            return calls.kfunc_name(env, insn)
+        return None
+
+    return name
+
+
+def call_args(env: Env) -> Callable[[Insn], int | None]:
+    def nargs(insn: Insn) -> int | None:
+        if insn.src == op.PSEUDO_KFUNC_CALL:
+            spec = KFUNCS.get(calls.kfunc_name(env, insn))
+            return spec.nargs if spec else None
+        if insn.src == 0:
+            return HELPER_NARGS.get(insn.imm)
+        return None  # a subprog: its BTF prototype is not consulted here
+
+    return nargs
+
+
+SCRATCH_ALL = set(range(11))
+
+
+def _scratched(insn: Insn) -> set[int]:
+    """The registers check_reg_arg marks for `insn` (mark_reg_scratched)."""
+    k = insn.kind
+    if k in (Kind.ALU, Kind.JCOND):
+        return {insn.dst, insn.src} if insn.uses_reg_src else {insn.dst}
+    if k in (Kind.NEG, Kind.END, Kind.LD_IMM64, Kind.STORE_IMM):
+        return {insn.dst}
+    if k in (Kind.LOAD, Kind.STORE_REG):
+        return {insn.dst, insn.src}
+    if k is Kind.ATOMIC:
+        return {insn.dst, insn.src, 0} if insn.imm == op.CMPXCHG else {insn.dst, insn.src}
+    if k is Kind.CALL:
+        return {0, 1, 2, 3, 4, 5}  # the arguments, then every caller-saved register
+    if k is Kind.LD_PKT:
+        return {0, 1, 2, 3, 4, 5, 6, insn.src}
+    if k is Kind.EXIT:
+        return {0}
+    return set()
+
+
+def _written(old: object, new: Slot) -> bool:
+    """The step wrote this slot (mark_stack_slot_scratched), rather than a release invalidating
+    a spilled copy of what it freed (mark_reg_invalid, which marks nothing)."""
+    if not isinstance(old, Slot):
+        return True
+    if old == new:
+        return False
+    invalidated = (
+        old.types == new.types
+        and old.spilled is not None
+        and old.spilled.is_pointer
+        and new.spilled is not None
+        and new.spilled.type is RT.SCALAR
+    )
+    return not invalidated
+
+
+def log_step(env: Env, st: State, pc: int, insn: Insn, before: Frame, slots: Mapping[int, object]) -> None:
+    """What the level-2 log shows of one step: the touched registers and slots, call and return blocks."""
+    maps = env.program.maps
+    if st.cur is not before:
+        if insn.kind is Kind.EXIT or before.frameno > st.cur.frameno:
+            # kernel: prepare_func_exit (at an exit, or a subprog's tail call)
+            env.log.append("returning from callee:")
+            env.log.append(frame_state(st, before, maps))
+            env.log.append(f"to caller at {st.pc}:")
+            env.log.append(frame_state(st, st.cur, maps))
+            if insn.kind is Kind.CALL:  # a tail call's return: the caller's next line shows R0 alone
+                env.last_insn_line = -1
+                env.scratched_regs, env.scratched_slots = {0}, set()
+                return
+        elif insn.kind is Kind.CALL:
+            # kernel: check_func_call
+            env.log.append("caller:")
+            env.log.append(frame_state(st, before, maps))
+            env.log.append("callee:")
+            env.log.append(frame_state(st, st.cur, maps))
+        env.last_insn_line = -1
+        env.scratched_regs = set(SCRATCH_ALL)
+        env.scratched_slots = set(st.cur.stack)
+        return
+    env.scratched_regs |= _scratched(insn)
+    if insn.kind is not Kind.JCOND:  # a branch refines spilled copies without marking their slots
+        env.scratched_slots |= {spi for spi, slot in st.cur.stack.items() if _written(slots.get(spi), slot)}
+    slot = stack_slot(st.history[-1][1]) if st.history else None
+    if slot is not None and slot[0] == st.curframe:
+        env.scratched_slots.add(slot[1])  # a load from the stack marks the slot it read
+    if insn.kind is Kind.JCOND:
+        insn_state(env, st, pc)  # kernel: check_cond_jmp_op prints the state itself

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from framework.isa.opcodes import MEMSX, STORE_REL, Kind
 from framework.platform.contexts import TCP_SOCK_UNCONVERTIBLE, context_of, sock_access
+from framework.verify.arith import coerce_to_size
 from framework.verify.btf_access import check_ptr_to_btf_access
 from framework.verify.ctx import TSTAMP_TYPE, ctx_access, ctx_socket
 from framework.verify.env import Env, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
 from framework.verify.regs import MEM_ALLOC, MEM_PERCPU, MEM_RDONLY, RT, Reg, const, loaded_scalar, scalar, type_str
-from framework.verify.scalar import coerce_to_size, s64
+from framework.verify.scalar import s64
 from framework.verify.stack import DYNPTR, INVALID, ITER, MISC, SLOT_SIZE, SPILL, ZERO, Slot, slot_index
 from framework.verify.state import MAX_BPF_STACK, Frame, State
 from framework.verify.tnum import Tnum

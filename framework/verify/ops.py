@@ -8,7 +8,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn, sign32
 from framework.isa.opcodes import Kind
 from framework.load.program import Linkage
-from framework.verify import graph, reserved
+from framework.verify import arith, branches, graph, reserved
 from framework.verify import scalar as sc
 from framework.verify.env import Env, Outcome, Reject, reject, unsupported
 from framework.verify.precision import mark_chain_precision
@@ -114,7 +114,7 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
                     regs[insn.src] = src
                 link = src.id
             regs[insn.dst] = Reg(
-                RT.SCALAR, sc.alu(op.MOV, Scalar.const(0), src.var, is64, off=insn.off), id=link, precise=src.precise
+                RT.SCALAR, arith.alu(op.MOV, Scalar.const(0), src.var, is64, off=insn.off), id=link, precise=src.precise
             )
         elif is64 and insn.off == 0:
             regs[insn.dst] = src  # copy_register_state
@@ -135,11 +135,11 @@ def step_alu(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if opc == op.NEG:
         # kernel: check_alu_op, BPF_NEG: root may negate a pointer (allow_ptr_leaks): check_reg_arg
         # (DST_OP) leaves an unknown scalar
-        regs[insn.dst] = scalar() if dst.is_pointer else scalar(sc.neg(dst.var, is64))
+        regs[insn.dst] = scalar() if dst.is_pointer else scalar(arith.neg(dst.var, is64))
         return pc + 1
     if dst.type is RT.SCALAR and src.type is RT.SCALAR:
         folded = _fold(opc, dst, src, is64, insn.off)
-        regs[insn.dst] = folded if folded is not None else scalar(sc.alu(opc, dst.var, src.var, is64, off=insn.off))
+        regs[insn.dst] = folded if folded is not None else scalar(arith.alu(opc, dst.var, src.var, is64, off=insn.off))
         return pc + 1
     return _pointer_alu(env, st, pc, insn, dst, src)
 
@@ -250,7 +250,7 @@ def _adjust_ptr(env: Env, st: State, pc: int, insn: Insn, ptr: Reg, off_reg: Reg
         if -(1 << 31) <= off < 1 << 31:  # kernel: the fixed offset stays an s32
             regs[insn.dst] = ptr.with_(off=off)
             return pc + 1
-    new = ptr.with_(var=sc.alu(opc, ptr.var, v, True))
+    new = ptr.with_(var=arith.alu(opc, ptr.var, v, True))
     if ptr.type in (RT.PACKET, RT.PACKET_META):
         # a new variable offset starts a new id; what was added may leave the known range
         new = new.with_(id=env.new_id(), range=0 if opc == op.ADD or v.smin < 0 else ptr.range)
@@ -277,7 +277,7 @@ def step_end(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
         # (DST_OP) leaves an unknown scalar
         st.cur.regs[insn.dst] = scalar()
         return pc + 1
-    st.cur.regs[insn.dst] = scalar(sc.alu(op.END, dst.var, None, insn.alu64, off=insn.off, imm=insn.imm))
+    st.cur.regs[insn.dst] = scalar(arith.alu(op.END, dst.var, None, insn.alu64, off=insn.off, imm=insn.imm))
     return pc + 1
 
 
@@ -445,7 +445,9 @@ def step_jcond(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     opc = insn.op
     if dst.is_pointer or src.is_pointer:
         return _pointer_compare(env, st, pc, insn, dst, src, target)
-    taken, fall = sc.refine(opc, dst.var, src.var, insn.jmp32, same_reg=insn.uses_reg_src and insn.src == insn.dst)
+    taken, fall = branches.refine(
+        opc, dst.var, src.var, insn.jmp32, same_reg=insn.uses_reg_src and insn.src == insn.dst
+    )
     if taken is None and fall is None:
         return pc + 1
     if taken is None or fall is None:

@@ -1,17 +1,20 @@
-"""State pruning at the kernel's checkpoints: states_equal, checkpoints, loops (SCC visits)."""
+"""State pruning at the kernel's checkpoints: where they are (mark_prune_points), is_state_visited
+and states_equal, and loops (SCC visits)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from framework.verify.checkpoint import Checkpoint
+from framework.isa import opcodes as op
+from framework.isa.insn import Insn
+from framework.isa.opcodes import Kind
+from framework.verify import calls, timers
+from framework.verify.checkpoint import Checkpoint, fingerprint
+from framework.verify.env import Env
+from framework.verify.precision import linked_regs, propagate_precision
 from framework.verify.regs import RT, Reg, scalar
-from framework.verify.stack import DYNPTR, EMPTY, INVALID, ITER, MISC, SPILL, ZERO, Slot
+from framework.verify.stack import DYNPTR, EMPTY, INVALID, ITER, MISC, SPILL, ZERO, Slot, slot_index
 from framework.verify.state import Frame, State
-
-if TYPE_CHECKING:
-    from framework.verify.env import Env
 
 
 class IdMap:
@@ -274,3 +277,148 @@ def path_done(env: Env, st: State) -> None:
             group.remove(c)
             env.explored.setdefault(c.pc, []).append(c)
         c = c.parent
+
+
+# ---------------------------------------------------------------- checkpoints
+
+
+def mark_prune_points(env: Env) -> None:
+    # kernel: visit_insn (mark_prune_point, mark_force_checkpoint)
+    for pc, insn in env.insns.items():
+        if insn.kind is Kind.JCOND:
+            env.prune_points.add(pc)
+            env.prune_points.add(insn.jump_target(pc))  # push_insn(BRANCH) marks the target
+        elif insn.kind is Kind.MAY_GOTO:
+            env.prune_points.add(pc)
+            env.prune_points.add(insn.jump_target(pc))
+            env.force_checkpoints.add(pc)
+            env.may_goto_pcs.add(pc)
+        elif insn.kind is Kind.JA:
+            env.prune_points.add(insn.jump_target(pc))
+        elif insn.kind is Kind.CALL:
+            env.prune_points.add(pc + 1)
+            if insn.src == op.PSEUDO_CALL:
+                env.prune_points.add(pc)
+            if insn.src == op.PSEUDO_KFUNC_CALL and calls.kfunc_name(env, insn) == "bpf_iter_num_next":
+                env.prune_points.add(pc)
+                env.force_checkpoints.add(pc)
+            if insn.src == 0 and insn.imm == timers.TIMER_SET_CALLBACK:
+                env.prune_points.add(pc)  # is_async_callback_calling_insn: checked before a new async state
+            kfunc = calls.kfunc_name(env, insn) if insn.src == op.PSEUDO_KFUNC_CALL else ""
+            # is_sync_callback_calling_insn: bpf_loop, bpf_for_each_map_elem, bpf_rbtree_add
+            if (insn.src == 0 and insn.imm in (181, 164)) or kfunc == "bpf_rbtree_add_impl":
+                env.prune_points.add(pc)
+                env.callback_calls.add(pc)
+                env.force_checkpoints.add(pc)
+
+
+def _iter_depths_differ(old: State, cur: State) -> bool:
+    # kernel: iter_active_depths_differ
+    for fo, fc in zip(old.frames, cur.frames, strict=False):
+        for spi, s in fo.stack.items():
+            c = fc.stack.get(spi)
+            if s.spilled is None or s.spilled.type is not RT.ITER or not s.spilled.iter_active:
+                continue
+            if c is None or c.spilled is None or c.spilled.iter_depth != s.spilled.iter_depth:
+                return True
+    return False
+
+
+def _iter_active_at_r1(st: State) -> bool:
+    slot, _frame, _spi = calls._iter_slot(st)
+    return slot is not None and slot.spilled is not None and slot.spilled.iter_active
+
+
+def _hit(env: Env, cp: Checkpoint, st: State, loop: bool) -> bool:
+    # kernel: is_state_visited, hit: (precision of the pruning state flows into this path's past;
+    # in a loop whose marks may still grow, the path is kept as a backedge for later)
+    cp.hit_cnt += 1
+    propagate_precision(env, cp.state, st, live_masks(env, cp.state))
+    if loop:
+        add_backedge(env, cp, st)
+    return True
+
+
+def is_state_visited(env: Env, st: State, pc: int) -> bool:
+    # kernel: is_state_visited. Checkpoints still being explored (branches > 0) are kept apart,
+    # keyed by an exact fingerprint, so the infinite-loop check is a lookup.
+    force = pc in env.force_checkpoints
+    add = force or (
+        env.jmps_processed - env.prev_jmps_processed >= 2 and env.insn_processed - env.prev_insn_processed >= 8
+    )
+    active = env.active.get(pc, {})
+    if active:
+        inf_loop_check = True
+        if pc in env.may_goto_pcs:
+            # kernel: is_state_visited, a may_goto hits only a state one may_goto shallower or
+            # deeper, and falls through to the infinite-loop check (2b2efe1937ca)
+            for group in active.values():
+                for cp in group:
+                    if cp.state.may_goto_depth != st.may_goto_depth and states_equal(env, cp.state, st, RANGE_WITHIN):
+                        return _hit(env, cp, st, True)
+        elif force or pc in env.callback_calls:
+            # kernel: is_state_visited, is_iter_next_insn and bpf_calls_callback: goto skip_inf_loop_check
+            inf_loop_check = False
+            for group in active.values():
+                for cp in group:
+                    if (pc in env.callback_calls or _iter_active_at_r1(st)) and states_equal(
+                        env, cp.state, st, RANGE_WITHIN
+                    ):
+                        return _hit(env, cp, st, True)
+        if inf_loop_check:
+            fp = fingerprint(st)
+            for cp in active.get(fp, ()):
+                if not _iter_depths_differ(cp.state, st) and states_equal(env, cp.state, st, EXACT):
+                    env.loop_at = pc
+                    return True
+        # kernel: skip_inf_loop_check (inside a loop, checkpoints are added sparingly)
+        if env.jmps_processed - env.prev_jmps_processed < 20 and env.insn_processed - env.prev_insn_processed < 100:
+            add = force
+    kept = env.explored.get(pc, [])
+    for cp in list(kept):
+        loop = incomplete_read_marks(env, cp)
+        if states_equal(env, cp.state, st, RANGE_WITHIN if loop else NOT_EXACT):
+            return _hit(env, cp, st, loop)
+        # kernel: is_state_visited drops states that keep missing
+        cp.miss_cnt += 1
+        if cp.miss_cnt > cp.hit_cnt * 3 + 3:
+            kept.remove(cp)
+            env.cur_states -= 1
+    if not add:
+        return False
+    cp = Checkpoint(st.copy(), st.parent if isinstance(st.parent, Checkpoint) else None)
+    cp.state.parent = None
+    cp.pc = pc
+    env.active.setdefault(pc, {}).setdefault(cp.fingerprint, []).append(cp)
+    maybe_enter_scc(env, cp)
+    st.parent = cp
+    st.history = []
+    # kernel: mark_all_scalars_imprecise (precision is found again for the path after a checkpoint)
+    st.map_regs(lambda r: r.with_(precise=False) if r.precise else r)
+    env.total_states += 1
+    env.cur_states += 1
+    env.peak_states = max(env.peak_states, env.cur_states)
+    here = len(env.explored.get(pc, [])) + sum(len(g) for g in env.active[pc].values())
+    env.max_states_per_insn = max(env.max_states_per_insn, here)
+    env.prev_jmps_processed = env.jmps_processed
+    env.prev_insn_processed = env.insn_processed
+    return False
+
+
+def history_aux(st: State, insn: Insn) -> object:
+    """What backtracking needs beside the pc: the stack slot touched, or the registers a branch links."""
+    k = insn.kind
+    if k in (Kind.LOAD, Kind.STORE_IMM, Kind.STORE_REG, Kind.ATOMIC):
+        base = st.cur.regs[insn.src if k is Kind.LOAD else insn.dst]
+        if base.type is RT.STACK and base.var.is_const and base.var.var_off.value == 0:
+            return (base.frameno, slot_index(base.off + insn.off))
+        return None
+    if k is Kind.JCOND:
+        regs = st.cur.regs
+        # registers past R10 are refused by the step that follows (check_reg_arg: "R%d is invalid")
+        linked = (insn.dst, insn.src) if insn.uses_reg_src else (insn.dst,)
+        ids = {regs[n].id for n in linked if n < len(regs)}
+        ids.discard(0)
+        if ids and any(regs[x].type is RT.SCALAR for x in (insn.dst, insn.src) if x < len(regs)):
+            return linked_regs(st, ids) or None
+    return None

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 import pytest
 
-import framework.verify.analyzer as analyzer
-import framework.verify.calls as calls
-import framework.verify.frames as frames
-import framework.verify.ops as ops
+import framework.verify
 import framework.verify.prune as prune
 from framework.verify import verify
 from framework.verify.env import Env
@@ -21,11 +21,22 @@ CASES = {c.name: c for c in load_cases("precision")}
 NEEDS_PRECISION = ("precise_offset_from_two_paths", "precise_offset_through_a_spill", "precise_branch_outcome")
 
 
+_PRECISION = "framework.verify.precision"
+
+
+def _verifier_modules() -> list[object]:
+    return [
+        importlib.import_module(f"framework.verify.{m.name}") for m in pkgutil.iter_modules(framework.verify.__path__)
+    ]
+
+
 @pytest.mark.parametrize("name", NEEDS_PRECISION)
 def test_forgetting_precision_would_accept(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     case = CASES[name]
     assert verify(case.program()).verdict.value == "rejected"
-    for module in (analyzer, calls, frames, ops):
+    users = [m for m in _verifier_modules() if hasattr(m, "mark_chain_precision") and m.__name__ != _PRECISION]
+    assert len(users) >= 3  # the steps, calls, ops and frames mark registers precise
+    for module in users:
         monkeypatch.setattr(module, "mark_chain_precision", lambda *_args: None)
     # the unsafe path now meets an imprecise checkpoint and is pruned: the case is sharp
     assert verify(case.program()).verdict.value == "accepted"
@@ -44,6 +55,6 @@ def test_precision_reaches_the_checkpoint(monkeypatch: pytest.MonkeyPatch) -> No
             seen.append(old.cur.regs[6].precise)
         return original(env, old, cur, exact)
 
-    monkeypatch.setattr(analyzer, "states_equal", spy)
+    monkeypatch.setattr(prune, "states_equal", spy)  # is_state_visited calls it
     assert verify(program).verdict.value == "rejected"
     assert seen and all(seen)

@@ -40,7 +40,7 @@ from framework.isa.opcodes import (
     SUB,
     XOR,
 )
-from framework.verify import scalar as sc
+from framework.verify import arith, branches
 from framework.verify.scalar import Scalar
 
 from . import concrete
@@ -61,7 +61,7 @@ Pair = tuple[tuple[int, Scalar], tuple[int, Scalar]]
 def test_binary_alu_is_sound(op: int, is64: bool, off: int, pair: Pair) -> None:
     (x, sa), (y, sb) = pair
     off = off if op in (DIV, MOD) else 0
-    result = sc.alu(op, sa, sb, is64, off=off)
+    result = arith.alu(op, sa, sb, is64, off=off)
     assert result.contains(concrete.alu(op, x, y, is64, off=off)), (sa, sb, result)
 
 
@@ -70,7 +70,7 @@ def test_binary_alu_is_sound(op: int, is64: bool, off: int, pair: Pair) -> None:
 def test_shift_by_constant_is_sound(op: int, is64: bool, a: tuple[int, Scalar], k: int) -> None:
     x, sa = a
     k = k if is64 else k % 32
-    result = sc.alu(op, sa, Scalar.const(k), is64)
+    result = arith.alu(op, sa, Scalar.const(k), is64)
     assert result.contains(concrete.alu(op, x, k, is64))
 
 
@@ -78,7 +78,7 @@ def test_shift_by_constant_is_sound(op: int, is64: bool, a: tuple[int, Scalar], 
 @given(st.booleans(), value_and_scalar())
 def test_neg_is_sound(is64: bool, a: tuple[int, Scalar]) -> None:
     x, sa = a
-    assert sc.alu(NEG, sa, None, is64).contains(concrete.alu(NEG, x, 0, is64))
+    assert arith.alu(NEG, sa, None, is64).contains(concrete.alu(NEG, x, 0, is64))
 
 
 @settings(max_examples=EXAMPLES)
@@ -87,7 +87,7 @@ def test_mov_and_movsx_are_sound(is64: bool, width: int, a: tuple[int, Scalar]) 
     y, sb = a
     if not is64 and width == 32:
         width = 0
-    result = sc.alu(MOV, Scalar.unknown(), sb, is64, off=width)
+    result = arith.alu(MOV, Scalar.unknown(), sb, is64, off=width)
     assert result.contains(concrete.alu(MOV, 0, y, is64, off=width))
 
 
@@ -95,14 +95,14 @@ def test_mov_and_movsx_are_sound(is64: bool, width: int, a: tuple[int, Scalar]) 
 @given(st.booleans(), u64s)
 def test_mov_imm_is_sound(is64: bool, imm: int) -> None:
     imm = concrete.sext(imm, 32)
-    assert sc.mov_imm(imm, is64).contains(concrete.alu(MOV, 0, imm, is64))
+    assert arith.mov_imm(imm, is64).contains(concrete.alu(MOV, 0, imm, is64))
 
 
 @settings(max_examples=EXAMPLES)
 @given(st.sampled_from([16, 32, 64]), st.booleans(), st.booleans(), value_and_scalar())
 def test_byte_swaps_are_sound(width: int, to_be: bool, is64: bool, a: tuple[int, Scalar]) -> None:
     x, sa = a
-    result = sc.alu(END, sa, None, is64, off=int(to_be), imm=width)
+    result = arith.alu(END, sa, None, is64, off=int(to_be), imm=width)
     assert result.contains(concrete.byte_swap(x, width, to_be=to_be, is64=is64))
 
 
@@ -121,7 +121,7 @@ def test_sync_and_zext_keep_members(a: tuple[int, Scalar]) -> None:
 @given(related_pairs())
 def test_branch_taken_never_contradicts(op: int, jmp32: bool, pair: Pair) -> None:
     (x, sa), (y, sb) = pair
-    pred = sc.branch_taken(op, sa, sb, jmp32)
+    pred = branches.branch_taken(op, sa, sb, jmp32)
     if pred is not None:
         assert pred == concrete.jmp(op, x, y, jmp32)
 
@@ -132,7 +132,7 @@ def test_branch_taken_never_contradicts(op: int, jmp32: bool, pair: Pair) -> Non
 @given(related_pairs())
 def test_refine_keeps_the_concrete_pair(op: int, jmp32: bool, pair: Pair) -> None:
     (x, sa), (y, sb) = pair
-    taken, fallthrough = sc.refine(op, sa, sb, jmp32)
+    taken, fallthrough = branches.refine(op, sa, sb, jmp32)
     edge = taken if concrete.jmp(op, x, y, jmp32) else fallthrough
     assert edge is not None
     assert edge[0].contains(x) and edge[1].contains(y), (sa, sb, edge)
@@ -143,10 +143,10 @@ def test_refine_keeps_the_concrete_pair(op: int, jmp32: bool, pair: Pair) -> Non
 def test_same_register_comparisons(op: int, jmp32: bool, a: tuple[int, Scalar]) -> None:
     x, sa = a
     truth = concrete.jmp(op, x, x, jmp32)
-    pred = sc.branch_taken(op, sa, sa, jmp32, same_reg=True)
+    pred = branches.branch_taken(op, sa, sa, jmp32, same_reg=True)
     if pred is not None:
         assert pred == truth
-    taken, fallthrough = sc.refine(op, sa, sa, jmp32, same_reg=True)
+    taken, fallthrough = branches.refine(op, sa, sa, jmp32, same_reg=True)
     edge = taken if truth else fallthrough
     assert edge is not None and edge[0].contains(x)
 
@@ -157,7 +157,7 @@ def test_refine_against_an_immediate(op: int, jmp32: bool, a: tuple[int, Scalar]
     # the kernel's BPF_K operand: a known register holding the sign-extended imm
     x, sa = a
     y = concrete.sext(imm, 32) & concrete.U64
-    taken, fallthrough = sc.refine(op, sa, Scalar.const(y), jmp32)
+    taken, fallthrough = branches.refine(op, sa, Scalar.const(y), jmp32)
     edge = taken if concrete.jmp(op, x, y, jmp32) else fallthrough
     assert edge is not None and edge[0].contains(x)
 
