@@ -158,3 +158,33 @@ def test_disable_strategy_leaves_it_out(capsys: pytest.CaptureFixture[str]) -> N
     assert ran == set(strategies()) - {"stock", "landing-pads"} and ran
     assert main(["run", str(BASIC), "--disable-strategy", "nope"]) == 2
     assert "--disable-strategy: unknown strategy 'nope'" in capsys.readouterr().err
+
+
+PROVENANCE_PLUGIN = """
+    from framework import hookimpl
+
+    @hookimpl
+    def register_strategies():
+        return []
+
+    @hookimpl
+    def update_machine_info(machine_info):
+        machine_info["machine"]["rack"] = "b7"
+"""
+
+
+def test_update_machine_info_adds_to_every_provenance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from framework.provenance import provenance
+
+    (tmp_path / "rack_plugin.py").write_text(textwrap.dedent(PROVENANCE_PLUGIN))
+    dist = tmp_path / "rack_plugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: rack-plugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[bakeoff.strategies]\nrack = rack_plugin\n")
+    assert "rack" not in provenance()["machine"]
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delenv("BAKEOFF_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    try:
+        assert provenance()["machine"]["rack"] == "b7"
+    finally:
+        sys.modules.pop("rack_plugin", None)
