@@ -22,6 +22,7 @@ from framework.isa import opcodes as op
 from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
+from framework.isa.semantics import MASK32, MASK64, alu, bswap, jump, sext
 from framework.kernel.api import Engine, Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
@@ -40,8 +41,6 @@ __all__ = [
     "Unwinder",
 ]
 
-MASK64 = (1 << 64) - 1
-MASK32 = (1 << 32) - 1
 MAX_BPF_STACK = 512  # include/linux/filter.h
 MAX_CALL_FRAMES = 8  # include/linux/bpf_verifier.h
 BPF_MAX_LOOPS = 8 * 1024 * 1024  # include/linux/bpf.h
@@ -49,31 +48,6 @@ STACK_TOP = 0x7FF0_0000_0000  # frame pointer of frame 0; frame d sits STACK_STR
 STACK_STRIDE = 0x1_0000
 TAIL_CALL = 12  # helper id of bpf_tail_call
 _STOP = -1  # return pc of a frame whose exit ends the current run loop
-
-
-def _s64(v: int) -> int:
-    return v - (1 << 64) if v & (1 << 63) else v
-
-
-def _s32(v: int) -> int:
-    v &= MASK32
-    return v - (1 << 32) if v & (1 << 31) else v
-
-
-def _sext(v: int, bits: int) -> int:
-    v &= (1 << bits) - 1
-    return v - (1 << bits) if v >> (bits - 1) else v
-
-
-def _bswap(v: int, width: int) -> int:
-    nbytes = width // 8
-    return int.from_bytes((v & ((1 << width) - 1)).to_bytes(nbytes, "little"), "big")
-
-
-def _tdiv(a: int, b: int) -> int:
-    """C's truncating signed division (b != 0)."""
-    q = abs(a) // abs(b)
-    return q if (a < 0) == (b < 0) else -q
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,11 +448,13 @@ class Interpreter:
 
     def alu(self, insn: Insn, pc: int) -> int:
         r = self.r
-        o = insn.code & 0xF0
+        o, src_reg = insn.code & 0xF0, bool(insn.code & op.X)
         if insn.alu64:
-            r[insn.dst] = _alu(o, r[insn.dst], self._src(insn), insn, 64) & MASK64
+            r[insn.dst] = alu(o, r[insn.dst], self._src(insn), 64, off=insn.off, reg_src=src_reg) & MASK64
         else:  # 32-bit ops zero-extend their result
-            r[insn.dst] = _alu(o, r[insn.dst] & MASK32, self._src(insn) & MASK32, insn, 32) & MASK32
+            r[insn.dst] = (
+                alu(o, r[insn.dst] & MASK32, self._src(insn) & MASK32, 32, off=insn.off, reg_src=src_reg) & MASK32
+            )
         return pc + 1
 
     def neg(self, insn: Insn, pc: int) -> int:
@@ -492,7 +468,7 @@ class Interpreter:
         width = insn.imm
         v = r[insn.dst] & ((1 << width) - 1)
         if insn.alu64 or insn.code & op.TO_BE:
-            v = _bswap(v, width)
+            v = bswap(v, width)
         r[insn.dst] = v
         return pc + 1
 
@@ -503,37 +479,8 @@ class Interpreter:
         r = self.r
         a = r[insn.dst]
         b = r[insn.src] if insn.code & op.X else insn.imm & MASK64
-        if insn.jmp32:
-            a &= MASK32
-            b &= MASK32
-            sa, sb = _s32(a), _s32(b)
-        else:
-            sa, sb = _s64(a), _s64(b)
-        o = insn.code & 0xF0
-        if o == op.JEQ:
-            taken = a == b
-        elif o == op.JNE:
-            taken = a != b
-        elif o == op.JGT:
-            taken = a > b
-        elif o == op.JGE:
-            taken = a >= b
-        elif o == op.JLT:
-            taken = a < b
-        elif o == op.JLE:
-            taken = a <= b
-        elif o == op.JSET:
-            taken = bool(a & b)
-        elif o == op.JSGT:
-            taken = sa > sb
-        elif o == op.JSGE:
-            taken = sa >= sb
-        elif o == op.JSLT:
-            taken = sa < sb
-        elif o == op.JSLE:
-            taken = sa <= sb
-        else:  # pragma: no cover - SPECS has no other conditional jump
-            raise _Bad(f"unknown jump op 0x{o:x}")
+        bits = 32 if insn.jmp32 else 64
+        taken = jump(insn.code & 0xF0, a & ((1 << bits) - 1), b & ((1 << bits) - 1), bits)
         if self.branch_overrides and pc in self.branch_overrides:
             taken = self.branch_overrides[pc]
         if self.force is not None:
@@ -620,7 +567,7 @@ class Interpreter:
     def ld_pkt(self, insn: Insn, pc: int) -> int:
         # bpf_gen_ld_abs + bpf_skb_load_helper_{8,16,32}: big-endian; failure ends the program with 0
         size = insn.size
-        off = insn.imm if insn.code & 0xE0 == op.ABS else _s32(self.r[insn.src] + insn.imm)
+        off = insn.imm if insn.code & 0xE0 == op.ABS else sext(self.r[insn.src] + insn.imm, 32)
         if self.kernel.packet() is None:
             raise _Bad("LD_ABS/LD_IND with no packet")
         at = self.kernel.packet_load(off, size)
@@ -633,7 +580,7 @@ class Interpreter:
         size = insn.size
         value = self._load(self.r[insn.src] + insn.off, size)
         if insn.code & 0xE0 == op.MEMSX:
-            value = _sext(value, 8 * size) & MASK64
+            value = sext(value, 8 * size) & MASK64
         self.r[insn.dst] = value
         return pc + 1
 
@@ -668,66 +615,11 @@ class Interpreter:
             self._store(addr, size, src)
             r[insn.src] = old
             return pc + 1
-        o = imm & ~op.FETCH
-        if o == op.ADD:
-            new = old + src
-        elif o == op.AND:
-            new = old & src
-        elif o == op.OR:
-            new = old | src
-        elif o == op.XOR:
-            new = old ^ src
-        else:  # pragma: no cover - SPECS has no other atomic
-            raise _Bad(f"unknown atomic op 0x{imm:x}")
+        new = alu(imm & ~op.FETCH, old, src, 8 * size)  # add, and, or, xor (SPECS has no other)
         self._store(addr, size, new & mask)
         if imm & op.FETCH:
             r[insn.src] = old
         return pc + 1
-
-
-def _alu(o: int, a: int, b: int, insn: Insn, bits: int) -> int:
-    """One ALU op on `bits`-wide operands (a, b already masked); the caller masks the result.
-
-    The same rules serve ALU64 and ALU (core.c ___bpf_prog_run ALU64_* and ALU_*):
-    shifts mask their count to the width, division by zero follows the rewrite
-    do_misc_fixups makes (x / 0 = 0, x % 0 = x), sdiv/smod truncate as C does.
-    """
-    if o == op.ADD:
-        return a + b
-    if o == op.SUB:
-        return a - b
-    if o == op.MUL:
-        return a * b
-    if o == op.MOV:
-        if insn.code & op.X and insn.off in (8, 16, 32):  # movsx (ALU: 8/16, sign-extended to 32 bits)
-            return _sext(b, insn.off)
-        return b  # mov, and addr_space_cast (no arena here: the pointer passes unchanged)
-    if o == op.OR:
-        return a | b
-    if o == op.AND:
-        return a & b
-    if o == op.XOR:
-        return a ^ b
-    if o == op.LSH:  # DST << (SRC & (bits - 1))
-        return a << (b & (bits - 1))
-    if o == op.RSH:
-        return a >> (b & (bits - 1))
-    if o == op.ARSH:
-        return _sext(a, bits) >> (b & (bits - 1))
-    if o == op.DIV:  # do_misc_fixups: x / 0 = 0
-        if b == 0:
-            return 0
-        if insn.off == 1:
-            return _tdiv(_sext(a, bits), _sext(b, bits))
-        return a // b
-    if o == op.MOD:  # do_misc_fixups: x % 0 = x
-        if b == 0:
-            return a
-        if insn.off == 1:
-            sa, sb = _sext(a, bits), _sext(b, bits)
-            return sa - sb * _tdiv(sa, sb)
-        return a % b
-    raise _Bad(f"unknown ALU op 0x{o:x}")  # pragma: no cover
 
 
 # Kind -> the Interpreter method that executes it (the closed set; tests check coverage).

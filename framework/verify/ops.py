@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from framework.isa import opcodes as op
+from framework.isa import semantics
 from framework.isa.insn import Insn, sign32
 from framework.isa.opcodes import Kind
 from framework.load.program import Linkage
@@ -151,14 +152,9 @@ def _value_fits(src: Reg, is64: bool, off: int) -> bool:
     return is64 or src.var.umax.bit_length() <= 32  # mov32: get_reg_width(src) <= 32
 
 
-_FOLD = {
-    op.ADD: lambda a, b: a + b,
-    op.SUB: lambda a, b: a - b,
-    op.MUL: lambda a, b: a * b,
-    op.AND: lambda a, b: a & b,
-    op.OR: lambda a, b: a | b,
-    op.XOR: lambda a, b: a ^ b,
-}
+# the operators whose constant operands give a constant the scalar domain agrees with, computed by
+# the instruction set's own semantics (framework.isa.semantics)
+_FOLD = frozenset({op.ADD, op.SUB, op.MUL, op.AND, op.OR, op.XOR})
 
 
 @functools.lru_cache(maxsize=4096)
@@ -172,8 +168,8 @@ def _fold(opc: int, dst: Reg, src: Reg, is64: bool, off: int) -> Reg | None:
         return None
     a, b = dst.var.var_off.value, src.var.var_off.value
     if is64:
-        return _const_reg(_FOLD[opc](a, b) & 0xFFFFFFFFFFFFFFFF)
-    return _const_reg(_FOLD[opc](a & 0xFFFFFFFF, b & 0xFFFFFFFF) & 0xFFFFFFFF)
+        return _const_reg(semantics.alu(opc, a, b, 64) & semantics.MASK64)
+    return _const_reg(semantics.alu(opc, a & semantics.MASK32, b & semantics.MASK32, 32) & semantics.MASK32)
 
 
 def _pointer_alu(env: Env, st: State, pc: int, insn: Insn, dst: Reg, src: Reg) -> Outcome:
