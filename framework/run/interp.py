@@ -23,9 +23,10 @@ from framework.isa.decode import Slots
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.isa.semantics import MASK32, MASK64, alu, bswap, jump, sext
-from framework.kernel.api import Engine, Kernel, KernelFault, NotEmulated
+from framework.kernel.api import Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
+from framework.run.frames import FrameState, Outcome, ThrowState, Unwinder
 from framework.run.tailcall import MAX_TAIL_CALL_CNT, Image, ProgArray
 from framework.throwpoints import Force, ForceCounter
 
@@ -34,11 +35,7 @@ __all__ = [
     "HANDLERS",
     "MAX_BPF_STACK",
     "MAX_CALL_FRAMES",
-    "FrameState",
     "Interpreter",
-    "Outcome",
-    "ThrowState",
-    "Unwinder",
 ]
 
 MAX_BPF_STACK = 512  # include/linux/filter.h
@@ -48,46 +45,6 @@ STACK_TOP = 0x7FF0_0000_0000  # frame pointer of frame 0; frame d sits STACK_STR
 STACK_STRIDE = 0x1_0000
 TAIL_CALL = 12  # helper id of bpf_tail_call
 _STOP = -1  # return pc of a frame whose exit ends the current run loop
-
-
-@dataclass(frozen=True, slots=True)
-class FrameState:
-    """One BPF frame at a throw, innermost last: where it was and what it held in r6-r9."""
-
-    subprog: str
-    pc: int  # the call site in this frame (the throwing pc for the innermost)
-    fp: int  # its frame pointer (R10)
-    callee_saved: tuple[int, int, int, int]  # r6-r9 as this frame last had them
-
-
-@dataclass(frozen=True, slots=True)
-class ThrowState:
-    """What an unwinder sees at bpf_throw."""
-
-    pc: int
-    cookie: int
-    frames: tuple[FrameState, ...]  # main program first
-
-
-# Called at a throw, before the frames are dropped, with `Kernel.unwinding` set: what it
-# releases through the kernel's services is recorded as released by the unwinder.
-Unwinder = Callable[[ThrowState, Kernel, Engine], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """How a run ended."""
-
-    r0: int  # r0 at the final exit, 64-bit unsigned
-    threw: bool
-    cookie: int | None
-    insns: int  # BPF instructions executed, exception callback included
-    stack_high_water: int  # deepest sum of the live frames' touched stack bytes
-    fault: str | None = None  # "pc N: reason" when the run faulted
-    fault_pc: int | None = None
-    timed_out: bool = False  # stopped by the instruction or time limit: the other figures are not a result
-    unsupported: bool = False  # stopped at a service the emulated kernel does not model (NotEmulated)
-    throw_target: str | None = None  # the tail-call target whose exception callback took the throw
 
 
 @dataclass(slots=True)
@@ -291,22 +248,31 @@ class Interpreter:
         finally:
             self.count = count
 
+    def _unwind(self, first: int, pc: int, cookie: int) -> None:
+        """The unwinder, if any, on frames `first`.. at a throw from `pc`, while the kernel records
+        its releases as the unwinder's: each frame's call site and r6-r9 (an outer frame's are what
+        its callee saved on entry; the innermost's are live)."""
+        if self.unwinder is None:
+            return
+        n = len(self.frames)
+        frames = tuple(
+            FrameState(
+                self.frames[d].subprog,
+                self.frames[d + 1].call_pc if d + 1 < n else pc,
+                STACK_TOP - d * STACK_STRIDE,
+                self.frames[d + 1].saved if d + 1 < n else (self.r[6], self.r[7], self.r[8], self.r[9]),
+            )
+            for d in range(first, n)
+        )
+        self.kernel.unwinding = True
+        try:
+            self.unwinder(ThrowState(pc, cookie, frames), self.kernel, self)
+        finally:
+            self.kernel.unwinding = False
+
     def _throw(self, throw: _Throw) -> None:
         """bpf_throw: unwind to the main frame, then run the exception callback (helpers.c bpf_throw)."""
-        frames = []
-        fps = [STACK_TOP - d * STACK_STRIDE for d in range(len(self.frames))]
-        for d, frame in enumerate(self.frames):
-            inner = d + 1 < len(self.frames)
-            pc = self.frames[d + 1].call_pc if inner else throw.pc
-            # r6-r9 of an outer frame are what its callee saved on entry
-            regs = self.frames[d + 1].saved if inner else (self.r[6], self.r[7], self.r[8], self.r[9])
-            frames.append(FrameState(frame.subprog, pc, fps[d], regs))
-        if self.unwinder is not None:
-            self.kernel.unwinding = True
-            try:
-                self.unwinder(ThrowState(throw.pc, throw.cookie, tuple(frames)), self.kernel, self)
-            finally:
-                self.kernel.unwinding = False
+        self._unwind(0, throw.pc, throw.cookie)
         for d in range(1, len(self.frames)):
             self._used[d] = 0
         del self.frames[1:]
@@ -330,24 +296,7 @@ class Interpreter:
         boundary = self.frames[b]
         assert boundary.image is not None
         self.target_throw = (boundary.image.name, cookie)
-        if self.unwinder is not None:
-            frames = tuple(
-                FrameState(
-                    f.subprog,
-                    self.frames[d + 1].call_pc if d + 1 < len(self.frames) else pc,
-                    STACK_TOP - d * STACK_STRIDE,
-                    self.frames[d + 1].saved
-                    if d + 1 < len(self.frames)
-                    else (self.r[6], self.r[7], self.r[8], self.r[9]),
-                )
-                for d, f in enumerate(self.frames)
-                if d >= b
-            )
-            self.kernel.unwinding = True
-            try:
-                self.unwinder(ThrowState(pc, cookie, frames), self.kernel, self)
-            finally:
-                self.kernel.unwinding = False
+        self._unwind(b, pc, cookie)
         for d in range(b, len(self.frames)):
             self._total -= self._used[d]
             self._used[d] = 0

@@ -26,7 +26,7 @@ from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.plan import Plan, baseline
-from framework.run.interp import ThrowState
+from framework.run.frames import ThrowState
 from framework.run.result import RunResult, run_program
 from framework.run.targets import TargetBuilds, program_key
 from framework.throwpoints import Force, Guard, ThrowPoint

@@ -18,7 +18,8 @@ from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
 from framework.plan import Plan
-from framework.run.interp import Interpreter, Outcome, Unwinder
+from framework.run.frames import Outcome, Unwinder
+from framework.run.interp import Interpreter
 from framework.run.tailcall import Linked, link
 from framework.run.targets import TargetBuilds
 from framework.strategy import STOCK_RUNTIME, Strategy
@@ -159,7 +160,7 @@ def run_program(
 
     Under the JIT a `Strategy` with its `plan` runs on its own C runtime and tables; a
     name (or stock) runs on stock's. `unwinder` runs at a throw under the interpreter (see
-    `framework.run.interp.Unwinder`); `branch_overrides` forces conditional jumps by pc
+    `framework.run.frames.Unwinder`); `branch_overrides` forces conditional jumps by pc
     (True: taken); `force` drives the run to one throwing point (framework.throwpoints).
     `fixed` is the fixup of `plan` (framework.pipeline fixes a plan up once, not per run);
     `builds` the tail-call targets built so far (a bake-off shares one across its runs).

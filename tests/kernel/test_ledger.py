@@ -6,7 +6,7 @@ from framework.kernel.api import Engine, Kernel
 from framework.kernel.ledger import EventKind, Ledger, State
 from framework.kernel.objects import RunInput
 from framework.load.program import MapDef
-from framework.run.interp import ThrowState
+from framework.run.frames import ThrowState
 from framework.run.result import run_program
 
 from .prog import program

@@ -19,14 +19,8 @@ from framework.isa.llvm_asm import assemble
 from framework.isa.opcodes import SPECS, Kind
 from framework.kernel.harness import ConformanceKernel
 from framework.load.program import Linkage, Subprog
-from framework.run.interp import (
-    BPF_MAX_LOOPS,
-    HANDLERS,
-    MAX_BPF_STACK,
-    Interpreter,
-    Outcome,
-    ThrowState,
-)
+from framework.run.frames import Outcome, ThrowState
+from framework.run.interp import BPF_MAX_LOOPS, HANDLERS, MAX_BPF_STACK, Interpreter
 
 M64 = (1 << 64) - 1
 
