@@ -17,7 +17,7 @@ from framework.isa.opcodes import Kind
 from framework.load.program import MapDef
 from framework.platform.helpers import HELPER_NARGS
 from framework.platform.kfuncs import KFUNCS
-from framework.verify import calls
+from framework.verify import kfunc_calls
 from framework.verify.env import Env
 from framework.verify.precision import stack_slot
 from framework.verify.regs import RT, Reg, type_str
@@ -150,7 +150,7 @@ def stats_line(env: Env) -> str:
 def call_name(env: Env) -> Callable[[Insn], str | None]:
     def name(insn: Insn) -> str | None:
         if insn.src == op.PSEUDO_KFUNC_CALL:
-            return calls.kfunc_name(env, insn)
+            return kfunc_calls.kfunc_name(env, insn)
         return None
 
     return name
@@ -159,7 +159,7 @@ def call_name(env: Env) -> Callable[[Insn], str | None]:
 def call_args(env: Env) -> Callable[[Insn], int | None]:
     def nargs(insn: Insn) -> int | None:
         if insn.src == op.PSEUDO_KFUNC_CALL:
-            spec = KFUNCS.get(calls.kfunc_name(env, insn))
+            spec = KFUNCS.get(kfunc_calls.kfunc_name(env, insn))
             return spec.nargs if spec else None
         if insn.src == 0:
             return HELPER_NARGS.get(insn.imm)

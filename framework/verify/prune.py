@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
-from framework.verify import calls, timers
+from framework.verify import kfunc_calls, timers
 from framework.verify.checkpoint import Checkpoint, fingerprint
 from framework.verify.env import Env
 from framework.verify.precision import linked_regs, propagate_precision
@@ -299,12 +299,12 @@ def mark_prune_points(env: Env) -> None:
             env.prune_points.add(pc + 1)
             if insn.src == op.PSEUDO_CALL:
                 env.prune_points.add(pc)
-            if insn.src == op.PSEUDO_KFUNC_CALL and calls.kfunc_name(env, insn) == "bpf_iter_num_next":
+            if insn.src == op.PSEUDO_KFUNC_CALL and kfunc_calls.kfunc_name(env, insn) == "bpf_iter_num_next":
                 env.prune_points.add(pc)
                 env.force_checkpoints.add(pc)
             if insn.src == 0 and insn.imm == timers.TIMER_SET_CALLBACK:
                 env.prune_points.add(pc)  # is_async_callback_calling_insn: checked before a new async state
-            kfunc = calls.kfunc_name(env, insn) if insn.src == op.PSEUDO_KFUNC_CALL else ""
+            kfunc = kfunc_calls.kfunc_name(env, insn) if insn.src == op.PSEUDO_KFUNC_CALL else ""
             # is_sync_callback_calling_insn: bpf_loop, bpf_for_each_map_elem, bpf_rbtree_add
             if (insn.src == 0 and insn.imm in (181, 164)) or kfunc == "bpf_rbtree_add_impl":
                 env.prune_points.add(pc)
@@ -325,7 +325,7 @@ def _iter_depths_differ(old: State, cur: State) -> bool:
 
 
 def _iter_active_at_r1(st: State) -> bool:
-    slot, _frame, _spi = calls._iter_slot(st)
+    slot, _frame, _spi = kfunc_calls.iter_slot(st)
     return slot is not None and slot.spilled is not None and slot.spilled.iter_active
 
 

@@ -14,7 +14,7 @@ from framework.isa import opcodes as op
 from framework.isa.insn import Insn
 from framework.isa.opcodes import Kind
 from framework.platform.kfuncs import KFUNCS
-from framework.verify import calls, frames, ops, timers
+from framework.verify import calls, frames, kfunc_calls, ops, timers
 from framework.verify.arith import coerce_to_size
 from framework.verify.aux import save_ptr_type
 from framework.verify.env import STOP, Env, Outcome, Reject, reject, unsupported
@@ -172,22 +172,22 @@ def _step_call(env: Env, st: State, pc: int, insn: Insn) -> Outcome:
     if st.active_locks:
         unlock = insn.src == 0 and insn.imm == calls.SPIN_UNLOCK
         # kernel: kfunc_spin_allowed (the graph kfuncs)
-        kfunc_ok = insn.src == op.PSEUDO_KFUNC_CALL and insn.off == 0 and calls.kfunc_name(env, insn) in GRAPH_API
+        kfunc_ok = insn.src == op.PSEUDO_KFUNC_CALL and insn.off == 0 and kfunc_calls.kfunc_name(env, insn) in GRAPH_API
         if (insn.src == 0 and not unlock) or (insn.src == op.PSEUDO_KFUNC_CALL and not kfunc_ok):
             return reject(pc, "function calls are not allowed while holding a lock")
     if insn.src == op.PSEUDO_CALL:
         return frames.check_func_call(env, st, pc, insn.jump_target(pc))
     if insn.src == op.PSEUDO_KFUNC_CALL:
-        name = calls.kfunc_name(env, insn)
+        name = kfunc_calls.kfunc_name(env, insn)
         if name not in KFUNCS:  # the kernel would find it in vmlinux BTF; the project has only its table
             return unsupported(pc, "kfunc", name, "its BTF prototype and flags in the kfunc table and its semantics")
-        if not calls.kfunc_allowed(env.program.prog_type, name):
+        if not kfunc_calls.kfunc_allowed(env.program.prog_type, name):
             return reject(pc, f"calling kernel function {name} is not allowed")
         if name == "bpf_throw":
             return _bpf_throw(env, st, pc)
         if name == "bpf_unwind_resume":
             return unwind_resume(env, st, pc)
-        return calls.check_kfunc_call(env, st, pc, insn)
+        return kfunc_calls.check_kfunc_call(env, st, pc, insn)
     out = calls.check_helper_call(env, st, pc, insn)
     if insn.imm == calls.TAIL_CALL and st.curframe and isinstance(out, int):
         # kernel: a tail call in a subprog returns from it when it succeeds (the hidden exit

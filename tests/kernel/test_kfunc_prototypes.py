@@ -39,7 +39,7 @@ def test_each_kfunc_takes_and_returns_what_vmlinux_btf_says(name: str) -> None:
 
 
 def test_the_verifier_gives_a_type_the_kfuncs_the_table_lists() -> None:
-    from framework.verify.calls import kfunc_allowed
+    from framework.verify.kfunc_calls import kfunc_allowed
 
     for prog_type, names in KFUNC_TYPES.items():
         assert {n for n in KERNEL_KFUNCS if kfunc_allowed(prog_type, n)} == names, prog_type
