@@ -210,6 +210,7 @@ class EmulatedKernel:
 
 # every service module registers itself in the tables on import
 from framework.kernel import (  # noqa: E402, F401
+    checksums,
     graph_kfuncs,
     map_helpers,
     net_helpers,
