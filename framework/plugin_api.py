@@ -33,7 +33,7 @@ from framework.plan import Plan, own_stack
 from framework.platform.helpers import helper_id
 from framework.strategy import RELEASABLE, STOCK_RUNTIME, RecordsResources, Strategy, interior_pointer
 from framework.verify import verify
-from framework.verify.result import Analysis, FrameHoldings, Holding, Nullness, ThrowSite
+from framework.verify.result import Analysis, FrameHoldings, Holding, Nullness, ThrowSite, location_name
 
 __all__ = [
     "KINDS",
@@ -64,6 +64,7 @@ __all__ = [
     "interior_pointer",
     "kind_id",
     "load_dw",
+    "location_name",
     "make",
     "mov_imm",
     "mov_reg",

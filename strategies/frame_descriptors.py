@@ -49,6 +49,7 @@ from framework.plugin_api import (
     hookimpl,
     interior_pointer,
     kind_id,
+    location_name,
     release_kind,
 )
 
@@ -67,19 +68,17 @@ LOC_STACK, LOC_REG, LOC_SLOT = 0, 1, 2
 class Entry:
     """struct bpf_frame_desc_reg_entry: one location the runtime releases."""
 
-    location: str  # "fp-8" or "r6".."r9"
+    at: int  # as Holding.at: 6..9 a register, below 0 an fp offset
     kind: str
     btf_id: int
     acquired_at: int = field(default=-1, compare=False)  # the acquiring pc (not encoded)
 
-    def _where(self) -> tuple[bool, int]:
-        """(a register?, its number or the fp offset)."""
-        is_reg = self.location.startswith("r")
-        return is_reg, int(self.location[1:]) if is_reg else int(self.location[2:])
+    @property
+    def location(self) -> str:
+        return location_name(self.at)
 
     def encode(self) -> bytes:
-        is_reg, where = self._where()
-        return _ENTRY.pack(LOC_REG if is_reg else LOC_STACK, kind_id(self.kind), where, self.btf_id)
+        return _ENTRY.pack(LOC_REG if self.at > 0 else LOC_STACK, kind_id(self.kind), self.at, self.btf_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +88,7 @@ class Descriptor:
     pc: int
     subprog: int
     entries: tuple[Entry, ...]
-    nulls: frozenset[str]  # locations NULL on every path so far (a pointer may still merge in)
+    nulls: frozenset[int]  # locations (as Holding.at) NULL on every path so far (a pointer may still merge in)
 
     def encode(self) -> bytes:
         body = b"".join(e.encode() for e in sorted(self.entries, key=lambda e: e.location))
@@ -107,7 +106,7 @@ def _frame_descriptors(site: ThrowSite, acquired: dict[int, int] | None = None) 
             if h.state is Nullness.INVALID or h.ref_id in released:
                 continue  # released already, or a second copy of a reference another entry covers
             released.add(h.ref_id)
-            entries.append(Entry(h.location, h.kind, h.btf_id, (acquired or {}).get(h.ref_id, -1)))
+            entries.append(Entry(h.at, h.kind, h.btf_id, (acquired or {}).get(h.ref_id, -1)))
         out.append(Descriptor(pc, frame.subprog, tuple(entries), frozenset(frame.nulls)))
     return out
 
@@ -145,22 +144,23 @@ def runtime_form(
 
 def merge_at(old: Descriptor, new: Descriptor) -> Descriptor | str:
     """RFC patch 05: identical entries merge, NULL merges with a pointer; else the location that cannot."""
-    a = {e.location: e for e in old.entries}
-    b = {e.location: e for e in new.entries}
+    a = {e.at: e for e in old.entries}
+    b = {e.at: e for e in new.entries}
     merged = []
-    for loc in sorted(a.keys() | b.keys()):
-        if loc in a and loc in b:
-            if a[loc] != b[loc]:
+    for at in sorted(a.keys() | b.keys(), key=location_name):  # the log's order: fp-16, fp-8, r6, ...
+        loc = location_name(at)
+        if at in a and at in b:
+            if a[at] != b[at]:
                 return loc  # two kinds (or two BTF types) in one place
-            merged.append(a[loc])
-        elif loc in a:
-            if loc not in new.nulls:
+            merged.append(a[at])
+        elif at in a:
+            if at not in new.nulls:
                 return loc  # a resource on one path, a scalar or garbage on the other
-            merged.append(a[loc])
+            merged.append(a[at])
         else:
-            if loc not in old.nulls:
+            if at not in old.nulls:
                 return loc
-            merged.append(b[loc])
+            merged.append(b[at])
     return Descriptor(old.pc, old.subprog, tuple(merged), old.nulls & new.nulls)
 
 

@@ -57,6 +57,7 @@ from framework.plugin_api import (
     helper_id,
     hookimpl,
     interior_pointer,
+    location_name,
     make,
     op,
     own_stack,
@@ -86,7 +87,7 @@ class _Site:
     """One throwing call in one frame: every path's holdings."""
 
     subprog: int
-    paths: list[tuple[dict[str, Held], frozenset[str]]] = field(default_factory=list)
+    paths: list[tuple[dict[int, Held], frozenset[int]]] = field(default_factory=list)  # by Holding.at
 
 
 class _Recorder(Strategy):
@@ -123,7 +124,7 @@ class _Recorder(Strategy):
         for i, frame in enumerate(site.frames):
             pc = site.pc if i == 0 else site.frames[i - 1].callsite
             held = {
-                h.location: Held(h.kind, h.btf_id, self.acquired.get(h.ref_id, -1))
+                h.at: Held(h.kind, h.btf_id, self.acquired.get(h.ref_id, -1))
                 for h in frame.holdings
                 if h.state is not Nullness.INVALID and owner[h.ref_id] == i
             }
@@ -142,10 +143,11 @@ def _release_call(kind: str, kfunc: Callable[[str], int]) -> list[Insn]:
     return [*args, make(op.JMP | op.CALL, 0, op.CALL_HELPER, 0, func_id)]
 
 
-def _load(location: str) -> Insn:
-    if location.startswith("r"):
-        return make(op.ALU64 | op.MOV | op.X, 1, int(location[1:]))
-    return make(op.LDX | op.MEM | op.DW, 1, 10, int(location[2:]))
+def _load(at: int) -> Insn:
+    """r1 = what a register (6..9) or the stack slot at fp offset `at` (below 0) holds."""
+    if at > 0:
+        return make(op.ALU64 | op.MOV | op.X, 1, at)
+    return make(op.LDX | op.MEM | op.DW, 1, 10, at)
 
 
 def _released(seq: Sequence[Insn], kind: str) -> list[Insn]:
@@ -197,7 +199,7 @@ class LandingPads(Strategy):
                 if not homes:
                     if RELEASABLE[kind].by_address:
                         body += [make(op.ALU64 | op.MOV | op.X, 1, 10), make(op.ALU64 | op.ADD | op.K, 1, 0, 0,
-                                 int(loc[2:]) & 0xFFFFFFFF)]  # fmt: skip
+                                 loc & 0xFFFFFFFF)]  # fmt: skip
                         body += _release_call(kind, kfunc)
                     else:
                         body += [_load(loc), *_released(_release_call(kind, kfunc), kind)]
@@ -209,7 +211,7 @@ class LandingPads(Strategy):
             ]
         return self._emit(dataclasses.replace(program, kfuncs=tuple(kfuncs)), pads, rec)
 
-    def _plan_site(self, site: _Site, rec: _Recorder) -> list[tuple[str, str, list[int]]]:
+    def _plan_site(self, site: _Site, rec: _Recorder) -> list[tuple[int, str, list[int]]]:
         """Per location the pad releases: (location, kind, acquire pcs released from their own
         cleanup slot instead). A reference a location before it already releases is skipped. A
         cleanup slot lives in the pad's frame, so its acquire and every release of what it
@@ -223,7 +225,7 @@ class LandingPads(Strategy):
 
         out = []
         seen: set[int] = set()
-        for loc in sorted({loc for held, _ in site.paths for loc in held}):
+        for loc in sorted({loc for held, _ in site.paths for loc in held}, key=location_name):  # the log's order
             on = [held[loc] for held, _ in site.paths if loc in held]
             other = any(loc not in held and loc not in nulls for held, nulls in site.paths)
             kind = on[0].kind  # a second kind here makes the pad's release refused on that path

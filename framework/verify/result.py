@@ -25,16 +25,31 @@ class Nullness(enum.Enum):
     INVALID = "invalid"
 
 
+def location_name(at: int) -> str:
+    """A register (6..9) or an fp offset (below 0) as the verifier log names it: "r6", "fp-8"."""
+    return f"r{at}" if at > 0 else f"fp{at}"
+
+
 @dataclass(frozen=True, slots=True)
 class Holding:
     """One stack slot or callee-saved register holding a resource at a throwing point."""
 
-    location: str  # "fp-8" (slot) or "r6".."r9"
+    at: int  # 6..9: that callee-saved register; below 0: the stack slot at that fp offset
     kind: str  # obj, percpu_obj, ringbuf, dynptr, socket, task, cgroup, iter_num, ...
     btf_id: int
     ref_id: int
     state: Nullness
     off: int = 0  # how far into its object the pointer points (a list or rbtree node: the node's offset)
+
+    @property
+    def register(self) -> int | None:
+        """The register (6..9) holding it, or None for a stack slot."""
+        return self.at if self.at > 0 else None
+
+    @property
+    def location(self) -> str:
+        """As the verifier log names it: "r6".."r9", or "fp-8"."""
+        return location_name(self.at)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +59,7 @@ class FrameHoldings:
     subprog: int
     callsite: int  # pc of the call into this frame (-1 for the boundary frame)
     holdings: tuple[Holding, ...]
-    nulls: tuple[str, ...] = ()  # slots and callee-saved registers known to hold 0 on this path
+    nulls: tuple[int, ...] = ()  # slots and callee-saved registers (as Holding.at) known to hold 0 on this path
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,21 +50,21 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
     frames = []
     for f in reversed(st.frames):
         held: list[Holding] = []
-        nulls: list[str] = []
+        nulls: list[int] = []
         for spi in sorted(f.stack):
             s = f.stack[spi]
             r = s.spilled
             if s.types == ZERO * SLOT_SIZE or (
                 s.types == SPILL * SLOT_SIZE and r is not None and r.is_const and not r.const
             ):
-                nulls.append(f"fp{-(spi + 1) * SLOT_SIZE}")
+                nulls.append(-(spi + 1) * SLOT_SIZE)
                 continue
             if r is None or not r.ref_obj_id:
                 continue
             kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
             held.append(
                 Holding(
-                    f"fp{-(spi + 1) * SLOT_SIZE}",
+                    -(spi + 1) * SLOT_SIZE,
                     kind,
                     r.btf_id,
                     r.ref_obj_id,
@@ -78,12 +78,10 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
                 continue
             r = f.regs[i]
             if r.is_const and not r.const:
-                nulls.append(f"r{i}")
+                nulls.append(i)
             if r.ref_obj_id and r.type is not RT.SCALAR:
                 kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
-                held.append(
-                    Holding(f"r{i}", kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live), _interior(r))
-                )
+                held.append(Holding(i, kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live), _interior(r)))
         frames.append(FrameHoldings(f.subprog, f.callsite, tuple(held), tuple(nulls)))
     return ThrowSite(pc, tuple(frames), via_global, tuple(sorted(live)))
 

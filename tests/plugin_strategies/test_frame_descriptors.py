@@ -112,8 +112,8 @@ def test_rfc_asm_scenarios(tmp_path: Path, name: str, body: str, verdict: str, m
         assert stock.verdict.value == "rejected"  # stock refuses what the descriptors clean up
 
 
-OBJ = Entry("fp-8", "obj", 7)
-TASK = Entry("fp-8", "task", 0)
+OBJ = Entry(-8, "obj", 7)  # fp-8
+TASK = Entry(-8, "task", 0)
 
 
 @pytest.mark.parametrize(
@@ -122,7 +122,7 @@ TASK = Entry("fp-8", "task", 0)
         ((OBJ,), (OBJ,), (OBJ,)),  # identical entries merge
         ((OBJ,), (), None),  # a pointer against something that is not NULL
         ((OBJ,), (TASK,), None),  # two kinds in one slot
-        ((OBJ,), (Entry("fp-8", "obj", 8),), None),  # two BTF types
+        ((OBJ,), (Entry(-8, "obj", 8),), None),  # two BTF types
         ((), (), ()),
     ],
 )
@@ -135,7 +135,7 @@ def test_merge_rules(old: tuple[Entry, ...], new: tuple[Entry, ...], merged: tup
 
 def test_null_merges_with_a_pointer_either_way() -> None:
     ptr = Descriptor(10, 0, (OBJ,), frozenset())
-    null = Descriptor(10, 0, (), frozenset({"fp-8"}))
+    null = Descriptor(10, 0, (), frozenset({-8}))  # fp-8 holds NULL
     for a, b in ((ptr, null), (null, ptr)):
         got = merge(a, b)
         assert got is not None and got.entries == (OBJ,) and got.nulls == frozenset()
