@@ -40,10 +40,16 @@ def _version(package: str) -> str | None:
         return None
 
 
+# The layout of what a run writes (rows and provenance): raised when a key changes meaning or goes,
+# so a stored result says which reader it needs.
+FORMAT_VERSION = 1
+
+
 def provenance() -> dict[str, Any]:
     """The commit (and whether the tree had changes), tool and package versions, the machine."""
     gcc = shutil.which("gcc")
     info: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
         "commit": _run(["git", "rev-parse", "HEAD"]),
         "dirty": bool(_run(["git", "status", "--porcelain", "--untracked-files=no"])),
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
