@@ -306,7 +306,8 @@ def _run_jit(
     ledger = kernel.ledger
     if not res.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
         ledger.finish(fault_pc if fault_pc is not None else -1)
-    runtime_insns = sum(run.runtime_insns.values())
+    # the runtime's own sections; the landing pads are BPF in the image, already in program_insns
+    runtime_insns = sum(n for part, n in run.runtime_insns.items() if part != "pad")
     data_out, ctx_out = kernel.context.test_run_out()
     return RunResult(
         program=program.name,
