@@ -8,13 +8,17 @@
   here; everything after reads the `Verified`.
 - `plan(verified)`: the strategy's rewrite (framework.plan) and its fixup (do_misc_fixups and
   the rest, framework.fixup), once: a `Planned`.
-- `exercise(planned, inputs)`: every run (unforced, then each throwing point forced), on the
-  JIT and the machine, each beside the interpreter's reference run (framework.run).
+- `run(planned, input)`: one run; `exercise(planned, inputs)`: every run (unforced, then each
+  throwing point forced), on the JIT and the machine, each beside the interpreter's reference
+  run (framework.run).
 - `measure(given, strategy, inputs)`: all of the above and the figures (framework.measure);
   an exception raised in the strategy's own code costs its row (verdict `error`), not the run.
 
-`bakeoff exec`, `bakeoff run`, the conformance kit and the tests go through these functions;
-the stages below never chain each other.
+`bakeoff exec`, `bakeoff run`, `bakeoff verify` and the conformance kit go through these
+functions; tests of one stage call that stage directly (and some older tests still chain stages
+by hand). Two places below still chain stages of their own: a tail-call
+target is loaded as the kernel loads it, verified and planned alone (framework.run.targets), and
+the JIT-size figures JIT the fixed program without a counter (framework.measure.jit_bytes).
 """
 
 from __future__ import annotations
@@ -34,12 +38,13 @@ from framework.plan import plan as rewrite
 from framework.run.exercise import Exercised
 from framework.run.exercise import exercise as run_cases
 from framework.run.reference import References
-from framework.run.result import TIMEOUT_S
+from framework.run.result import TIMEOUT_S, RunResult, run_program
 from framework.strategy import Strategy
+from framework.throwpoints import Force
 from framework.verify import verify as analyze
 from framework.verify.result import Analysis
 
-__all__ = ["Planned", "Verified", "exercise", "measure", "plan", "verify"]
+__all__ = ["Planned", "Verified", "exercise", "measure", "plan", "run", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,24 @@ def plan(verified: Verified) -> Planned:
         raise ValueError(f"{verified.program.name} was refused under {verified.strategy.name}: nothing to plan")
     made = rewrite(verified.strategy, verified.program, verified.analysis)
     return Planned(verified, made, fixup_planned(made, verified.program))
+
+
+def run(
+    planned: Planned,
+    run_input: RunInput | None = None,
+    *,
+    engine: str = "jit",
+    force: Force | None = None,
+    timeout_s: float = TIMEOUT_S,
+) -> RunResult:
+    """One run of a planned program on one input (default: an empty test run), from the plan's
+    fixup; `force` drives it to one throwing point. No reference beside it: `exercise` pairs each
+    run with the interpreter's."""
+    v = planned.verified
+    return run_program(
+        v.program, run_input, engine, strategy=v.strategy, plan=planned.plan,
+        fixed=planned.fixed if engine == "jit" else None, force=force, timeout_s=timeout_s,
+    )  # fmt: skip
 
 
 def exercise(

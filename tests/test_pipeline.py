@@ -62,3 +62,17 @@ def test_a_refused_program_has_no_plan() -> None:
     assert not verified.accepted
     with pytest.raises(ValueError, match="refused under stock"):
         pipeline.plan(verified)
+
+
+def test_one_run_is_the_exercised_run() -> None:
+    entry = ENTRIES["ctx_held"]
+    planned = pipeline.plan(pipeline.verify(entry.program, get_strategy("frame-descriptors")))
+    alone = pipeline.run(planned, entry.inputs[0])
+    first = pipeline.exercise(planned, entry.inputs[:1], forced=False)[0].result
+    assert (alone.retval, alone.threw, alone.x86_insns, alone.released_by_unwinder) == (
+        first.retval,
+        first.threw,
+        first.x86_insns,
+        first.released_by_unwinder,
+    )
+    assert alone.x86_split is not None and alone.x86_split.total == alone.x86_insns

@@ -226,24 +226,25 @@ def stock_run(
 def happy_path(result: RunResult, stock: RunResult) -> HappyPath:
     """A run that returned, beside stock's JIT of the program as given (a compiler's pads and
     cleanup slots are the strategy's) on the same input (`stock`: framework.measure.stock_run's)."""
-    split = result.x86_split
-    mine = split["program"] + split.get("record", 0)
-    return HappyPath(result.input, mine, split.get("record", 0), stock.x86_split["program"], result.stack_high_water)
+    split, base = result.x86_split, stock.x86_split
+    assert split is not None and base is not None, "happy paths are JIT runs"
+    return HappyPath(result.input, split.program + split.record, split.record, base.program, result.stack_high_water)
 
 
 def throw_cost(result: RunResult, throw_pc: int | None, hit: int) -> ThrowCost:
     """A run that threw: its runtime's instructions, split."""
     split = result.x86_split
+    assert split is not None, "throw costs are JIT runs"
     return ThrowCost(
         throw_pc,
         result.input,
         hit,
-        split.get("walk", 0),
-        split.get("lookup", 0),
-        split.get("release", 0),
-        split.get("exception_cb", 0),
+        split.walk,
+        split.lookup,
+        split.release,
+        split.exception_cb,
         len(result.released_by_unwinder),
-        split.get("pad", 0),
+        split.pad,
         result.stack_high_water,
     )
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ResourceRecord",
     "RunResult",
+    "X86Split",
     "run_program",
 ]
 
@@ -79,6 +80,44 @@ class ResourceRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class X86Split:
+    """Where a JIT run's x86 instructions ran. `program` is the JITed code and the return thunk;
+    the runtime's sections (framework/runtime: BAKEOFF_WALK, _LOOKUP, _RELEASE, _RECORD) are
+    counted apart, and the total is the two. `pad` and `exception_cb` say how many of the
+    program's instructions were landing pads' and the exception callback's (in the image, so
+    counted once, in `program`); `service_calls` counts calls into the emulated kernel."""
+
+    program: int
+    walk: int = 0  # the frame walk every runtime shares (throw time)
+    lookup: int = 0  # the strategy's lookup (throw time)
+    release: int = 0  # the strategy's releases (throw time)
+    record: int = 0  # the strategy's happy-path runtime (a resource table's pushes and removals)
+    pad: int = 0  # of program: the landing pads' (throw time)
+    exception_cb: int = 0  # of program: the exception callback's (throw time)
+    service_calls: int = 0  # trap-stub calls into the emulated kernel (not instructions)
+
+    @property
+    def runtime(self) -> int:
+        return self.walk + self.lookup + self.release + self.record
+
+    @property
+    def total(self) -> int:
+        return self.program + self.runtime
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "program": self.program,
+            "walk": self.walk,
+            "lookup": self.lookup,
+            "release": self.release,
+            "record": self.record,
+            "pad": self.pad,
+            "exception_cb": self.exception_cb,
+            "service_calls": self.service_calls,
+        }
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunResult:
     """One run of one program on one input."""
@@ -107,16 +146,14 @@ class RunResult:
     unsupported: bool = False
     guard_reaches: int | None = None  # with `force`: how often its guards were reached (stops at the forced reach)
     service_calls: Mapping[str, int] = field(default_factory=dict)
-    # engine "jit": x86_insns split into "program" and the runtime's "walk", "lookup", "release";
-    # "exception_cb" (part of "program") and "service_calls" (trap-stub calls, not instructions) beside it
-    x86_split: Mapping[str, int] = field(default_factory=dict)
+    x86_split: X86Split | None = None  # engine "jit": where x86_insns ran (None under the interpreter)
     # what BPF_PROG_TEST_RUN hands back beside retval, for an skb test run (None elsewhere, or no ctx)
     data_out: bytes | None = None
     ctx_out: bytes | None = None
 
     def to_json(self) -> dict[str, object]:
         """DESIGN.md's `exec` keys, then `input`, `fault`, `bpf_insns`, `used_after_release`, `x86_split`
-        (engine jit: program, walk, lookup, release, record, exception_cb, service_calls)."""
+        (engine jit: `X86Split`'s fields; null under the interpreter)."""
         return {
             "program": self.program,
             "strategy": self.strategy,
@@ -137,7 +174,7 @@ class RunResult:
             "unsupported": self.unsupported,
             "bpf_insns": self.bpf_insns,
             "used_after_release": [r.to_json() for r in self.used_after_release],
-            "x86_split": dict(self.x86_split),
+            "x86_split": self.x86_split.to_json() if self.x86_split is not None else None,
         }
 
 
@@ -306,9 +343,12 @@ def _run_jit(
     ledger = kernel.ledger
     if not res.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
         ledger.finish(fault_pc if fault_pc is not None else -1)
-    # the runtime's own sections; the landing pads are BPF in the image, already in program_insns
-    runtime_insns = sum(n for part, n in run.runtime_insns.items() if part != "pad")
     data_out, ctx_out = kernel.context.test_run_out()
+    parts = run.runtime_insns  # the runtime's sections, and the pads' share of the program's count
+    split = X86Split(
+        run.program_insns, parts.get("walk", 0), parts.get("lookup", 0), parts.get("release", 0),
+        parts.get("record", 0), parts.get("pad", 0), run.exception_cb_insns, res.service_calls,
+    )  # fmt: skip
     return RunResult(
         program=program.name,
         strategy=name,
@@ -323,7 +363,7 @@ def _run_jit(
             if prepared.linked is not None and run.throw.threw and run.throw.boundary > 0
             else None
         ),
-        x86_insns=run.program_insns + runtime_insns,
+        x86_insns=split.total,
         bpf_insns=None,  # the machine counts x86 instructions, not BPF ones
         stack_high_water=res.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
@@ -336,12 +376,7 @@ def _run_jit(
         unsupported=res.fault is not None and res.fault.unsupported,
         guard_reaches=run.guard_reaches,
         service_calls=dict(kernel.calls),
-        x86_split={
-            "program": run.program_insns,
-            **run.runtime_insns,
-            "exception_cb": run.exception_cb_insns,
-            "service_calls": res.service_calls,
-        },
+        x86_split=split,
         data_out=data_out,
         ctx_out=ctx_out,
     )

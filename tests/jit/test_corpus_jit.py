@@ -36,8 +36,8 @@ def test_returns_what_the_kernel_returned(entry: CorpusEntry, name: str) -> None
     assert (got.threw, got.cookie) == (want.threw, want.cookie)
     assert (got.leaked, got.double_released) == (want.leaked, want.double_released)
     split = got.x86_split
-    assert got.x86_insns == split["program"] + split["walk"] + split["lookup"] + split["release"]
-    assert (split["exception_cb"] > 0) == got.threw
+    assert got.x86_insns == split.program + split.walk + split.lookup + split.release
+    assert (split.exception_cb > 0) == got.threw
     assert got.stack_high_water > 0
 
 

@@ -119,8 +119,8 @@ def test_happy_path_cost_is_the_pushes_and_removals() -> None:
     mine = run_program(entry.program, run_input, "jit", strategy=rt, plan=made)
     stock = run_program(entry.program, run_input, "jit")
     assert not mine.threw and not stock.threw and mine.retval == stock.retval
-    assert mine.x86_split["record"] > 0 and stock.x86_split["record"] == 0
-    assert mine.x86_split["program"] > stock.x86_split["program"]
+    assert mine.x86_split.record > 0 and stock.x86_split.record == 0
+    assert mine.x86_split.program > stock.x86_split.program
 
 
 def test_registered_like_any_plugin() -> None:

@@ -106,7 +106,7 @@ def test_frame_descriptors_releases_registers_of_every_frame() -> None:
     assert any(e.location.startswith("r") for d in strategy.descriptors() for e in d.entries)
     r = run_program(entry.program, entry.inputs[0], "jit", strategy=strategy, plan=made)
     assert r.threw and [x.kind for x in r.released_by_unwinder] == ["obj"] * 4 and not r.leaked
-    assert r.x86_split["release"] > 0 and r.x86_split["lookup"] > 0
+    assert r.x86_split.release > 0 and r.x86_split.lookup > 0
 
 
 def test_exec_force_throw_all_json(capsys: pytest.CaptureFixture[str]) -> None:

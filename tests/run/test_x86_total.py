@@ -63,8 +63,8 @@ def test_the_total_counts_each_instruction_once(name: str, monkeypatch: pytest.M
     assert len(tallies) == len(runs) and any(r.result.threw for r in runs)
     for run, tally in zip(runs, tallies, strict=True):
         split = run.result.x86_split
-        assert split["program"] == tally["program"], (run.throw_pc, split, tally)
-        runtime = sum(split.get(k, 0) for k in ("walk", "lookup", "release", "record"))
+        assert split.program == tally["program"], (run.throw_pc, split, tally)
+        runtime = split.walk + split.lookup + split.release + split.record
         assert runtime == tally["runtime"], (run.throw_pc, split, tally)
-        assert split.get("pad", 0) <= split["program"]  # the pads are part of the program's count
+        assert split.pad <= split.program  # the pads are part of the program's count
         assert run.result.x86_insns == tally["program"] + tally["runtime"], (run.throw_pc, split, tally)

@@ -30,16 +30,16 @@ def test_throw_walks_to_the_boundary_and_runs_the_default_callback(depth: int) -
     # table (bpf_stack_walker's bpf_prog_ksym_find), 8 instructions an entry, subprog i at entry
     # i: with this gcc (-O2), 28 for the entry, main and the callback call, 14 + 8 * i per subprog i
     split = got.x86_split
-    assert split["walk"] == 28 + sum(14 + 8 * i for i in range(1, depth + 1))  # held to this gcc at -O2
-    assert split["lookup"] == split["release"] == 0
+    assert split.walk == 28 + sum(14 + 8 * i for i in range(1, depth + 1))  # held to this gcc at -O2
+    assert split.lookup == split.release == 0
     # the hidden callback: nop5, nop3, mov rsp/rbp, 5 pops, mov rsp, mov rax, leave, jmp thunk, ret
-    assert split["exception_cb"] == 13
-    assert got.x86_insns == split["program"] + split["walk"]
+    assert split.exception_cb == 13
+    assert got.x86_insns == split.program + split.walk
 
 
 def test_walk_cost_grows_by_one_scan_entry_per_frame() -> None:
     # one more frame costs its own step and one more table entry scanned for every frame
-    walks = [run_program(program(chain(d)), None, "jit").x86_split["walk"] for d in range(1, 9)]
+    walks = [run_program(program(chain(d)), None, "jit").x86_split.walk for d in range(1, 9)]
     steps = [b - a for a, b in itertools.pairwise(walks)]
     growth = {b - a for a, b in itertools.pairwise(steps)}
     assert len(growth) == 1 and growth.pop() > 0 and steps[0] > 0
