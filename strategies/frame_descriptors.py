@@ -95,8 +95,9 @@ class Descriptor:
         return _DESC.pack(self.pc, self.subprog, len(self.entries)) + body
 
 
-def _frame_descriptors(site: ThrowSite, acquired: dict[int, int] | None = None) -> list[Descriptor]:
-    """The descriptor each frame of one path gives: the throwing frame at the throw, callers at their calls."""
+def descriptors_of(site: ThrowSite, acquired: dict[int, int] | None = None) -> list[Descriptor]:
+    """The descriptor each frame of one path gives: the throwing frame at the throw, callers at their
+    calls (hybrid-spill, Kumar's reply, starts from the same descriptors)."""
     out = []
     released: set[int] = set()
     for i, frame in enumerate(site.frames):
@@ -203,7 +204,7 @@ class FrameDescriptors(Strategy):
         refused = interior_pointer(site)
         if refused:
             return refused
-        for desc in _frame_descriptors(site):
+        for desc in descriptors_of(site):
             old = self.table.get(desc.pc)
             if old is None:
                 self.table[desc.pc] = desc

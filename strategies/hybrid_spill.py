@@ -55,8 +55,8 @@ from strategies.frame_descriptors import (
     MERGE_FAILED,
     Descriptor,
     FrameDescriptors,
-    _frame_descriptors,
     decode,
+    descriptors_of,
     merge_at,
     runtime_form,
 )
@@ -122,7 +122,7 @@ class HybridSpill(FrameDescriptors):
         refused = interior_pointer(site)
         if refused:
             return refused
-        for desc in _frame_descriptors(site, self.acquired):
+        for desc in descriptors_of(site, self.acquired):
             desc = self._drop_spilled(desc)
             old = self.table.get(desc.pc)
             while old is not None:

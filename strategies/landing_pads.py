@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from framework.plugin_api import (
-    KINDS,
+    RELEASABLE,
     Analysis,
     CleanupRange,
     Fixed,
@@ -67,7 +67,6 @@ from framework.plugin_api import (
 from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
 
 RESUME = "bpf_unwind_resume"
-RELEASABLE = {k.name: k for k in KINDS}
 HOME_BYTES = 8
 _ROW = struct.Struct("<III")
 _RT_ROW = struct.Struct("<QQQ")  # landing_pads.c struct lp_range
