@@ -11,53 +11,33 @@ from pathlib import Path
 
 import pytest
 
+from framework import pipeline
 from framework.cli import main
 from framework.load.corpus import CorpusEntry
-from framework.plan import plan
-from framework.run.exercise import exercise
+from framework.plugins import get_strategy, strategies
 from framework.run.result import TIMEOUT_S, run_program
-from framework.strategy import Strategy
 from framework.throwpoints import Force, throw_points
-from framework.verify import verify
-from strategies.frame_descriptors import FrameDescriptors
-from strategies.hybrid_spill import HybridSpill
-from strategies.landing_pads import LandingPads
-from strategies.resource_table import ResourceTable
-from strategies.resource_table_inline import ResourceTableInline
-from strategies.stock import Stock
 
-from .corpus import ENTRIES, verified
+from .corpus import ENTRIES
 
-WITH_RUNTIME: tuple[type[Strategy], ...] = (
-    Stock,
-    FrameDescriptors,
-    ResourceTable,
-    HybridSpill,
-    LandingPads,
-    ResourceTableInline,
-)
 BY_NAME = {e.program.name: e for e in ENTRIES}
-CASES = [(cls, e) for cls in WITH_RUNTIME for e in ENTRIES if e.spec["expect"][cls.name].get("verdict") == "accepted"]
+# every registered strategy, on each corpus program whose manifest says it accepts it (an outside
+# strategy has no expectations in the manifests: the conformance kit holds it to the corpus)
+CASES = [
+    (name, e) for name in strategies() for e in ENTRIES if e.spec["expect"].get(name, {}).get("verdict") == "accepted"
+]
 
 
-@pytest.mark.parametrize(("cls", "entry"), CASES, ids=[f"{c.name}/{e.program.name}" for c, e in CASES])
-def test_every_throwing_point_unwinds_cleanly(cls: type[Strategy], entry: CorpusEntry) -> None:
-    strategy = cls()
-    program = strategy.prepare(entry.program)  # starts the strategy's tables afresh
-    analysis = verify(program, strategy, log_level=0)
-    assert analysis.accepted, analysis.message
-    made = plan(strategy, program, analysis)
-    reached = analysis.throws_reached
-    all_runs = exercise(
-        program,
-        strategy,
-        made,
+@pytest.mark.parametrize(("name", "entry"), CASES, ids=[f"{n}/{e.program.name}" for n, e in CASES])
+def test_every_throwing_point_unwinds_cleanly(name: str, entry: CorpusEntry) -> None:
+    verified = pipeline.verify(entry.program, get_strategy(name))
+    assert verified.accepted, verified.analysis.message
+    program, reached = verified.program, verified.analysis.throws_reached
+    all_runs = pipeline.exercise(
+        pipeline.plan(verified),
         entry.inputs,
         hits=entry.force_hits,
         twin_retvals=entry.twin_retvals(BY_NAME),
-        reached=reached,
-        seen=analysis.record.seen,
-        given=entry.program,
         timeout_s=entry.time_limit_s or TIMEOUT_S,
     )
     # an input the manifest marks `timeout` ends, as it goes, stopped by the program's time_limit_s:
@@ -87,10 +67,9 @@ def test_stocks_runtime_under_frame_descriptors_tables_would_leak() -> None:
     """The checks are sharp: the same forced throw run on stock's runtime (which releases
     nothing) reports the leak frame-descriptors' runtime prevents."""
     entry = BY_NAME["four_frames"]
-    strategy, analysis = verified(FrameDescriptors(), entry.program)
-    made = plan(strategy, entry.program, analysis)
+    planned = pipeline.plan(pipeline.verify(entry.program, get_strategy("frame-descriptors")))
     (point,) = throw_points(entry.program)
-    own = run_program(entry.program, entry.inputs[0], "jit", strategy=strategy, plan=made, force=Force(point))
+    own = pipeline.run(planned, entry.inputs[0], force=Force(point))
     stock = run_program(entry.program, entry.inputs[0], "jit", strategy="frame-descriptors", force=Force(point))
     assert own.threw and stock.threw
     assert sorted(r.kind for r in own.released_by_unwinder) == ["obj", "ringbuf", "ringbuf", "ringbuf_dynptr"]
@@ -101,10 +80,9 @@ def test_frame_descriptors_releases_registers_of_every_frame() -> None:
     """four_regs: four objects the compiler keeps in r6-r9 across the throwing call, rebuilt
     from the callee's spill area (the RFC's callee_saved test)."""
     entry = BY_NAME["four_regs"]
-    strategy, analysis = verified(FrameDescriptors(), entry.program)
-    made = plan(strategy, entry.program, analysis)
-    assert any(e.location.startswith("r") for d in strategy.descriptors() for e in d.entries)
-    r = run_program(entry.program, entry.inputs[0], "jit", strategy=strategy, plan=made)
+    planned = pipeline.plan(pipeline.verify(entry.program, get_strategy("frame-descriptors")))
+    assert any(h.register for site in planned.verified.analysis.throw_sites for f in site.frames for h in f.holdings)
+    r = pipeline.run(planned, entry.inputs[0])
     assert r.threw and [x.kind for x in r.released_by_unwinder] == ["obj"] * 4 and not r.leaked
     assert r.x86_split.release > 0 and r.x86_split.lookup > 0
 
@@ -129,20 +107,18 @@ def test_exec_force_throw_names_the_pcs_it_has(capsys: pytest.CaptureFixture[str
     assert f"--force-throw 3: not a reachable bpf_throw pc (have: {pc})" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("cls", WITH_RUNTIME, ids=lambda c: c.name)
+@pytest.mark.parametrize("name", sorted(strategies()))
 def test_exec_force_throw_all_reports_no_leak_for_any_program_it_accepts(
-    cls: type[Strategy], capsys: pytest.CaptureFixture[str]
+    name: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """The issue's last check, as a user runs it: `bakeoff exec --strategy S --force-throw all
     --json` on every corpus program S accepts (its first declared input)."""
     ran = 0
     for entry in ENTRIES:
-        if entry.spec["expect"][cls.name].get("verdict") != "accepted":
+        if entry.spec["expect"].get(name, {}).get("verdict") != "accepted":
             continue
         obj = entry.program.source
-        code = main(
-            ["exec", obj, "--program", entry.program.name, "--strategy", cls.name, "--force-throw=all", "--json"]
-        )
+        code = main(["exec", obj, "--program", entry.program.name, "--strategy", name, "--force-throw=all", "--json"])
         runs = json.loads(capsys.readouterr().out)
         first = entry.inputs[0].name if entry.inputs else "default"
         if first in entry.timeout_inputs:  # exec takes the first input: stopped by time_limit_s, exit status 1
@@ -169,6 +145,7 @@ def test_a_run_stopped_by_its_time_limit_reports_no_leak(entry: CorpusEntry) -> 
     """What a stopped run held was not leaked: the run did not end. Its verdict says all there is."""
     name = next(iter(sorted(entry.timeout_inputs)))
     inp = next(i for i in entry.inputs if i.name == name)
-    (run,) = exercise(entry.program, "stock", None, [inp], forced=False, timeout_s=entry.time_limit_s or TIMEOUT_S)
+    planned = pipeline.plan(pipeline.verify(entry.program, get_strategy("stock")))
+    (run,) = pipeline.exercise(planned, [inp], forced=False, timeout_s=entry.time_limit_s or TIMEOUT_S)
     assert run.verdict == "timeout" and run.result.timed_out and run.to_json()["retval"] is None
     assert run.result.leaked == () and run.problems == () and run.check is None
