@@ -86,12 +86,12 @@ def x86_listing(program: Program, *, alu32: bool = True) -> str:
     from framework.jit import JitError
     from framework.kernel.services import EmulatedKernel
     from framework.load.corpus import RunInput
-    from framework.machine.engine import prepare
+    from framework.machine.engine import jit_program
     from framework.plan import baseline
 
     try:
         fixed = fixup_planned(baseline(program), program)  # the context accesses the verifier typed are converted
-        prepared = prepare(EmulatedKernel(program, RunInput()), fixed, counter=None)
+        prepared = jit_program(EmulatedKernel(program, RunInput()), fixed, counter=None)
     except (CtxError, JitError) as exc:  # what Linux's JIT would refuse too, or what the machine lacks
         raise InputError(Coord(program.source, program.section), f"{program.name}: cannot JIT: {exc}") from None
     image, prog = prepared.image, fixed.program

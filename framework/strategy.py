@@ -121,7 +121,7 @@ class Strategy:
         """
         return None
 
-    # ---- jit (framework.machine.engine.prepare calls it once the code is laid out)
+    # ---- jit (framework.machine.engine.jit_program calls it once the code is laid out)
 
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """The table the strategy's C runtime reads at a throw, built once the JIT has laid the

@@ -14,14 +14,14 @@ if TYPE_CHECKING:
 
 def cmd_kernel_throw_cost(args: argparse.Namespace) -> int:
     from framework.oracle.check import available
-    from framework.oracle.throw_family import throw_cost
+    from framework.oracle.throw_family import kernel_throw_cost
 
     out = out_dir(args.out)  # nothing is written unless a directory is named
     reason = available()
     if reason is not None:
         print(f"bakeoff kernel-throw-cost: {reason}; nothing measured")
         return EXIT_OK
-    result = throw_cost(out, batches=args.batches, repeat=args.repeat)
+    result = kernel_throw_cost(out, batches=args.batches, repeat=args.repeat)
     print(result.table)
     if result.table_path is not None and result.plot_path is not None:
         print(f"\nwritten: {result.table_path}, {result.plot_path}")

@@ -18,7 +18,7 @@ from framework.jit import JitError, SubprogSpec, jit
 from framework.kernel.harness import ConformanceKernel
 from framework.load.conformance import CaseResult, ConformanceCase
 from framework.machine.bridge import KernelBridge, KernelResolver
-from framework.machine.machine import Machine, RunResult
+from framework.machine.machine import Machine, MachineRun
 from framework.machine.memory import COUNTER
 
 STACK = 512  # the suite's (and ubpf's) stack per frame
@@ -41,9 +41,9 @@ def subprog_bounds(slots: Slots) -> list[tuple[int, int]]:
     return [(s, e) for s, e in zip(ordered, [*ordered[1:], len(slots)], strict=True)]
 
 
-def run_case(case: ConformanceCase) -> tuple[CaseResult, RunResult | None]:
+def run_case(case: ConformanceCase) -> tuple[CaseResult, MachineRun | None]:
     """JIT one case and run it: its `CaseResult` (as `framework.run.result` builds
-    them for the interpreter) and the machine's `RunResult` (None if the JIT refused)."""
+    them for the interpreter) and the machine's `MachineRun` (None if the JIT refused)."""
     try:
         fixed = fixup_slots(case.slots, subprog_bounds(case.slots))
         subs = [SubprogSpec(f"f{i}", s, e) for i, (s, e) in enumerate(fixed.bounds)]

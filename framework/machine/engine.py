@@ -31,7 +31,7 @@ from framework.jit import NativeImage, jit, subprog_specs
 from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
 from framework.machine.bridge import KernelBridge, KernelResolver
-from framework.machine.machine import Machine, RunResult
+from framework.machine.machine import Machine, MachineRun
 from framework.machine.memory import kfunc_stub, release_stub
 from framework.machine.tailcalls import (
     TABLE_STRIDE,
@@ -46,7 +46,7 @@ from framework.runtime import RUNTIME_DATA, RUNTIME_DATA_SIZE, Runtime, RuntimeT
 from framework.runtime.table import MAX_KINDS, FrameInfo
 from framework.throwpoints import Force, ForceCounter
 
-__all__ = ["JitRun", "Prepared", "machine_for", "prepare", "run_prepared"]
+__all__ = ["JitProgram", "JitRun", "jit_program", "machine_for", "run_jitted"]
 
 TIMEOUT_US = 60_000_000
 UNCONVERTED = "a context access the verifier did not type as one (so not converted) reached the struct sk_buff"
@@ -54,7 +54,7 @@ STRATEGY_TABLE = RUNTIME_DATA + RUNTIME_DATA_SIZE  # where a strategy's runtime 
 
 
 @dataclass(frozen=True, slots=True)
-class Prepared:
+class JitProgram:
     """A program after fixup and JIT, ready for machines; with tail-call targets, `image` holds
     the caller's code first and each target's after it (framework.machine.tailcalls)."""
 
@@ -126,7 +126,7 @@ class _Resolver(KernelResolver):
         return super().__call__(pc, insn)
 
 
-def prepare(
+def jit_program(
     kernel: EmulatedKernel,
     fixed: Fixed,
     depths: Sequence[int] | None = None,
@@ -136,7 +136,7 @@ def prepare(
     table_for: TableFor | None = None,
     targets: Sequence[Target] = (),
     slots: Mapping[int, Mapping[int, str]] | None = None,
-) -> Prepared:
+) -> JitProgram:
     """JIT the fixed program against `kernel` (map addresses) with the runtime's bpf_throw;
     `table_for` gives the strategy's table for the runtime, once the code is laid out. Each of
     `targets` (tail-call targets, fixed on their own) is JITed after it, each with its own
@@ -156,7 +156,7 @@ def prepare(
     )
     table = table_for(fixed, image, STRATEGY_TABLE) if table_for is not None else b""
     if not targets and not fixed.tail_calls:
-        return Prepared(fixed, image, runtime, depths, table)
+        return JitProgram(fixed, image, runtime, depths, table)
     own = []
     at = image.base + len(image.code)
     for k, t in enumerate(targets):
@@ -174,14 +174,14 @@ def prepare(
         own.append((t, timage, t.table_for(t.fixed, timage, address) if t.table_for is not None else b"", address))
         at += len(timage.code)
     linked = link_images(fixed, image, table, own, slots or {}, names, kernel, STRATEGY_TABLE)
-    return Prepared(fixed, linked.image, runtime, depths, table, linked)
+    return JitProgram(fixed, linked.image, runtime, depths, table, linked)
 
 
 @dataclass(frozen=True, slots=True)
 class JitRun:
     """What the machine saw, and what the runtime recorded."""
 
-    result: RunResult
+    result: MachineRun
     throw: ThrowRecord
     program_insns: int  # JITed code and the return thunk (the counter excluded)
     runtime_insns: dict[str, int]  # walk / lookup / release (throw time), record (happy path)
@@ -210,7 +210,7 @@ def _runs(pcs: frozenset[int]) -> list[tuple[int, int]]:
     return out
 
 
-def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = True) -> tuple[Machine, int]:
+def machine_for(kernel: EmulatedKernel, prepared: JitProgram, *, count: bool = True) -> tuple[Machine, int]:
     """A machine holding the image and the runtime, bridged to `kernel`, and the ctx pointer for r1.
     `count=False` with an image JITed without a counter runs uncounted (for timing)."""
     fixed, image, runtime, linked = prepared.fixed, prepared.image, prepared.runtime, prepared.linked
@@ -285,7 +285,7 @@ def machine_for(kernel: EmulatedKernel, prepared: Prepared, *, count: bool = Tru
     return machine, ctx
 
 
-def _force(machine: Machine, prepared: Prepared, force: Force) -> ForceCounter:
+def _force(machine: Machine, prepared: JitProgram, force: Force) -> ForceCounter:
     """Hook each guard's jcc (the guard's pcs moved through the fixup stage's pc map)."""
     image, fixed = prepared.image, prepared.fixed
     counter = ForceCounter(force)
@@ -307,8 +307,8 @@ def _force(machine: Machine, prepared: Prepared, force: Force) -> ForceCounter:
     return counter
 
 
-def run_prepared(
-    kernel: EmulatedKernel, prepared: Prepared, *, timeout_us: int = TIMEOUT_US, force: Force | None = None
+def run_jitted(
+    kernel: EmulatedKernel, prepared: JitProgram, *, timeout_us: int = TIMEOUT_US, force: Force | None = None
 ) -> JitRun:
     """One run in a fresh machine; the ledger stays in `kernel` (pcs are the original program's).
     `force` drives the run to one throwing point (framework.throwpoints)."""

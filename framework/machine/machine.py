@@ -95,7 +95,7 @@ class Fault:
 
 
 @dataclass(frozen=True, slots=True)
-class RunResult:
+class MachineRun:
     retval: int  # rax at return (64-bit, unsigned)
     x86_insns: int  # instructions executed in counted ranges
     stack_high_water: int  # bytes below the rsp at entry (which holds the return address)
@@ -200,7 +200,7 @@ class Machine:
         self.uc.mem_write(address, data)
 
     def add_counted(self, name: str, lo: int, hi: int) -> None:
-        """Count instructions executed in [lo, hi) apart, as `RunResult.split[name]`
+        """Count instructions executed in [lo, hi) apart, as `MachineRun.split[name]`
         (one UC_HOOK_BLOCK callback per block there: for runtimes and exception
         callbacks, which run at throw time). In an image counting in r9, its own
         counter adds (`add r9, N`) are left out, as everywhere."""
@@ -377,7 +377,7 @@ class Machine:
         return None
 
     # -- running --------------------------------------------------------------
-    def run(self, args: Sequence[int] = (), entry: int = 0, timeout_us: int = 0) -> RunResult:
+    def run(self, args: Sequence[int] = (), entry: int = 0, timeout_us: int = 0) -> MachineRun:
         """Call subprog `entry` with R1.. = args; return r0 and what the run cost."""
         uc = self.uc
         self._st = _RunState(frame_low=mm.ENTRY_RSP)
@@ -406,7 +406,7 @@ class Machine:
         timed_out = fault is None and rip != mm.RETURN_ADDRESS  # emu_start's timeout ended it
         if timed_out:
             fault = Fault(f"stopped by the time limit of {timeout_us / 1e6:g} s", rip, self._pc(rip))
-        return RunResult(
+        return MachineRun(
             retval=uc.reg_read(X.UC_X86_REG_RAX),
             x86_insns=self._st.count + self._counted(),
             stack_high_water=mm.ENTRY_RSP - min(self._lowest_write(), self._st.frame_low),
@@ -449,4 +449,4 @@ class Machine:
         return counted[0]
 
 
-__all__ = ["UC_PROT_ALL", "Fault", "Machine", "RunResult", "Service", "ServiceCall"]
+__all__ = ["UC_PROT_ALL", "Fault", "Machine", "MachineRun", "Service", "ServiceCall"]

@@ -25,7 +25,7 @@ from framework.fixup import fixup_planned
 from framework.kernel.objects import RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import Program
-from framework.machine.engine import prepare
+from framework.machine.engine import jit_program
 from framework.plan import Plan, baseline
 from framework.run.exercise import Exercised
 from framework.run.reference import Check, References
@@ -212,7 +212,7 @@ def jit_bytes(program: Program, made: Plan | None) -> int:
     stock JITs it (None: framework.plan.baseline, which verifies it)."""
     kernel = EmulatedKernel(program, RunInput())
     fixed = fixup_planned(made if made is not None else baseline(program), program)
-    return len(prepare(kernel, fixed, counter=None).image.code)
+    return len(jit_program(kernel, fixed, counter=None).image.code)
 
 
 def stock_run(

@@ -8,7 +8,7 @@ nothing is attached or pinned, and every fd is closed on exit, Ctrl-C included.
 - `record.record(program, inputs)`: a `KernelRecord` (verdict, message, stack depth,
   verifier statistics, JIT image and line info, retval and ns per input);
 - `check`: `bakeoff kernel-check` (`kernel_check`, `to_json`, `render`, `available`);
-- `throw_family.throw_cost(out_dir)`: `bakeoff kernel-throw-cost`;
+- `throw_family.kernel_throw_cost(out_dir)`: `bakeoff kernel-throw-cost`;
 - `identity`: `KernelBuild`, the kernel a truth was recorded on, and `running()`;
 - `drift`: the one rule comparing the live kernel with recorded truth (DESIGN.md "Kernel drift");
 - `manifest`: kernel truth (`[program.kernel]`) in the corpus manifests.
@@ -19,7 +19,7 @@ from framework.oracle.drift import Comparison, Figure, KernelDrift, compare
 from framework.oracle.identity import KernelBuild, running
 from framework.oracle.manifest import check_corpus_truth, corpus_entries, write_corpus_truth
 from framework.oracle.record import InputRun, KernelRecord, record
-from framework.oracle.throw_family import ThrowCostResult, throw_cost
+from framework.oracle.throw_family import ThrowCostResult, kernel_throw_cost
 
 __all__ = [
     "JSON_KEYS",
@@ -35,10 +35,10 @@ __all__ = [
     "compare",
     "corpus_entries",
     "kernel_check",
+    "kernel_throw_cost",
     "record",
     "render",
     "running",
-    "throw_cost",
     "to_json",
     "write_corpus_truth",
 ]

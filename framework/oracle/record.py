@@ -138,7 +138,7 @@ def last_error_line(log: str, errno: int) -> str:
 BATCH_NS = 20_000_000  # a batch of a slow program runs fewer times: about this long at most
 
 
-def measure(prog: sys_.Fd, inp: RunInput, *, batches: int = BATCHES, repeat: int = REPEAT) -> InputRun:
+def time_input(prog: sys_.Fd, inp: RunInput, *, batches: int = BATCHES, repeat: int = REPEAT) -> InputRun:
     """`batches` BPF_PROG_TEST_RUN calls of `repeat` runs each (fewer for a program whose one run
     takes long: each batch about BATCH_NS at most); retval from the first."""
     data, ctx = inp.packet or b"", inp.ctx or b""
@@ -196,7 +196,7 @@ def record(
             for entry in inp.maps:
                 sys_.map_update(fresh.map_fd(entry.name), entry.key, entry.value)
             with filled(fresh, inp.prog_array):
-                runs.append(measure(fresh.prog, inp, batches=batches, repeat=repeat))
+                runs.append(time_input(fresh.prog, inp, batches=batches, repeat=repeat))
     return KernelRecord(
         program=program.name,
         verdict="accepted",

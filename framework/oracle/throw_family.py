@@ -27,7 +27,7 @@ from framework.load.program import Linkage, Program, Subprog
 from framework.oracle.record import KernelRecord, record
 from framework.platform.host import cpu_model
 
-__all__ = ["COOKIE", "MAX_FRAMES", "PACKET", "DepthCost", "ThrowCostResult", "family_member", "throw_cost"]
+__all__ = ["COOKIE", "MAX_FRAMES", "PACKET", "DepthCost", "ThrowCostResult", "family_member", "kernel_throw_cost"]
 
 COOKIE = 42
 MAX_FRAMES = 8
@@ -172,7 +172,7 @@ def measure_family(*, batches: int = 11, repeat: int = 1000) -> tuple[tuple[Dept
     return depths, too_deep
 
 
-def throw_cost(out_dir: Path | str | None = None, *, batches: int = 11, repeat: int = 1000) -> ThrowCostResult:
+def kernel_throw_cost(out_dir: Path | str | None = None, *, batches: int = 11, repeat: int = 1000) -> ThrowCostResult:
     """Measure the family; with `out_dir`, write `throw_cost.txt` and `throw_cost.png` into it."""
     depths, too_deep = measure_family(batches=batches, repeat=repeat)
     table = render_table(depths)

@@ -293,7 +293,7 @@ def _run_jit(
 
     from framework.fixup import CtxError, fixup_planned
     from framework.jit import JitError
-    from framework.machine.engine import prepare, run_prepared
+    from framework.machine.engine import jit_program, run_jitted
     from framework.plan import baseline
     from framework.runtime import build_runtime
 
@@ -317,7 +317,7 @@ def _run_jit(
             for k, m in enumerate(linked.program.maps)
             if m.name in linked.arrays
         }
-        prepared = prepare(kernel, fixed, runtime=runtime, table_for=table_for, targets=targets, slots=slots)
+        prepared = jit_program(kernel, fixed, runtime=runtime, table_for=table_for, targets=targets, slots=slots)
     except (CtxError, JitError) as exc:
         raise InputError(Coord(program.source), f"{program.name}: cannot JIT: {exc}") from None
     except NotEmulated as exc:
@@ -331,7 +331,7 @@ def _run_jit(
             f"{program.name}: the throw at pc {force.point.pc} is code no verifier path reached; "
             "the fixup stage removed it, so it cannot be forced",
         )
-    run = run_prepared(kernel, prepared, force=force, timeout_us=int(timeout_s * 1e6))
+    run = run_jitted(kernel, prepared, force=force, timeout_us=int(timeout_s * 1e6))
     res = run.result
     fault_pc = None
     fault = None

@@ -24,7 +24,7 @@ from framework.jit.counters import IN_R9
 from framework.kernel.services import EmulatedKernel
 from framework.load.corpus import CorpusEntry, RunInput, corpus_entries, manifests
 from framework.load.program import Linkage, Program, Subprog
-from framework.machine.engine import machine_for, prepare
+from framework.machine.engine import jit_program, machine_for
 
 LOOP_HEAVY = {("nested_iters_clean", "ipv4_tcp"), ("task_walk_clean", "task_cycle"), ("task_walk_clean", "list3")}
 ROUNDS = 40
@@ -37,7 +37,7 @@ def _entries() -> list[tuple[CorpusEntry, RunInput]]:
 
 def _runner(prog: Program, inp: RunInput, counted: bool) -> Callable[[], int]:
     kernel = EmulatedKernel(prog, inp)
-    prepared = prepare(kernel, stock_fixup(prog), counter=IN_R9 if counted else None)
+    prepared = jit_program(kernel, stock_fixup(prog), counter=IN_R9 if counted else None)
     machine, ctx = machine_for(kernel, prepared, count=counted)
 
     def run() -> int:

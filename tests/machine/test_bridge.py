@@ -10,7 +10,7 @@ from framework.jit import SubprogSpec, jit
 from framework.kernel.objects import MapEntry, RunInput
 from framework.kernel.services import EmulatedKernel
 from framework.load.program import MapDef, Program
-from framework.machine import Machine, RunResult
+from framework.machine import Machine, MachineRun
 from framework.machine.bridge import KernelBridge, KernelResolver
 from framework.run.result import run_program
 
@@ -57,7 +57,7 @@ exit
 """
 
 
-def run_jit(prog: Program, run_input: RunInput | None = None) -> tuple[RunResult, EmulatedKernel]:
+def run_jit(prog: Program, run_input: RunInput | None = None) -> tuple[MachineRun, EmulatedKernel]:
     kernel = EmulatedKernel(prog, run_input or RunInput())
     subs = [SubprogSpec(s.name, s.start, s.end, s.is_exception_cb) for s in prog.subprogs]
     image = jit(prog.slots, subs, stack_depths=[16] * len(subs), resolver=KernelResolver(kernel))

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from framework.oracle.throw_family import COOKIE, MAX_FRAMES, throw_cost
+from framework.oracle.throw_family import COOKIE, MAX_FRAMES, kernel_throw_cost
 
 pytestmark = [pytest.mark.kernel, pytest.mark.usefixtures("bpf")]
 
 
 def test_family_on_this_kernel(tmp_path: Path) -> None:
-    result = throw_cost(tmp_path, batches=5, repeat=500)
+    result = kernel_throw_cost(tmp_path, batches=5, repeat=500)
     assert [d.depth for d in result.depths] == list(range(1, MAX_FRAMES + 1))
     for d in result.depths:
         assert d.throw.verdict == d.normal.verdict == "accepted"

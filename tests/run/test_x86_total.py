@@ -30,7 +30,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, int]]:
     tallies: list[dict[str, int]] = []
     build = engine.machine_for
 
-    def machine_for(kernel: Any, prepared: engine.Prepared, *, count: bool = True) -> Any:
+    def machine_for(kernel: Any, prepared: engine.JitProgram, *, count: bool = True) -> Any:
         machine, ctx = build(kernel, prepared, count=count)
         image, runtime = prepared.image, prepared.runtime
         tally = {"program": 0, "runtime": 0}
