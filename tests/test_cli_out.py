@@ -98,7 +98,7 @@ def test_kernel_throw_cost_refuses_a_bad_out_before_measuring(
     def measured(*_: Any, **__: Any) -> Any:
         raise AssertionError("measured before --out was checked")
 
-    monkeypatch.setattr(family, "throw_cost", measured)
+    monkeypatch.setattr(family, "kernel_throw_cost", measured)
     out = where(tmp_path)
     code = main(["kernel-throw-cost", "--out", str(out)])
     _assert_one_line(code, capsys.readouterr().err, out, why)
@@ -137,7 +137,7 @@ def test_kernel_throw_cost_without_out_prints_only(
         return _Fake()
 
     monkeypatch.setattr(check, "available", lambda: None)
-    monkeypatch.setattr(family, "throw_cost", measured)
+    monkeypatch.setattr(family, "kernel_throw_cost", measured)
     monkeypatch.chdir(tmp_path)
     assert main(["kernel-throw-cost"]) == 0
     assert given == [None]
