@@ -46,7 +46,10 @@ from framework.runtime import RUNTIME_DATA, RUNTIME_DATA_SIZE, Runtime, RuntimeT
 from framework.runtime.table import MAX_KINDS, FrameInfo
 from framework.throwpoints import Force, ForceCounter
 
-__all__ = ["JitProgram", "JitRun", "jit_program", "machine_for", "run_jitted"]
+__all__ = ["JitProgram", "JitRun", "X86Split", "jit_program", "machine_for", "run_jitted"]
+
+# the ranges counted apart: the runtime's sections, and the pads and exception callback inside the image
+_PARTS = ("walk", "lookup", "release", "record", "pad", "exception_cb")
 
 TIMEOUT_US = 60_000_000
 UNCONVERTED = "a context access the verifier did not type as one (so not converted) reached the struct sk_buff"
@@ -178,14 +181,50 @@ def jit_program(
 
 
 @dataclass(frozen=True, slots=True)
+class X86Split:
+    """Where a JIT run's x86 instructions ran. `program` is the JITed code and the return thunk;
+    the runtime's sections (framework/runtime: BAKEOFF_WALK, _LOOKUP, _RELEASE, _RECORD) are
+    counted apart, and the total is the two. `pad` and `exception_cb` say how many of the
+    program's instructions were landing pads' and the exception callback's (in the image, so
+    counted once, in `program`); `service_calls` counts calls into the emulated kernel."""
+
+    program: int
+    walk: int = 0  # the frame walk every runtime shares (throw time)
+    lookup: int = 0  # the strategy's lookup (throw time)
+    release: int = 0  # the strategy's releases (throw time)
+    record: int = 0  # the strategy's happy-path runtime (a resource table's pushes and removals)
+    pad: int = 0  # of program: the landing pads' (throw time)
+    exception_cb: int = 0  # of program: the exception callback's (throw time)
+    service_calls: int = 0  # trap-stub calls into the emulated kernel (not instructions)
+
+    @property
+    def runtime(self) -> int:
+        return self.walk + self.lookup + self.release + self.record
+
+    @property
+    def total(self) -> int:
+        return self.program + self.runtime
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "program": self.program,
+            "walk": self.walk,
+            "lookup": self.lookup,
+            "release": self.release,
+            "record": self.record,
+            "pad": self.pad,
+            "exception_cb": self.exception_cb,
+            "service_calls": self.service_calls,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class JitRun:
     """What the machine saw, and what the runtime recorded."""
 
     result: MachineRun
     throw: ThrowRecord
-    program_insns: int  # JITed code and the return thunk (the counter excluded)
-    runtime_insns: dict[str, int]  # walk / lookup / release (throw time), record (happy path)
-    exception_cb_insns: int = 0  # of program_insns: the exception callback's (hidden or not)
+    split: X86Split  # where the run's x86 instructions ran
     guard_reaches: int | None = None  # with `force`: how often the guards were reached
 
 
@@ -317,7 +356,6 @@ def run_jitted(
     result = machine.run((ctx,), timeout_us=timeout_us)
     machine.memory_out()  # what the program left in the skb and packet, for the test run's outputs
     record = RuntimeTable.record(machine.read(RUNTIME_DATA, 64))
-    split = {"walk": 0, "lookup": 0, "release": 0, "record": 0} | dict(result.split)
-    cb = split.pop("exception_cb", 0)
-    split.setdefault("pad", 0)  # of program_insns: the landing pads' (throw time)
-    return JitRun(result, record, result.x86_insns, split, cb, counter.reached if counter else None)
+    parts = dict(result.split)  # the counted ranges machine_for added, by name
+    split = X86Split(result.x86_insns, **{k: parts.get(k, 0) for k in _PARTS}, service_calls=result.service_calls)
+    return JitRun(result, record, split, counter.reached if counter else None)

@@ -27,11 +27,11 @@ from framework.throwpoints import Force
 
 if TYPE_CHECKING:
     from framework.fixup import Fixed
+    from framework.machine.engine import X86Split
 
 __all__ = [
     "ResourceRecord",
     "RunResult",
-    "X86Split",
     "run_program",
 ]
 
@@ -77,44 +77,6 @@ class ResourceRecord:
             "acquired_by": self.acquired_by,
             "released_pc": self.released_pc,
             "released_by": self.released_by,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class X86Split:
-    """Where a JIT run's x86 instructions ran. `program` is the JITed code and the return thunk;
-    the runtime's sections (framework/runtime: BAKEOFF_WALK, _LOOKUP, _RELEASE, _RECORD) are
-    counted apart, and the total is the two. `pad` and `exception_cb` say how many of the
-    program's instructions were landing pads' and the exception callback's (in the image, so
-    counted once, in `program`); `service_calls` counts calls into the emulated kernel."""
-
-    program: int
-    walk: int = 0  # the frame walk every runtime shares (throw time)
-    lookup: int = 0  # the strategy's lookup (throw time)
-    release: int = 0  # the strategy's releases (throw time)
-    record: int = 0  # the strategy's happy-path runtime (a resource table's pushes and removals)
-    pad: int = 0  # of program: the landing pads' (throw time)
-    exception_cb: int = 0  # of program: the exception callback's (throw time)
-    service_calls: int = 0  # trap-stub calls into the emulated kernel (not instructions)
-
-    @property
-    def runtime(self) -> int:
-        return self.walk + self.lookup + self.release + self.record
-
-    @property
-    def total(self) -> int:
-        return self.program + self.runtime
-
-    def to_json(self) -> dict[str, int]:
-        return {
-            "program": self.program,
-            "walk": self.walk,
-            "lookup": self.lookup,
-            "release": self.release,
-            "record": self.record,
-            "pad": self.pad,
-            "exception_cb": self.exception_cb,
-            "service_calls": self.service_calls,
         }
 
 
@@ -344,11 +306,6 @@ def _run_jit(
     if not res.timed_out:  # what a run stopped by its limit still holds has not leaked: it never ended
         ledger.finish(fault_pc if fault_pc is not None else -1)
     data_out, ctx_out = kernel.context.test_run_out()
-    parts = run.runtime_insns  # the runtime's sections, and the pads' share of the program's count
-    split = X86Split(
-        run.program_insns, parts.get("walk", 0), parts.get("lookup", 0), parts.get("release", 0),
-        parts.get("record", 0), parts.get("pad", 0), run.exception_cb_insns, res.service_calls,
-    )  # fmt: skip
     return RunResult(
         program=program.name,
         strategy=name,
@@ -363,7 +320,7 @@ def _run_jit(
             if prepared.linked is not None and run.throw.threw and run.throw.boundary > 0
             else None
         ),
-        x86_insns=split.total,
+        x86_insns=run.split.total,
         bpf_insns=None,  # the machine counts x86 instructions, not BPF ones
         stack_high_water=res.stack_high_water,
         released_by_unwinder=tuple(ResourceRecord.of(r) for r in ledger.released_by_unwinder),
@@ -376,7 +333,7 @@ def _run_jit(
         unsupported=res.fault is not None and res.fault.unsupported,
         guard_reaches=run.guard_reaches,
         service_calls=dict(kernel.calls),
-        x86_split=split,
+        x86_split=run.split,
         data_out=data_out,
         ctx_out=ctx_out,
     )
