@@ -8,7 +8,7 @@ installed plugin cannot change them); BAKEOFF_BLOCK_PLUGINS=name,name blocks plu
 by entry-point name. A checkout that is not installed falls back to DEFAULT_PLUGINS.
 
 `get_plugin_manager()` builds a manager once per setting (the variables above and
-the entry points installed) and hands the same one back after. Every call goes
+sys.path, where the entry points are found) and hands the same one back after. Every call goes
 through `pm.hook`. BAKEOFF_TRACE=1 writes every hook call to stderr, with its
 arguments and results: pluggy's own tracing for the manager's hooks, and
 `framework.tracing` for each strategy's stage methods.
@@ -55,13 +55,22 @@ def tracing() -> bool:
 
 def get_plugin_manager() -> pluggy.PluginManager:
     """The manager for the current settings, built the first time they are asked for."""
+    return _current()[0]
+
+
+def _current() -> tuple[pluggy.PluginManager, dict[str, str]]:
+    """The manager and each plugin's distribution, for the variables above and sys.path (where the
+    entry points are found: an install or a new path entry gives a new manager)."""
     blocked = tuple(sorted(n.strip() for n in os.environ.get("BAKEOFF_BLOCK_PLUGINS", "").split(",") if n.strip()))
     autoload = not os.environ.get("BAKEOFF_DISABLE_PLUGIN_AUTOLOAD")
-    return _manager(blocked, autoload, _entry_points(), tracing())
+    return _manager(blocked, autoload, tuple(sys.path), tracing())
 
 
 @functools.cache
-def _manager(blocked: tuple[str, ...], autoload: bool, found: EntryPoints, trace: bool) -> pluggy.PluginManager:
+def _manager(
+    blocked: tuple[str, ...], autoload: bool, path: tuple[str, ...], trace: bool
+) -> tuple[pluggy.PluginManager, dict[str, str]]:
+    found = _entry_points()  # read once per setting: scanning the installed distributions costs milliseconds
     pm = pluggy.PluginManager(hookspecs.PROJECT)
     pm.add_hookspecs(hookspecs)
     for name in blocked:
@@ -75,7 +84,7 @@ def _manager(blocked: tuple[str, ...], autoload: bool, found: EntryPoints, trace
     if trace:  # pluggy's tracer: each hook call, its keyword arguments and its results
         pm.trace.root.setwriter(lambda text: sys.stderr.write(f"bakeoff trace: {text.lstrip()}"))
         pm.enable_tracing()
-    return pm
+    return pm, {name: dist for name, _, dist in found}
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,8 +95,10 @@ class RegisteredStrategy:
 
 def strategies(pm: pluggy.PluginManager | None = None) -> dict[str, RegisteredStrategy]:
     """Every registered strategy by name, fresh instances each call; a name registered twice is an error."""
-    pm = pm or get_plugin_manager()
-    dists = {name: dist for name, _, dist in _entry_points()}
+    if pm is None:
+        pm, dists = _current()
+    else:
+        dists = {name: dist for name, _, dist in _entry_points()}
     found: dict[str, RegisteredStrategy] = {}
     for plugin_name, plugin in pm.list_name_plugin():
         if plugin is None:  # blocked
