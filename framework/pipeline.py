@@ -3,9 +3,10 @@
     load ──► verify ──► plan ──► fixup ──► (JIT ─► machine | interpreter) ──► measure
     Program   Verified    Planned (plan + fixed)    Exercised runs               Costs
 
-- `verify(given, strategy)`: the strategy's `prepare` (what its compiler would emit), then the
-  verifier with the strategy's hooks: a `Verified`. Each (program, strategy) is verified once
-  here; everything after reads the `Verified`.
+- `verify(given, strategy)`: the strategy's `prepare` (what its compiler would emit, given the
+  program's survey when it asks: framework.verify.survey), then the verifier with the strategy's
+  hooks, threading the strategy's state from `prepare` through every hook: a `Verified`. Each
+  (program, strategy) is verified once here; everything after reads the `Verified`.
 - `plan(verified)`: the strategy's rewrite (framework.plan) and its fixup (do_misc_fixups and
   the rest, framework.fixup), once: a `Planned`.
 - `run(planned, input)`: one run; `exercise(planned, inputs)`: every run (unforced, then each
@@ -43,8 +44,9 @@ from framework.strategy import Strategy
 from framework.throwpoints import Force
 from framework.verify import verify as analyze
 from framework.verify.result import Analysis
+from framework.verify.survey import prepare
 
-__all__ = ["Planned", "Verified", "exercise", "measure", "plan", "run", "verify"]
+__all__ = ["Planned", "Verified", "exercise", "measure", "plan", "prepare", "run", "verify"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +74,9 @@ class Planned:
 
 def verify(given: Program, strategy: Strategy, *, log_level: int = 0) -> Verified:
     """The strategy's `prepare`, then the verifier with its hooks (framework.verify)."""
-    program = strategy.prepare(given)
-    return Verified(given, program, strategy, analyze(program, strategy, log_level=log_level))
+    prepared = prepare(given, strategy)
+    analysis = analyze(prepared.program, strategy, state=prepared.state, log_level=log_level)
+    return Verified(given, prepared.program, strategy, analysis)
 
 
 def plan(verified: Verified) -> Planned:

@@ -54,7 +54,7 @@ def own_stack(program: Program) -> tuple[int, ...]:
 def plan(strategy: Strategy, program: Program, analysis: Analysis) -> Plan:
     """The rewrite stage: the strategy's plan for an accepted program, or the empty one, with the
     verifier's record of `program` for the fixup stage."""
-    made = strategy.rewrite(program, analysis)
+    made = strategy.rewrite(program, analysis, analysis.strategy_state)
     if made is None:
         return Plan(strategy.name, extra_stack=(0,) * len(analysis.stack_depth), record=analysis.record)
     if not isinstance(made, Plan):
@@ -68,7 +68,7 @@ class _Baseline(Strategy):
 
     name = "stock (baseline)"
 
-    def releases_on_throw(self, site: ThrowSite) -> bool:
+    def releases_on_throw(self, state: object, site: ThrowSite) -> bool:
         return True
 
 

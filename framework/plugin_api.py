@@ -6,9 +6,12 @@ the stage that hands the object over or takes it back:
 
 - registration: `hookimpl`, `Strategy` (the protocol: one method per stage it fills in),
   `RecordsResources` (the verifier side of a strategy that records resources at run time);
-- the program, as loaded: `Program`, `FuncInfo`, `CleanupRange`;
-- the verifier's findings: `Analysis`, `ThrowSite`, `FrameHoldings`, `Holding`, `Nullness`,
-  `interior_pointer`, and `verify` for a strategy that needs a pre-pass (a compiler's analysis);
+- the program, as loaded: `Program`, `FuncInfo`, `CleanupRange`, and its `Survey` (what a
+  compiler knows of it, for a strategy that sets `surveys`);
+- what the strategy's hooks take and return: `Prepared` (prepare's program and first state),
+  the verifier's events `Acquired` and `Released`, the `Ledger` folding them, `Refused`;
+- the verifier's findings: `Analysis`, `ThrowSite`, `FrameHoldings`, `Holding`, `Reference`,
+  `Nullness`, `interior_pointer`;
 - the plan the strategy returns: `Plan`, `own_stack`;
 - instructions it inserts or emits: `Insn`, `make`, `op` (the opcode table), the builders
   `mov_imm`, `mov_reg`, `add_imm`, `load_dw`, `store_dw`, `call_kfunc`, and `Insertion`,
@@ -31,14 +34,26 @@ from framework.kernel.kinds import KINDS, kind_id, release_kind
 from framework.load.program import CleanupRange, FuncInfo, Program
 from framework.plan import Plan, own_stack
 from framework.platform.helpers import helper_id
-from framework.strategy import RELEASABLE, STOCK_RUNTIME, RecordsResources, Strategy, interior_pointer
-from framework.verify import verify
-from framework.verify.result import Analysis, FrameHoldings, Holding, Nullness, ThrowSite, location_name
+from framework.strategy import (
+    RELEASABLE,
+    STOCK_RUNTIME,
+    Acquired,
+    Ledger,
+    Prepared,
+    RecordsResources,
+    Refused,
+    Released,
+    Strategy,
+    interior_pointer,
+)
+from framework.verify.result import Analysis, FrameHoldings, Holding, Nullness, Reference, ThrowSite, location_name
+from framework.verify.survey import Survey
 
 __all__ = [
     "KINDS",
     "RELEASABLE",
     "STOCK_RUNTIME",
+    "Acquired",
     "Analysis",
     "CleanupRange",
     "Coord",
@@ -49,12 +64,18 @@ __all__ = [
     "InputError",
     "Insertion",
     "Insn",
+    "Ledger",
     "NativeImage",
     "Nullness",
     "Plan",
+    "Prepared",
     "Program",
     "RecordsResources",
+    "Reference",
+    "Refused",
+    "Released",
     "Strategy",
+    "Survey",
     "ThrowSite",
     "add_imm",
     "call_kfunc",
@@ -73,5 +94,4 @@ __all__ = [
     "patch",
     "release_kind",
     "store_dw",
-    "verify",
 ]

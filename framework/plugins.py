@@ -119,7 +119,7 @@ def strategies(pm: pluggy.PluginManager | None = None) -> dict[str, RegisteredSt
 
 
 def get_strategy(name: str, pm: pluggy.PluginManager | None = None) -> Strategy:
-    """A fresh instance of the strategy named (a strategy keeps one verification's tables)."""
+    """The strategy named, a new instance (a strategy keeps no state: any instance serves)."""
     known = strategies(pm)
     if name not in known:
         raise InputError("--strategy", f"unknown strategy '{name}' (known: {', '.join(sorted(known))})")

@@ -3,7 +3,7 @@
 `traced(strategy)` returns the same strategy as an instance of a subclass whose stage
 methods (the `Strategy` protocol's) write one line each to stderr after they return:
 `bakeoff trace: <strategy>.<stage>(<arguments>) -> <result>`. The subclass keeps the
-strategy's module, so `type(s)()` (a fresh instance, as tail-call targets take) is traced
+strategy's module, so `type(s)()` (a new instance of it) is traced
 too and an exception is still blamed on the strategy's own file.
 """
 

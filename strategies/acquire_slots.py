@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from framework.plugin_api import Insn, Program, make, op
 
-__all__ = ["AcquireSlot", "fp_plus", "released_elsewhere", "slot_code", "zero"]
+__all__ = ["AcquireSlot", "fp_plus", "slot_code", "zero"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +84,3 @@ def slot_code(
                 [make(op.LDX | op.MEM | op.DW, 0, 10, off), make(op.JMP | op.JNE | op.X, 0, 1, 1), zero(off)]
             )
     return before, after
-
-
-def released_elsewhere(
-    released_from: Mapping[int, Collection[int]], acquire_subprog: Mapping[int, int], release_subprog: Mapping[int, int]
-) -> set[int]:
-    """Acquire pcs some reference of which a release in another subprog releases: a slot of
-    theirs would be out of that release's r10 reach (-1, an unknown acquire, is never one)."""
-    return {
-        a
-        for pc, sources in released_from.items()
-        for a in sources
-        if a >= 0 and acquire_subprog.get(a) != release_subprog.get(pc)
-    }

@@ -33,16 +33,22 @@ slot, in acquire-pc order, {u32 acquire pc; u16 subprog; s16 fp offset; u32 kind
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from framework.plugin_api import (
+    Acquired,
     Analysis,
     Fixed,
-    Insertion,
+    Ledger,
     NativeImage,
     Plan,
+    Prepared,
     Program,
+    Refused,
+    Released,
     Strategy,
+    Survey,
     ThrowSite,
     hookimpl,
     insertions,
@@ -50,14 +56,17 @@ from framework.plugin_api import (
     kind_id,
     own_stack,
 )
-from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
-from strategies.frame_descriptors import (
+from strategies.acquire_slots import AcquireSlot, slot_code
+from strategies.descriptors import (
     MERGE_FAILED,
     Descriptor,
-    FrameDescriptors,
+    Table,
+    covered,
     decode,
     descriptors_of,
+    encode,
     merge_at,
+    releasable,
     runtime_form,
 )
 
@@ -67,64 +76,66 @@ _SLOT = struct.Struct("<IHhI")
 _RT_SLOT = struct.Struct("<HhB3x")  # hybrid_spill.c struct hs_slot
 
 
-class HybridSpill(FrameDescriptors):
+@dataclass(frozen=True)
+class Spills:
+    """hybrid-spill's state: the descriptors so far, the acquire pcs whose resource goes to a
+    reserved slot, and the acquire and release sites (for the slots' stores and clears)."""
+
+    table: Table = field(default_factory=Table)
+    spilled: frozenset[int] = frozenset()
+    ledger: Ledger = field(default_factory=Ledger)
+
+    def uncleared(self) -> set[int]:
+        """Spilled acquire pcs some release in another subprog releases (its slot is out of r10's reach)."""
+        return self.ledger.elsewhere() & self.spilled
+
+    def drop_spilled(self, d: Descriptor) -> Descriptor:
+        """What went to a spill slot is no longer in the descriptors."""
+        kept = tuple(e for e in d.entries if e.acquired_at not in self.spilled)
+        return Descriptor(d.pc, d.subprog, kept, d.nulls)
+
+    def reserved(self, subprog: int) -> int:
+        """Bytes of the subprog's spill slots."""
+        return SLOT_BYTES * sum(1 for pc in self.spilled if self.ledger.acquire_subprog.get(pc) == subprog)
+
+    def slots(self, depths: tuple[int, ...]) -> list[tuple[int, int, int]]:
+        """(acquire pc, subprog, fp offset) of each reserved slot, after the verifier's own stack."""
+        out, used = [], dict.fromkeys(range(len(depths)), 0)
+        for pc in sorted(self.spilled):
+            sub = self.ledger.acquire_subprog[pc]
+            used[sub] += SLOT_BYTES
+            out.append((pc, sub, -(depths[sub] + used[sub])))
+        return out
+
+
+class HybridSpill(Strategy):
     name = "hybrid-spill"
     version = "1"
     summary = "Kumar's reply: frame descriptors, spilling into a reserved slot only where they would conflict."
     runtime = Path(__file__).with_suffix(".c")
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.spilled: set[int] = set()  # acquire pcs whose resource goes to a reserved slot
-        self.acquire_subprog: dict[int, int] = {}
-        self.acquire_kind: dict[int, str] = {}
-        self.released_from: dict[int, set[int]] = {}  # release pc -> the acquire pcs of what it releases
-        self.release_subprog: dict[int, int] = {}
+    def prepare(self, program: Program, survey: Survey | None = None) -> Prepared:
+        return Prepared(program, Spills())
 
-    def prepare(self, program: Program) -> Program:
-        self.spilled = set()
-        self.acquire_subprog = {}
-        self.acquire_kind = {}
-        self.released_from = {}
-        self.release_subprog = {}
-        return super().prepare(program)
+    def on_acquire(self, state: Spills, event: Acquired) -> Spills:
+        return replace(state, ledger=state.ledger.acquired(event))
 
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
-        super().on_acquire(pc, subprog, ref_id, kind, slot)
-        self.acquire_subprog[pc] = subprog
-        self.acquire_kind[pc] = kind
+    def on_release(self, state: Spills, event: Released) -> Spills:
+        return replace(state, ledger=state.ledger.released(event))
 
-    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        self.released_from.setdefault(pc, set()).add(self.acquired.get(ref_id, -1))
-        self.release_subprog[pc] = subprog
+    def releases_on_throw(self, state: Spills, site: ThrowSite) -> bool:
+        # a spilled resource sits in its reserved slot whatever the program did with it; a spill
+        # slot a release elsewhere could not clear would be released twice
+        found = covered(site) | {r.id for r in site.refs if r.acquired_at in state.spilled}
+        return releasable(site, found) and not state.uncleared()
 
-    def releases_on_throw(self, site: ThrowSite) -> bool:
-        # a spill slot a release elsewhere could not clear would be released twice
-        return super().releases_on_throw(site) and not self._uncleared()
-
-    def _uncleared(self) -> set[int]:
-        """Spilled acquire pcs some release in another subprog releases (its slot is out of r10's reach)."""
-        return released_elsewhere(self.released_from, self.acquire_subprog, self.release_subprog) & self.spilled
-
-    def _drop_spilled(self, d: Descriptor) -> Descriptor:
-        kept = tuple(e for e in d.entries if e.acquired_at not in self.spilled)
-        return Descriptor(d.pc, d.subprog, kept, d.nulls)
-
-    def covered(self, site: ThrowSite) -> set[int]:
-        # a spilled resource sits in its reserved slot whatever the program did with it
-        return super().covered(site) | {rid for rid, pc in self.acquired.items() if pc in self.spilled}
-
-    def descriptors(self) -> list[Descriptor]:
-        # what went to a spill slot is no longer in the descriptors
-        return [self._drop_spilled(d) for d in super().descriptors()]
-
-    def on_throw(self, site: ThrowSite) -> str | None:
+    def on_throw(self, state: Spills, site: ThrowSite) -> Spills | Refused:
         refused = interior_pointer(site)
         if refused:
-            return refused
-        for desc in descriptors_of(site, self.acquired):
-            desc = self._drop_spilled(desc)
-            old = self.table.get(desc.pc)
+            return Refused(refused)
+        for desc in descriptors_of(site):
+            desc = state.drop_spilled(desc)
+            old = state.table.descriptors.get(desc.pc)
             while old is not None:
                 got = merge_at(old, desc)
                 if isinstance(got, Descriptor):
@@ -133,32 +144,26 @@ class HybridSpill(FrameDescriptors):
                 # the conflict: spill what each side holds there, right after it was acquired
                 held = [e for e in (*old.entries, *desc.entries) if e.location == got]
                 if not held or any(e.kind in UNSPILLABLE or e.acquired_at < 0 for e in held):
-                    return MERGE_FAILED
-                self.spilled |= {e.acquired_at for e in held}
-                old, desc = self._drop_spilled(old), self._drop_spilled(desc)
-            self.table[desc.pc] = desc
-        return None
+                    return Refused(MERGE_FAILED)
+                state = replace(state, spilled=state.spilled | {e.acquired_at for e in held})
+                old, desc = state.drop_spilled(old), state.drop_spilled(desc)
+            state = replace(state, table=state.table.put(desc))
+        return state
 
-    def reserved_stack(self, subprog: int) -> int:
-        return SLOT_BYTES * sum(1 for pc in self.spilled if self.acquire_subprog.get(pc) == subprog)
+    def reserved_stack(self, state: Spills, subprog: int, peak: int) -> int:
+        return state.reserved(subprog)
 
-    def slots(self, depths: tuple[int, ...]) -> list[tuple[int, int, int]]:
-        """(acquire pc, subprog, fp offset) of each reserved slot, after the verifier's own stack."""
-        out, used = [], dict.fromkeys(range(len(depths)), 0)
-        for pc in sorted(self.spilled):
-            sub = self.acquire_subprog[pc]
-            used[sub] += SLOT_BYTES
-            out.append((pc, sub, -(depths[sub] + used[sub])))
-        return out
-
-    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
-        extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
-        slots = self.slots(own_stack(program))
-        blob = self.encode() + struct.pack("<I", len(slots))
-        blob += b"".join(_SLOT.pack(pc, sub, off, kind_id(self.acquire_kind[pc])) for pc, sub, off in slots)
+    def rewrite(self, program: Program, analysis: Analysis, state: Spills) -> Plan:
+        extra = tuple(state.reserved(i) for i in range(len(analysis.stack_depth)))
+        slots = state.slots(own_stack(program))
+        descriptors = [state.drop_spilled(d) for d in state.table.in_order()]
+        blob = encode(descriptors) + struct.pack("<I", len(slots))
+        blob += b"".join(_SLOT.pack(pc, sub, off, kind_id(state.ledger.kind(pc))) for pc, sub, off in slots)
         notes = tuple(f"spill after pc {pc} (subprog {sub}) into fp{off}" for pc, sub, off in slots)
         node_offs = {pc: n for pc, _, _ in slots if (n := analysis.record.at(pc).node_off)}
-        inserts = self._inserts(program, {pc: off for pc, _, off in slots}, node_offs)
+        spill_slots = {pc: AcquireSlot(sub, off) for pc, sub, off in slots}
+        led = state.ledger
+        inserts = insertions(*slot_code(program, spill_slots, led.released_from, led.release_subprog, node_offs))
         return Plan(
             self.name,
             metadata=blob,
@@ -167,10 +172,6 @@ class HybridSpill(FrameDescriptors):
             notes=notes,
             inserts=inserts,
         )
-
-    def _inserts(self, program: Program, slot_of: dict[int, int], node_offs: dict[int, int]) -> tuple[Insertion, ...]:
-        slots = {pc: AcquireSlot(self.acquire_subprog[pc], off) for pc, off in slot_of.items()}
-        return insertions(*slot_code(program, slots, self.released_from, self.release_subprog, node_offs))
 
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """frame-descriptors' runtime table, then the spill slots (hybrid_spill.c), from the metadata."""

@@ -8,8 +8,9 @@ pads and checks the pads like any code; a pad releases what its frame holds and
 ends in `bpf_unwind_resume`; at a throw the runtime finds each return address's
 range and runs its pad in that frame.
 
-`prepare` does what the compiler would have done. A first verification records, at
-every throwing call (a bpf_throw, or a call into a frame that may throw), what each
+`prepare` does what the compiler would have done. The program's survey (a
+verification that lets every throw through, framework.verify.survey) says, at every
+throwing call (a bpf_throw, or a call into a frame that may throw), what each
 location of the frame holds on every path. For each such call it then writes a pad
 at the end of the call's subprog, in BPF: per location, `r1 = <slot or r6-r9>; if
 r1 == 0 goto next; <the kind's release call>` (an iterator or dynptr is released
@@ -37,9 +38,10 @@ from __future__ import annotations
 
 import dataclasses
 import struct
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from framework.plugin_api import (
     RELEASABLE,
@@ -48,12 +50,14 @@ from framework.plugin_api import (
     Fixed,
     FuncInfo,
     Insn,
+    Ledger,
     NativeImage,
     Nullness,
     Plan,
+    Prepared,
     Program,
     Strategy,
-    ThrowSite,
+    Survey,
     helper_id,
     hookimpl,
     interior_pointer,
@@ -62,9 +66,8 @@ from framework.plugin_api import (
     op,
     own_stack,
     patch,
-    verify,
 )
-from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
+from strategies.acquire_slots import AcquireSlot, slot_code
 
 RESUME = "bpf_unwind_resume"
 HOME_BYTES = 8
@@ -89,46 +92,36 @@ class _Site:
     paths: list[tuple[dict[int, Held], frozenset[int]]] = field(default_factory=list)  # by Holding.at
 
 
-class _Recorder(Strategy):
-    """The first verification: lets every throw through and keeps what each frame holds at each."""
-
-    name = "landing-pads (recording)"
-
-    def __init__(self) -> None:
-        self.sites: dict[int, _Site] = {}
-        self.acquired: dict[int, int] = {}  # ref id -> acquire pc
-        self.kinds: dict[int, str] = {}  # acquire pc -> kind
-        self.released_from: dict[int, set[int]] = {}  # release pc -> acquire pcs
-        self.subprog_of_pc: dict[int, int] = {}
-
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
-        self.acquired[ref_id] = pc
-        self.kinds[pc] = kind
-        self.subprog_of_pc[pc] = subprog
-
-    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        self.released_from.setdefault(pc, set()).add(self.acquired.get(ref_id, -1))
-        self.subprog_of_pc[pc] = subprog
-
-    def releases_on_throw(self, site: ThrowSite) -> bool:
-        return True
-
-    def on_throw(self, site: ThrowSite) -> str | None:
-        refused = interior_pointer(site)
-        if refused:
-            return refused
-        # a reference several frames hold is the outermost one's to release (a callee holds a
-        # borrowed copy; a caller keeps what a callee acquired for it)
+def _throwing_calls(survey: Survey) -> dict[int, _Site]:
+    """Per throwing call (a bpf_throw, or a call into a frame that may throw): what its frame holds
+    on every path there, from the survey. A reference several frames hold is the outermost one's
+    to release (a callee holds a borrowed copy; a caller keeps what a callee acquired for it)."""
+    sites: dict[int, _Site] = {}
+    for site in survey.sites:
         owner = {h.ref_id: i for i, f in enumerate(site.frames) for h in f.holdings}
         for i, frame in enumerate(site.frames):
             pc = site.pc if i == 0 else site.frames[i - 1].callsite
             held = {
-                h.at: Held(h.kind, h.btf_id, self.acquired.get(h.ref_id, -1))
+                h.at: Held(h.kind, h.btf_id, h.acquired_at)
                 for h in frame.holdings
                 if h.state is not Nullness.INVALID and owner[h.ref_id] == i
             }
-            self.sites.setdefault(pc, _Site(frame.subprog)).paths.append((held, frozenset(frame.nulls)))
-        return None
+            sites.setdefault(pc, _Site(frame.subprog)).paths.append((held, frozenset(frame.nulls)))
+    return sites
+
+
+@dataclass(frozen=True)
+class Pads:
+    """landing-pads' state, all of it from `prepare` (the verifier's hooks change nothing): the
+    cleanup slots it reserved and how many instructions it emitted."""
+
+    homes: Mapping[int, tuple[int, int]] = field(default_factory=lambda: MappingProxyType({}))
+    # acquire pc -> (subprog, fp offset of its cleanup slot)
+    added: int = 0
+
+    def reserved(self, subprog: int) -> int:
+        """Bytes of the subprog's cleanup slots."""
+        return HOME_BYTES * sum(1 for sub, _ in self.homes.values() if sub == subprog)
 
 
 def _release_call(kind: str, kfunc: Callable[[str], int]) -> list[Insn]:
@@ -162,20 +155,13 @@ class LandingPads(Strategy):
     summary = "LLVM .bpf_cleanup (2026): per throwing call a BPF pad releases the frame, then bpf_unwind_resume."
     runtime = Path(__file__).with_suffix(".c")
 
-    def __init__(self) -> None:
-        self.homes: dict[int, tuple[int, int]] = {}  # acquire pc -> (subprog, fp offset of its cleanup slot)
-        self.added = 0  # instructions prepare emitted
+    surveys = True  # what each frame holds at each throwing call: what the compiler knows
 
-    def releases_on_throw(self, site: ThrowSite) -> bool:
-        return False  # the pads release; whatever reaches the exception exit still held is a leak
-
-    def prepare(self, program: Program) -> Program:
-        self.__init__()  # type: ignore[misc]  # one verification at a time: prepare starts it
-        if program.cleanup:
-            return program  # the compiler already emitted its pads
-        rec = _Recorder()
-        if not verify(program, rec, log_level=0).accepted or not rec.sites:
-            return program  # refused for another reason, or nothing throws: nothing to emit
+    def prepare(self, program: Program, survey: Survey | None = None) -> Prepared:
+        if program.cleanup or survey is None or not survey.accepted or not survey.sites:
+            return Prepared(program, Pads())  # the compiler emitted its pads, or refused, or nothing throws
+        if any(interior_pointer(site) for site in survey.sites):
+            return Prepared(program, Pads())  # a node inside its object: refused at the throw, no pad helps
         kfuncs = list(program.kfuncs)
 
         def kfunc(name: str) -> int:
@@ -185,17 +171,18 @@ class LandingPads(Strategy):
 
         own = own_stack(program)
         used = dict.fromkeys(range(len(program.subprogs)), 0)
+        homes: dict[int, tuple[int, int]] = {}
         pads: dict[int, list[Insn]] = {}  # call pc -> its pad
-        for pc, site in sorted(rec.sites.items()):
+        for pc, site in sorted(_throwing_calls(survey).items()):
             body: list[Insn] = []
-            for loc, kind, homes in self._plan_site(site, rec):
-                for a in homes:
-                    if a not in self.homes:
+            for loc, kind, cleanup in self._plan_site(site, survey.ledger):
+                for a in cleanup:
+                    if a not in homes:
                         used[site.subprog] += HOME_BYTES
-                        self.homes[a] = (site.subprog, -(own[site.subprog] + used[site.subprog]))
-                    off = self.homes[a][1]
+                        homes[a] = (site.subprog, -(own[site.subprog] + used[site.subprog]))
+                    off = homes[a][1]
                     body += [make(op.LDX | op.MEM | op.DW, 1, 10, off), *_released(_release_call(kind, kfunc), kind)]
-                if not homes:
+                if not cleanup:
                     if RELEASABLE[kind].by_address:
                         body += [make(op.ALU64 | op.MOV | op.X, 1, 10), make(op.ALU64 | op.ADD | op.K, 1, 0, 0,
                                  loc & 0xFFFFFFFF)]  # fmt: skip
@@ -208,19 +195,21 @@ class LandingPads(Strategy):
                 make(op.JMP | op.CALL, 0, op.PSEUDO_KFUNC_CALL, 0, kfunc(RESUME)),
                 make(op.JMP | op.EXIT),
             ]
-        return self._emit(dataclasses.replace(program, kfuncs=tuple(kfuncs)), pads, rec)
+        slots = {a: AcquireSlot(sub, off) for a, (sub, off) in homes.items()}
+        done = self._emit(dataclasses.replace(program, kfuncs=tuple(kfuncs)), pads, slots, survey.ledger)
+        return Prepared(done, Pads(MappingProxyType(homes), len(done.slots) - len(program.slots)))
 
-    def _plan_site(self, site: _Site, rec: _Recorder) -> list[tuple[int, str, list[int]]]:
+    def _plan_site(self, site: _Site, ledger: Ledger) -> list[tuple[int, str, list[int]]]:
         """Per location the pad releases: (location, kind, acquire pcs released from their own
         cleanup slot instead). A reference a location before it already releases is skipped. A
         cleanup slot lives in the pad's frame, so its acquire and every release of what it
         acquires must run there too; otherwise the location is released as it is (and the
         verifier refuses the pad where that is wrong)."""
 
-        elsewhere = released_elsewhere(rec.released_from, rec.subprog_of_pc, rec.subprog_of_pc)
+        elsewhere = ledger.elsewhere()
 
         def local(a: int) -> bool:
-            return rec.subprog_of_pc.get(a) == site.subprog and a not in elsewhere
+            return ledger.acquire_subprog.get(a) == site.subprog and a not in elsewhere
 
         out = []
         seen: set[int] = set()
@@ -236,10 +225,11 @@ class LandingPads(Strategy):
             out.append((loc, kind, acquires if other and known and not RELEASABLE[kind].by_address else []))
         return out
 
-    def _emit(self, program: Program, pads: dict[int, list[Insn]], rec: _Recorder) -> Program:
+    def _emit(
+        self, program: Program, pads: dict[int, list[Insn]], slots: dict[int, AcquireSlot], ledger: Ledger
+    ) -> Program:
         """Pads after each subprog's last instruction, and the cleanup slots' stores."""
-        slots = {a: AcquireSlot(sub, off) for a, (sub, off) in self.homes.items()}
-        before, after = slot_code(program, slots, rec.released_from, rec.subprog_of_pc)
+        before, after = slot_code(program, slots, ledger.released_from, ledger.release_subprog)
         tail: dict[int, list[tuple[int, list[Insn]]]] = {}  # a subprog's last instruction -> its pads
         for pc, pad in sorted(pads.items()):
             owner = next(s for s in program.subprogs if s.start <= pc < s.end)
@@ -261,7 +251,6 @@ class LandingPads(Strategy):
                 call_at = m[call] + sum(i.slots for i in before.get(call, []))
                 rows.append(CleanupRange(call_at, call_at + 1, at))
                 at += sum(i.slots for i in pad)
-        self.added = len(done.slots) - len(program.slots)
         subs = tuple(dataclasses.replace(s, start=m[s.start], end=m[s.end]) for s in program.subprogs)
         return dataclasses.replace(
             program,
@@ -286,17 +275,19 @@ class LandingPads(Strategy):
             out[at : at + insn.slots] = range(pc, pc + insn.slots)
         return tuple(out)
 
-    def reserved_stack(self, subprog: int) -> int:
-        return HOME_BYTES * sum(1 for sub, _ in self.homes.values() if sub == subprog)
+    def reserved_stack(self, state: Pads, subprog: int, peak: int) -> int:
+        return state.reserved(subprog)
 
-    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
+    def rewrite(self, program: Program, analysis: Analysis, state: Pads) -> Plan:
         table = struct.pack("<I", len(program.cleanup)) + b"".join(
             _ROW.pack(c.begin, c.end, c.pad) for c in program.cleanup
         )
         notes = tuple(f"call at pc {c.begin}: pad at pc {c.pad}" for c in program.cleanup)
-        notes += tuple(f"cleanup slot for pc {a} at fp{off}" for a, (_, off) in sorted(self.homes.items()))
-        extra = tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth)))
-        return Plan(self.name, metadata=table, extra_stack=extra, added_insns=self.added, notes=notes)
+        notes += tuple(f"cleanup slot for pc {a} at fp{off}" for a, (_, off) in sorted(state.homes.items()))
+        extra = tuple(
+            HOME_BYTES * sum(1 for sub, _ in state.homes.values() if sub == i) for i in range(len(analysis.stack_depth))
+        )
+        return Plan(self.name, metadata=table, extra_stack=extra, added_insns=state.added, notes=notes)
 
     def runtime_table(self, plan: Plan, fixed: Fixed, image: NativeImage, address: int) -> bytes:
         """landing_pads.c's table: per covered call, the return-address range and the pad's address."""

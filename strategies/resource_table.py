@@ -43,6 +43,7 @@ from framework.plugin_api import (
     Analysis,
     Fixed,
     Insn,
+    Ledger,
     NativeImage,
     Plan,
     Program,
@@ -71,27 +72,23 @@ class ResourceTable(RecordsResources):
     summary = "Eduard's reply: 16 bytes per peak resource per subprog, records pushed and removed; walked at a throw."
     runtime = Path(__file__).with_suffix(".c")
 
-    def __init__(self) -> None:
-        super().__init__()  # the acquire and release sites, and when a throw releases (RecordsResources)
-        self.peaks: dict[int, int] = {}
+    # the state is RecordsResources': the Ledger of acquire and release sites
 
-    def on_peak_resources(self, subprog: int, peak: int) -> None:
-        self.peaks[subprog] = peak
+    def reserved_stack(self, state: Ledger, subprog: int, peak: int) -> int:
+        return RECORD_BYTES * peak
 
-    def reserved_stack(self, subprog: int) -> int:
-        return RECORD_BYTES * self.peaks.get(subprog, 0)
-
-    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
+    def rewrite(self, program: Program, analysis: Analysis, state: Ledger) -> Plan:
         subs = program.subprogs
+        peaks = dict(enumerate(analysis.peak_resources))
         push, pop, pop_node = len(program.kfuncs), len(program.kfuncs) + 1, len(program.kfuncs) + 2  # appended
-        region = {i: -(d + self.reserved_stack(i)) for i, d in enumerate(own_stack(program))}
+        region = {i: -(d + RECORD_BYTES * peaks.get(i, 0)) for i, d in enumerate(own_stack(program))}
         before: dict[int, list[Insn]] = {}
         after: dict[int, list[Insn]] = {}
         for i, sub in enumerate(subs):
-            n = self.peaks.get(i, 0)
+            n = peaks.get(i, 0)
             if n:  # zeroed on entry
                 before.setdefault(sub.start, []).extend(zero(region[i] + 8 * k) for k in range(2 * n))
-        for pc, (kind, slot) in sorted(self.acquires.items()):
+        for pc, (kind, slot) in sorted(state.acquires.items()):
             i = next(k for k, s in enumerate(subs) if s.start <= pc < s.end)
             value = fp_plus(2, slot) if slot is not None and RELEASABLE[kind].by_address else [mov_reg(2, 0)]
             node_off = analysis.record.at(pc).node_off
@@ -103,11 +100,11 @@ class ResourceTable(RecordsResources):
                     *value,
                     mov_imm(3, kind_id(kind)),
                     mov_reg(4, 0),
-                    mov_imm(5, self.peaks.get(i, 0)),
+                    mov_imm(5, peaks.get(i, 0)),
                     call_kfunc(push),
                 ]
             )
-        for pc in sorted(self.releases):
+        for pc in sorted(state.released_from):
             node_off = analysis.record.at(pc).node_off
             if node_off is None:
                 before.setdefault(pc, []).append(call_kfunc(pop))
@@ -115,15 +112,13 @@ class ResourceTable(RecordsResources):
                 before.setdefault(pc, []).extend([mov_imm(0, node_off), call_kfunc(pop_node)])
         inserts = insertions(before, after)
         table = struct.pack("<I", len(subs)) + b"".join(
-            _SUB.pack(region[i] if self.peaks.get(i) else 0, self.peaks.get(i, 0)) for i in range(len(subs))
+            _SUB.pack(region[i] if peaks.get(i) else 0, peaks.get(i, 0)) for i in range(len(subs))
         )
-        notes = tuple(
-            f"{s.name}: {self.peaks[i]} record(s) at fp{region[i]}" for i, s in enumerate(subs) if self.peaks.get(i)
-        )
+        notes = tuple(f"{s.name}: {peaks[i]} record(s) at fp{region[i]}" for i, s in enumerate(subs) if peaks.get(i))
         return Plan(
             self.name,
             metadata=table,
-            extra_stack=tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth))),
+            extra_stack=tuple(RECORD_BYTES * peaks.get(i, 0) for i in range(len(analysis.stack_depth))),
             added_insns=sum(len(x.before) + len(x.after) for x in inserts),
             notes=notes,
             inserts=inserts,

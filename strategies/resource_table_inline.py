@@ -26,7 +26,7 @@ per subprog, counted against the 512-byte limits (a site costs its slot even
 where two sites are never live together, where `resource-table` reserves per
 peak of resources held at once); a throw pays the walk and a scan of the sites
 per frame; 12 bytes of metadata per site (8 in the runtime's table);
-`prepare`'s pre-pass (below) verifies the program twice.
+the survey (below) is one more verification of the program, shared with landing-pads.
 
 Refuses (the stock leak refusal, "bpf_throw would lead to reference leak": the
 throw holds a reference the slots do not account for):
@@ -34,14 +34,14 @@ throw holds a reference the slots do not account for):
   cannot clear the slot through r10, so the site gets no slot at all (a stale one
   would be released twice) and a throw holding one of its references leaks it.
   Which sites these are must be known at every throw, also at one the verifier
-  explores before that release: `prepare` runs the verifier once beforehand with
-  an observer that refuses nothing (the kernel would check after its main pass;
-  the pre-pass is not in the verification time figure);
+  explores before that release: `prepare` reads them from the program's survey, a
+  verification beforehand that refuses no throw (framework.verify.survey; the kernel
+  would check after its main pass; it is not in the verification time figure);
 - an iterator or dynptr that lives in a caller's frame (no slot in its own);
 - a throw holding two references of one acquire site (the site executed again
   while its previous reference is held: the second store overwrote the slot), or
   a reference whose acquiring subprog has no frame in the throw's chain.
-Not detected: the verifier hooks carry no state at an acquire, so a site executed
+Not detected: the strategy's state is per program, not per path, so a site executed
 again while its previous reference is held is seen only if a throw holds both;
 when one of the two is released first (which clears the slot) and the program
 then throws holding the other, it is accepted and that reference leaks at the
@@ -57,125 +57,125 @@ per site {u16 subprog; s16 fp offset; u8 kind; 3 pad} (8 bytes).
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from framework.plugin_api import (
     RELEASABLE,
+    Acquired,
     Analysis,
     Fixed,
     Insertion,
+    Ledger,
     NativeImage,
     Plan,
+    Prepared,
     Program,
+    Released,
     Strategy,
+    Survey,
     ThrowSite,
     hookimpl,
     insertions,
     kind_id,
     own_stack,
-    verify,
 )
-from strategies.acquire_slots import AcquireSlot, released_elsewhere, slot_code
-from strategies.resource_table import ResourceTable
+from strategies.acquire_slots import AcquireSlot, slot_code
 
 SLOT_BYTES = 8
 _SITE = struct.Struct("<IHhI")
 _RT_SITE = struct.Struct("<HhB3x")  # resource_table_inline.c struct rti_site
 
 
-class ResourceTableInline(ResourceTable):
-    name = "resource-table-inline"
-    version = "1"
-    summary = "Eduard's reply, inline variant: an 8-byte slot per acquire site, stored and cleared inline."
-    runtime = Path(__file__).with_suffix(".c")
+@dataclass(frozen=True)
+class Sites:
+    """resource-table-inline's state: the acquire and release sites so far, and the acquire pcs the
+    survey found no slot can serve (released in another subprog, or followed by no record)."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.site_subprog: dict[int, int] = {}  # acquire pc -> its subprog
-        self.acquired: dict[int, int] = {}  # reference id -> acquire pc
-        self.released_from: dict[int, set[int]] = {}  # release pc -> the acquire pcs of what it releases
-        self.release_subprog: dict[int, int] = {}
-        self.dropped: set[int] = set()  # acquire pcs with no slot, known before verification (prepare)
-        self.lookahead: ResourceTableInline | None = None  # the pre-pass's records
-
-    def prepare(self, program: Program) -> Program:
-        super().prepare(program)
-        ahead = _Lookahead()
-        verify(ahead.prepare(program), ahead, log_level=0)
-        self.dropped, self.lookahead = ahead.unslotted(), ahead
-        return program
-
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
-        super().on_acquire(pc, subprog, ref_id, kind, slot)
-        self.site_subprog[pc] = subprog
-        self.acquired[ref_id] = pc
-
-    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        super().on_release(pc, subprog, ref_id, kind)
-        self.released_from.setdefault(pc, set()).add(self.acquired.get(ref_id, -1))
-        self.release_subprog[pc] = subprog
-
-    def crossed(self) -> set[int]:
-        """Acquire pcs some reference of which is released in another subprog (out of r10's reach)."""
-        return released_elsewhere(self.released_from, self.site_subprog, self.release_subprog)
+    ledger: Ledger = field(default_factory=Ledger)
+    dropped: frozenset[int] = frozenset()
 
     def unslotted(self) -> set[int]:
-        return self.crossed() | self.untracked
+        """Acquire pcs without a slot: dropped beforehand, or found so (out of r10's reach, untracked)."""
+        return set(self.dropped) | self.ledger.elsewhere() | self.ledger.untracked()
 
     def unaccounted(self, site: ThrowSite) -> list[int]:
         """Acquire pcs (-1: unknown) of the references `site` holds that no slot accounts for: a site
         without a slot, a second reference of one site, a site whose subprog has no frame at the throw."""
         frames = {f.subprog for f in site.frames}
-        pcs = [self.acquired.get(r, -1) for r in site.refs]
+        pcs = [r.acquired_at for r in site.refs]
         return [
             pc
             for k, pc in enumerate(pcs)
-            if pc < 0 or pc in self.dropped or pc in pcs[:k] or self.site_subprog[pc] not in frames
+            if pc < 0 or pc in self.dropped or pc in pcs[:k] or self.ledger.acquire_subprog[pc] not in frames
         ]
-
-    def releases_on_throw(self, site: ThrowSite) -> bool:
-        return not self.unaccounted(site)
 
     def sites(self) -> list[int]:
         """The acquire pcs that own a slot, in pc order."""
-        out = self.dropped | self.unslotted()
-        return sorted(pc for pc in self.acquires if pc not in out)
+        out = self.unslotted()
+        return sorted(pc for pc in self.ledger.shapes if pc not in out)
 
-    def reserved_stack(self, subprog: int) -> int:
-        return SLOT_BYTES * sum(1 for pc in self.sites() if self.site_subprog[pc] == subprog)
+    def reserved(self, subprog: int) -> int:
+        """Bytes of the subprog's slots."""
+        return SLOT_BYTES * sum(1 for pc in self.sites() if self.ledger.acquire_subprog[pc] == subprog)
 
     def slots(self, program: Program) -> dict[int, int]:
         """Acquire pc -> fp offset of its slot: per subprog, in pc order, right below its own stack."""
         own, used = own_stack(program), dict.fromkeys(range(len(program.subprogs)), 0)
         out = {}
         for pc in self.sites():
-            sub = self.site_subprog[pc]
+            sub = self.ledger.acquire_subprog[pc]
             used[sub] += SLOT_BYTES
             out[pc] = -(own[sub] + used[sub])
         return out
 
-    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
-        slot_of = self.slots(program)
+
+class ResourceTableInline(Strategy):
+    name = "resource-table-inline"
+    version = "1"
+    summary = "Eduard's reply, inline variant: an 8-byte slot per acquire site, stored and cleared inline."
+    runtime = Path(__file__).with_suffix(".c")
+    surveys = True  # which sites get no slot must be known at every throw (the module docstring)
+
+    def prepare(self, program: Program, survey: Survey | None = None) -> Prepared:
+        dropped = survey.ledger.elsewhere() | survey.ledger.untracked() if survey is not None else set()
+        return Prepared(program, Sites(dropped=frozenset(dropped)))
+
+    def on_acquire(self, state: Sites, event: Acquired) -> Sites:
+        return replace(state, ledger=state.ledger.acquired(event))
+
+    def on_release(self, state: Sites, event: Released) -> Sites:
+        return replace(state, ledger=state.ledger.released(event))
+
+    def releases_on_throw(self, state: Sites, site: ThrowSite) -> bool:
+        return not state.unaccounted(site)
+
+    def reserved_stack(self, state: Sites, subprog: int, peak: int) -> int:
+        return state.reserved(subprog)
+
+    def rewrite(self, program: Program, analysis: Analysis, state: Sites) -> Plan:
+        led = state.ledger
+        slot_of = state.slots(program)
         slots = {}
         for pc, off in slot_of.items():
-            kind, at = self.acquires[pc]
+            kind, at = led.acquires[pc]
             by_address = RELEASABLE[kind].by_address and at is not None
-            slots[pc] = AcquireSlot(self.site_subprog[pc], off, at if by_address else None)
+            slots[pc] = AcquireSlot(led.acquire_subprog[pc], off, at if by_address else None)
         node_offs = {pc: n for pc in slots if (n := analysis.record.at(pc).node_off)}
-        before, after = slot_code(program, slots, self.released_from, self.release_subprog, node_offs)
+        before, after = slot_code(program, slots, led.released_from, led.release_subprog, node_offs)
         inserts: tuple[Insertion, ...] = insertions(before, after)
         table = struct.pack("<I", len(slot_of)) + b"".join(
-            _SITE.pack(pc, self.site_subprog[pc], off, kind_id(self.acquires[pc][0])) for pc, off in slot_of.items()
+            _SITE.pack(pc, led.acquire_subprog[pc], off, kind_id(led.kind(pc))) for pc, off in slot_of.items()
         )
         subs = program.subprogs
         notes = tuple(
-            f"{subs[self.site_subprog[pc]].name}: acquire at pc {pc} ({self.acquires[pc][0]}) in fp{off}"
+            f"{subs[led.acquire_subprog[pc]].name}: acquire at pc {pc} ({led.kind(pc)}) in fp{off}"
             for pc, off in slot_of.items()
         )
         return Plan(
             self.name,
             metadata=table,
-            extra_stack=tuple(self.reserved_stack(i) for i in range(len(analysis.stack_depth))),
+            extra_stack=tuple(state.reserved(i) for i in range(len(analysis.stack_depth))),
             added_insns=sum(len(x.before) + len(x.after) for x in inserts),
             notes=notes,
             inserts=inserts,
@@ -186,16 +186,6 @@ class ResourceTableInline(ResourceTable):
         (count,) = struct.unpack_from("<I", plan.metadata)
         sites = [_SITE.unpack_from(plan.metadata, 4 + _SITE.size * i) for i in range(count)]
         return struct.pack("<I", count) + b"".join(_RT_SITE.pack(sub, off, kind) for _, sub, off, kind in sites)
-
-
-class _Lookahead(ResourceTableInline):
-    """The pre-pass: records acquires and releases on every path, refusing no throw."""
-
-    def prepare(self, program: Program) -> Program:
-        return program  # fresh, and no pre-pass of its own
-
-    def releases_on_throw(self, site: ThrowSite) -> bool:
-        return True
 
 
 @hookimpl

@@ -16,30 +16,37 @@ ENTRIES = {e.program.name: e for m in manifests() for e in corpus_entries(m)}
 def _counted(name: str) -> tuple[object, dict[str, int]]:
     """A fresh instance of the strategy, its `prepare` and verifier-end hook counted."""
     strategy = get_strategy(name)
-    calls = {"prepare": 0, "on_peak_resources": 0}
-    prepare, peak = strategy.prepare, strategy.on_peak_resources
+    calls = {"prepare": 0, "reserved_stack": 0}
+    prepare, reserved = strategy.prepare, strategy.reserved_stack
 
-    def counted_prepare(program):  # type: ignore[no-untyped-def]
+    def counted_prepare(program, survey=None):  # type: ignore[no-untyped-def]
         calls["prepare"] += 1
-        return prepare(program)
+        return prepare(program, survey)
 
-    def counted_peak(subprog, n):  # type: ignore[no-untyped-def]
-        calls["on_peak_resources"] += int(subprog == 0)
-        return peak(subprog, n)
+    def counted_reserved(state, subprog, peak):  # type: ignore[no-untyped-def]
+        calls["reserved_stack"] += int(subprog == 0)  # asked once per subprog, at the verifier's end
+        return reserved(state, subprog, peak)
 
-    strategy.prepare, strategy.on_peak_resources = counted_prepare, counted_peak  # type: ignore[method-assign]
+    strategy.prepare, strategy.reserved_stack = counted_prepare, counted_reserved  # type: ignore[method-assign]
     return strategy, calls
 
 
 @pytest.mark.parametrize(
-    ("name", "program"), [("stock", "throw_static"), ("resource-table", "ctx_held"), ("frame-descriptors", "ctx_held")]
+    ("name", "program"),
+    [
+        ("stock", "throw_static"),
+        ("resource-table", "ctx_held"),
+        ("frame-descriptors", "ctx_held"),
+        ("landing-pads", "four_frames"),
+        ("resource-table-inline", "four_frames"),
+    ],
 )
 def test_measure_verifies_once(name: str, program: str) -> None:
     entry = ENTRIES[program]
     strategy, calls = _counted(name)
     costs = pipeline.measure(entry.program, strategy, entry.inputs)  # type: ignore[arg-type]
     assert costs.runs, "the program has runs to measure"
-    assert calls == {"prepare": 1, "on_peak_resources": 1}
+    assert calls == {"prepare": 1, "reserved_stack": 1}
 
 
 def test_artifacts_are_frozen_and_carry_what_later_stages_read() -> None:

@@ -41,6 +41,7 @@ def _disasm_object(path: str, data: bytes, *, alu32: bool, relocs: bool) -> int:
 
 def _disasm_programs(args: argparse.Namespace) -> int:
     from framework.listing import listing, x86_listing
+    from framework.pipeline import prepare
     from framework.plugins import get_strategy
 
     if args.x86:
@@ -51,6 +52,6 @@ def _disasm_programs(args: argparse.Namespace) -> int:
     for i, program in enumerate(programs):
         if i:
             print()
-        prepared = strategy.prepare(program)
+        prepared = prepare(program, strategy).program
         print(x86_listing(prepared, alu32=alu32) if args.x86 else listing(prepared, alu32=alu32), end="")
     return EXIT_OK

@@ -95,7 +95,7 @@ def cmd_exec(args: argparse.Namespace) -> int:
             given.source, f"{strategy.name}'s runtime reads the tables verification builds: drop --no-verify"
         )
     else:
-        program = strategy.prepare(given)
+        program = pipeline.prepare(given, strategy).program
     entries = manifest_entries(args.path)
     declared, hits, twin = manifest_facts(entries, program.name)
     limit = args.time_limit if args.time_limit is not None else time_limit(entries, program.name)

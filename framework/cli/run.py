@@ -57,7 +57,7 @@ def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, A
         unsupported = entry.unsupported if entry is not None else None
         refs = References()  # each case's reference, run once for every strategy
         for name in strategy_names:
-            strategy = get_strategy(name)  # a fresh instance: a strategy keeps one verification's tables
+            strategy = get_strategy(name)
             costs = measure(
                 program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs, timeout_s=limit,
                 expected_timeouts=stopped, unsupported=unsupported,

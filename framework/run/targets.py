@@ -1,7 +1,7 @@
 """Tail-call targets, each built once per (target, strategy) as its own load would have it.
 
 The kernel loads each program of a prog array on its own, so a target is prepared,
-verified, planned and fixed up under a fresh instance of the caller's strategy (stock's
+verified, planned and fixed up under the caller's strategy (stock's
 for a name), and, with the strategy's own runtime, gets its table. A bake-off runs each
 caller on many inputs and forced throws; `TargetBuilds` keeps what it built, so each
 target is verified once per strategy, not once per run.
@@ -18,6 +18,7 @@ from framework.load.program import Program
 from framework.plan import plan
 from framework.strategy import Strategy
 from framework.verify import verify
+from framework.verify.survey import prepare
 
 if TYPE_CHECKING:
     from framework.machine.tailcalls import Target
@@ -56,16 +57,18 @@ def _build(program: Program, strategy: Strategy | str, own_runtime: bool) -> Tar
     """A target refused by the verifier cannot be in a prog array: bad input."""
     from framework.machine.tailcalls import Target
 
-    fresh = type(strategy)() if isinstance(strategy, Strategy) else Strategy()  # one verification's tables each
-    prepared = fresh.prepare(program)
-    analysis = verify(prepared, fresh, log_level=0)
+    chosen = strategy if isinstance(strategy, Strategy) else Strategy()
+    prepared = prepare(program, chosen)
+    analysis = verify(prepared.program, chosen, state=prepared.state, log_level=0)
     if not analysis.accepted:
         raise InputError(
             Coord(program.source),
-            f"tail-call target {program.name} is refused under {fresh.name} (no prog array can hold it): "
+            f"tail-call target {program.name} is refused under {chosen.name} (no prog array can hold it): "
             f"{analysis.message}",
         )
-    made = plan(fresh, prepared, analysis)
+    made = plan(chosen, prepared.program, analysis)
     return Target(
-        program.name, fixup_planned(made, prepared), partial(fresh.runtime_table, made) if own_runtime else None
+        program.name,
+        fixup_planned(made, prepared.program),
+        partial(chosen.runtime_table, made) if own_runtime else None,
     )

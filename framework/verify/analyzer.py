@@ -213,8 +213,16 @@ def _run_on(lines: list[str], tail: list[str]) -> list[str]:
     return lines + tail
 
 
-def verify(program: Program, strategy: Strategy | None = None, *, log_level: int = 2) -> Analysis:
+_PREPARED = object()  # verify's `state` not given
+
+
+def verify(
+    program: Program, strategy: Strategy | None = None, *, state: object = _PREPARED, log_level: int = 2
+) -> Analysis:
     """Verify `program` as Linux 6.18.44 would (with the May 2026 global-throw fix), hooks inside.
+
+    `state` is the strategy state its hooks start from (framework.strategy): what its `prepare`
+    returned; by default, the state its `prepare` of `program` without a survey returns.
 
     At `log_level` 2 (the default) the log holds every instruction and the state it leaves,
     as BPF_LOG_LEVEL2 prints it; below 2 only the rejection and the statistics are kept.
@@ -223,6 +231,7 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
     started = time.perf_counter()
     insns = dict(program.insns())
     env = Env(program, strategy, insns, log_level=log_level)
+    env.state = strategy.prepare(program).state if state is _PREPARED else state
     if log_level >= 2:
         # kernel: check_subprogs at BPF_LOG_LEVEL2
         env.log.extend(f"func#{i} @{sub.start}" for i, sub in enumerate(program.subprogs))
@@ -238,12 +247,10 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
     err = _precheck(env)
     if err is None:
         err = _verify_all(env)
-    for sub, peak in enumerate(env.peak_resources):
-        strategy.on_peak_resources(sub, peak)
     if err is None:
         # the strategy's reserved stack counts against the limits (a resource table's region)
-        for sub in range(len(env.stack_depth)):
-            env.stack_depth[sub] += strategy.reserved_stack(sub)
+        for sub, peak in enumerate(env.peak_resources):
+            env.stack_depth[sub] += strategy.reserved_stack(env.state, sub, peak)
         err = check_max_stack_depth(env)
     if err is None and env.unconvertible_pc >= 0:
         # kernel: convert_ctx_accesses, after the walk: a converter that emitted nothing
@@ -298,4 +305,5 @@ def verify(program: Program, strategy: Strategy | None = None, *, log_level: int
         ),
         stats=tail[-1],
         missing=err.missing if err is not None else None,
+        strategy_state=env.state,
     )

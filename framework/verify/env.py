@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from framework.isa.insn import Insn
 from framework.load.btf import Btf, parse_btf
@@ -76,6 +76,7 @@ class Env:
     program: Program
     strategy: Strategy
     insns: dict[int, Insn]
+    state: Any = None  # the strategy's state: each of its hooks returns the next (framework.strategy)
     log: list[str] = field(default_factory=list)
     insn_processed: int = 0
     id_gen: int = 0

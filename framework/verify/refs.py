@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from framework.strategy import Acquired, Released
 from framework.verify.env import Env, Reject, reject
 from framework.verify.regs import RT, scalar
 from framework.verify.state import Ref, RefKind, State
@@ -12,7 +13,7 @@ def acquire(env: Env, st: State, pc: int, resource: str, slot: int | None = None
     # lives on the stack (an iterator, a dynptr: insn_aux's meta.iter/meta.dynptr spi)
     rid = env.new_id()
     st.refs.append(Ref(RefKind.PTR, rid, pc, resource))
-    env.strategy.on_acquire(pc, env.subprog_of(pc), rid, resource, slot)
+    env.state = env.strategy.on_acquire(env.state, Acquired(pc, env.subprog_of(pc), rid, resource, slot))
     # what this frame holds at once: the references acquired in its subprog and not yet released
     # (a caller's references live in the caller's frame; a resource table keeps them there)
     sub = st.cur.subprog
@@ -28,7 +29,9 @@ def release(env: Env, st: State, pc: int, ref_obj_id: int) -> Reject | None:
     if ref is None:
         return reject(pc, f"release of unknown reference id={ref_obj_id}")
     st.refs = [r for r in st.refs if r.id != ref_obj_id]
-    env.strategy.on_release(pc, env.subprog_of(pc), ref_obj_id, ref.resource)
+    env.state = env.strategy.on_release(
+        env.state, Released(pc, env.subprog_of(pc), ref_obj_id, ref.resource, ref.insn_idx)
+    )
     # kernel: mark_reg_invalid (privileged: __mark_reg_unknown)
     st.map_regs(lambda r: scalar() if r.ref_obj_id == ref_obj_id and r.type not in (RT.ITER, RT.DYNPTR) else r)
     return None

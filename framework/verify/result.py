@@ -40,6 +40,7 @@ class Holding:
     ref_id: int
     state: Nullness
     off: int = 0  # how far into its object the pointer points (a list or rbtree node: the node's offset)
+    acquired_at: int = -1  # the pc that acquired the reference (refs[].insn_idx; -1: released on this path)
 
     @property
     def register(self) -> int | None:
@@ -63,13 +64,22 @@ class FrameHoldings:
 
 
 @dataclass(frozen=True, slots=True)
+class Reference:
+    """A pointer reference held at a throwing point (acquired, not released): `struct bpf_reference_state`."""
+
+    id: int
+    acquired_at: int  # insn_idx: the acquiring pc
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
 class ThrowSite:
     """A throwing point (a bpf_throw call, or a call to a global subprog that may throw)."""
 
     pc: int
     frames: tuple[FrameHoldings, ...]
     via_global: bool = False
-    refs: tuple[int, ...] = ()  # every pointer reference held on this path (acquired, not released)
+    refs: tuple[Reference, ...] = ()  # every pointer reference held on this path, by id
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +144,7 @@ class Analysis:
     throws_reached: frozenset[int] = frozenset()  # bpf_throw pcs the verifier reached (the others it proved dead)
     record: VerifierRecord = field(default_factory=VerifierRecord)  # per pc, what it saw (insn_aux_data)
     missing: Missing | None = None  # verdict UNSUPPORTED: what is not modelled
+    strategy_state: object = None  # what the strategy's last verifier hook returned (framework.strategy)
 
     @property
     def accepted(self) -> bool:

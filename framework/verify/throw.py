@@ -3,11 +3,12 @@ with a `.bpf_cleanup` table, the edges from covered calls into their landing pad
 
 from __future__ import annotations
 
+from framework.strategy import Refused
 from framework.verify.env import STOP, Env, Outcome, Reject, reject
 from framework.verify.regs import MEM_ALLOC, NOT_INIT, RT, Reg
-from framework.verify.result import FrameHoldings, Holding, Nullness, ThrowSite
+from framework.verify.result import FrameHoldings, Holding, Nullness, Reference, ThrowSite
 from framework.verify.stack import SLOT_SIZE, SPILL, ZERO
-from framework.verify.state import RefKind, State
+from framework.verify.state import Ref, RefKind, State
 
 
 def check_resource_leak(
@@ -17,7 +18,7 @@ def check_resource_leak(
     if check_lock and st.active_locks:
         return reject(pc, f"{prefix} cannot be used inside bpf_spin_lock-ed region")
     # kernel: check_reference_leak (a normal exit from a subprog keeps the caller's references)
-    strategy_releases = exception_exit and site is not None and env.strategy.releases_on_throw(site)
+    strategy_releases = exception_exit and site is not None and env.strategy.releases_on_throw(env.state, site)
     if (exception_exit or st.curframe == 0) and not strategy_releases:
         lines = [f"Unreleased reference id={r.id} alloc_insn={r.insn_idx}" for r in st.refs if r.kind is RefKind.PTR]
         if lines:
@@ -44,6 +45,13 @@ def _interior(r: Reg) -> int:
     return r.off if r.type is RT.BTF_ID and MEM_ALLOC in r.flags else 0
 
 
+def _holding(at: int, r: Reg, live: dict[int, Ref]) -> Holding:
+    ref = live.get(r.ref_obj_id)
+    kind = ref.resource if ref is not None else r.type.value
+    acquired_at = ref.insn_idx if ref is not None else -1
+    return Holding(at, kind, r.btf_id, r.ref_obj_id, _nullness(r, ref is not None), _interior(r), acquired_at)
+
+
 def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
     """Per frame, innermost first: every slot or callee-saved register holding a resource."""
     live = {r.id: r for r in st.refs if r.kind is RefKind.PTR}
@@ -61,17 +69,7 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
                 continue
             if r is None or not r.ref_obj_id:
                 continue
-            kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
-            held.append(
-                Holding(
-                    -(spi + 1) * SLOT_SIZE,
-                    kind,
-                    r.btf_id,
-                    r.ref_obj_id,
-                    _nullness(r, r.ref_obj_id in live),
-                    _interior(r),
-                )
-            )
+            held.append(_holding(-(spi + 1) * SLOT_SIZE, r, live))
         regnos = (6, 7, 8, 9) if f is not st.cur else (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)
         for i in regnos:
             if i < 6 and f is st.cur:
@@ -80,10 +78,10 @@ def throw_site(env: Env, st: State, pc: int, via_global: bool) -> ThrowSite:
             if r.is_const and not r.const:
                 nulls.append(i)
             if r.ref_obj_id and r.type is not RT.SCALAR:
-                kind = live[r.ref_obj_id].resource if r.ref_obj_id in live else r.type.value
-                held.append(Holding(i, kind, r.btf_id, r.ref_obj_id, _nullness(r, r.ref_obj_id in live), _interior(r)))
+                held.append(_holding(i, r, live))
         frames.append(FrameHoldings(f.subprog, f.callsite, tuple(held), tuple(nulls)))
-    return ThrowSite(pc, tuple(frames), via_global, tuple(sorted(live)))
+    refs = tuple(Reference(rid, live[rid].insn_idx, live[rid].resource) for rid in sorted(live))
+    return ThrowSite(pc, tuple(frames), via_global, refs)
 
 
 def process_throw(env: Env, st: State, pc: int, via_global: bool = False) -> Outcome:
@@ -91,9 +89,10 @@ def process_throw(env: Env, st: State, pc: int, via_global: bool = False) -> Out
     # kernel: check_kfunc_call (bpf_throw) -> process_bpf_exit_full(exception_exit=true)
     env.seen_exception = True
     site = throw_site(env, st, pc, via_global)
-    refused = env.strategy.on_throw(site)
-    if refused:
-        return reject(pc, refused)
+    got = env.strategy.on_throw(env.state, site)
+    if isinstance(got, Refused):
+        return reject(pc, got.message)
+    env.state = got
     for i, old in enumerate(env.throw_sites):
         if old.pc == pc and old.via_global == via_global:
             merged = env.strategy.merge_throw_sites(old, site)

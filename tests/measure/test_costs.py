@@ -13,12 +13,12 @@ from dataclasses import replace
 
 import pytest
 
+from framework import pipeline
 from framework.load.corpus import CorpusEntry, corpus_entries, manifests
 from framework.measure import Costs
 from framework.pipeline import measure
 from framework.plugins import get_strategy
 from framework.run.result import TIMEOUT_S
-from framework.verify import verify
 
 ENTRIES = [e for m in manifests() for e in corpus_entries(m)]
 BY_NAME = {e.program.name: e for e in ENTRIES}
@@ -64,7 +64,7 @@ def test_cost_invariants(entry: CorpusEntry) -> None:
         assert fd.happy and all(h.over_stock == 0 and h.record == 0 for h in fd.happy)
     if rt.verdict == "accepted":
         table = get_strategy("resource-table")
-        peaks = verify(table.prepare(entry.program), table, log_level=0).peak_resources
+        peaks = pipeline.verify(entry.program, table).analysis.peak_resources
         assert list(rt.reserved_stack[: len(peaks)]) == [16 * p for p in peaks]
         if any(peaks):
             assert rt.jit_bytes is not None and rt.stock_jit_bytes is not None and rt.jit_bytes > rt.stock_jit_bytes

@@ -1,19 +1,26 @@
-"""What every strategy test reads: the corpus entries, and one verification under a fresh strategy."""
+"""What every strategy test reads: the corpus entries, and one program through the pipeline's
+verify stage under a strategy, its state beside it."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any
 
+from framework import pipeline
 from framework.load.corpus import corpus_entries, manifests
 from framework.load.program import Program
 from framework.strategy import Strategy
-from framework.verify import Analysis, verify
 
 ENTRIES = [e for m in manifests() for e in corpus_entries(m)]
 
-S = TypeVar("S", bound=Strategy)
+
+def verified(strategy: Strategy, program: Program) -> tuple[Any, pipeline.Verified]:
+    """`program` prepared and verified under `strategy` (framework.pipeline.verify): the state the
+    strategy's last hook returned, and the `Verified`."""
+    v = pipeline.verify(program, strategy)
+    return v.analysis.strategy_state, v
 
 
-def verified(strategy: S, program: Program) -> tuple[S, Analysis]:
-    """`program` prepared and verified under `strategy` (a fresh instance: it keeps the tables)."""
-    return strategy, verify(strategy.prepare(program), strategy, log_level=0)
+def planned(strategy: Strategy, program: Program) -> tuple[Any, pipeline.Planned]:
+    """`verified`, then the pipeline's plan stage (the program must be accepted)."""
+    state, v = verified(strategy, program)
+    return state, pipeline.plan(v)

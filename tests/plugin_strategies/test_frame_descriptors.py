@@ -7,19 +7,22 @@ from pathlib import Path
 
 import pytest
 
+from framework import pipeline
 from framework.load.asm import load_asm
 from framework.load.corpus import CorpusEntry
 from framework.load.program import Program
-from framework.plan import plan
 from framework.plugins import get_strategy
 from framework.verify import Analysis, verify
-from strategies.frame_descriptors import MERGE_FAILED, Descriptor, Entry, FrameDescriptors, merge
+from strategies.descriptors import MERGE_FAILED, Descriptor, Entry, Table, merge
+from strategies.frame_descriptors import FrameDescriptors
 
 from .corpus import ENTRIES, verified
 
 
-def _run(program: Program) -> tuple[FrameDescriptors, Analysis]:
-    return verified(FrameDescriptors(), program)
+def _run(program: Program) -> tuple[pipeline.Verified, Analysis]:
+    table, v = verified(FrameDescriptors(), program)
+    assert isinstance(table, Table)
+    return v, v.analysis
 
 
 def _asm(tmp_path: Path, name: str, body: str) -> Program:
@@ -144,8 +147,8 @@ def test_null_merges_with_a_pointer_either_way() -> None:
 def test_table_encoding_and_costs() -> None:
     # four_frames: resources across four frames, one of them a throwing global subprog
     entry = next(e for e in ENTRIES if e.program.name == "four_frames")
-    fd, analysis = _run(entry.program)
-    p = plan(fd, entry.program, analysis)
+    v, analysis = _run(entry.program)
+    p = pipeline.plan(v).plan
     blob = p.metadata
     (count,) = struct.unpack_from("<I", blob)
     off, seen = 4, 0

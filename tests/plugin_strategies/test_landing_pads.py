@@ -9,25 +9,26 @@ from pathlib import Path
 
 import pytest
 
+from framework import pipeline
 from framework.isa.opcodes import Kind
 from framework.load.asm import load_asm
 from framework.load.corpus import CorpusEntry
 from framework.load.program import CleanupRange, Program
 from framework.pipeline import measure
-from framework.plan import plan
 from framework.plugins import get_strategy
-from framework.run.result import run_program
 from framework.verify import verify
-from strategies.landing_pads import RESUME, LandingPads
+from strategies.landing_pads import RESUME, LandingPads, Pads
 
 from .corpus import ENTRIES
 
 BY_NAME = {e.program.name: e for e in ENTRIES}
 
 
-def _prepared(entry: CorpusEntry) -> tuple[LandingPads, Program]:
-    lp = LandingPads()
-    return lp, lp.prepare(entry.program)
+def _prepared(entry: CorpusEntry) -> tuple[Pads, Program]:
+    """What landing-pads' prepare makes of the entry (given the program's survey): its state and program."""
+    got = pipeline.prepare(entry.program, LandingPads())
+    assert isinstance(got.state, Pads)
+    return got.state, got.program
 
 
 def _calls(program: Program, pc: int) -> str | None:
@@ -53,9 +54,8 @@ def test_every_pad_ends_in_unwind_resume_inside_its_callers_subprog(entry: Corpu
 
 
 def test_the_table_is_twelve_bytes_a_row() -> None:
-    lp, prepared = _prepared(BY_NAME["four_frames"])
-    analysis = verify(prepared, lp, log_level=0)
-    made = plan(lp, prepared, analysis)
+    v = pipeline.verify(BY_NAME["four_frames"].program, LandingPads())
+    prepared, made = v.program, pipeline.plan(v).plan
     (count,) = struct.unpack_from("<I", made.metadata)
     assert count == len(prepared.cleanup) == 4 and made.metadata_bytes == 4 + 12 * count
     assert made.added_insns == len(prepared.slots) - len(BY_NAME["four_frames"].program.slots)
@@ -86,18 +86,19 @@ def test_the_verifier_checks_the_pad_on_every_path(tmp_path: Path) -> None:
 
     lp = LandingPads()
     releases = program("r1 = r6\n  if r1 == 0 goto +1\n  call bpf_task_release")
-    assert verify(lp.prepare(releases), lp, log_level=0).accepted
+    kept = pipeline.verify(releases, lp)
+    assert kept.accepted and kept.program is releases  # the compiler's pads are kept as they are
     forgets = program("r1 = 0")
-    got = verify(lp.prepare(forgets), lp, log_level=0)
+    got = pipeline.verify(forgets, lp).analysis
     assert not got.accepted and got.message == "bpf_throw would lead to reference leak"
     assert not verify(dataclasses.replace(releases, cleanup=()), log_level=0).accepted
-    r = run_program(releases, None, "jit", strategy=lp, plan=plan(lp, releases, verify(releases, lp, log_level=0)))
+    r = pipeline.run(pipeline.plan(kept))
     assert r.threw and r.cookie == 7 and [x.kind for x in r.released_by_unwinder] == ["task"] and r.leaked == ()
 
 
 def test_two_kinds_in_one_slot_is_the_only_refusal_the_pads_make() -> None:
-    lp, prepared = _prepared(BY_NAME["two_kinds"])
-    got = verify(prepared, lp, log_level=0)
+    v = pipeline.verify(BY_NAME["two_kinds"].program, LandingPads())
+    prepared, got = v.program, v.analysis
     assert not got.accepted and got.message == "arg#0 expected for bpf_obj_drop_impl()"
     # the pad's release is refused where the slot holds the task, not on the object's path
     assert got.coord is not None and got.coord.offset is not None
@@ -110,10 +111,11 @@ def test_a_slot_that_also_holds_a_scalar_gets_a_cleanup_slot() -> None:
     # invalid_or_ptr holds garbage: the record gets its own slot, zeroed on entry (what a
     # compiler's __attribute__((cleanup)) variable is), and the pad releases from there
     for name in ("misc_or_ptr", "invalid_or_ptr"):
-        lp, prepared = _prepared(BY_NAME[name])
-        assert lp.homes and verify(prepared, lp, log_level=0).accepted, name
+        pads = pipeline.verify(BY_NAME[name].program, LandingPads()).analysis.strategy_state
+        assert isinstance(pads, Pads) and pads.homes, name
         costs = measure(BY_NAME[name].program, get_strategy("landing-pads"), BY_NAME[name].inputs)
-        assert costs.problems == () and sum(costs.reserved_stack) == 8 * len(lp.homes)
+        assert costs.verdict == "accepted" and costs.problems == ()
+        assert sum(costs.reserved_stack) == 8 * len(pads.homes)
         assert any(h.over_stock > 0 for h in costs.happy)  # the cleanup slot's stores
 
 

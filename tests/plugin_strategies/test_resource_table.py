@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from framework.fixup import fixup_planned, stock_fixup
+from framework import pipeline
+from framework.fixup import stock_fixup
 from framework.isa import opcodes as op
 from framework.isa.opcodes import Kind
 from framework.load.corpus import CorpusEntry
-from framework.plan import plan
 from framework.plugins import get_strategy
-from framework.run.result import run_program
+from framework.strategy import Ledger
 from framework.verify import Analysis, verify
 from strategies.resource_table import POP, POP_NODE, PUSH, RECORD_BYTES, ResourceTable
 
 from .corpus import ENTRIES, verified
 
 
-def _run(entry: CorpusEntry) -> tuple[ResourceTable, Analysis]:
-    return verified(ResourceTable(), entry.program)
+def _run(entry: CorpusEntry) -> tuple[Ledger, pipeline.Verified, Analysis]:
+    ledger, v = verified(ResourceTable(), entry.program)
+    assert isinstance(ledger, Ledger)
+    return ledger, v, v.analysis
 
 
 STOCK_ACCEPTED = [e for e in ENTRIES if e.spec["kernel"]["verdict"] == "accepted"]
@@ -26,58 +28,58 @@ STOCK_ACCEPTED = [e for e in ENTRIES if e.spec["kernel"]["verdict"] == "accepted
 
 @pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)
 def test_sixteen_bytes_per_peak_resource_per_subprog(entry: CorpusEntry) -> None:
-    rt, analysis = _run(entry)
+    ledger, v, analysis = _run(entry)
     kernel = entry.spec["kernel"]["stack_depth"]
     stock = verify(entry.program, log_level=0)
     reserved = [RECORD_BYTES * p for p in stock.peak_resources]
     # the verifier's depth is the kernel's, plus exactly the table's region
-    assert [rt.reserved_stack(i) for i in range(len(reserved))] == reserved
+    rt = ResourceTable()
+    assert [rt.reserved_stack(ledger, i, p) for i, p in enumerate(analysis.peak_resources)] == reserved
     if analysis.accepted:
         grown = list(analysis.stack_depth)
         assert grown[: len(reserved)] == [k + r for k, r in zip(kernel, reserved, strict=False)]
-        extra = plan(rt, entry.program, analysis).extra_stack
+        extra = pipeline.plan(v).plan.extra_stack
         assert extra[: len(reserved)] == tuple(reserved) and set(extra[len(reserved) :]) <= {0}
 
 
 def test_a_caller_does_not_reserve_for_its_callees() -> None:
     # three_frames: one resource per frame, so one record per subprog, not a running total
     entry = next(e for e in ENTRIES if e.program.name == "three_frames")
-    rt, analysis = _run(entry)
+    _, _, analysis = _run(entry)
     assert analysis.accepted
-    assert [rt.peaks[i] for i in range(3)] == [1, 1, 1]
+    assert list(analysis.peak_resources[:3]) == [1, 1, 1]
 
 
 def _jitted(entry: CorpusEntry, strategy: ResourceTable | None) -> tuple[int, ...]:
     """The JIT's frame sizes for the program, with the strategy's insertions or as stock runs it."""
     if strategy is None:
         return stock_fixup(entry.program).stack_depths
-    rt, analysis = _run(entry)
-    made = plan(rt, entry.program, analysis)
-    return fixup_planned(made, entry.program).stack_depths
+    return pipeline.plan(pipeline.verify(entry.program, strategy)).fixed.stack_depths
 
 
 @pytest.mark.parametrize("entry", STOCK_ACCEPTED, ids=lambda e: e.program.name)
 def test_the_jited_frames_grow_by_the_region_alone(entry: CorpusEntry) -> None:
     # the records sit right below the subprog's own stack: the JIT's frame grows by 16 x peak, no more
-    rt, analysis = _run(entry)
+    _, _, analysis = _run(entry)
     if not analysis.accepted:
         return
     stock = _jitted(entry, None)
-    mine = _jitted(entry, rt)
-    assert [m - s for m, s in zip(mine, stock, strict=True)] == [rt.reserved_stack(i) for i in range(len(stock))]
+    mine = _jitted(entry, ResourceTable())
+    peaks = [*analysis.peak_resources, 0][: len(stock)]
+    assert [m - s for m, s in zip(mine, stock, strict=True)] == [RECORD_BYTES * p for p in peaks]
 
 
 def test_what_it_inserts_per_acquire_release_and_record() -> None:
     # ringbuf_record_clean: one reserve, a discard on each of two paths, one record in main
     entry = next(e for e in ENTRIES if e.program.name == "ringbuf_record_clean")
-    rt, analysis = _run(entry)
-    made = plan(rt, entry.program, analysis)
-    assert len(rt.acquires) == 1 and len(rt.releases) == 2 and rt.peaks[0] == 1
+    ledger, v, analysis = _run(entry)
+    made = pipeline.plan(v).plan
+    assert len(ledger.acquires) == 1 and len(ledger.released_from) == 2 and analysis.peak_resources[0] == 1
     # 2 zeroing stores + 7 after the acquire (region, value, kind, r0, count, call) + a pop per release
     assert made.added_insns == 2 + 7 + 2
     assert made.kfuncs == (PUSH, POP, POP_NODE) and made.metadata_bytes == 4 + 4 * len(entry.program.subprogs)
     pops = {i.pc for i in made.inserts if i.before and i.before[-1].imm == len(entry.program.kfuncs) + 1}
-    assert pops == rt.releases  # the removal comes before the release, while r1 still holds the value
+    assert pops == set(ledger.released_from)  # the removal comes before the release, while r1 still holds the value
 
 
 def test_a_list_element_is_recorded_as_the_object_it_is_inside() -> None:
@@ -85,9 +87,9 @@ def test_a_list_element_is_recorded_as_the_object_it_is_inside() -> None:
     push takes it; the record must hold the object's start, which bpf_obj_drop takes: `r2 += -8`
     after the pop's acquire, `r0 = 8; call bakeoff_rt_pop_node` before each push."""
     entry = next(e for e in ENTRIES if e.program.name == "list_pop_throw")
-    rt, analysis = _run(entry)
+    _, v, analysis = _run(entry)
     assert analysis.accepted
-    made = plan(rt, entry.program, analysis)
+    made = pipeline.plan(v).plan
     pop_node = len(entry.program.kfuncs) + 2
     names = entry.program.kfuncs
     pushes = {
@@ -113,11 +115,9 @@ def test_happy_path_cost_is_the_pushes_and_removals() -> None:
     """On the hand-cleaned twin (nothing thrown while held) the strategy's extra instructions are
     its insertions and the runtime's push and pop; stock runs the same program without them."""
     entry = next(e for e in ENTRIES if e.program.name == "ringbuf_record_clean")
-    rt, analysis = _run(entry)
-    made = plan(rt, entry.program, analysis)
     run_input = next(i for i in entry.inputs if i.name == "ipv4_tcp")
-    mine = run_program(entry.program, run_input, "jit", strategy=rt, plan=made)
-    stock = run_program(entry.program, run_input, "jit")
+    mine = pipeline.run(pipeline.plan(pipeline.verify(entry.program, ResourceTable())), run_input)
+    stock = pipeline.run(pipeline.plan(pipeline.verify(entry.program, get_strategy("stock"))), run_input)
     assert not mine.threw and not stock.threw and mine.retval == stock.retval
     assert mine.x86_split.record > 0 and stock.x86_split.record == 0
     assert mine.x86_split.program > stock.x86_split.program

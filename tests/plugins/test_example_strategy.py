@@ -139,7 +139,7 @@ LEAKY = """
         version = "1"
         summary = "accepts every throw and releases nothing (stock's runtime)"
 
-        def releases_on_throw(self, site):
+        def releases_on_throw(self, state, site):
             return True
 
     @hookimpl

@@ -88,7 +88,7 @@ RAISING = """
         version = "1"
         summary = "a strategy whose rewrite has a bug"
 
-        def rewrite(self, program, analysis):
+        def rewrite(self, program, analysis, state):
             raise ZeroDivisionError("a bug in the plugin")
 
     @hookimpl
@@ -142,7 +142,7 @@ def test_bakeoff_trace_writes_every_hook_call(
     assert any(line.startswith("bakeoff trace: register_strategies") for line in err)
     prepared = [line for line in err if line.startswith("bakeoff trace: resource-table.prepare(Program(")]
     assert len(prepared) == 3 and all(line.endswith(")") for line in prepared)  # basic_throw.o holds three
-    assert any(line.startswith("bakeoff trace: resource-table.reserved_stack(0) -> ") for line in err)
+    assert any(line.startswith("bakeoff trace: resource-table.reserved_stack(Ledger(") for line in err)
     monkeypatch.delenv("BAKEOFF_TRACE")
     assert main(["verify", str(BASIC), "--strategy", "resource-table", "--log-level", "0"]) == 0
     assert "bakeoff trace" not in capsys.readouterr().err

@@ -26,15 +26,13 @@ from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 from kernel.prog import program as assemble_program
 
+from framework import pipeline
 from framework.kernel.objects import RunInput
 from framework.load.program import Linkage, MapDef, Program
 from framework.oracle.check import available
-from framework.plan import plan
 from framework.platform.skb import BYTES, EXACT, SK_BUFF_SIZE, SKB_FIELDS, skb_field
 from framework.plugins import get_strategy, strategies
-from framework.run.exercise import exercise
 from framework.run.reference import References
-from framework.verify import verify
 
 EXAMPLES = int(os.environ.get("BAKEOFF_DIFF_EXAMPLES", "40"))
 RANDOM = os.environ.get("BAKEOFF_DIFF_RANDOM") == "1"
@@ -220,19 +218,15 @@ def test_every_strategys_runs_agree_with_the_reference(data: st.DataObject) -> N
     stock: tuple[str, str | None, dict[str, int]] | None = None
     for name in STRATEGIES:
         strategy = get_strategy(name)
-        prepared = strategy.prepare(prog)
-        analysis = verify(prepared, strategy, log_level=0)
+        verified = pipeline.verify(prog, strategy)
+        analysis = verified.analysis
         if name == "stock" and not holds:
             assert analysis.accepted, analysis.message  # valid by construction (a throw holding a task is not)
         if not analysis.accepted or strategy.runtime is None:
             if name == "stock":
                 stock = ("rejected", analysis.message, {})
             continue
-        made = plan(strategy, prepared, analysis)
-        runs = exercise(
-            prepared, strategy, made, INPUTS, reached=analysis.throws_reached, seen=analysis.record.seen, given=prog,
-            references=refs,
-        )  # fmt: skip
+        runs = pipeline.exercise(pipeline.plan(verified), INPUTS, references=refs)
         event(f"{name} ran")
         bad = [(name, r.result.input, r.throw_pc, r.verdict, r.check and r.check.differences) for r in runs
                if r.verdict != "accepted" or r.result.fault]  # fmt: skip

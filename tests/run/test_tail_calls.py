@@ -163,13 +163,10 @@ def test_a_target_holding_an_object_at_its_throw_has_it_released_from_its_own_ta
     """The target is reached by a tail call from a subprog; its throw is unwound with the target's
     table, not the caller's (the caller's has no entry for the target's frames): the object is
     released once, nothing leaks, and main goes on with the cookie + 8."""
-    from framework.plan import plan
-    from framework.verify import verify
+    from framework import pipeline
 
-    s = type(get_strategy(strategy))()
-    caller = s.prepare(ENTRIES["tail_subprog"].program)
-    made = plan(s, caller, verify(caller, s, log_level=0))
-    got = run_program(caller, _held_input(), "jit", strategy=s, plan=made)
+    planned = pipeline.plan(pipeline.verify(ENTRIES["tail_subprog"].program, get_strategy(strategy)))
+    got = pipeline.run(planned, _held_input())
     assert got.fault is None, got.fault
     assert (got.retval, got.threw, got.throw_target) == (16 + 8, True, "throw_held_target")
     assert [r.kind for r in got.released_by_unwinder] == ["obj"]

@@ -1,42 +1,55 @@
-"""A test strategy that fills in every verifier hook and records what the verifier told it."""
+"""A test strategy that fills in every verifier hook; its state is what the verifier told it."""
 
 from __future__ import annotations
 
-from framework.strategy import Strategy
+from dataclasses import dataclass, replace
+
+from framework.load.program import Program
+from framework.strategy import Acquired, Prepared, Refused, Released, Strategy
 from framework.verify.result import ThrowSite
+from framework.verify.survey import Survey
+
+
+@dataclass(frozen=True)
+class Told:
+    """Every event, in the order the verifier gave them."""
+
+    acquired: tuple[Acquired, ...] = ()
+    released: tuple[Released, ...] = ()
+    throws: tuple[ThrowSite, ...] = ()
 
 
 class Recorder(Strategy):
-    """Releases everything at a throw (no reference-leak rule) and refuses to merge two kinds in one slot."""
+    """Releases everything at a throw (no reference-leak rule), refuses to merge two kinds in one
+    slot, and reserves `per_peak` bytes per reference a subprog holds at its peak."""
 
     name = "recorder"
 
-    def __init__(self, refuse_throws: bool = False) -> None:
-        self.acquired: list[tuple[int, int, int, str]] = []
-        self.released: list[tuple[int, int, int, str]] = []
-        self.peaks: dict[int, int] = {}
-        self.throws: list[ThrowSite] = []
-        self.merges = 0
+    def __init__(self, refuse_throws: bool = False, per_peak: int = 0) -> None:
         self.refuse_throws = refuse_throws
+        self.per_peak = per_peak
 
-    def on_acquire(self, pc: int, subprog: int, ref_id: int, kind: str, slot: int | None = None) -> None:
-        self.acquired.append((pc, subprog, ref_id, kind))
+    def prepare(self, program: Program, survey: Survey | None = None) -> Prepared:
+        return Prepared(program, Told())
 
-    def on_release(self, pc: int, subprog: int, ref_id: int, kind: str) -> None:
-        self.released.append((pc, subprog, ref_id, kind))
+    def on_acquire(self, state: Told, event: Acquired) -> Told:
+        return replace(state, acquired=(*state.acquired, event))
 
-    def on_peak_resources(self, subprog: int, peak: int) -> None:
-        self.peaks[subprog] = peak
+    def on_release(self, state: Told, event: Released) -> Told:
+        return replace(state, released=(*state.released, event))
 
-    def on_throw(self, site: ThrowSite) -> str | None:
-        self.throws.append(site)
-        return "recorder: refused" if self.refuse_throws else None
+    def reserved_stack(self, state: Told, subprog: int, peak: int) -> int:
+        return self.per_peak * peak
 
-    def releases_on_throw(self, site: ThrowSite) -> bool:
+    def on_throw(self, state: Told, site: ThrowSite) -> Told | Refused:
+        if self.refuse_throws:
+            return Refused("recorder: refused")
+        return replace(state, throws=(*state.throws, site))
+
+    def releases_on_throw(self, state: Told, site: ThrowSite) -> bool:
         return True
 
     def merge_throw_sites(self, old: ThrowSite, new: ThrowSite) -> ThrowSite | str:
-        self.merges += 1
         kinds: dict[tuple[int, str], str] = {}
         for site in (old, new):
             for depth, frame in enumerate(site.frames):

@@ -18,7 +18,7 @@ from framework.oracle.identity import KernelBuild
 from framework.verify import Nullness, Verdict, verify, verify_json
 
 from .held_to import REHOLD_MODEL, TOLERANCE, held_to
-from .hook_strategy import Recorder
+from .hook_strategy import Recorder, Told
 
 ENTRIES = [e for m in manifests() for e in corpus_entries(m)]
 
@@ -95,15 +95,22 @@ def test_throw_sites_hold_what_each_frame_holds() -> None:
 
 
 def test_every_hook_runs() -> None:
-    rec = Recorder()
-    analysis = verify(_entry("two_kinds").program, rec)
-    assert rec.acquired and rec.throws
-    assert {k for *_, k in rec.acquired} >= {"obj", "task"}
-    assert rec.peaks[0] >= 1
-    assert analysis.peak_resources[0] == rec.peaks[0]
-    clean = Recorder()
-    verify(_entry("two_kinds_clean").program, clean)
-    assert clean.released
+    program = _entry("two_kinds").program
+    analysis = verify(program, Recorder())
+    told = analysis.strategy_state
+    assert isinstance(told, Told) and told.acquired and told.throws
+    assert {e.kind for e in told.acquired} >= {"obj", "task"}
+    # every reference a throw holds was acquired at the pc its site says
+    acquired_at = {e.ref_id: e.pc for e in told.acquired}
+    assert all(acquired_at[r.id] == r.acquired_at for site in told.throws for r in site.refs)
+    assert analysis.peak_resources[0] >= 1
+    accepted = verify(_entry("two_kinds_clean").program, Recorder())
+    clean = accepted.strategy_state
+    assert accepted.accepted and isinstance(clean, Told) and clean.released
+    peak = accepted.peak_resources[0]
+    reserving = verify(_entry("two_kinds_clean").program, Recorder(per_peak=16))
+    assert peak >= 1 and reserving.stack_depth[0] == accepted.stack_depth[0] + 16 * peak  # reserved_stack got it
+    assert {e.acquired_at for e in clean.released} <= {e.pc for e in clean.acquired}
 
 
 def test_strategy_can_refuse_and_merge() -> None:

@@ -32,6 +32,7 @@ from framework.plugin_api import (
     Analysis,
     Fixed,
     Insn,
+    Ledger,
     NativeImage,
     Plan,
     Program,
@@ -59,11 +60,11 @@ class RegistrationRecords(RecordsResources):
     summary = "SEH / setjmp / Go defer records: a linked list of records, pushed at acquires, unlinked at releases."
     runtime = Path(__file__).with_name("registration_records.c")
 
-    def rewrite(self, program: Program, analysis: Analysis) -> Plan:
+    def rewrite(self, program: Program, analysis: Analysis, state: Ledger) -> Plan:
         push, pop, pop_node = len(program.kfuncs), len(program.kfuncs) + 1, len(program.kfuncs) + 2  # appended
         before: dict[int, list[Insn]] = {}
         after: dict[int, list[Insn]] = {}
-        for pc, (kind, slot) in sorted(self.acquires.items()):
+        for pc, (kind, slot) in sorted(state.acquires.items()):
             if slot is not None and RELEASABLE[kind].by_address:  # the object on the stack: its address
                 value = [mov_reg(1, 10), add_imm(1, slot)]
             else:
@@ -72,7 +73,7 @@ class RegistrationRecords(RecordsResources):
             if node_off:  # a pop or a remove returns the node inside the object: record the object
                 value.append(add_imm(1, -node_off))
             after.setdefault(pc, []).extend([*value, mov_imm(2, kind_id(kind)), mov_reg(3, 0), call_kfunc(push)])
-        for pc in sorted(self.releases):
+        for pc in sorted(state.released_from):
             node_off = analysis.record.at(pc).node_off
             if node_off is None:
                 before.setdefault(pc, []).append(call_kfunc(pop))
@@ -83,7 +84,9 @@ class RegistrationRecords(RecordsResources):
             self.name,
             extra_stack=(0,) * len(analysis.stack_depth),
             added_insns=sum(len(x.before) + len(x.after) for x in inserts),
-            notes=(f"{len(self.acquires)} acquire site(s) push a record, {len(self.releases)} release(s) pop one",),
+            notes=(
+                f"{len(state.shapes)} acquire site(s) push a record, {len(state.released_from)} release(s) pop one",
+            ),
             inserts=inserts,
             kfuncs=(PUSH, POP, POP_NODE),
         )
