@@ -42,9 +42,8 @@ from framework.run.reference import References
 from framework.run.result import TIMEOUT_S, RunResult, run_program
 from framework.strategy import Strategy
 from framework.throwpoints import Force
-from framework.verify import verify as analyze
 from framework.verify.result import Analysis
-from framework.verify.survey import prepare
+from framework.verify.survey import prepare, prepared_and_verified
 
 __all__ = ["Planned", "Verified", "exercise", "measure", "plan", "prepare", "run", "verify"]
 
@@ -74,9 +73,8 @@ class Planned:
 
 def verify(given: Program, strategy: Strategy, *, log_level: int = 0) -> Verified:
     """The strategy's `prepare`, then the verifier with its hooks (framework.verify)."""
-    prepared = prepare(given, strategy)
-    analysis = analyze(prepared.program, strategy, state=prepared.state, log_level=log_level)
-    return Verified(given, prepared.program, strategy, analysis)
+    program, analysis = prepared_and_verified(given, strategy, log_level)
+    return Verified(given, program, strategy, analysis)
 
 
 def plan(verified: Verified) -> Planned:

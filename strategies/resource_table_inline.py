@@ -158,7 +158,7 @@ class ResourceTableInline(Strategy):
         slot_of = state.slots(program)
         slots = {}
         for pc, off in slot_of.items():
-            kind, at = led.acquires[pc]
+            kind, at = led.shapes[pc][0]  # as first seen there
             by_address = RELEASABLE[kind].by_address and at is not None
             slots[pc] = AcquireSlot(led.acquire_subprog[pc], off, at if by_address else None)
         node_offs = {pc: n for pc in slots if (n := analysis.record.at(pc).node_off)}

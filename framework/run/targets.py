@@ -17,8 +17,7 @@ from framework.fixup import fixup_planned
 from framework.load.program import Program
 from framework.plan import plan
 from framework.strategy import Strategy
-from framework.verify import verify
-from framework.verify.survey import prepare
+from framework.verify.survey import prepared_and_verified
 
 if TYPE_CHECKING:
     from framework.machine.tailcalls import Target
@@ -58,17 +57,14 @@ def _build(program: Program, strategy: Strategy | str, own_runtime: bool) -> Tar
     from framework.machine.tailcalls import Target
 
     chosen = strategy if isinstance(strategy, Strategy) else Strategy()
-    prepared = prepare(program, chosen)
-    analysis = verify(prepared.program, chosen, state=prepared.state, log_level=0)
+    prepared, analysis = prepared_and_verified(program, chosen)
     if not analysis.accepted:
         raise InputError(
             Coord(program.source),
             f"tail-call target {program.name} is refused under {chosen.name} (no prog array can hold it): "
             f"{analysis.message}",
         )
-    made = plan(chosen, prepared.program, analysis)
+    made = plan(chosen, prepared, analysis)
     return Target(
-        program.name,
-        fixup_planned(made, prepared.program),
-        partial(chosen.runtime_table, made) if own_runtime else None,
+        program.name, fixup_planned(made, prepared), partial(chosen.runtime_table, made) if own_runtime else None
     )

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from framework.load.program import Program
 from framework.strategy import Acquired, Ledger, Prepared, Released, Strategy
 from framework.verify.analyzer import verify
-from framework.verify.result import ThrowSite
+from framework.verify.result import Analysis, ThrowSite
 
 _KEPT = 32  # programs whose survey is kept (a bake-off prepares one program under each strategy in turn)
 
@@ -68,3 +68,10 @@ def survey(program: Program) -> Survey:
 def prepare(program: Program, strategy: Strategy) -> Prepared:
     """The strategy's `prepare` of `program`, given its survey when the strategy asks for one."""
     return strategy.prepare(program, survey(program) if strategy.surveys else None)
+
+
+def prepared_and_verified(program: Program, strategy: Strategy, log_level: int = 0) -> tuple[Program, Analysis]:
+    """`prepare`, then the verifier from the state it returned: the program the verifier saw and
+    its Analysis (framework.pipeline.verify, and a tail-call target's own load)."""
+    prepared = prepare(program, strategy)
+    return prepared.program, verify(prepared.program, strategy, state=prepared.state, log_level=log_level)
