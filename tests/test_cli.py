@@ -214,7 +214,7 @@ def test_an_internal_error_under_json_is_the_verdict_error(
     def broken(*_: object, **__: object) -> object:
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("framework.pipeline.analyze", broken)  # the driver's verify stage
+    monkeypatch.setattr("framework.pipeline.prepared_and_verified", broken)  # the driver's verify stage
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr("tempfile.tempdir", None)
     path = tmp_path / "p.s"
