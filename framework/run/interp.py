@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS, MAY_GOTO_QUANTUM_NS, NSEC_PER_SEC
 from framework.isa import opcodes as op
@@ -26,37 +25,20 @@ from framework.isa.semantics import MASK32, MASK64, alu, bswap, jump, sext
 from framework.kernel.api import Kernel, KernelFault, NotEmulated
 from framework.kernel.memory import Fault
 from framework.load.program import Subprog
-from framework.run.frames import FrameState, Outcome, ThrowState, Unwinder
-from framework.run.tailcall import MAX_TAIL_CALL_CNT, Image, ProgArray
+from framework.run.callstack import STACK_STRIDE, STACK_TOP, CallStack, Frame
+from framework.run.frames import Outcome, ThrowState, Unwinder
+from framework.run.tailcall import Image, ProgArray
 from framework.throwpoints import Force, ForceCounter
 
 __all__ = [
     "BPF_MAX_LOOPS",
     "HANDLERS",
-    "MAX_BPF_STACK",
-    "MAX_CALL_FRAMES",
     "Interpreter",
 ]
 
-MAX_BPF_STACK = 512  # include/linux/filter.h
-MAX_CALL_FRAMES = 8  # include/linux/bpf_verifier.h
 BPF_MAX_LOOPS = 8 * 1024 * 1024  # include/linux/bpf.h
-STACK_TOP = 0x7FF0_0000_0000  # frame pointer of frame 0; frame d sits STACK_STRIDE lower
-STACK_STRIDE = 0x1_0000
 TAIL_CALL = 12  # helper id of bpf_tail_call
 _STOP = -1  # return pc of a frame whose exit ends the current run loop
-
-
-@dataclass(slots=True)
-class _Frame:
-    return_pc: int
-    saved: tuple[int, int, int, int]  # caller's r6-r9
-    caller_fp: int
-    call_pc: int
-    subprog: str
-    may_goto: int  # the timed may_goto count of this frame (its fp-16 slot after do_misc_fixups)
-    may_goto_stamp: int = 0  # and its timestamp (fp-8)
-    image: Image | None = None  # the program whose main runs on this frame (its exception boundary)
 
 
 class _Throw(Exception):
@@ -128,13 +110,10 @@ class Interpreter:
         self.prog_arrays = dict(prog_arrays or {})
         self.tail_call_cnt = 0  # the chain's count, the main frame's tcc slot on x86-64
         self.r = [0] * 11
-        self.frames: list[_Frame] = []
+        self.stack = CallStack(self.mem)
+        self._touch = self.stack.touch  # bound once: every stack load and store calls it
         self.count = 0
         self._pc = 0
-        self._used: list[int] = [0] * (MAX_CALL_FRAMES + 1)
-        self._total = 0
-        self.high_water = 0
-        self._stacks_mapped = 0
         self._table: dict[Kind, Callable[[Insn, int], int]] = {k: getattr(self, name) for k, name in HANDLERS.items()}
         # per pc: the instruction and the method of its kind (None for ld_imm64's second slot)
         self._code = [
@@ -172,16 +151,10 @@ class Interpreter:
         self.r = [0] * 11
         for i, value in enumerate(args[:5]):
             self.r[1 + i] = value & MASK64
-        self.frames = []
-        self._total = 0
-        self.high_water = 0
-        self._ensure_stack(0)
         self.r[10] = STACK_TOP
         self.tail_call_cnt = 0
         self.target_throw: tuple[str, int] | None = None  # (target, cookie): a throw a target's callback took
-        main = _Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), BPF_MAX_TIMED_LOOPS, image=self.images[0])
-        self.frames.append(main)
-        self._used[0] = 0
+        self.stack.reset(Frame(_STOP, (0, 0, 0, 0), 0, -1, self._subprog_name(entry), image=self.images[0]))
         threw = False
         cookie: int | None = None
         try:
@@ -195,26 +168,23 @@ class Interpreter:
         except Fault as fault:
             return self._fault(f"{fault.reason}")
         except NotEmulated as exc:
-            out = self._fault(f"{exc}")
-            return Outcome(
-                out.r0, False, None, out.insns, out.stack_high_water, out.fault, out.fault_pc, unsupported=True
-            )
-        except KernelFault as exc:
-            return self._fault(f"{exc}")
-        except _Bad as exc:
+            return self._fault(f"{exc}", unsupported=True)
+        except (KernelFault, _Bad) as exc:
             return self._fault(f"{exc}")
         except _Limit as exc:
-            out = self._fault(f"{exc}")
-            return Outcome(out.r0, False, None, out.insns, out.stack_high_water, out.fault, out.fault_pc, True)
+            return self._fault(f"{exc}", timed_out=True)
         except _Throw:
             return self._fault("bpf_throw from the exception callback")
         target = None
         if not threw and self.target_throw is not None:  # the run threw, in a tail-call target
             threw, (target, cookie) = True, self.target_throw
-        return Outcome(self.r[0], threw, cookie, self.count, self.high_water, throw_target=target)
+        return Outcome(self.r[0], threw, cookie, self.count, self.stack.high_water, throw_target=target)
 
-    def _fault(self, reason: str) -> Outcome:
-        return Outcome(self.r[0], False, None, self.count, self.high_water, f"pc {self._pc}: {reason}", self._pc)
+    def _fault(self, reason: str, *, timed_out: bool = False, unsupported: bool = False) -> Outcome:
+        return Outcome(
+            self.r[0], False, None, self.count, self.stack.high_water, f"pc {self._pc}: {reason}", self._pc,
+            timed_out=timed_out, unsupported=unsupported,
+        )  # fmt: skip
 
     def _loop(self, pc: int) -> None:
         code = self._code
@@ -250,20 +220,10 @@ class Interpreter:
 
     def _unwind(self, first: int, pc: int, cookie: int) -> None:
         """The unwinder, if any, on frames `first`.. at a throw from `pc`, while the kernel records
-        its releases as the unwinder's: each frame's call site and r6-r9 (an outer frame's are what
-        its callee saved on entry; the innermost's are live)."""
+        its releases as the unwinder's."""
         if self.unwinder is None:
             return
-        n = len(self.frames)
-        frames = tuple(
-            FrameState(
-                self.frames[d].subprog,
-                self.frames[d + 1].call_pc if d + 1 < n else pc,
-                STACK_TOP - d * STACK_STRIDE,
-                self.frames[d + 1].saved if d + 1 < n else (self.r[6], self.r[7], self.r[8], self.r[9]),
-            )
-            for d in range(first, n)
-        )
+        frames = self.stack.states(first, pc, (self.r[6], self.r[7], self.r[8], self.r[9]))
         self.kernel.unwinding = True
         try:
             self.unwinder(ThrowState(pc, cookie, frames), self.kernel, self)
@@ -273,18 +233,14 @@ class Interpreter:
     def _throw(self, throw: _Throw) -> None:
         """bpf_throw: unwind to the main frame, then run the exception callback (helpers.c bpf_throw)."""
         self._unwind(0, throw.pc, throw.cookie)
-        for d in range(1, len(self.frames)):
-            self._used[d] = 0
-        del self.frames[1:]
-        self._used[0] = 0
-        self._total = 0
+        self.stack.cut(0)
         cb = self.images[0].exception_cb
         if cb is None:  # do_misc_fixups' hidden callback: r0 = r1; exit
             self.r[0] = throw.cookie & MASK64
             return
         # the callback runs on the boundary's frame (x86 JIT emit_prologue for exception_cb)
-        main = self.frames[0]
-        self.frames[0] = _Frame(_STOP, main.saved, 0, throw.pc, cb.name, BPF_MAX_TIMED_LOOPS, image=main.image)
+        frames = self.stack.frames
+        frames[0] = Frame(_STOP, frames[0].saved, 0, throw.pc, cb.name, image=frames[0].image)
         self.r[1] = throw.cookie & MASK64
         self.r[10] = STACK_TOP
         self._loop(cb.start)
@@ -293,19 +249,16 @@ class Interpreter:
         """bpf_throw in a tail-called program: helpers.c bpf_throw's stack walk stops at the first
         frame that is no subprog, the target's main; the TARGET's exception callback (or the
         cookie) is what that frame returns, to the caller of the frame that made the tail call."""
-        boundary = self.frames[b]
+        boundary = self.stack.frames[b]
         assert boundary.image is not None
         self.target_throw = (boundary.image.name, cookie)
         self._unwind(b, pc, cookie)
-        for d in range(b, len(self.frames)):
-            self._total -= self._used[d]
-            self._used[d] = 0
-        del self.frames[b + 1 :]
+        self.stack.cut(b)
         cb = boundary.image.exception_cb
         if cb is None:  # the default callback returns the cookie: the boundary frame exits with it
             self.r[0] = cookie & MASK64
             return self._pop()
-        self.frames[b] = dataclasses.replace(
+        self.stack.frames[b] = dataclasses.replace(
             boundary, call_pc=pc, subprog=cb.name, may_goto=BPF_MAX_TIMED_LOOPS, image=None
         )
         self.r[1] = cookie & MASK64
@@ -314,25 +267,19 @@ class Interpreter:
 
     def _tail_call(self, pc: int) -> int:
         """bpf_tail_call as the x86-64 JIT runs it (emit_bpf_tail_call_indirect/_direct): fall
-        through when index >= max_entries, the count is at MAX_TAIL_CALL_CNT or the slot is
-        empty; else count it and start the target on this frame, ctx still in r1."""
-        r = self.r
-        array = self.prog_arrays.get(r[2])
+        through (ProgArray.target) or count it and start the target on this frame, ctx still in r1."""
+        array = self.prog_arrays.get(self.r[2])
         if array is None:
-            raise _Bad(f"bpf_tail_call on 0x{r[2]:x}, which is no prog array")
-        index = r[3] & MASK32
-        if index >= array.max_entries or self.tail_call_cnt >= MAX_TAIL_CALL_CNT:
-            return pc + 1
-        image = array.slots.get(index)
+            raise _Bad(f"bpf_tail_call on 0x{self.r[2]:x}, which is no prog array")
+        image = array.target(self.r[3] & MASK32, self.tail_call_cnt)
         if image is None:
             return pc + 1
         self.tail_call_cnt += 1  # "Inc tail_call_cnt if the slot is populated"
-        depth = len(self.frames) - 1
-        self._total -= self._used[depth]
-        self._used[depth] = 0
-        frame = self.frames[depth]
-        self.frames[depth] = dataclasses.replace(
-            frame, subprog=image.name, may_goto=BPF_MAX_TIMED_LOOPS, may_goto_stamp=0, image=image
+        frames = self.stack.frames
+        depth = len(frames) - 1
+        self.stack.restart(depth)
+        frames[depth] = dataclasses.replace(
+            frames[depth], subprog=image.name, may_goto=BPF_MAX_TIMED_LOOPS, may_goto_stamp=0, image=image
         )
         return image.start
 
@@ -347,44 +294,22 @@ class Interpreter:
                 return sub.name
         return f"pc{pc}"
 
-    def _ensure_stack(self, depth: int) -> None:
-        while self._stacks_mapped <= depth:
-            d = self._stacks_mapped
-            fp = STACK_TOP - d * STACK_STRIDE
-            self.mem.map_at(fp - MAX_BPF_STACK, f"stack of frame {d}", "stack", bytes(MAX_BPF_STACK))
-            self._stacks_mapped += 1
-
     def _push(self, target: int, return_pc: int, call_pc: int) -> None:
-        depth = len(self.frames)
-        if depth >= MAX_CALL_FRAMES:
-            raise _Bad(f"the call stack of {depth + 1} frames is too deep")
-        self._ensure_stack(depth)
         r = self.r
-        name = self._subprog_name(target)
-        self.frames.append(_Frame(return_pc, (r[6], r[7], r[8], r[9]), r[10], call_pc, name, BPF_MAX_TIMED_LOOPS))
-        self._used[depth] = 0
-        r[10] = STACK_TOP - depth * STACK_STRIDE
-
-    def _touch(self, addr: int, size: int) -> None:
-        """Account a stack access to its frame for the high-water mark."""
-        below = STACK_TOP - addr
-        if 0 < below <= MAX_CALL_FRAMES * STACK_STRIDE:
-            depth = (below - 1) // STACK_STRIDE
-            used = below - depth * STACK_STRIDE
-            if depth < len(self.frames) and used > self._used[depth]:
-                self._total += used - self._used[depth]
-                self._used[depth] = used
-                if self._total > self.high_water:
-                    self.high_water = self._total
+        frame = Frame(return_pc, (r[6], r[7], r[8], r[9]), r[10], call_pc, self._subprog_name(target))
+        fp = self.stack.push(frame)
+        if fp is None:
+            raise _Bad(f"the call stack of {len(self.stack.frames) + 1} frames is too deep")
+        r[10] = fp
 
     def _load(self, addr: int, size: int) -> int:
         addr &= MASK64
-        self._touch(addr, size)
+        self._touch(addr)
         return self.mem.load(addr, size)
 
     def _store(self, addr: int, size: int, value: int) -> None:
         addr &= MASK64
-        self._touch(addr, size)
+        self._touch(addr)
         self.mem.store(addr, size, value)
 
     # -- one method per Kind ------------------------------------------------------------------
@@ -441,7 +366,7 @@ class Interpreter:
         # do_misc_fixups, x86-64's timed form: jump once the frame's count is 0; else count down, and
         # at zero ask arch_bpf_timed_may_goto for more (0 once a quarter second has passed since the
         # frame's first refill), on the emulated clock the machine keeps too (framework.machine)
-        frame = self.frames[-1]
+        frame = self.stack.frames[-1]
         if frame.may_goto == 0:
             return pc + 1 + insn.off
         frame.may_goto -= 1
@@ -466,8 +391,9 @@ class Interpreter:
                 raise _Bad(f"kfunc call with imm {insn.imm}: the program names {len(self.kfuncs)} kfuncs")
             name = self.kfuncs[insn.imm]
             if name == "bpf_throw":
-                boundary = max(d for d, f in enumerate(self.frames) if f.image is not None)
-                if boundary or self.frames[0].image is not self.images[0]:  # a throw in a tail-called program
+                frames = self.stack.frames
+                boundary = max(d for d, f in enumerate(frames) if f.image is not None)
+                if boundary or frames[0].image is not self.images[0]:  # a throw in a tail-called program
                     return self._throw_in_target(boundary, pc, r[1])
                 raise _Throw(pc, r[1])
             r[0] = self.kernel.kfunc(name, args, self) & MASK64
@@ -492,12 +418,9 @@ class Interpreter:
 
     def _pop(self) -> int:
         """Leave the innermost frame: its caller's r6-r9 and r10 back, the pc to return to."""
-        frame = self.frames[-1]
-        if len(self.frames) > 1:
-            self.frames.pop()
-            depth = len(self.frames)
-            self._total -= self._used[depth]
-            self._used[depth] = 0
+        inner = len(self.stack.frames) > 1
+        frame = self.stack.pop()
+        if inner:
             r = self.r
             r[6], r[7], r[8], r[9] = frame.saved
             r[10] = frame.caller_fp

@@ -51,6 +51,14 @@ class ProgArray:
     max_entries: int
     slots: Mapping[int, Image]
 
+    def target(self, index: int, count: int) -> Image | None:
+        """What bpf_tail_call starts, the chain's count at `count`: nothing when index >=
+        max_entries, the count is at MAX_TAIL_CALL_CNT or the slot is empty (the x86-64 JIT's
+        emit_bpf_tail_call_indirect: each of those falls through)."""
+        if index >= self.max_entries or count >= MAX_TAIL_CALL_CNT:
+            return None
+        return self.slots.get(index)
+
 
 @dataclass(frozen=True, slots=True)
 class Linked:

@@ -19,8 +19,9 @@ from framework.isa.llvm_asm import assemble
 from framework.isa.opcodes import SPECS, Kind
 from framework.kernel.harness import ConformanceKernel
 from framework.load.program import Linkage, Subprog
+from framework.run.callstack import MAX_BPF_STACK
 from framework.run.frames import Outcome, ThrowState
-from framework.run.interp import BPF_MAX_LOOPS, HANDLERS, MAX_BPF_STACK, Interpreter
+from framework.run.interp import BPF_MAX_LOOPS, HANDLERS, Interpreter
 
 M64 = (1 << 64) - 1
 

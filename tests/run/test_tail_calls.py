@@ -18,8 +18,8 @@ from framework.kernel.api import Engine, Kernel
 from framework.load.corpus import CorpusEntry, RunInput, corpus_entries
 from framework.load.prog_array import ProgArraySlot, targets
 from framework.plugins import get_strategy, strategies
+from framework.run.callstack import STACK_STRIDE, STACK_TOP
 from framework.run.frames import ThrowState
-from framework.run.interp import STACK_STRIDE, STACK_TOP
 from framework.run.result import run_program
 from framework.run.tailcall import link
 from framework.strategy import STOCK_RUNTIME
