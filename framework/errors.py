@@ -56,6 +56,17 @@ class InputError(FrameworkError):
         self.coord = coord
         self.message = clip(message)
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # whatever a subclass's __init__ takes, it crosses a process pool (`run --jobs`) as it was
+        return (_rebuilt, (type(self), self.args, self.__dict__))
+
+
+def _rebuilt(cls: type[InputError], args: tuple[object, ...], state: dict[str, object]) -> InputError:
+    exc = cls.__new__(cls)
+    exc.args = args
+    exc.__dict__.update(state)
+    return exc
+
 
 class InternalError(FrameworkError):
     """A bug in the project; shown with its traceback."""
