@@ -42,12 +42,13 @@ def _version(package: str) -> str | None:
 
 # The layout of what a run writes (rows and provenance): raised when a key changes meaning or goes,
 # so a stored result says which reader it needs.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 
 def provenance() -> dict[str, Any]:
     """The commit (and whether the tree had changes), tool and package versions, the machine."""
     gcc = shutil.which("gcc")
+    clang = shutil.which("clang-19") or shutil.which("clang")
     info: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "commit": _run(["git", "rev-parse", "HEAD"]),
@@ -56,8 +57,15 @@ def provenance() -> dict[str, Any]:
         "python": platform.python_version(),
         "packages": {p: _version(p) for p in _PACKAGES},
         "runtime_compiler": (_run([gcc, "--version"]) or "").splitlines()[0] if gcc else None,
+        "clang": next(iter((_run([clang, "--version"]) or "").splitlines()), None) if clang else None,
         "strategies": {name: r.strategy.version for name, r in strategies().items()},
-        "machine": {"kernel": platform.release(), "cpu": cpu_model(), "cpus": os.cpu_count()},
+        # the running kernel is the oracle: its release and build (`uname -r`, `uname -v`)
+        "machine": {
+            "kernel": platform.release(),
+            "kernel_build": platform.version(),
+            "cpu": cpu_model(),
+            "cpus": os.cpu_count(),
+        },
     }
     get_plugin_manager().hook.update_machine_info(machine_info=info)
     return info

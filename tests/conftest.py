@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ CONFORMANCE = SHARED / "conformance" / "bpf_conformance"
 
 # A stray installed strategy plugin must not change test results.
 os.environ.setdefault("BAKEOFF_DISABLE_PLUGIN_AUTOLOAD", "1")
+# Every `bakeoff run` appends a stored result: the suite's go to a directory of its own, not the user's.
+os.environ["BAKEOFF_RESULTS"] = tempfile.mkdtemp(prefix="bakeoff-test-results-")
 
 
 def need_tool(name: str) -> str:

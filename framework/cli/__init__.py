@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from framework.cli.compare import add_compare_arguments, cmd_compare
 from framework.cli.conformance import cmd_conformance
 from framework.cli.disasm import cmd_disasm
 from framework.cli.exec import cmd_exec
@@ -29,6 +31,7 @@ from framework.cli.outcomes import (
     EXIT_UNSUPPORTED,
     internal_error,
 )
+from framework.cli.report import REPORT_FORMATS, cmd_report
 from framework.cli.run import cmd_run
 from framework.cli.strategies import cmd_strategies
 from framework.cli.verify import cmd_verify
@@ -48,10 +51,35 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", metavar="PATH")
     run.add_argument("--strategy", action="append", metavar="NAME", help="run only this strategy (repeatable)")
     run.add_argument("--disable-strategy", action="append", metavar="NAME", help="leave this strategy out (repeatable)")
-    run.add_argument("--out", metavar="DIR", help="also write the rows, provenance and listings there")
-    run.add_argument("--jobs", type=int, default=1, metavar="N", help="objects processed in parallel")
-    run.add_argument("--json", action="store_true")
+    run.add_argument(
+        "--out", metavar="DIR", help="write the reports there (default: beside the stored result), and the"
+        " detailed rows, provenance and listings",
+    )  # fmt: skip
+    run.add_argument(
+        "--results", metavar="DIR", help="the results directory each run appends to (default: $BAKEOFF_RESULTS,"
+        " else $XDG_DATA_HOME/bakeoff/results)",
+    )  # fmt: skip
+    run.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+        help="objects processed in parallel (default: the machine's cores)",
+    )  # fmt: skip
+    run.add_argument("--detail", action="store_true", help="also print one row per program and strategy")
+    run.add_argument("--json", action="store_true", help="print the stored result (provenance and rows)")
     run.set_defaults(func=cmd_run)
+
+    rep = sub.add_parser("report", help="render a stored result (or `run --json` output)")
+    rep.add_argument("result", metavar="RESULT")
+    rep.add_argument("--format", default="text", choices=sorted(REPORT_FORMATS), help="default: text")
+    rep.add_argument("--detail", action="store_true", help="text: also one row per program and strategy")
+    rep.add_argument("--out", metavar="DIR", help="write every format there instead of printing one")
+    rep.add_argument("--plot", metavar="ID", help="print one of the HTML page's plots as SVG (ids: its figures')")
+    rep.set_defaults(func=cmd_report)
+
+    cmp = sub.add_parser("compare", help="two results side by side, as veristat --compare: A, B, DIFF, %%")
+    cmp.add_argument("result_a", metavar="RESULT_A")
+    cmp.add_argument("result_b", metavar="RESULT_B")
+    add_compare_arguments(cmp)
+    cmp.set_defaults(func=cmd_compare)
 
     disasm = sub.add_parser("disasm", help="disassemble an object as llvm-objdump -d does, or its loaded programs")
     disasm.add_argument("path", metavar="PATH")
@@ -151,6 +179,7 @@ EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line a stored result names
     try:
         return int(args.func(args))
     except InputError as exc:

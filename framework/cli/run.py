@@ -1,14 +1,23 @@
-"""`bakeoff run`: the bake-off, every program under every strategy, side by side."""
+"""`bakeoff run`: the bake-off, every program under every strategy, side by side.
+
+The run makes the results frame's rows (framework.report.frame), appends them with their
+provenance to the results directory (framework.report.store), writes the five reports beside
+them (or into `--out DIR`), and prints the headline within 80 columns and where it wrote.
+A progress bar goes to stderr when it is a terminal, nothing when it is a pipe.
+"""
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from framework.cli.inputs import (
+    CORPUS,
     load_programs,
     manifest_entries,
     manifest_facts,
@@ -18,16 +27,16 @@ from framework.cli.inputs import (
     time_limit,
 )
 from framework.cli.outcomes import EXIT_OK, EXIT_REJECTED
+from framework.errors import InputError
 from framework.load.program import Program
 
-if TYPE_CHECKING:
-    pass
+TERMINAL = 80
 
 
-def _program_row(program: Program) -> dict[str, Any]:
+def _program_row(program: Program, name: str) -> dict[str, Any]:
     return {
         "program": program.name,
-        "object": program.source,
+        "object": name,
         "section": program.section,
         "prog_type": program.prog_type,
         "insns": sum(1 for _ in program.insns()),
@@ -39,116 +48,153 @@ def _program_row(program: Program) -> dict[str, Any]:
     }
 
 
-def _run_one(path: str, strategy_names: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Rows and listings (relative path -> text) for one object under each strategy."""
+def object_name(path: str, given: Sequence[str]) -> str:
+    """An object's name in the rows, the same on every machine: its path relative to the corpus
+    (programs/), else to the directory given on the command line, else its file name."""
+    p = Path(path).resolve()
+    roots = [CORPUS.resolve(), *(Path(g).resolve() for g in given if Path(g).is_dir())]
+    for root in roots:
+        if p.is_relative_to(root):
+            return p.relative_to(root).as_posix()
+    return p.name
+
+
+_Done = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str], bool]
+
+
+def _run_one(path: str, name: str, strategy_names: Sequence[str]) -> _Done:
+    """One object under each strategy: its case rows, its detailed rows (--out's programs.json),
+    its listings (relative path -> text), and whether any run found a problem."""
     from framework.listing import listing
     from framework.pipeline import measure
     from framework.plugins import get_strategy
+    from framework.report.frame import About, case_rows
     from framework.run.reference import References
 
     rows: list[dict[str, Any]] = []
+    details: list[dict[str, Any]] = []
     listings: dict[str, str] = {}
+    failed = False
     entries = manifest_entries(path)  # read once for the object, not once per program
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     for program in load_programs(path):
         inputs, hits, twin = manifest_facts(entries, program.name)
         limit = time_limit(entries, program.name)
         entry = entries.get(program.name)
         stopped = entry.timeout_inputs if entry is not None else frozenset()
         unsupported = entry.unsupported if entry is not None else None
+        family = str(entry.spec.get("family", "")) if entry is not None else ""
         refs = References()  # each case's reference, run once for every strategy
-        for name in strategy_names:
-            strategy = get_strategy(name)
+        for sname in strategy_names:
+            strategy = get_strategy(sname)
             costs = measure(
                 program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs, timeout_s=limit,
                 expected_timeouts=stopped, unsupported=unsupported,
             )  # fmt: skip
-            rows.append(_program_row(program) | costs.to_json())
+            about = About(
+                name, digest, program.name, family or Path(name).name.split(".")[0], program.prog_type,
+                sum(1 for _ in program.insns()), strategy.version,
+            )  # fmt: skip
+            rows += case_rows(about, costs)
+            details.append(_program_row(program, name) | costs.to_json())
+            failed = failed or bool(costs.problems or costs.mismatches or costs.timeouts)
             listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
-    return rows, listings
+    return rows, details, listings, failed
 
 
-def _run_table(rows: list[dict[str, Any]]) -> list[list[object]]:
-    def dash(value: object) -> object:
-        return "-" if value is None else value
+def _kernel_throw() -> dict[str, Any] | None:
+    """The live kernel's stock throw, by depth, fitted (a timing: it differs run to run); None where
+    bpf() is not permitted."""
+    from framework.oracle.check import available
+    from framework.oracle.throw_family import kernel_throw_cost
 
-    def worst(values: list[int]) -> object:
-        return max(values) if values else "-"
+    if available() is not None:
+        return None
+    measured = kernel_throw_cost(None, batches=7, repeat=1000)
+    last = measured.table.splitlines()
+    build = next((line.split(" on ")[0] for line in last if line.startswith("Linux ")), "")
+    return {
+        "base_ns": measured.throw_fit[0] - measured.ret_fit[0],
+        "per_frame_ns": measured.throw_fit[1] - measured.ret_fit[1],
+        "throw_fit_ns": list(measured.throw_fit),
+        "return_fit_ns": list(measured.ret_fit),
+        "batches": measured.batches,
+        "repeat": measured.repeat,
+        "source": f"measured in this run on {build}, tc program, default callback",
+    }
 
-    table = []
-    for r in rows:
-        grown = None if r["jit_bytes"] is None else r["jit_bytes"] - r["stock_jit_bytes"]
-        table.append(
-            [
-                r["program"],
-                r["strategy"],
-                r["verdict"],
-                "+".join(map(str, r["stack_depth"])),
-                "+".join(map(str, r["reserved_stack"])) if any(r["reserved_stack"]) else "-",
-                dash(r["deepest_chain"] or None),
-                dash(r["metadata_bytes"]),
-                dash(r["added_insns"]),
-                dash(grown),
-                worst([h["over_stock"] for h in r["happy_path"]]),
-                worst([t["walk"] + t["lookup"] + t["release"] + t["pad"] for t in r["throws"]]),
-                len(r["problems"]) or "-",
-                (r["message"] or "")[:48],
-            ]
-        )
-    return table
+
+def _progress(paths: list[str]) -> Any:
+    from tqdm import tqdm
+
+    return tqdm(total=len(paths), unit="object", disable=not sys.stderr.isatty(), file=sys.stderr, leave=False)
+
+
+def _gather(paths: list[str], names: list[str], strategy_names: list[str], jobs: int) -> list[_Done]:
+    bar = _progress(paths)
+    try:
+        if jobs > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                done = []
+                for result in pool.map(_run_one, paths, names, [strategy_names] * len(paths)):
+                    done.append(result)
+                    bar.update()
+                return done
+        done = []
+        for path, name in zip(paths, names, strict=True):
+            bar.set_postfix_str(Path(path).name)
+            done.append(_run_one(path, name, strategy_names))
+            bar.update()
+        return done
+    finally:
+        bar.close()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from concurrent.futures import ProcessPoolExecutor
-
     from framework.plugins import chosen
     from framework.provenance import provenance
+    from framework.report.render import write_reports
+    from framework.report.store import Result, corpus_digest, results_dir, write_result
+    from framework.report.text import detail, text
 
     need_compiler()
     out = out_dir(args.out)
-    names = chosen(args.strategy, args.disable_strategy)  # an unknown name is bad input before any work
+    store = results_dir(args.results)
+    if out_dir(str(store)) is None:  # checked before any work, as --out is
+        raise InputError(str(store), "no results directory")
+    strategy_names = chosen(args.strategy, args.disable_strategy)  # an unknown name is bad input before any work
     paths = object_paths(args.paths)
-    if args.jobs > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(_run_one, paths, [names] * len(paths)))
-    else:
-        results = [_run_one(path, names) for path in paths]
-    rows = [row for found, _ in results for row in found]
-    if out is not None:  # written only once everything ran: a failed run leaves nothing half-written
-        out.mkdir(parents=True, exist_ok=True)
-        for listings in (found for _, found in results):
-            for rel, text in listings.items():
+    names = [object_name(p, args.paths) for p in paths]
+    done = _gather(paths, names, strategy_names, args.jobs)
+    rows = [row for found, _, _, _ in done for row in found]
+    prov = provenance()
+    prov["corpus_digest"] = corpus_digest(rows)
+    prov["command"] = ["bakeoff", *args.argv]
+    prov["kernel_throw"] = _kernel_throw()
+    result = Result(prov, tuple(rows))
+    # written only once everything ran: a failed run leaves nothing half-written
+    stored = write_result(result, store)
+    reports_at = out if out is not None else stored.with_suffix("")
+    written = write_reports(result, reports_at)
+    if out is not None:
+        for _, _, listings, _ in done:
+            for rel, body in listings.items():
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
-                (out / rel).write_text(text)
-        (out / "programs.json").write_text(json.dumps(rows, indent=2) + "\n")
-        (out / "provenance.json").write_text(json.dumps(provenance(), indent=2) + "\n")
-    bad = sum(len(r["problems"]) for r in rows)
-    mismatches = sum(r.get("mismatches", 0) for r in rows)
-    timeouts = sum(r.get("timeouts", 0) for r in rows)
-    failed = bool(bad or mismatches or timeouts)  # a timeout its manifest declares is not a failure
+                (out / rel).write_text(body)
+        (out / "programs.json").write_text(json.dumps([d for _, ds, _, _ in done for d in ds], indent=2) + "\n")
+        (out / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
+    failed = any(f for _, _, _, f in done)
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps(result.to_json(), indent=1))
         return EXIT_REJECTED if failed else EXIT_OK
-    from tabulate import tabulate
-
-    headers = ["program", "strategy", "verdict", "stack", "reserved", "chain", "meta B", "+insns", "+JIT B"]
-    headers += ["happy +x86", "throw x86", "problems", "refused"]
-    print(tabulate(_run_table(rows), headers=headers))
-    programs = len({(r["object"], r["program"]) for r in rows})
-    plural = "strategy" if len(names) == 1 else "strategies"
-    checked = sum(len(r.get("runs", ())) for r in rows)
-    expected = sum(r.get("expected_timeouts", 0) for r in rows)
-    print(f"\n{mismatches} mismatch(es) and {timeouts} timeout(s) in {checked} runs, each checked against")
-    print("its reference (the interpreter's run of the program as given, same input and throw, ideal cleanup);")
-    print("neither is measured." + (f" {expected} more timeout(s) are of inputs their manifests say the emulator"
-                                    " cannot finish." if expected else ""))  # fmt: skip
-    unsupported = sum(r.get("unsupported_runs", 0) for r in rows)
-    if unsupported:
-        print(f"{unsupported} run(s) unsupported where their manifests say the machine does not model what they reach.")
-    print(f"{programs} program(s), each verified, planned and run under {len(names)} {plural}; {bad} problem(s).")
-    print("happy +x86: most x86 instructions over stock's JIT of the same program on a declared input that")
-    print("does not throw; throw x86: most runtime instructions (walk + lookup + release, and landing pads)")
-    print("at a forced throw. Counts are exact x86 instructions in the emulator, not time.")
-    p = provenance()
-    print(f"commit {p['commit'] or '?'}{' (with changes)' if p['dirty'] else ''}, {p['runtime_compiler']}, "
-          f"unicorn {p['packages']['unicorn']}, Python {p['python']}, {p['machine']['cpu']}")  # fmt: skip
+    print(text(result, width=TERMINAL), end="")
+    if args.detail:
+        print()
+        print(detail(result.frame, width=TERMINAL), end="")
+    print(f"\nresult: {stored}")
+    print("reports:")
+    for path in written:
+        print(f"  {path}")
     return EXIT_REJECTED if failed else EXIT_OK

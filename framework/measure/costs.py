@@ -114,6 +114,9 @@ class RunCase:
     check: Check | None  # None when the run was stopped by a limit
     stock_check: Check | None = None  # the happy-path baseline's own run (stock's JIT of the program as given)
     expected: bool = False  # a timeout or unsupported run the manifest declares (the emulator cannot finish or run it)
+    released: int = 0  # resources the strategy's unwinder released
+    leaked: int = 0  # resources still held at the end
+    double_released: int = 0  # releases of what was already released
 
     @property
     def agrees(self) -> bool:
@@ -131,6 +134,9 @@ class RunCase:
             "reference_released": [h.to_json() for h in ref.released] if ref is not None else [],
             "agrees": self.agrees,
             "differences": list(self.check.differences) if self.check is not None else [],
+            "released": self.released,
+            "leaked": self.leaked,
+            "double_released": self.double_released,
         }
         if self.verdict == "timeout":
             out["expected"] = self.expected
@@ -290,9 +296,12 @@ def costs(
                 verdict = stock_check.verdict
         retval = None if run.result.timed_out else run.result.retval
         expected = (verdict == "timeout" and run.result.input in expected_timeouts) or _declared(run, unsupported)
-        cases.append(
-            RunCase(run.result.input, run.throw_pc, run.hit, verdict, retval, run.check, stock_check, expected)
-        )
+        res = run.result
+        case = RunCase(
+            res.input, run.throw_pc, run.hit, verdict, retval, run.check, stock_check, expected,
+            len(res.released_by_unwinder), len(res.leaked), len(res.double_released),
+        )  # fmt: skip
+        cases.append(case)
     throws = tuple(
         throw_cost(r.result, r.throw_pc, r.hit)
         for r in runs

@@ -66,6 +66,7 @@ class Reference:
     fault: str | None = None
     timed_out: bool = False
     unsupported: bool = False  # the reference run reached a service the emulated kernel lacks
+    frames: int = 0  # BPF frames live at the throw (0: it did not throw)
 
     @property
     def released(self) -> tuple[Held, ...]:
@@ -79,6 +80,7 @@ class Reference:
             "released": [h.to_json() for h in self.released],
             "fault": self.fault,
             "timed_out": self.timed_out,
+            "frames": self.frames,
         }
 
 
@@ -107,7 +109,13 @@ def _holdings(result: RunResult, origin: Sequence[int] = ()) -> tuple[Held, ...]
 def reference_run(given: Program, run_input: RunInput, force: Force | None, *, timeout_s: float) -> Reference:
     """The interpreter's run of `given` on `run_input`, driven by `force` (a throwing point of
     `given`), under the ideal cleanup."""
-    result = run_program(given, run_input, "interp", unwinder=ideal_cleanup, force=force, timeout_s=timeout_s)
+    frames: list[int] = []
+
+    def unwind(state: ThrowState, kernel: Kernel, engine: Engine) -> None:
+        frames.append(len(state.frames))
+        ideal_cleanup(state, kernel, engine)
+
+    result = run_program(given, run_input, "interp", unwinder=unwind, force=force, timeout_s=timeout_s)
     return Reference(
         result.retval,
         result.threw,
@@ -116,6 +124,7 @@ def reference_run(given: Program, run_input: RunInput, force: Force | None, *, t
         result.fault,
         result.timed_out,
         result.unsupported,
+        frames[0] if frames and result.threw else 0,
     )
 
 

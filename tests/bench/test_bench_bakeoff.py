@@ -28,3 +28,21 @@ def test_measure_four_frames(benchmark: BenchmarkFixture, name: str) -> None:
 
     costs = benchmark.pedantic(once, rounds=5, iterations=1, warmup_rounds=1)
     assert costs.verdict == "accepted" and costs.problems == ()  # type: ignore[attr-defined]
+
+
+def test_bakeoff_run_whole_corpus_cold(benchmark: BenchmarkFixture, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The issue's goal: `bakeoff run` over the whole corpus, a fresh process each round (every
+    cache cold), the machine's cores as jobs, within 60 s on this 2-core machine."""
+    import os
+    import subprocess
+    import sys
+
+    def once() -> subprocess.CompletedProcess[str]:
+        results = tmp_path_factory.mktemp("results")
+        cmd = [sys.executable, "-m", "framework.cli", "run", "--results", str(results)]
+        env = os.environ | {"BAKEOFF_RESULTS": str(results)}
+        return subprocess.run(cmd, capture_output=True, text=True, check=False, env=env, timeout=600)
+
+    done = benchmark.pedantic(once, rounds=2, iterations=1, warmup_rounds=0)
+    assert done.returncode == 0, done.stderr
+    assert "mismatch(es)" in done.stdout

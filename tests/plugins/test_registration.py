@@ -112,14 +112,14 @@ def test_a_plugin_that_raises_costs_its_own_rows_not_the_run(
         status = main(["run", obj, "--strategy", "stock", "--strategy", "raising", "--json"])
     finally:
         sys.modules.pop("outside_strategy_pkg", None)
-    rows = json.loads(capsys.readouterr().out)
+    rows = json.loads(capsys.readouterr().out)["rows"]
     assert status == 1  # its rows are problems of the bake-off
     raised = [r for r in rows if r["strategy"] == "raising"]
     assert raised and all(r["verdict"] == "error" for r in raised)
-    assert all("ZeroDivisionError at outside_strategy_pkg.py:" in r["message"] for r in raised)
-    assert all("a bug in the plugin" in r["message"] for r in raised)
+    assert all("ZeroDivisionError at outside_strategy_pkg.py:" in r["reason"] for r in raised)
+    assert all("a bug in the plugin" in r["reason"] for r in raised)
     stock = [r for r in rows if r["strategy"] == "stock"]
-    assert stock and all(r["verdict"] == "accepted" and not r["problems"] for r in stock)
+    assert stock and all(r["verdict"] == "accepted" and r["agrees"] for r in stock)
 
 
 BASIC = Path(__file__).resolve().parents[2] / "programs" / "obj" / "basic_throw.o"
@@ -154,7 +154,7 @@ def test_disable_strategy_leaves_it_out(capsys: pytest.CaptureFixture[str]) -> N
     from framework.cli import main
 
     assert main(["run", str(BASIC), "--disable-strategy", "stock", "--disable-strategy", "landing-pads", "--json"]) == 0
-    ran = {r["strategy"] for r in json.loads(capsys.readouterr().out)}
+    ran = {r["strategy"] for r in json.loads(capsys.readouterr().out)["rows"]}
     assert ran == set(strategies()) - {"stock", "landing-pads"} and ran
     assert main(["run", str(BASIC), "--disable-strategy", "nope"]) == 2
     assert "--disable-strategy: unknown strategy 'nope'" in capsys.readouterr().err
