@@ -13,11 +13,14 @@ import hashlib
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from framework.cli.inputs import (
     CORPUS,
+    Unmet,
     load_programs,
     manifest_entries,
     manifest_facts,
@@ -59,22 +62,33 @@ def object_name(path: str, given: Sequence[str]) -> str:
     return p.name
 
 
-_Done = tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, str], bool]
+@dataclass(frozen=True, slots=True)
+class Done:
+    """One object under each strategy."""
+
+    rows: list[dict[str, Any]]  # its case rows
+    details: list[dict[str, Any]]  # per (program, strategy), every field (--out's programs.json)
+    listings: dict[str, str]  # relative path -> text
+    failed: bool  # a run found a problem, disagreed with its reference or timed out
+    cached: int = 0  # (program, strategy) pairs taken from the cache
+    measured: int = 0  # ... and measured
 
 
-def _run_one(path: str, name: str, strategy_names: Sequence[str]) -> _Done:
-    """One object under each strategy: its case rows, its detailed rows (--out's programs.json),
-    its listings (relative path -> text), and whether any run found a problem."""
+def _run_one(path: str, name: str, strategy_names: Sequence[str], cache_dir: str | None = None) -> Done:
+    """`path` under each strategy, each (program, strategy) from the cache where its key is there."""
     from framework.listing import listing
     from framework.pipeline import measure
     from framework.plugins import get_strategy
+    from framework.report.cache import Cache, code_digest, framework_digest, strategy_digest
     from framework.report.frame import About, case_rows
     from framework.run.reference import References
 
+    store = Cache(Path(cache_dir)) if cache_dir else None
     rows: list[dict[str, Any]] = []
     details: list[dict[str, Any]] = []
     listings: dict[str, str] = {}
     failed = False
+    cached = measured = 0
     entries = manifest_entries(path)  # read once for the object, not once per program
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     for program in load_programs(path):
@@ -84,9 +98,22 @@ def _run_one(path: str, name: str, strategy_names: Sequence[str]) -> _Done:
         stopped = entry.timeout_inputs if entry is not None else frozenset()
         unsupported = entry.unsupported if entry is not None else None
         family = str(entry.spec.get("family", "")) if entry is not None else ""
+        facts = [inputs, hits, sorted(twin.items()), limit, sorted(stopped), unsupported, family, name]
         refs = References()  # each case's reference, run once for every strategy
         for sname in strategy_names:
             strategy = get_strategy(sname)
+            listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
+            key = code_digest({
+                "framework": framework_digest(), "tools": _tools(), "object": digest, "program": program.name,
+                "facts": facts, "strategy": [strategy.name, strategy.version, strategy_digest(strategy)],
+            })  # fmt: skip
+            hit = store.get(key) if store is not None else None
+            if hit is not None:
+                rows += hit["rows"]
+                details.append(hit["detail"])
+                failed = failed or hit["failed"]
+                cached += 1
+                continue
             costs = measure(
                 program, strategy, inputs, hits=hits, twin_retvals=twin, references=refs, timeout_s=limit,
                 expected_timeouts=stopped, unsupported=unsupported,
@@ -95,11 +122,25 @@ def _run_one(path: str, name: str, strategy_names: Sequence[str]) -> _Done:
                 name, digest, program.name, family or Path(name).name.split(".")[0], program.prog_type,
                 sum(1 for _ in program.insns()), strategy.version,
             )  # fmt: skip
-            rows += case_rows(about, costs)
-            details.append(_program_row(program, name) | costs.to_json())
-            failed = failed or bool(costs.problems or costs.mismatches or costs.timeouts)
-            listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
-    return rows, details, listings, failed
+            mine = case_rows(about, costs)
+            detail = _program_row(program, name) | costs.to_json()
+            bad = bool(costs.problems or costs.mismatches or costs.timeouts)
+            if store is not None and costs.verdict != "error":  # a strategy that raised is asked again
+                store.put(key, {"rows": mine, "detail": detail, "failed": bad})
+            rows += mine
+            details.append(detail)
+            failed = failed or bad
+            measured += 1
+    return Done(rows, details, listings, failed, cached, measured)
+
+
+@cache
+def _tools() -> list[str | None]:
+    """What builds and runs the measured code, besides the framework's own: a row depends on them."""
+    from framework.provenance import provenance
+
+    p = provenance()
+    return [p["python"], p["runtime_compiler"], *sorted(f"{k} {v}" for k, v in p["packages"].items())]
 
 
 def _kernel_throw() -> dict[str, Any] | None:
@@ -130,26 +171,54 @@ def _progress(paths: list[str]) -> Any:
     return tqdm(total=len(paths), unit="object", disable=not sys.stderr.isatty(), file=sys.stderr, leave=False)
 
 
-def _gather(paths: list[str], names: list[str], strategy_names: list[str], jobs: int) -> list[_Done]:
+def _gather(
+    paths: list[str], names: list[str], strategy_names: list[str], jobs: int, cache_dir: str | None,
+    scheduler: str | None = None,
+) -> list[Done]:  # fmt: skip
+    """Each object's `Done`, in the order given: here, across `jobs` processes, or on the Dask
+    cluster whose scheduler is at `scheduler` (each worker keeps its cache at the same path)."""
+    n = len(paths)
+    each = ([strategy_names] * n, [cache_dir] * n)
     bar = _progress(paths)
     try:
+        if scheduler is not None:
+            return _on_cluster(scheduler, [paths, names, *each], bar)
         if jobs > 1:
             from concurrent.futures import ProcessPoolExecutor
 
             with ProcessPoolExecutor(max_workers=jobs) as pool:
                 done = []
-                for result in pool.map(_run_one, paths, names, [strategy_names] * len(paths)):
+                for result in pool.map(_run_one, paths, names, *each):
                     done.append(result)
                     bar.update()
                 return done
         done = []
         for path, name in zip(paths, names, strict=True):
             bar.set_postfix_str(Path(path).name)
-            done.append(_run_one(path, name, strategy_names))
+            done.append(_run_one(path, name, strategy_names, cache_dir))
             bar.update()
         return done
     finally:
         bar.close()
+
+
+def _on_cluster(scheduler: str, columns: list[list[Any]], bar: Any) -> list[Done]:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise Unmet(
+            "--scheduler runs the cases on a Dask cluster, and Dask distributed is not installed: "
+            "pip install 'bpf-cleanup-bakeoff[cluster]'"
+        ) from None
+    try:
+        client = Client(scheduler, timeout="10s")  # type: ignore[no-untyped-call]
+    except (OSError, TimeoutError) as exc:
+        raise InputError(scheduler, f"cannot reach the Dask scheduler: {exc}") from None
+    with client:
+        futures = client.map(_run_one, *columns, pure=False)
+        for _ in as_completed(futures):  # type: ignore[no-untyped-call]
+            bar.update()
+        return list(client.gather(futures))  # type: ignore[no-untyped-call]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -167,11 +236,14 @@ def cmd_run(args: argparse.Namespace) -> int:
     strategy_names = chosen(args.strategy, args.disable_strategy)  # an unknown name is bad input before any work
     paths = object_paths(args.paths)
     names = [object_name(p, args.paths) for p in paths]
-    done = _gather(paths, names, strategy_names, args.jobs)
-    rows = [row for found, _, _, _ in done for row in found]
+    cache_dir = None if args.no_cache else str(store / "cache")
+    done = _gather(paths, names, strategy_names, args.jobs, cache_dir, args.scheduler)
+    rows = [row for d in done for row in d.rows]
     prov = provenance()
     prov["corpus_digest"] = corpus_digest(rows)
     prov["command"] = ["bakeoff", *args.argv]
+    # (program, strategy) pairs measured in this run, and taken from the cache of earlier ones
+    prov["cache"] = {"measured": sum(d.measured for d in done), "cached": sum(d.cached for d in done)}
     prov["kernel_throw"] = _kernel_throw()
     result = Result(prov, tuple(rows))
     # written only once everything ran: a failed run leaves nothing half-written
@@ -179,13 +251,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     reports_at = out if out is not None else stored.with_suffix("")
     written = write_reports(result, reports_at)
     if out is not None:
-        for _, _, listings, _ in done:
-            for rel, body in listings.items():
+        for d in done:
+            for rel, body in d.listings.items():
                 (out / rel).parent.mkdir(parents=True, exist_ok=True)
                 (out / rel).write_text(body)
-        (out / "programs.json").write_text(json.dumps([d for _, ds, _, _ in done for d in ds], indent=2) + "\n")
+        (out / "programs.json").write_text(json.dumps([x for d in done for x in d.details], indent=2) + "\n")
         (out / "provenance.json").write_text(json.dumps(prov, indent=2) + "\n")
-    failed = any(f for _, _, _, f in done)
+    failed = any(d.failed for d in done)
     if args.json:
         print(json.dumps(result.to_json(), indent=1))
         return EXIT_REJECTED if failed else EXIT_OK
@@ -193,6 +265,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.detail:
         print()
         print(detail(result.frame, width=TERMINAL), end="")
+    c = prov["cache"]
+    if c["cached"]:
+        pairs = c["cached"] + c["measured"]
+        print(f"\n{c['cached']} of {pairs} (program, strategy) pairs from the cache (--no-cache measures all)")
     print(f"\nresult: {stored}")
     print("reports:")
     for path in written:
