@@ -17,6 +17,8 @@ CONFORMANCE = SHARED / "conformance" / "bpf_conformance"
 os.environ.setdefault("BAKEOFF_DISABLE_PLUGIN_AUTOLOAD", "1")
 # Every `bakeoff run` appends a stored result: the suite's go to a directory of its own, not the user's.
 os.environ["BAKEOFF_RESULTS"] = tempfile.mkdtemp(prefix="bakeoff-test-results-")
+# ... and measure every time: a test that changes the framework under a run must not get cached rows.
+os.environ["BAKEOFF_NO_CACHE"] = "1"
 
 
 def need_tool(name: str) -> str:

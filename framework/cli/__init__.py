@@ -64,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="objects processed in parallel (default: the machine's cores)",
     )  # fmt: skip
     run.add_argument("--detail", action="store_true", help="also print one row per program and strategy")
-    run.add_argument("--no-cache", action="store_true", help="measure every (program, strategy), cached or not")
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="measure every (program, strategy), cached or not (also: BAKEOFF_NO_CACHE=1)",
+    )
     run.add_argument("--scheduler", metavar="ADDRESS", help="run the objects on the Dask cluster scheduled there")
     run.add_argument("--json", action="store_true", help="print the stored result (provenance and rows)")
     run.set_defaults(func=cmd_run)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -236,7 +237,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     strategy_names = chosen(args.strategy, args.disable_strategy)  # an unknown name is bad input before any work
     paths = object_paths(args.paths)
     names = [object_name(p, args.paths) for p in paths]
-    cache_dir = None if args.no_cache else str(store / "cache")
+    no_cache = args.no_cache or os.environ.get("BAKEOFF_NO_CACHE", "") not in ("", "0")
+    cache_dir = None if no_cache else str(store / "cache")
     done = _gather(paths, names, strategy_names, args.jobs, cache_dir, args.scheduler)
     rows = [row for d in done for row in d.rows]
     prov = provenance()

@@ -17,6 +17,12 @@ import pytest
 from framework.cli import main
 from framework.report.cache import strategy_digest
 
+
+@pytest.fixture(autouse=True)
+def caching(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BAKEOFF_NO_CACHE", raising=False)  # the suite measures every time elsewhere
+
+
 ROOT = Path(__file__).resolve().parents[2]
 OBJECT = str(ROOT / "programs" / "obj" / "basic_throw.o")
 PROGRAMS = 3  # basic_throw.o's
@@ -81,6 +87,13 @@ def test_a_rerun_is_all_cache_and_the_same_rows(tmp_path: Path) -> None:
     assert second["rows"] == first["rows"]
     fresh = _run([*argv, "--no-cache"])
     assert fresh["provenance"]["cache"] == {"measured": pairs, "cached": 0} and fresh["rows"] == first["rows"]
+
+
+def test_bakeoff_no_cache_in_the_environment_measures_all(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    argv = ["run", OBJECT, "--results", str(tmp_path), "--jobs", "1", "--strategy", "stock"]
+    _run(argv)
+    monkeypatch.setenv("BAKEOFF_NO_CACHE", "1")
+    assert _run(argv)["provenance"]["cache"] == {"measured": PROGRAMS, "cached": 0}
 
 
 def test_a_changed_strategy_alone_is_measured_again(tmp_path: Path) -> None:
