@@ -246,3 +246,21 @@ def test_report_plot_prints_one_svg(ran: tuple[Path, dict[str, Any], str], capsy
     assert main(["report", str(ran[0]), "--plot", "nope"]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert "no plot 'nope'" in line and "throw_insns-vs-held" in line
+
+
+def test_the_published_reports_are_what_their_stored_result_renders() -> None:
+    published = ROOT / "reports" / "bakeoff"
+    result = read_result(str(published / "result.json"))
+    assert (published / "report.txt").read_text() == text(result)
+    assert (published / "report.md").read_text() == markdown(result)
+    readme = (ROOT / "README.md").read_text()
+    assert text(result).split("\nMost common refusals:")[0] in readme  # the README's headline is this result's
+    from framework.report.html import plot_svg
+
+    import matplotlib
+
+    svg = (published / "throw_insns-vs-frames_walked.svg").read_text()
+    drawn = plot_svg(result, "throw_insns-vs-frames_walked")
+    assert drawn is not None and drawn.startswith("<svg")
+    if f"Matplotlib v{matplotlib.__version__}," in svg:  # the same drawing code: the same bytes
+        assert drawn == svg
