@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import matplotlib
 import pytest
 
 from framework.cli import main
@@ -17,6 +18,7 @@ from framework.errors import InputError
 from framework.report.columns import COLUMNS, names
 from framework.report.frame import case_name, frame, to_rows
 from framework.report.headline import headline
+from framework.report.html import plot_svg
 from framework.report.store import RESULT_FORMAT, Result, read_result, write_result
 from framework.report.text import csv_text, detail, markdown, text
 
@@ -255,10 +257,6 @@ def test_the_published_reports_are_what_their_stored_result_renders() -> None:
     assert (published / "report.md").read_text() == markdown(result)
     readme = (ROOT / "README.md").read_text()
     assert text(result).split("\nMost common refusals:")[0] in readme  # the README's headline is this result's
-    from framework.report.html import plot_svg
-
-    import matplotlib
-
     svg = (published / "throw_insns-vs-frames_walked.svg").read_text()
     drawn = plot_svg(result, "throw_insns-vs-frames_walked")
     assert drawn is not None and drawn.startswith("<svg")
