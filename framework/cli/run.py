@@ -9,7 +9,6 @@ A progress bar goes to stderr when it is a terminal, nothing when it is a pipe.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -37,13 +36,13 @@ from framework.load.program import Program
 TERMINAL = 80
 
 
-def _program_row(program: Program, name: str) -> dict[str, Any]:
+def _program_row(program: Program, name: str, insns: int) -> dict[str, Any]:
     return {
         "program": program.name,
         "object": name,
         "section": program.section,
         "prog_type": program.prog_type,
-        "insns": sum(1 for _ in program.insns()),
+        "insns": insns,
         "subprogs": [s.name for s in program.subprogs],
         "exception_cb": program.exception_cb.name if program.exception_cb else None,
         "maps": [m.name for m in program.maps],
@@ -75,8 +74,11 @@ class Done:
     measured: int = 0  # ... and measured
 
 
-def _run_one(path: str, name: str, strategy_names: Sequence[str], cache_dir: str | None = None) -> Done:
-    """`path` under each strategy, each (program, strategy) from the cache where its key is there."""
+def _run_one(
+    path: str, name: str, strategy_names: Sequence[str], cache_dir: str | None = None, with_listings: bool = False
+) -> Done:
+    """`path` under each strategy, each (program, strategy) from the cache where its key is there;
+    each program's listing (the same under every strategy) only `with_listings` (--out)."""
     from framework.listing import listing
     from framework.pipeline import measure
     from framework.plugins import get_strategy
@@ -91,8 +93,10 @@ def _run_one(path: str, name: str, strategy_names: Sequence[str], cache_dir: str
     failed = False
     cached = measured = 0
     entries = manifest_entries(path)  # read once for the object, not once per program
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()
     for program in load_programs(path):
+        digest = program.sha256  # the object file's
+        insns = sum(1 for _ in program.insns())
+        text = listing(program) if with_listings else None
         inputs, hits, twin = manifest_facts(entries, program.name)
         limit = time_limit(entries, program.name)
         entry = entries.get(program.name)
@@ -103,7 +107,8 @@ def _run_one(path: str, name: str, strategy_names: Sequence[str], cache_dir: str
         refs = References()  # each case's reference, run once for every strategy
         for sname in strategy_names:
             strategy = get_strategy(sname)
-            listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = listing(program)
+            if text is not None:
+                listings[f"listings/{strategy.name}/{Path(path).stem}.{program.name}.txt"] = text
             key = code_digest({
                 "framework": framework_digest(), "tools": _tools(), "object": digest, "program": program.name,
                 "facts": facts, "strategy": [strategy.name, strategy.version, strategy_digest(strategy)],
@@ -121,10 +126,10 @@ def _run_one(path: str, name: str, strategy_names: Sequence[str], cache_dir: str
             )  # fmt: skip
             about = About(
                 name, digest, program.name, family or Path(name).name.split(".")[0], program.prog_type,
-                sum(1 for _ in program.insns()), strategy.version,
+                insns, strategy.version,
             )  # fmt: skip
             mine = case_rows(about, costs)
-            detail = _program_row(program, name) | costs.to_json()
+            detail = _program_row(program, name, insns) | costs.to_json()
             bad = bool(costs.problems or costs.mismatches or costs.timeouts)
             if store is not None and costs.verdict != "error":  # a strategy that raised is asked again
                 store.put(key, {"rows": mine, "detail": detail, "failed": bad})
@@ -174,12 +179,12 @@ def _progress(paths: list[str]) -> Any:
 
 def _gather(
     paths: list[str], names: list[str], strategy_names: list[str], jobs: int, cache_dir: str | None,
-    scheduler: str | None = None,
+    scheduler: str | None = None, with_listings: bool = False,
 ) -> list[Done]:  # fmt: skip
     """Each object's `Done`, in the order given: here, across `jobs` processes, or on the Dask
     cluster whose scheduler is at `scheduler` (each worker keeps its cache at the same path)."""
     n = len(paths)
-    each = ([strategy_names] * n, [cache_dir] * n)
+    each = ([strategy_names] * n, [cache_dir] * n, [with_listings] * n)
     bar = _progress(paths)
     try:
         if scheduler is not None:
@@ -196,7 +201,7 @@ def _gather(
         done = []
         for path, name in zip(paths, names, strict=True):
             bar.set_postfix_str(Path(path).name)
-            done.append(_run_one(path, name, strategy_names, cache_dir))
+            done.append(_run_one(path, name, strategy_names, cache_dir, with_listings))
             bar.update()
         return done
     finally:
@@ -232,14 +237,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     need_compiler()
     out = out_dir(args.out)
     store = results_dir(args.results)
-    if out_dir(str(store)) is None:  # checked before any work, as --out is
-        raise InputError(str(store), "no results directory")
+    out_dir(str(store))  # checked before any work, as --out is
     strategy_names = chosen(args.strategy, args.disable_strategy)  # an unknown name is bad input before any work
     paths = object_paths(args.paths)
     names = [object_name(p, args.paths) for p in paths]
     no_cache = args.no_cache or os.environ.get("BAKEOFF_NO_CACHE", "") not in ("", "0")
     cache_dir = None if no_cache else str(store / "cache")
-    done = _gather(paths, names, strategy_names, args.jobs, cache_dir, args.scheduler)
+    done = _gather(paths, names, strategy_names, args.jobs, cache_dir, args.scheduler, out is not None)
     rows = [row for d in done for row in d.rows]
     prov = provenance()
     prov["corpus_digest"] = corpus_digest(rows)

@@ -18,7 +18,7 @@ from framework.measure import Costs
 from framework.measure.costs import HappyPath, RunCase, ThrowCost
 from framework.report.columns import COLUMNS, names
 
-__all__ = ["About", "case_name", "case_rows", "frame"]
+__all__ = ["About", "case_name", "case_rows", "frame", "plain", "to_rows"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,10 +150,11 @@ def frame(rows: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
 def to_rows(df: pd.DataFrame, columns: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """Back to JSON values: pandas' missing values as None, its integers as int."""
     records = df[list(columns or df.columns)].to_dict("records")
-    return [{str(k): _plain(v) for k, v in rec.items()} for rec in records]
+    return [{str(k): plain(v) for k, v in rec.items()} for rec in records]
 
 
-def _plain(v: Any) -> Any:
+def plain(v: Any) -> Any:
+    """One value of the frame as JSON has it: a missing one None, numpy's numbers Python's."""
     if v is None or v is pd.NA or (isinstance(v, float) and v != v):
         return None
     return v.item() if hasattr(v, "item") else v

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from framework.verify.state import MAX_BPF_STACK
+
 __all__ = ["Headline", "Line", "headline"]
 
-MAX_BPF_STACK = 512  # include/linux/filter.h
 _PROGRAM = ["object", "program"]
 
 

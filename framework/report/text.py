@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from framework.report.columns import COLUMNS
-from framework.report.frame import to_rows
+from framework.report.frame import plain, to_rows
 from framework.report.headline import Headline, headline
 from framework.report.store import Result
 
@@ -161,9 +161,9 @@ def detail(df: pd.DataFrame, width: int = 80) -> str:
         first = g.iloc[0]
         verdict = "mismatch" if (g["verdict"] == "mismatch").any() else str(first["verdict"])
         rows.append([
-            str(strategy), verdict, _n(_na(first["stack_bytes"])), _n(_na(first["extra_stack_bytes"])),
-            _n(_na(first["metadata_bytes"])), _n(_na(first["code_growth_insns"])),
-            _n(_na(g["happy_extra_insns"].max())), _n(_na(g["throw_insns"].max())),
+            str(strategy), verdict, _n(plain(first["stack_bytes"])), _n(plain(first["extra_stack_bytes"])),
+            _n(plain(first["metadata_bytes"])), _n(plain(first["code_growth_insns"])),
+            _n(plain(g["happy_extra_insns"].max())), _n(plain(g["throw_insns"].max())),
         ])  # fmt: skip
         notes.append([f"{program} ({obj})"] if (obj, program) != seen else [])  # a program's first line
         seen = (obj, program)
@@ -176,10 +176,6 @@ def detail(df: pd.DataFrame, width: int = 80) -> str:
     for line, before, wrapped in zip(table[2:], notes, after, strict=True):
         out += [*before, f"  {line}".rstrip(), *wrapped]
     return "\n".join(out) + "\n"
-
-
-def _na(v: Any) -> Any:
-    return None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v
 
 
 def csv_text(result: Result) -> str:

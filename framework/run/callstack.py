@@ -14,11 +14,10 @@ from framework.fixup.maygoto import BPF_MAX_TIMED_LOOPS
 from framework.kernel.memory import AddressSpace
 from framework.run.frames import FrameState
 from framework.run.tailcall import Image
+from framework.verify.state import MAX_BPF_STACK, MAX_CALL_FRAMES  # the kernel's limits, declared once
 
 __all__ = ["MAX_BPF_STACK", "MAX_CALL_FRAMES", "STACK_STRIDE", "STACK_TOP", "CallStack", "Frame"]
 
-MAX_BPF_STACK = 512  # include/linux/filter.h
-MAX_CALL_FRAMES = 8  # include/linux/bpf_verifier.h
 STACK_TOP = 0x7FF0_0000_0000  # frame pointer of frame 0; frame d sits STACK_STRIDE lower
 STACK_STRIDE = 0x1_0000
 

@@ -13,7 +13,7 @@ from framework.verify.regs import NOT_INIT, Reg, stack_ptr
 from framework.verify.stack import Slot
 
 MAX_CALL_FRAMES = 8  # kernel: MAX_CALL_FRAMES
-MAX_BPF_STACK = 512
+MAX_BPF_STACK = 512  # include/linux/filter.h
 
 
 class RefKind(enum.Enum):
